@@ -1,0 +1,54 @@
+"""The `attrchain` command line.
+
+Each subcommand lives in the module that owns its job and is imported only when it is
+run, so `attrchain --help` stays fast and a command's dependencies (libp2p, LevelDB) load
+only when needed. To add a command, add one line to `COMMANDS` (or to a group's table).
+"""
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# name -> "module:attribute" of a click.Command
+COMMANDS: dict[str, str] = {
+    "demo": "testnet.demo:command",
+    "sim": "node.sim_command:command",
+}
+
+BENCH_COMMANDS: dict[str, str] = {
+    "apply": "testnet.bench_apply:command",
+    "gossip": "testnet.bench_gossip:command",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def __init__(self, *args, lazy: dict[str, str] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self.lazy))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy:
+            module_name, attr = self.lazy[name].split(":")
+            return getattr(importlib.import_module(module_name), attr)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup, lazy=COMMANDS)
+@click.version_option(package_name="attrchain")
+def cli() -> None:
+    """attrchain: a node for an open ledger of AI production (Proof of Attribution)."""
+
+
+@cli.group(cls=LazyGroup, lazy=BENCH_COMMANDS)
+def bench() -> None:
+    """Benchmarks that print measured figures and end with one JSON line."""
+
+
+def main() -> None:
+    cli()
