@@ -14,6 +14,8 @@ import click
 COMMANDS: dict[str, str] = {
     "demo": "testnet.demo:command",
     "sim": "node.sim_command:command",
+    "init": "node.home_commands:init_command",
+    "keys": "node.home_commands:keys_group",
 }
 
 BENCH_COMMANDS: dict[str, str] = {

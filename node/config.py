@@ -1,0 +1,221 @@
+"""The node's config file (`<home>/config/config.toml`): defaults, rendering, validation.
+
+The file is written with a comment over every key (CometBFT habit) and read back with a
+strict check: an unknown section or key, a wrong type or an out-of-range value is a
+`ConfigError` naming the key, so a typo never silently falls back to a default.
+"""
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """The config file is missing, unparsable or holds a bad value (message names the key)."""
+
+
+@dataclass
+class NodeSection:
+    moniker: str = "node"
+    log_level: str = "info"
+
+
+@dataclass
+class P2PSection:
+    listen: str = "/ip4/0.0.0.0/tcp/26656"
+    persistent_peers: list[str] = field(default_factory=list)
+    # how often the node redials a persistent peer it is not connected to
+    redial_interval_ms: int = 1000
+
+
+@dataclass
+class RPCSection:
+    listen: str = "127.0.0.1:26657"
+    max_body_bytes: int = 1_048_576
+    broadcast_tx_commit_timeout_ms: int = 10_000
+
+
+@dataclass
+class ConsensusSection:
+    timeout_propose_ms: int = 3000
+    timeout_propose_delta_ms: int = 500
+    timeout_prevote_ms: int = 1000
+    timeout_prevote_delta_ms: int = 500
+    timeout_precommit_ms: int = 1000
+    timeout_precommit_delta_ms: int = 500
+    timeout_commit_ms: int = 1000
+    create_empty_blocks: bool = True
+
+
+@dataclass
+class MempoolSection:
+    max_txs: int = 10_000
+    max_bytes: int = 64 * 1024 * 1024
+    max_tx_bytes: int = 64 * 1024
+    block_max_txs: int = 5000
+    block_max_bytes: int = 4 * 1024 * 1024
+    gossip_batch_max_txs: int = 500
+    gossip_batch_interval_ms: int = 100
+
+
+@dataclass
+class Config:
+    node: NodeSection = field(default_factory=NodeSection)
+    p2p: P2PSection = field(default_factory=P2PSection)
+    rpc: RPCSection = field(default_factory=RPCSection)
+    consensus: ConsensusSection = field(default_factory=ConsensusSection)
+    mempool: MempoolSection = field(default_factory=MempoolSection)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+COMMENTS: dict[str, str] = {
+    "node": "This node",
+    "node.moniker": "a human-readable name, shown in status and logs",
+    "node.log_level": "one of debug, info, warning, error (logs are one JSON object per line)",
+    "p2p": "Peer-to-peer network (libp2p: Noise + Yamux over TCP)",
+    "p2p.listen": "multiaddr the node listens on",
+    "p2p.persistent_peers": "peers to stay connected to: multiaddrs ending in /p2p/<peer id>",
+    "p2p.redial_interval_ms": "how often a lost persistent peer is redialled",
+    "rpc": "HTTP JSON RPC (OpenAPI document at /openapi.json, Prometheus at /metrics)",
+    "rpc.listen": "host:port the RPC server binds",
+    "rpc.max_body_bytes": "largest request body accepted",
+    "rpc.broadcast_tx_commit_timeout_ms": "how long broadcast_tx_commit waits for inclusion",
+    "consensus": "Tendermint timeouts; round r waits timeout + r * delta",
+    "consensus.timeout_propose_ms": "wait for a proposal",
+    "consensus.timeout_propose_delta_ms": "added per round",
+    "consensus.timeout_prevote_ms": "wait after +2/3 prevotes for anything",
+    "consensus.timeout_prevote_delta_ms": "added per round",
+    "consensus.timeout_precommit_ms": "wait after +2/3 precommits for anything",
+    "consensus.timeout_precommit_delta_ms": "added per round",
+    "consensus.timeout_commit_ms": "pause after a commit before the next height (block interval)",
+    "consensus.create_empty_blocks": "propose blocks even when the mempool is empty",
+    "mempool": "Pending transactions",
+    "mempool.max_txs": "most txs held; when full the lowest fee is evicted",
+    "mempool.max_bytes": "most bytes held",
+    "mempool.max_tx_bytes": "largest single tx accepted",
+    "mempool.block_max_txs": "most txs a proposer puts in one block",
+    "mempool.block_max_bytes": "most tx bytes a proposer puts in one block",
+    "mempool.gossip_batch_max_txs": "txs per gossip batch message",
+    "mempool.gossip_batch_interval_ms": "how often pending new txs are gossiped as one batch",
+}
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise TypeError(f"cannot render {v!r}")
+
+
+def render_config(cfg: Config) -> str:
+    """TOML text with a comment over every section and key."""
+    out = ["# attrchain node configuration. Every key is optional; shown values are in use.", ""]
+    for section, values in cfg.to_dict().items():
+        out.append(f"# {COMMENTS[section]}")
+        out.append(f"[{section}]")
+        for key, value in values.items():
+            out.append(f"# {COMMENTS[f'{section}.{key}']}")
+            out.append(f"{key} = {_toml_value(value)}")
+        out.append("")
+    return "\n".join(out)
+
+
+def _check_type(name: str, expected: Any, value: Any) -> None:
+    origin = getattr(expected, "__origin__", None)
+    if expected is bool or expected == "bool":
+        ok = isinstance(value, bool)
+    elif expected is int or expected == "int":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif expected is str or expected == "str":
+        ok = isinstance(value, str)
+    elif origin is list or str(expected).startswith("list"):
+        ok = isinstance(value, list) and all(isinstance(x, str) for x in value)
+    else:
+        ok = True
+    if not ok:
+        raise ConfigError(f"{name}: expected {expected if isinstance(expected, str) else getattr(expected, '__name__', expected)}, got {type(value).__name__} {value!r}")
+
+
+def config_from_dict(data: dict[str, Any]) -> Config:
+    cfg = Config()
+    sections = {f.name: f for f in dataclasses.fields(Config)}
+    for section, values in data.items():
+        if section not in sections:
+            raise ConfigError(f"unknown section [{section}] (known: {', '.join(sections)})")
+        if not isinstance(values, dict):
+            raise ConfigError(f"[{section}] must be a table")
+        target = getattr(cfg, section)
+        known = {f.name: f for f in dataclasses.fields(target)}
+        for key, value in values.items():
+            if key not in known:
+                raise ConfigError(f"unknown key {section}.{key} (known: {', '.join(known)})")
+            _check_type(f"{section}.{key}", known[key].type, value)
+            setattr(target, key, value)
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: Config) -> None:
+    if cfg.node.log_level not in LOG_LEVELS:
+        raise ConfigError(f"node.log_level: must be one of {', '.join(LOG_LEVELS)}, got {cfg.node.log_level!r}")
+    if not cfg.node.moniker or len(cfg.node.moniker) > 64:
+        raise ConfigError("node.moniker: must be 1..64 characters")
+    if not cfg.p2p.listen.startswith("/"):
+        raise ConfigError(f"p2p.listen: not a multiaddr: {cfg.p2p.listen!r}")
+    try:
+        from multiaddr import Multiaddr
+        Multiaddr(cfg.p2p.listen)
+        for p in cfg.p2p.persistent_peers:
+            m = Multiaddr(p)
+            if "/p2p/" not in str(m):
+                raise ConfigError(f"p2p.persistent_peers: {p!r} has no /p2p/<peer id>")
+    except ConfigError:
+        raise
+    except Exception as e:  # multiaddr raises several types
+        raise ConfigError(f"p2p: bad multiaddr: {e}") from None
+    host, _, port = cfg.rpc.listen.rpartition(":")
+    if not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ConfigError(f"rpc.listen: expected host:port, got {cfg.rpc.listen!r}")
+    for section in ("rpc", "consensus", "mempool", "p2p"):
+        for f in dataclasses.fields(getattr(cfg, section)):
+            v = getattr(getattr(cfg, section), f.name)
+            if isinstance(v, int) and not isinstance(v, bool) and v < 0:
+                raise ConfigError(f"{section}.{f.name}: must be >= 0, got {v}")
+    for name in ("max_txs", "max_bytes", "max_tx_bytes", "block_max_txs", "block_max_bytes",
+                 "gossip_batch_max_txs"):
+        if getattr(cfg.mempool, name) == 0:
+            raise ConfigError(f"mempool.{name}: must be > 0")
+    if cfg.mempool.max_tx_bytes > cfg.mempool.block_max_bytes:
+        raise ConfigError("mempool.max_tx_bytes: larger than block_max_bytes, such a tx could never be included")
+
+
+def load_config(path: Path) -> Config:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no config file (run `attrchain init --home ...` first)") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    try:
+        return config_from_dict(data)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
+
+
+def save_config(path: Path, cfg: Config) -> None:
+    validate(cfg)
+    path.write_text(render_config(cfg))

@@ -1,0 +1,93 @@
+"""`attrchain init` and `attrchain keys add|list|show`."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from node.config import ConfigError
+from node.home import DEFAULT_BALANCE, DEFAULT_STAKE, Home, init_home, make_genesis, write_genesis
+from node.keys import KeyError_, encode_address
+
+DEFAULT_HOME = Path.home() / ".attrchain"
+
+
+def fail(msg: str) -> None:
+    click.echo(f"error: {msg}", err=True)
+    sys.exit(1)
+
+
+@click.command("init")
+@click.option("--home", "home_dir", type=click.Path(path_type=Path), default=DEFAULT_HOME,
+              show_default=True, help="node home directory")
+@click.option("--moniker", required=True, help="a human-readable name for this node")
+@click.option("--chain-id", default="attrchain-local", show_default=True)
+@click.option("--overwrite", is_flag=True, help="rewrite config and genesis (keys are kept)")
+def init_command(home_dir: Path, moniker: str, chain_id: str, overwrite: bool) -> None:
+    """Create a node home: config, genesis (this node the only validator), keys, data dir."""
+    try:
+        home = init_home(home_dir, moniker, overwrite=overwrite)
+        vkey = home.validator_key()
+        ring = home.keyring
+        operator = ring.get(moniker) if moniker in ring.names() else ring.add(moniker)
+        doc = make_genesis(chain_id, int(time.time() * 1000),
+                           [(vkey.pub_key, operator.address, DEFAULT_STAKE, moniker)],
+                           [(operator.address, DEFAULT_BALANCE)])
+        write_genesis(home, doc)
+    except (FileExistsError, ConfigError, KeyError_, ValueError) as e:
+        fail(str(e))
+    click.echo(json.dumps({
+        "home": str(home.root), "moniker": moniker, "chain_id": chain_id,
+        "validator_pubkey": vkey.pub_key.hex(), "operator": encode_address(operator.address),
+        "config": str(home.config_file),
+    }, indent=2))
+
+
+@click.group("keys")
+def keys_group() -> None:
+    """Account keys in <home>/keyring (files mode 0600)."""
+
+
+home_option = click.option("--home", "home_dir", type=click.Path(path_type=Path),
+                           default=DEFAULT_HOME, show_default=True)
+
+
+@keys_group.command("add")
+@click.argument("name")
+@home_option
+def keys_add(name: str, home_dir: Path) -> None:
+    """Create a new account key NAME."""
+    try:
+        k = Home(home_dir).keyring.add(name)
+    except KeyError_ as e:
+        fail(str(e))
+    click.echo(json.dumps({"name": name, "address": encode_address(k.address),
+                           "pub_key": k.pub_key.hex()}))
+
+
+@keys_group.command("list")
+@home_option
+def keys_list(home_dir: Path) -> None:
+    """List account keys."""
+    ring = Home(home_dir).keyring
+    for name in ring.names():
+        try:
+            click.echo(f"{name}\t{encode_address(ring.get(name).address)}")
+        except KeyError_ as e:
+            click.echo(f"{name}\t<unreadable: {e}>")
+
+
+@keys_group.command("show")
+@click.argument("name")
+@home_option
+def keys_show(name: str, home_dir: Path) -> None:
+    """Show an account key's address and public key (never the private key)."""
+    try:
+        k = Home(home_dir).keyring.get(name)
+    except KeyError_ as e:
+        fail(str(e))
+    click.echo(json.dumps({"name": name, "address": encode_address(k.address),
+                           "pub_key": k.pub_key.hex()}))

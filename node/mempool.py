@@ -1,0 +1,203 @@
+"""The mempool: pending transactions, bounded in count and bytes.
+
+- Admission: the checker decodes the tx and verifies its signature ONCE; the tx id then
+  sits in `verified_ids`, which the node hands to block execution so the ledger skips the
+  second verification (notes/limits.md: verification is ~30 % of execution).
+- Per-sender nonce order: a sender's pending txs form a gap-free chain starting at its
+  account nonce; a tx must extend its sender's chain.
+- When full, the lowest-fee tx that ends some other sender's chain is evicted (evicting from
+  the middle would strand the txs after it); a newcomer that pays no more than that is refused.
+- Reap: highest fee first across senders, nonce order within a sender, by count and bytes.
+- After each commit: committed txs leave, stale nonces leave, the rest are re-checked
+  against the new state (no signature work) and a failing tx takes its successors with it.
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Iterable, Protocol
+
+
+class TxRejected(Exception):
+    """A tx refused at admission: `code` is stable, `reason` says why."""
+
+    def __init__(self, code: str, reason: str):
+        super().__init__(f"{code}: {reason}")
+        self.code = code
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class PendingTx:
+    tx_id: bytes
+    raw: bytes
+    sender: bytes
+    nonce: int
+    fee: int
+
+
+class TxChecker(Protocol):
+    def verify(self, raw: bytes) -> PendingTx:
+        """Decode + stateless checks + signature; raise TxRejected."""
+
+    def account_nonce(self, sender: bytes) -> int:
+        """The sender's next nonce in committed state."""
+
+    def check_state(self, tx: PendingTx, pending_before: list[PendingTx]) -> None:
+        """Stateful checks (fee, balance...) assuming `pending_before` run first; raise TxRejected."""
+
+
+class Mempool:
+    def __init__(self, checker: TxChecker, max_txs: int, max_bytes: int, max_tx_bytes: int):
+        self.checker = checker
+        self.max_txs = max_txs
+        self.max_bytes = max_bytes
+        self.max_tx_bytes = max_tx_bytes
+        self.by_id: dict[bytes, PendingTx] = {}
+        self.by_sender: dict[bytes, list[PendingTx]] = {}  # nonce-ordered, gap-free
+        self._seq: dict[bytes, int] = {}  # arrival order, for fair tie-breaks
+        self._counter = itertools.count()
+        self.total_bytes = 0
+        self.unsent: OrderedDict[bytes, None] = OrderedDict()  # admitted, not yet gossiped
+        self.rejected: dict[str, int] = {}  # reason code -> count (metrics)
+        self.evicted = 0
+
+    # -- queries
+    def __len__(self) -> int:
+        return len(self.by_id)
+
+    def __contains__(self, tx_id: bytes) -> bool:
+        return tx_id in self.by_id
+
+    def get(self, tx_id: bytes) -> PendingTx | None:
+        return self.by_id.get(tx_id)
+
+    @property
+    def verified_ids(self) -> frozenset[bytes]:
+        return frozenset(self.by_id)
+
+    # -- admission
+    def add(self, raw: bytes, gossip: bool = True) -> PendingTx:
+        try:
+            return self._add(raw, gossip)
+        except TxRejected as e:
+            self.rejected[e.code] = self.rejected.get(e.code, 0) + 1
+            raise
+
+    def _add(self, raw: bytes, gossip: bool) -> PendingTx:
+        if len(raw) > self.max_tx_bytes:
+            raise TxRejected("tx_too_large", f"{len(raw)} bytes > mempool.max_tx_bytes {self.max_tx_bytes}")
+        tx = self.checker.verify(raw)
+        if tx.tx_id in self.by_id:
+            raise TxRejected("duplicate", "tx already in mempool")
+        chain = self.by_sender.get(tx.sender, [])
+        expected = chain[-1].nonce + 1 if chain else self.checker.account_nonce(tx.sender)
+        if tx.nonce < expected:
+            raise TxRejected("nonce_too_low", f"nonce {tx.nonce} < next expected {expected}")
+        if tx.nonce > expected:
+            raise TxRejected("nonce_gap", f"nonce {tx.nonce} > next expected {expected}")
+        self.checker.check_state(tx, list(chain))
+        self._make_room(tx)
+        self._insert(tx, gossip)
+        return tx
+
+    def _make_room(self, tx: PendingTx) -> None:
+        while len(self.by_id) + 1 > self.max_txs or self.total_bytes + len(tx.raw) > self.max_bytes:
+            victim = self._cheapest_tail(exclude=tx.sender)
+            if victim is None or victim.fee >= tx.fee:
+                raise TxRejected("mempool_full", f"mempool full and fee {tx.fee} does not beat the lowest evictable fee")
+            self._remove(victim)
+            self.evicted += 1
+
+    def _cheapest_tail(self, exclude: bytes) -> PendingTx | None:
+        best: PendingTx | None = None
+        for sender, chain in self.by_sender.items():
+            if sender == exclude or not chain:
+                continue
+            t = chain[-1]
+            # lowest fee; among equals the newest arrival goes first
+            if best is None or (t.fee, -self._seq[t.tx_id]) < (best.fee, -self._seq[best.tx_id]):
+                best = t
+        return best
+
+    def _insert(self, tx: PendingTx, gossip: bool) -> None:
+        self.by_id[tx.tx_id] = tx
+        self.by_sender.setdefault(tx.sender, []).append(tx)
+        self._seq[tx.tx_id] = next(self._counter)
+        self.total_bytes += len(tx.raw)
+        if gossip:
+            self.unsent[tx.tx_id] = None
+
+    def _remove(self, tx: PendingTx) -> None:
+        del self.by_id[tx.tx_id]
+        del self._seq[tx.tx_id]
+        self.unsent.pop(tx.tx_id, None)
+        self.total_bytes -= len(tx.raw)
+        chain = self.by_sender[tx.sender]
+        chain.remove(tx)
+        if not chain:
+            del self.by_sender[tx.sender]
+
+    # -- gossip
+    def take_unsent(self, max_txs: int) -> list[bytes]:
+        out: list[bytes] = []
+        while self.unsent and len(out) < max_txs:
+            tx_id, _ = self.unsent.popitem(last=False)
+            out.append(self.by_id[tx_id].raw)
+        return out
+
+    # -- proposal
+    def reap(self, max_txs: int, max_bytes: int) -> list[PendingTx]:
+        """Highest fee first, each sender's txs in nonce order, within both limits."""
+        heap: list[tuple[int, int, bytes, int]] = []
+        for sender, chain in self.by_sender.items():
+            head = chain[0]
+            heap.append((-head.fee, self._seq[head.tx_id], sender, 0))
+        heapq.heapify(heap)
+        out: list[PendingTx] = []
+        used = 0
+        while heap and len(out) < max_txs:
+            _, _, sender, i = heapq.heappop(heap)
+            tx = self.by_sender[sender][i]
+            if used + len(tx.raw) > max_bytes:
+                continue  # this sender's chain stops here; smaller txs of others may fit
+            out.append(tx)
+            used += len(tx.raw)
+            chain = self.by_sender[sender]
+            if i + 1 < len(chain):
+                nxt = chain[i + 1]
+                heapq.heappush(heap, (-nxt.fee, self._seq[nxt.tx_id], sender, i + 1))
+        return out
+
+    # -- after a commit
+    def update(self, committed_ids: Iterable[bytes]) -> int:
+        """Drop committed txs, then recheck the rest against the new state. Returns #dropped."""
+        dropped = 0
+        for tx_id in committed_ids:
+            tx = self.by_id.get(tx_id)
+            if tx is not None:
+                self._remove(tx)
+        for sender in list(self.by_sender):
+            chain = list(self.by_sender[sender])
+            next_nonce = self.checker.account_nonce(sender)
+            kept: list[PendingTx] = []
+            for i, tx in enumerate(chain):
+                ok = tx.nonce == next_nonce + len(kept)
+                if ok:
+                    try:
+                        self.checker.check_state(tx, kept)
+                    except TxRejected:
+                        ok = False
+                if not ok:
+                    # a stale/failed tx strands every later nonce of this sender
+                    for t in chain[i:] if tx.nonce >= next_nonce else [tx]:
+                        if t.tx_id in self.by_id:
+                            self._remove(t)
+                            dropped += 1
+                    if tx.nonce >= next_nonce:
+                        break
+                    continue
+                kept.append(tx)
+        return dropped

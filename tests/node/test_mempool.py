@@ -1,0 +1,127 @@
+import hashlib
+
+import pytest
+
+from node.mempool import Mempool, PendingTx, TxRejected
+
+
+class FakeChecker:
+    """txs are b'sender:nonce:fee:pad'; balances bound how many a sender may have pending."""
+
+    def __init__(self):
+        self.nonces: dict[bytes, int] = {}
+        self.verifications = 0
+        self.broke: set[bytes] = set()
+
+    def verify(self, raw):
+        self.verifications += 1
+        try:
+            s, n, f, _ = raw.split(b":", 3)
+            return PendingTx(hashlib.sha256(raw).digest(), raw, s, int(n), int(f))
+        except ValueError:
+            raise TxRejected("malformed", "bad tx") from None
+
+    def account_nonce(self, sender):
+        return self.nonces.get(sender, 0)
+
+    def check_state(self, tx, pending_before):
+        if tx.sender in self.broke:
+            raise TxRejected("insufficient_funds", "broke")
+
+
+def tx(s, n, f, pad=b""):
+    return b"%s:%d:%d:%s" % (s, n, f, pad)
+
+
+def make(max_txs=100, max_bytes=10_000):
+    c = FakeChecker()
+    return c, Mempool(c, max_txs=max_txs, max_bytes=max_bytes, max_tx_bytes=1000)
+
+
+def test_admits_in_nonce_order_and_rejects_gaps_and_duplicates():
+    c, mp = make()
+    mp.add(tx(b"a", 0, 5))
+    mp.add(tx(b"a", 1, 5))
+    with pytest.raises(TxRejected) as e:
+        mp.add(tx(b"a", 3, 5))
+    assert e.value.code == "nonce_gap"
+    with pytest.raises(TxRejected) as e:
+        mp.add(tx(b"a", 1, 5))
+    assert e.value.code == "duplicate"
+    with pytest.raises(TxRejected) as e:
+        mp.add(tx(b"a", 1, 6))
+    assert e.value.code == "nonce_too_low"
+    assert len(mp) == 2 and mp.rejected == {"nonce_gap": 1, "duplicate": 1, "nonce_too_low": 1}
+
+
+def test_too_large_rejected_before_verification():
+    c, mp = make()
+    with pytest.raises(TxRejected) as e:
+        mp.add(tx(b"a", 0, 1, b"x" * 2000))
+    assert e.value.code == "tx_too_large" and c.verifications == 0
+
+
+def test_full_evicts_lowest_fee_tail_and_refuses_cheap_newcomer():
+    c, mp = make(max_txs=3)
+    mp.add(tx(b"a", 0, 10))
+    mp.add(tx(b"a", 1, 1))  # lowest fee, tail of a's chain
+    mp.add(tx(b"b", 0, 5))
+    with pytest.raises(TxRejected) as e:
+        mp.add(tx(b"c", 0, 1))
+    assert e.value.code == "mempool_full"
+    t = mp.add(tx(b"c", 0, 7))
+    assert len(mp) == 3 and t.tx_id in mp
+    assert [x.nonce for x in mp.by_sender[b"a"]] == [0]
+    assert mp.evicted == 1
+
+
+def test_byte_limit_counts():
+    c, mp = make(max_bytes=40)
+    mp.add(tx(b"a", 0, 1, b"x" * 20))
+    with pytest.raises(TxRejected):
+        mp.add(tx(b"b", 0, 1, b"y" * 20))
+    mp.add(tx(b"b", 0, 2, b"y" * 20))
+    assert mp.total_bytes == len(tx(b"b", 0, 2, b"y" * 20))
+
+
+def test_reap_highest_fee_first_keeps_sender_nonce_order_and_limits():
+    c, mp = make()
+    mp.add(tx(b"a", 0, 1))
+    mp.add(tx(b"a", 1, 100))
+    mp.add(tx(b"b", 0, 50))
+    mp.add(tx(b"c", 0, 2))
+    order = [(t.sender, t.nonce) for t in mp.reap(10, 10_000)]
+    assert order == [(b"b", 0), (b"c", 0), (b"a", 0), (b"a", 1)]
+    assert len(mp.reap(2, 10_000)) == 2
+    one = len(tx(b"b", 0, 50))
+    assert [t.sender for t in mp.reap(10, one)] == [b"b"]
+
+
+def test_update_removes_committed_and_rechecks():
+    c, mp = make()
+    ids = [mp.add(tx(b"a", n, 1)).tx_id for n in range(3)]
+    mp.add(tx(b"b", 0, 1))
+    mp.add(tx(b"b", 1, 1))
+    c.nonces[b"a"] = 1
+    c.broke.add(b"b")
+    dropped = mp.update([ids[0]])
+    assert dropped == 2 and b"b" not in mp.by_sender
+    assert [t.nonce for t in mp.by_sender[b"a"]] == [1, 2]
+    assert mp.verified_ids == frozenset(ids[1:])
+
+
+def test_update_drops_stale_nonce_from_other_tx():
+    c, mp = make()
+    mp.add(tx(b"a", 0, 1))
+    mp.add(tx(b"a", 1, 1))
+    c.nonces[b"a"] = 1  # nonce 0 was used by a different tx included elsewhere
+    assert mp.update([]) == 1
+    assert [t.nonce for t in mp.by_sender[b"a"]] == [1]
+
+
+def test_take_unsent_once():
+    c, mp = make()
+    mp.add(tx(b"a", 0, 1))
+    mp.add(tx(b"b", 0, 1), gossip=False)
+    assert mp.take_unsent(10) == [tx(b"a", 0, 1)]
+    assert mp.take_unsent(10) == []
