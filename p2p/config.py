@@ -1,0 +1,46 @@
+"""Settings of the libp2p transport. Plain data: the node builds this from its config
+file without importing libp2p."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .ids import check_chain_id
+
+
+@dataclass(frozen=True)
+class P2PConfig:
+    chain_id: str
+    identity_seed: bytes  # 32 bytes from the node key file -> a stable ed25519 peer id
+    listen_addrs: tuple[str, ...] = ("/ip4/127.0.0.1/tcp/0",)
+    # Multiaddrs with /p2p/<peer id>: dialled at start and redialled within
+    # `redial_interval` of losing them; gossipsub direct peers; exempt from scoring.
+    persistent_peers: tuple[str, ...] = ()
+    # More peer ids treated as validators (exempt from scoring and bans).
+    validator_peer_ids: tuple[str, ...] = ()
+    max_gossip_size: int = 512 * 1024  # enforced on publish (MessageTooLarge) and receive
+    max_request_size: int = 256 * 1024
+    max_response_size: int = 8 * 1024 * 1024
+    outbound_queue_size: int = 1024  # messages per topic waiting to be sent
+    inbound_queue_size: int = 8192  # messages per topic waiting for the subscriber
+    heartbeat_interval: float = 1.0
+    redial_interval: float = 0.2
+    dial_timeout: float = 1.5
+    # Our inbound limiter, per forwarding peer (the library's spam protection is off).
+    inbound_msgs_per_s: float = 2000.0
+    inbound_bytes_per_s: float = 64 * 1024 * 1024
+    ban_threshold: float = 100.0
+    ban_seconds: float = 60.0
+    handler_timeout: float = 10.0  # a request handler that takes longer is cancelled
+    library_log_level: str = "CRITICAL"  # py-libp2p logs failed dials as ERROR tracebacks
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        check_chain_id(self.chain_id)
+        if type(self.identity_seed) is not bytes or len(self.identity_seed) != 32:
+            raise ValueError("identity_seed must be 32 bytes")
+        for addr in self.persistent_peers:
+            if "/p2p/" not in addr:
+                raise ValueError(f"persistent peer {addr!r} lacks /p2p/<peer id>")
+        if self.max_gossip_size > 1000 * 1024:
+            # py-libp2p silently drops RPCs over 1 MiB at the sender.
+            raise ValueError("max_gossip_size must stay under 1 MiB")

@@ -1,0 +1,38 @@
+"""Counters the node exports to Prometheus. Plain integers in a dataclass; `snapshot()`
+gives a flat dict[str, int] (drops and penalties by reason as `drops.<reason>`)."""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+
+@dataclass
+class TransportCounters:
+    messages_in: int = 0  # gossip messages delivered to subscribers
+    messages_out: int = 0  # gossip messages handed to the network
+    bytes_in: int = 0
+    bytes_out: int = 0
+    requests_in: int = 0
+    requests_out: int = 0
+    peers_connected: int = 0  # connect events seen
+    peers_disconnected: int = 0
+    reconnects: int = 0  # successful redials of persistent peers
+    drops: Counter = field(default_factory=Counter)  # reason -> count
+    penalties: Counter = field(default_factory=Counter)  # reason -> count
+
+    def drop(self, reason: str, n: int = 1) -> None:
+        self.drops[reason] += n
+
+    def snapshot(self) -> dict[str, int]:
+        out = {
+            name: getattr(self, name)
+            for name in (
+                "messages_in", "messages_out", "bytes_in", "bytes_out", "requests_in",
+                "requests_out", "peers_connected", "peers_disconnected", "reconnects",
+            )
+        }
+        out.update({f"drops.{k}": v for k, v in sorted(self.drops.items())})
+        out.update({f"penalties.{k}": v for k, v in sorted(self.penalties.items())})
+        out["drops_total"] = sum(self.drops.values())
+        out["penalties_total"] = sum(self.penalties.values())
+        return out

@@ -1,0 +1,556 @@
+"""The Transport over py-libp2p 0.8.1 -- the only module of the project that imports libp2p.
+
+    async with open_libp2p_transport(config) as transport:
+        ...
+
+Configured for a validator network (see ../../shared/notes/py-libp2p.md for each trap):
+Noise only, Yamux only, gossipsub v1.1 with ~1 s heartbeat, content-hash message ids,
+the library's spam protection off and our per-peer inbound limiter on, synchronous
+validators that never raise, our own bounded outbound queue per topic with backpressure
+on the library's 32-entry per-peer queue, persistent peers as gossipsub direct peers
+redialled by our own supervisor every 0.2 s, peer scoring for non-validator peers.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+import msgpack
+import multiaddr
+import trio
+
+import libp2p.pubsub.pubsub as libp2p_pubsub
+from libp2p import new_host
+from libp2p.abc import INetConn, INetStream, INetwork, INotifee
+from libp2p.crypto.ed25519 import create_new_key_pair
+from libp2p.crypto.x25519 import create_new_key_pair as create_new_x25519_key_pair
+from libp2p.custom_types import TProtocol
+from libp2p.io.exceptions import MessageTooLarge as LibMessageTooLarge
+from libp2p.peer.id import ID
+from libp2p.peer.peerinfo import PeerInfo, info_from_p2p_addr
+from libp2p.pubsub.gossipsub import PROTOCOL_ID_V11, GossipSub
+from libp2p.pubsub.pb import rpc_pb2
+from libp2p.pubsub.pubsub import Pubsub
+from libp2p.pubsub.score import ScoreParams
+from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
+from libp2p.security.noise.transport import Transport as NoiseTransport
+from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
+from libp2p.stream_muxer.yamux.yamux import Yamux
+from libp2p.tools.anyio_service import background_trio_service
+from libp2p.utils.varint import encode_varint_prefixed, read_varint_prefixed_bytes_limited
+
+from .config import P2PConfig
+from .counters import TransportCounters
+from .ids import ChainTopics, TOPIC_KINDS
+from .limiter import InboundLimiter
+from .messages import (
+    CompactProposal, EvidenceMessage, Message, MessageError, TxBatch, VoteMessage, decode_message,
+)
+from .penalties import PenaltyBook
+from .transport import (
+    EventFanout, Gossip, MessageTooLarge, PeerEvent, PeerId, RequestError, RequestHandler,
+)
+
+log = logging.getLogger("attrchain.p2p")
+
+# The envelope each topic carries; anything else on it is penalised.
+TOPIC_MESSAGE: dict[str, type[Message]] = {
+    "txs": TxBatch, "proposals": CompactProposal, "votes": VoteMessage, "evidence": EvidenceMessage,
+}
+assert set(TOPIC_MESSAGE) == set(TOPIC_KINDS)
+
+# When any peer's library queue (32 RPCs, overflow silently dropped) holds this many,
+# our sender waits before publishing more: backpressure instead of loss.
+PEER_QUEUE_HIGH_WATER = 20
+PEER_QUEUE_LIMIT = 32
+BACKPRESSURE_MAX_WAIT = 2.0  # a peer that does not drain for this long loses messages
+RESPONSE_OK = "ok"
+
+
+def key_pair_from_seed(seed: bytes):
+    if len(seed) != 32:
+        raise ValueError("identity seed must be 32 bytes")
+    return create_new_key_pair(seed)
+
+
+def peer_id_from_seed(seed: bytes) -> PeerId:
+    """The peer id (12D3KooW...) a node with this seed will have."""
+    return ID.from_pubkey(key_pair_from_seed(seed).public_key).to_base58()
+
+
+def content_message_id(msg: rpc_pb2.Message) -> bytes:
+    """Message id = sha256(topics, data): the same bytes relayed by several peers are
+    one message, whoever forwards it (libp2p's default id is sender + seqno)."""
+    h = hashlib.sha256()
+    for topic in msg.topicIDs:
+        h.update(topic.encode())
+        h.update(b"\x00")
+    h.update(msg.data)
+    return h.digest()
+
+
+class _NoValidationCache:
+    """Replaces pubsub's validation cache. It is keyed by message id, so a message we
+    refused from one peer for a per-peer reason (rate limit) would stay refused when an
+    honest peer relays it. Duplicates are already stopped by the seen-cache before
+    validation, so nothing is lost by revalidating."""
+
+    def get(self, msg_id: bytes) -> None:
+        return None
+
+    def put(self, msg_id: bytes, result: object) -> None:
+        pass
+
+    def clear_expired(self) -> None:
+        pass
+
+
+class _PeerEvents(INotifee):
+    def __init__(self, transport: "Libp2pTransport") -> None:
+        self.transport = transport
+
+    async def connected(self, network: INetwork, conn: INetConn) -> None:
+        self.transport._on_connected(conn.muxed_conn.peer_id)
+        await trio.lowlevel.checkpoint()
+
+    async def disconnected(self, network: INetwork, conn: INetConn) -> None:
+        self.transport._on_disconnected(conn.muxed_conn.peer_id)
+        await trio.lowlevel.checkpoint()
+
+    async def opened_stream(self, network: INetwork, stream: INetStream) -> None:
+        await trio.lowlevel.checkpoint()
+
+    async def closed_stream(self, network: INetwork, stream: INetStream) -> None:
+        await trio.lowlevel.checkpoint()
+
+    async def listen(self, network: INetwork, multiaddr: multiaddr.Multiaddr) -> None:
+        await trio.lowlevel.checkpoint()
+
+    async def listen_close(self, network: INetwork, multiaddr: multiaddr.Multiaddr) -> None:
+        await trio.lowlevel.checkpoint()
+
+
+class Libp2pTransport:
+    def __init__(self, config: P2PConfig) -> None:
+        self.config = config
+        self.topics = ChainTopics(config.chain_id)
+        self.counters = TransportCounters()
+        self.key_pair = key_pair_from_seed(config.identity_seed)
+        self.local_id = ID.from_pubkey(self.key_pair.public_key)
+        self.local_peer: PeerId = self.local_id.to_base58()
+        self._local_bytes = self.local_id.to_bytes()
+        self.persistent: list[PeerInfo] = [
+            info_from_p2p_addr(multiaddr.Multiaddr(a)) for a in config.persistent_peers
+        ]
+        self.validators: set[PeerId] = {p.peer_id.to_base58() for p in self.persistent}
+        self.validators.update(config.validator_peer_ids)
+        self.penalties = PenaltyBook(self.validators, config.ban_threshold, ban_seconds=config.ban_seconds)
+        self.limiter = InboundLimiter(config.inbound_msgs_per_s, config.inbound_bytes_per_s)
+        self._events = EventFanout(self.counters)
+        self._connected: dict[ID, PeerId] = {}
+        self._ever_connected: set[ID] = set()
+        self._names: dict[ID, PeerId] = {}
+        self._dialing: set[ID] = set()
+        self._subscriptions: dict[str, trio.MemorySendChannel[Gossip]] = {}
+        self._outbound: dict[str, trio.MemorySendChannel[bytes]] = {}
+        self._nursery: trio.Nursery | None = None
+
+        logging.getLogger("libp2p").setLevel(config.library_log_level)
+        # Trap 4: the library's subscription channel holds 32 messages and drops the rest.
+        libp2p_pubsub.SUBSCRIPTION_CHANNEL_SIZE = max(libp2p_pubsub.SUBSCRIPTION_CHANNEL_SIZE, config.inbound_queue_size)
+        self.host = new_host(
+            key_pair=self.key_pair,
+            # Trap 8: the default also accepts TLS, secio and plaintext peers.
+            sec_opt={NOISE_PROTOCOL_ID: NoiseTransport(self.key_pair, noise_privkey=create_new_x25519_key_pair().private_key)},
+            muxer_opt={TProtocol(YAMUX_PROTOCOL_ID): Yamux},
+            listen_addrs=[multiaddr.Multiaddr(a) for a in config.listen_addrs],
+        )
+        self.router = GossipSub(
+            protocols=[PROTOCOL_ID_V11],  # trap 3: v1.2 sends an IDONTWANT per message
+            degree=6, degree_low=4, degree_high=12,
+            direct_peers=self.persistent,
+            heartbeat_interval=config.heartbeat_interval,  # trap 12: default 120 s
+            # Our supervisor redials persistent peers (with counters and a 0.2 s
+            # period); the library's own direct-connect loop is parked.
+            direct_connect_initial_delay=10**9,
+            direct_connect_interval=10**9,
+            do_px=False,
+            score_params=ScoreParams(
+                p5_behavior_penalty_weight=1.0,
+                p5_behavior_penalty_decay=0.98,
+                publish_threshold=-50.0,
+                gossip_threshold=-20.0,
+                graylist_threshold=-80.0,
+                accept_px_threshold=0.0,
+            ),
+            spam_protection_enabled=False,  # trap 1: also throttles our own publishes
+            adaptive_gossip_enabled=False,
+            eclipse_protection_enabled=False,  # IP diversity means nothing on a validator LAN
+        )
+        self.pubsub = Pubsub(self.host, self.router, msg_id_constructor=content_message_id, strict_signing=True)
+        self.pubsub.validation_cache = _NoValidationCache()
+        # Seqnos start at unix seconds and +1 per message; a node restarted after
+        # publishing faster than 1 msg/s would reuse seqnos and be dropped as an
+        # "equivocation". Nanoseconds keep them increasing across restarts.
+        self.pubsub.counter = time.time_ns()
+        self.host.get_network().register_notifee(_PeerEvents(self))
+
+    # --- identity and peers ---
+    def listen_addrs(self) -> list[str]:
+        """Actual listen addresses with /p2p/<id> (port 0 resolved)."""
+        return [f"{a}/p2p/{self.local_peer}" if "/p2p/" not in str(a) else str(a)
+                for a in self.host.get_transport_addrs()]
+
+    def _name(self, peer: ID) -> PeerId:
+        name = self._names.get(peer)
+        if name is None:
+            name = self._names[peer] = peer.to_base58()
+        return name
+
+    def peers(self) -> list[PeerId]:
+        return sorted(self._connected.values())
+
+    def subscribed_peers(self, topic: str) -> list[PeerId]:
+        """Connected peers that told us they subscribe to `topic` (who gets our gossip)."""
+        return sorted(self._name(p) for p in self.pubsub.peer_topics.get(topic, ()) if p in self._connected)
+
+    def peer_events(self) -> trio.MemoryReceiveChannel[PeerEvent]:
+        return self._events.open()
+
+    def _on_connected(self, peer: ID) -> None:
+        name = self._name(peer)
+        if self.penalties.is_banned(name):
+            self.counters.drop("banned_peer_connection")
+            self._spawn(self._disconnect, peer)
+            return
+        if peer in self._connected:
+            return
+        self._connected[peer] = name
+        if peer in self._ever_connected and name in self.validators:
+            self.counters.reconnects += 1
+        self._ever_connected.add(peer)
+        self._events.emit(PeerEvent(name, True))
+
+    def _on_disconnected(self, peer: ID) -> None:
+        if self.host.get_network().get_connections(peer):
+            return  # another connection to this peer is still up
+        name = self._connected.pop(peer, None)
+        if name is not None:
+            self.limiter.forget(name)
+            self._events.emit(PeerEvent(name, False))
+
+    def _spawn(self, fn, *args) -> None:
+        if self._nursery is not None:
+            self._nursery.start_soon(fn, *args)
+
+    async def _disconnect(self, peer: ID) -> None:
+        try:
+            await self.host.disconnect(peer)
+        except Exception as exc:
+            log.debug("disconnect %s: %r", peer, exc)
+
+    async def connect(self, addr: str, timeout: float | None = None) -> PeerId:
+        """Dial a multiaddr with /p2p/<id> once. Raises RequestError("unreachable")."""
+        info = info_from_p2p_addr(multiaddr.Multiaddr(addr))
+        with trio.move_on_after(timeout or self.config.dial_timeout):
+            try:
+                await self.host.connect(info)
+                return self._name(info.peer_id)
+            except Exception as exc:
+                raise RequestError("unreachable", f"{addr}: {type(exc).__name__}: {exc}") from None
+        raise RequestError("unreachable", f"{addr}: dial timed out")
+
+    async def _run_redial_supervisor(self) -> None:
+        """Trap 10: the library redials a restarted peer after ~65 s. We check every
+        `redial_interval` and dial each missing persistent peer in its own task."""
+        while True:
+            for info in self.persistent:
+                if info.peer_id not in self._connected and info.peer_id not in self._dialing:
+                    self._dialing.add(info.peer_id)
+                    self._spawn(self._dial, info)
+            for peer in list(self.pubsub.blacklisted_peers):
+                if not self.penalties.is_banned(self._name(peer)):
+                    self.pubsub.remove_from_blacklist(peer)
+            await trio.sleep(self.config.redial_interval)
+
+    async def _dial(self, info: PeerInfo) -> None:
+        try:
+            with trio.move_on_after(self.config.dial_timeout):
+                await self.host.connect(info)
+        except Exception as exc:
+            self.counters.drop("dial_failed")
+            log.debug("dial %s failed: %r", info.peer_id, exc)
+        finally:
+            self._dialing.discard(info.peer_id)
+
+    # --- misbehaviour ---
+    def penalise(self, peer: PeerId, reason: str) -> None:
+        self.counters.penalties[reason] += 1
+        if peer in self.validators or peer == self.local_peer:
+            return
+        try:
+            peer_id = ID.from_base58(peer)
+        except Exception:
+            return
+        self.router.scorer.penalize_behavior(peer_id, 10.0)  # gossipsub gates on score
+        if self.penalties.penalise(peer, reason):
+            self.counters.penalties["banned"] += 1
+            log.warning("banning peer %s for %.0f s (last reason: %s)", peer, self.config.ban_seconds, reason)
+            self.pubsub.add_to_blacklist(peer_id)
+            self._spawn(self._disconnect, peer_id)
+
+    # --- gossip ---
+    async def subscribe(self, topic: str) -> trio.MemoryReceiveChannel[Gossip]:
+        kind = self.topics.kind_of_topic(topic)
+        if kind is None:
+            raise ValueError(f"unknown topic {topic!r} for chain {self.config.chain_id}")
+        if topic in self._subscriptions:
+            raise ValueError(f"already subscribed to {topic}")
+        send, receive = trio.open_memory_channel[Gossip](self.config.inbound_queue_size)
+        self._subscriptions[topic] = send
+        # Trap 5/6: synchronous validator, wrapped so it can never raise.
+        self.pubsub.set_topic_validator(topic, self._make_validator(TOPIC_MESSAGE[kind]), False)
+        subscription = await self.pubsub.subscribe(topic)
+        self._spawn(self._drain_subscription, subscription, send)
+        return receive
+
+    def _make_validator(self, expected: type[Message]):
+        def validate(forwarder: ID, msg: rpc_pb2.Message) -> bool:
+            try:
+                return self._validate(forwarder, msg, expected)
+            except Exception as exc:  # never let the library see an exception
+                self.counters.drop("validator_error")
+                log.warning("validator error: %r", exc)
+                return False
+
+        return validate
+
+    def _validate(self, forwarder: ID, msg: rpc_pb2.Message, expected: type[Message]) -> bool:
+        data = msg.data
+        if forwarder == self.local_id:
+            return True  # our own publish: checked in publish()
+        peer = self._name(forwarder)
+        if self.penalties.is_banned(peer):
+            self.counters.drop("banned_peer")
+            return False
+        if not self.limiter.allow(peer, len(data)):
+            self.counters.drop("rate_limited")
+            self.penalise(peer, "rate_limited")
+            return False
+        try:
+            message = decode_message(data, self.config.max_gossip_size)
+            if not isinstance(message, expected):
+                raise MessageError("unexpected_kind", f"{type(message).__name__} on a {expected.__name__} topic")
+        except MessageError as err:
+            self.counters.drop(err.code)
+            self.penalise(peer, err.code)
+            return False
+        return True
+
+    async def _drain_subscription(self, subscription, send: trio.MemorySendChannel[Gossip]) -> None:
+        async for msg in subscription:
+            if msg.from_id == self._local_bytes:
+                continue  # the library hands our own publishes back
+            try:
+                source = self._name(ID(msg.from_id))
+            except Exception:
+                self.counters.drop("bad_source")
+                continue
+            for topic in msg.topicIDs:
+                if topic not in self._subscriptions:
+                    continue
+                try:
+                    send.send_nowait(Gossip(topic, source, msg.data))
+                except trio.WouldBlock:
+                    self.counters.drop("inbound_queue_full")
+                    continue
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    continue
+                self.counters.messages_in += 1
+                self.counters.bytes_in += len(msg.data)
+
+    async def publish(self, topic: str, payload: bytes) -> bool:
+        await trio.lowlevel.checkpoint()
+        if len(payload) > self.config.max_gossip_size:
+            raise MessageTooLarge(len(payload), self.config.max_gossip_size, "gossip message")
+        if self.topics.kind_of_topic(topic) is None:
+            raise ValueError(f"unknown topic {topic!r} for chain {self.config.chain_id}")
+        queue = self._outbound.get(topic)
+        if queue is None:
+            queue, receive = trio.open_memory_channel[bytes](self.config.outbound_queue_size)
+            self._outbound[topic] = queue
+            self._spawn(self._run_sender, topic, receive)
+        try:
+            queue.send_nowait(bytes(payload))
+        except trio.WouldBlock:
+            self.counters.drop("outbound_queue_full")
+            return False
+        return True
+
+    async def publish_unchecked(self, topic: str, payload: bytes) -> None:
+        """Publish raw bytes with no size or envelope check. Only for tests that play a
+        misbehaving peer (do not subscribe to `topic` first, or our own validator
+        refuses the message before it leaves)."""
+        await self.pubsub.publish(topic, payload)
+
+    async def _run_sender(self, topic: str, queue: trio.MemoryReceiveChannel[bytes]) -> None:
+        async for payload in queue:
+            await self._wait_for_peer_queues()
+            try:
+                await self.pubsub.publish(topic, payload)
+            except Exception as exc:
+                self.counters.drop("publish_error")
+                log.warning("publish on %s failed: %r", topic, exc)
+                continue
+            self.counters.messages_out += 1
+            self.counters.bytes_out += len(payload)
+
+    async def _wait_for_peer_queues(self) -> None:
+        """Trap 2: publish() has no backpressure; the library's per-peer queue holds 32
+        RPCs and drops the rest. Wait (bounded) until every peer queue has room."""
+        deadline = trio.current_time() + BACKPRESSURE_MAX_WAIT
+        while True:
+            fullest = max((len(q) for q in self.pubsub.peer_queues.values()), default=0)
+            if fullest < PEER_QUEUE_HIGH_WATER:
+                return
+            if trio.current_time() >= deadline:
+                if fullest >= PEER_QUEUE_LIMIT:
+                    self.counters.drop("peer_queue_full")
+                return
+            await trio.sleep(0.002)
+
+    # --- request/response ---
+    def set_request_handler(self, protocol: str, handler: RequestHandler) -> None:
+        if self.topics.kind_of_protocol(protocol) is None:
+            raise ValueError(f"unknown protocol {protocol!r} for chain {self.config.chain_id}")
+
+        async def serve(stream: INetStream) -> None:
+            await self._serve(stream, handler)
+
+        self.host.set_stream_handler(TProtocol(protocol), serve)
+
+    async def _serve(self, stream: INetStream, handler: RequestHandler) -> None:
+        peer_id = stream.muxed_conn.peer_id
+        peer = self._name(peer_id)
+        self.counters.requests_in += 1
+        try:
+            if self.penalties.is_banned(peer):
+                await self._respond(stream, "refused", b"peer is banned")
+                return
+            with trio.move_on_after(self.config.handler_timeout) as scope:
+                try:
+                    request = await read_varint_prefixed_bytes_limited(stream, self.config.max_request_size)
+                except LibMessageTooLarge:
+                    self.counters.drop("too_large")
+                    self.penalise(peer, "too_large")
+                    await self._respond(stream, "too_large", b"request over the size limit")
+                    return
+                if not self.limiter.allow(peer, len(request)):
+                    self.counters.drop("rate_limited")
+                    self.penalise(peer, "rate_limited")
+                    await self._respond(stream, "rate_limited", b"slow down")
+                    return
+                try:
+                    response = await handler(peer, request)
+                except RequestError as err:
+                    await self._respond(stream, err.code, err.reason.encode())
+                    return
+                except MessageError as err:
+                    self.counters.drop(err.code)
+                    self.penalise(peer, err.code)
+                    await self._respond(stream, err.code, err.reason.encode())
+                    return
+                except Exception as exc:
+                    self.counters.drop("handler_error")
+                    log.exception("request handler failed: %r", exc)
+                    await self._respond(stream, "internal", type(exc).__name__.encode())
+                    return
+                if len(response) > self.config.max_response_size:
+                    self.counters.drop("response_too_large")
+                    await self._respond(stream, "too_large", b"response over the size limit")
+                    return
+                await self._respond(stream, RESPONSE_OK, response)
+            if scope.cancelled_caught:
+                self.counters.drop("handler_timeout")
+        except Exception as exc:  # a reset stream, a vanished peer: never crash
+            self.counters.drop("serve_error")
+            log.debug("serving %s failed: %r", peer, exc)
+        finally:
+            try:
+                await stream.close()
+            except Exception:
+                pass
+
+    async def _respond(self, stream: INetStream, code: str, body: bytes) -> None:
+        await stream.write(encode_varint_prefixed(msgpack.packb([code, body], use_bin_type=True)))
+
+    async def request(self, peer: PeerId, protocol: str, payload: bytes, timeout: float = 5.0) -> bytes:
+        if len(payload) > self.config.max_request_size:
+            raise MessageTooLarge(len(payload), self.config.max_request_size, "request")
+        try:
+            peer_id = ID.from_base58(peer)
+        except Exception:
+            raise RequestError("unreachable", f"bad peer id {peer!r}") from None
+        self.counters.requests_out += 1
+        stream = None
+        with trio.move_on_after(timeout):
+            try:
+                stream = await self.host.new_stream(peer_id, [TProtocol(protocol)])
+                await stream.write(encode_varint_prefixed(payload))
+                frame = await read_varint_prefixed_bytes_limited(stream, self.config.max_response_size + 64)
+            except LibMessageTooLarge:
+                raise RequestError("too_large", "response over the size limit") from None
+            except RequestError:
+                raise
+            except Exception as exc:
+                raise RequestError("unreachable", f"{type(exc).__name__}: {exc}") from None
+            finally:
+                if stream is not None:
+                    with trio.CancelScope(shield=True), trio.move_on_after(1):
+                        try:
+                            await stream.close()
+                        except Exception:
+                            pass
+            try:
+                code, body = msgpack.unpackb(frame, raw=False, max_array_len=2, max_map_len=0, max_str_len=64)
+                if type(code) is not str or type(body) is not bytes:
+                    raise ValueError("bad response frame")
+            except Exception:
+                self.penalise(peer, "malformed")
+                raise RequestError("bad_response", "undecodable response frame") from None
+            if code != RESPONSE_OK:
+                raise RequestError(code, body.decode("utf-8", "replace"))
+            return body
+        raise RequestError("timeout", f"no response from {peer} within {timeout} s")
+
+    # --- lifecycle ---
+    def _close(self) -> None:
+        for channel in self._subscriptions.values():
+            channel.close()
+        for channel in self._outbound.values():
+            channel.close()
+        self._events.close()
+
+
+@asynccontextmanager
+async def open_libp2p_transport(config: P2PConfig) -> AsyncIterator[Libp2pTransport]:
+    """Start the host, pubsub and our supervisors; yield the transport; stop them all."""
+    transport = Libp2pTransport(config)
+    listen = [multiaddr.Multiaddr(a) for a in config.listen_addrs]
+    # Trap 7: enter pubsub and router before host.run(), or shutdown races.
+    async with background_trio_service(transport.pubsub):
+        async with background_trio_service(transport.router):
+            async with transport.host.run(listen):
+                await transport.pubsub.wait_until_ready()
+                async with trio.open_nursery() as nursery:
+                    transport._nursery = nursery
+                    nursery.start_soon(transport._run_redial_supervisor)
+                    try:
+                        yield transport
+                    finally:
+                        transport._nursery = None
+                        transport._close()
+                        nursery.cancel_scope.cancel()

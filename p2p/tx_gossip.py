@@ -1,0 +1,157 @@
+"""Transactions gossiped in batches.
+
+Gossip costs ~2.6 ms of CPU per message per node whatever its size, so single
+transactions are never gossiped: `submit()` buffers them and a flusher publishes one
+`TxBatch` every `flush_interval` (~50 ms) or as soon as `max_batch_bytes` is reached.
+On receive, batches are decoded defensively (a bad batch penalises its sender) and each
+transaction is delivered once, deduplicated by its id (sha256 of its bytes).
+
+    async with open_tx_gossip(transport, topics.txs) as txs:
+        txs.submit(tx_bytes)                      # after the local mempool accepted it
+        async for received in txs.received:       # ReceivedTx(tx_id, tx, source)
+            ...
+"""
+from __future__ import annotations
+
+import hashlib
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import AsyncIterator
+
+import trio
+
+from .messages import MAX_TX_SIZE, MessageError, TxBatch
+from .transport import Gossip, PeerId, Transport
+
+
+def tx_id(tx: bytes) -> bytes:
+    return hashlib.sha256(tx).digest()
+
+
+@dataclass(frozen=True)
+class ReceivedTx:
+    tx_id: bytes
+    tx: bytes
+    source: PeerId
+
+
+class SeenIds:
+    """A bounded set: forgets the oldest ids first (dicts keep insertion order)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._ids: dict[bytes, None] = {}
+
+    def add(self, key: bytes) -> bool:
+        """True if the id was new."""
+        if key in self._ids:
+            return False
+        self._ids[key] = None
+        if len(self._ids) > self.capacity:
+            del self._ids[next(iter(self._ids))]
+        return True
+
+    def __contains__(self, key: bytes) -> bool:
+        return key in self._ids
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
+class TxGossip:
+    def __init__(self, transport: Transport, topic: str, *, flush_interval: float = 0.05,
+                 max_batch_bytes: int = 128 * 1024, max_pending_bytes: int = 16 * 1024 * 1024,
+                 seen_capacity: int = 1_000_000, delivery_buffer: int = 100_000) -> None:
+        self.transport = transport
+        self.topic = topic
+        self.flush_interval = flush_interval
+        self.max_batch_bytes = max_batch_bytes
+        self.max_pending_bytes = max_pending_bytes
+        self.seen = SeenIds(seen_capacity)
+        self.counters = transport.counters
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self._has_pending = trio.Event()
+        self._batch_full = trio.Event()
+        self._deliver, self.received = trio.open_memory_channel[ReceivedTx](delivery_buffer)
+
+    # --- sending ---
+    def submit(self, tx: bytes) -> bool:
+        """Queue a transaction for gossip. False if it was already seen or the outbound
+        buffer is full (counted as drops.tx_pending_full)."""
+        if len(tx) > MAX_TX_SIZE:
+            raise ValueError(f"too_large: tx of {len(tx)} bytes > {MAX_TX_SIZE}")
+        if self._pending_bytes + len(tx) > self.max_pending_bytes:
+            self.counters.drop("tx_pending_full")
+            return False
+        if not self.seen.add(tx_id(tx)):
+            return False
+        self._pending.append(tx)
+        self._pending_bytes += len(tx) + 3  # + msgpack bin header
+        self._has_pending.set()
+        if self._pending_bytes >= self.max_batch_bytes:
+            self._batch_full.set()
+        return True
+
+    def _take_batch(self) -> list[bytes]:
+        size, count = 8, 0
+        for tx in self._pending:
+            if count and size + len(tx) + 3 > self.max_batch_bytes:
+                break
+            size += len(tx) + 3
+            count += 1
+        batch, self._pending = self._pending[:count], self._pending[count:]
+        self._pending_bytes -= size - 8
+        return batch
+
+    async def run_flusher(self) -> None:
+        while True:
+            await self._has_pending.wait()
+            with trio.move_on_after(self.flush_interval):
+                await self._batch_full.wait()
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Publish everything pending now (several batches if needed)."""
+        self._has_pending = trio.Event()
+        self._batch_full = trio.Event()
+        while self._pending:
+            batch = self._take_batch()
+            if not await self.transport.publish(self.topic, TxBatch(tuple(batch)).encode()):
+                self.counters.drop("tx_batch_dropped")
+                self.counters.drop("tx_dropped", len(batch))
+
+    # --- receiving ---
+    async def run_receiver(self, channel: trio.MemoryReceiveChannel[Gossip]) -> None:
+        async for gossip in channel:
+            self.handle_batch(gossip.source, gossip.payload)
+
+    def handle_batch(self, source: PeerId, payload: bytes) -> None:
+        try:
+            batch = TxBatch.decode(payload, max_size=len(payload))
+        except MessageError as err:
+            self.counters.drop(f"bad_tx_batch.{err.code}")
+            self.transport.penalise(source, err.code)
+            return
+        for tx in batch.txs:
+            key = tx_id(tx)
+            if not self.seen.add(key):
+                self.counters.drop("duplicate_tx")
+                continue
+            try:
+                self._deliver.send_nowait(ReceivedTx(key, tx, source))
+            except trio.WouldBlock:
+                self.counters.drop("tx_delivery_full")
+
+
+@asynccontextmanager
+async def open_tx_gossip(transport: Transport, topic: str, **options) -> AsyncIterator[TxGossip]:
+    gossip = TxGossip(transport, topic, **options)
+    channel = await transport.subscribe(topic)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(gossip.run_flusher)
+        nursery.start_soon(gossip.run_receiver, channel)
+        try:
+            yield gossip
+        finally:
+            nursery.cancel_scope.cancel()
