@@ -18,6 +18,7 @@ never overwritten, every committed root stays provable ("historical proofs for f
 from __future__ import annotations
 
 from hashlib import sha256
+from time import perf_counter
 from pathlib import Path
 from typing import Mapping
 
@@ -26,11 +27,9 @@ import plyvel
 from state.proof import encode_proof
 from state.tree import (
     EMPTY_ROOT,
-    Children,
+    RADIX,
     TreeUpdate,
-    compute_leaf_hash,
-    decode_node,
-    ref_hash,
+    compute_root_hash,
     walk_path,
 )
 
@@ -62,8 +61,10 @@ class Store:
                  lru_cache_size: int = 64 << 20):
         self._db = plyvel.DB(str(path), create_if_missing=True,
                              lru_cache_size=lru_cache_size, write_buffer_size=64 << 20)
-        self._cache: dict[bytes, Children] = {}
+        # encodings of the latest tree's nodes seen so far (replaced ones are dropped)
+        self._cache: dict[bytes, bytes] = {}
         self._cache_limit = node_cache_size
+        self.last_commit_timings: dict[str, float] = {}
         raw = self._db.get(_HEIGHT_KEY)
         self._empty = raw is None
         self._height = 0 if raw is None else int.from_bytes(raw, "big")
@@ -78,7 +79,7 @@ class Store:
 
     @property
     def app_hash(self) -> bytes:
-        return ref_hash(self._root)
+        return compute_root_hash(self._root)
 
     def get(self, key: bytes) -> bytes | None:
         """Latest committed value of `key`, or None."""
@@ -94,7 +95,7 @@ class Store:
 
     def app_hash_at(self, height: int) -> bytes:
         self._require_committed(height)
-        return ref_hash(self._load_root(height))
+        return compute_root_hash(self._load_root(height))
 
     def prove(self, key: bytes, height: int | None = None) -> tuple[bytes | None, bytes]:
         """(value or None, proof) for `key` at `height` (default: latest), to be checked
@@ -106,30 +107,22 @@ class Store:
         self._require_committed(height)
         root = self._load_root(height)
         kh = sha256(key).digest()
-        path, terminal = walk_path(self._load_node, root, kh)
+        path, terminal = walk_path(self._peek_node, root, kh)
         levels = []
-        for children, nib in path:
-            bitmap = 0
-            siblings = []
-            for i, c in enumerate(children):
-                if c is not None:
-                    bitmap |= 1 << i
-                    if i != nib:
-                        siblings.append(c[-32:])
-            levels.append((bitmap, b"".join(siblings)))
+        for encoding, nib in path:
+            kinds = encoding[:RADIX]
+            off = RADIX + 32 * sum(kinds[:nib])
+            end = off + 32 * kinds[nib]
+            levels.append((kinds, encoding[RADIX:off] + encoding[end:]))
         value = None
         other = None
         if terminal is not None:
-            leaf_kh = terminal[:32]
-            if leaf_kh == kh:
+            if terminal[:32] == kh:
                 value = self._value_at(kh, height)
-                if value is None:
-                    raise StoreError("corrupt", "tree leaf without a stored value")
+                if value is None or sha256(value).digest() != terminal[32:]:
+                    raise StoreError("corrupt", "tree leaf does not match the stored value")
             else:
-                other_value = self._value_at(leaf_kh, height)
-                if other_value is None:
-                    raise StoreError("corrupt", "tree leaf without a stored value")
-                other = (leaf_kh, sha256(other_value).digest())
+                other = (terminal[:32], terminal[32:])
         return value, encode_proof(levels, other)
 
     # --- the one write ---------------------------------------------------------------
@@ -141,22 +134,24 @@ class Store:
         expected_ok = (height >= 0) if self._empty else (height == self._height + 1)
         if type(height) is not int or not expected_ok:
             raise StoreError("bad_height", f"cannot commit height {height!r} after {self._height}")
+        t0 = perf_counter()
         items = []
         for key, value in changes.items():
             _check_key(key)
             if value is not None and not isinstance(value, bytes):
                 raise StoreError("bad_value", f"value for {key!r} must be bytes or None")
             kh = sha256(key).digest()
-            lh = None if value is None else compute_leaf_hash(kh, sha256(value).digest())
-            items.append((kh, lh, key, value))
-        items.sort(key=lambda t: t[0])
+            ref = None if value is None else kh + sha256(value).digest()
+            items.append((kh, ref, key, value))
+        items.sort(key=_first)
         update = TreeUpdate(self._load_node)
-        new_root = update.apply(self._root, [(kh, lh) for kh, lh, _, _ in items])
+        new_root = update.apply(self._root, [(kh, ref) for kh, ref, _, _ in items])
+        t1 = perf_counter()
 
         batch = self._db.write_batch(sync=True)
         hkey = _be8(height)
         put = batch.put
-        for kh, _lh, key, value in items:
+        for kh, _ref, key, value in items:
             if value is None:
                 batch.delete(b"S" + key)
                 put(b"V" + kh + hkey, _DELETED)
@@ -176,14 +171,19 @@ class Store:
                     raise StoreError("bad_value", f"record {key!r} must be bytes or None")
         put(b"H" + hkey, new_root or b"")
         put(_HEIGHT_KEY, hkey)
+        t2 = perf_counter()
         self._write(batch)
+        t3 = perf_counter()
 
         # only now, with the batch durable, does the in-memory view move on
         self._height = height
         self._root = new_root
         self._empty = False
         self._remember(update)
-        return ref_hash(new_root)
+        # seconds per phase of the last commit, for benchmarks (never part of the state)
+        self.last_commit_timings = {"tree": t1 - t0, "batch": t2 - t1, "write": t3 - t2,
+                                    "nodes": len(update.new_nodes)}
+        return compute_root_hash(new_root)
 
     def close(self) -> None:
         if not self._db.closed:
@@ -200,20 +200,32 @@ class Store:
         batch.write()
 
     def _remember(self, update: TreeUpdate) -> None:
-        if len(self._cache) + len(update.new_children) > self._cache_limit:
-            self._cache.clear()
-        self._cache.update(update.new_children)
+        cache = self._cache
+        for h in update.replaced:
+            cache.pop(h, None)
+        room = self._cache_limit - len(cache)
+        if room >= len(update.new_nodes):
+            cache.update(update.new_nodes)
+        elif room > 0:
+            for h, enc in list(update.new_nodes.items())[:room]:
+                cache[h] = enc
 
-    def _load_node(self, h: bytes) -> Children:
-        children = self._cache.get(h)
-        if children is None:
-            blob = self._db.get(b"N" + h)
-            if blob is None:
+    def _load_node(self, h: bytes) -> bytes:
+        encoding = self._cache.get(h)
+        if encoding is None:
+            encoding = self._db.get(b"N" + h)
+            if encoding is None:
                 raise StoreError("corrupt", f"missing tree node {h.hex()}")
-            children = decode_node(blob)
             if len(self._cache) < self._cache_limit:
-                self._cache[h] = children
-        return children
+                self._cache[h] = encoding
+        return encoding
+
+    def _peek_node(self, h: bytes) -> bytes:
+        """Like _load_node but leaves the cache alone (historical nodes would stick)."""
+        encoding = self._cache.get(h) or self._db.get(b"N" + h)
+        if encoding is None:
+            raise StoreError("corrupt", f"missing tree node {h.hex()}")
+        return encoding
 
     def _load_root(self, height: int) -> bytes | None:
         raw = self._db.get(b"H" + _be8(height))
@@ -245,6 +257,10 @@ class Store:
         finally:
             it.close()
         return None if v[:1] == _DELETED else v[1:]
+
+
+def _first(item):
+    return item[0]
 
 
 def _check_key(key) -> None:
