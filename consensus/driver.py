@@ -1,0 +1,303 @@
+"""The driver (Malachite's core-driver): turns the node's inputs into round state machine
+inputs using the vote keeper and the proposals seen, and the machine's outputs into
+effects for the node (signing through the Signer on the way).
+
+    driver = Driver(chain_id, params, signer)
+    effects = driver.apply(StartHeight(h, valset))
+    effects = driver.apply(VoteReceived(vote))      # etc., one input at a time
+
+No I/O: the node runs the returned effects in order (WalAppend before Broadcast).
+"""
+from __future__ import annotations
+
+from typing import Iterator
+
+from consensus import state_machine as sm
+from consensus.messages import (
+    Broadcast, Decide, Effect, EvidenceFound, GetValue, Input, OwnProposal, OwnVote,
+    ProposalReceived, ScheduleTimeout, StartHeight, Timeout, TimeoutElapsed, ValueReady,
+    VoteReceived, WalAppend,
+)
+from consensus.params import ConsensusParams, TimeoutKind
+from consensus.signer import DoubleSignError, Signer
+from consensus.state_machine import RoundState, Step
+from consensus.types import Commit, Proposal, ValidatorSet, Vote, VoteType
+from consensus.votekeeper import AddResult, Threshold, VoteKeeper
+
+_EMPTY: list[Effect] = []
+
+
+class Driver:
+    # Overridable in tests (the simulator's "teeth" break a rule through these).
+    votekeeper_class = VoteKeeper
+
+    def rules(self, state: RoundState, inp: sm.RoundInput) -> sm.Transition:
+        return sm.apply(state, inp, self._is_proposer)
+
+    def __init__(self, chain_id: str, params: ConsensusParams | None = None,
+                 signer: Signer | None = None, *, address: bytes | None = None):
+        self.chain_id = chain_id
+        self.params = params or ConsensusParams()
+        self.signer = signer
+        self.address: bytes | None = signer.address if signer is not None else address
+        self.height = 0
+        self.valset: ValidatorSet | None = None
+        self.state: RoundState | None = None
+        self.keeper: VoteKeeper | None = None
+        # round -> value id -> (proposal, valid); insertion order = arrival order
+        self.proposals: dict[int, dict[bytes, tuple[Proposal, bool]]] = {}
+        self.own: list[Proposal | Vote] = []   # messages this node signed at this height
+        self.decision: Decide | None = None
+        self.future: list[Input] = []          # inputs for height + 1, applied at StartHeight
+        self.is_validator = False
+        self.sign_refusals = 0
+        self._fx: list[Effect] = []
+
+    # ------------------------------------------------------------ the one entry point
+    def apply(self, inp: Input) -> list[Effect]:
+        """Apply one input; return the effects to run, in order."""
+        self._fx = fx = []
+        t = type(inp)
+        if t is VoteReceived:
+            self._on_vote(inp)
+        elif t is ProposalReceived:
+            self._on_proposal(inp)
+        elif t is TimeoutElapsed:
+            self._on_timeout(inp)
+        elif t is ValueReady:
+            self._on_value(inp)
+        elif t is StartHeight:
+            self._on_start_height(inp)
+        else:
+            raise TypeError(f"not a consensus input: {inp!r}")
+        self._fx = _EMPTY
+        return fx
+
+    # ------------------------------------------------------------ inputs
+    def _on_vote(self, inp: VoteReceived) -> None:
+        v = inp.vote
+        if v.height != self.height:
+            self._buffer(inp, v.height)
+            return
+        if v.round > self.state.round + self.params.max_round_lead:
+            return
+        res = self.keeper.add(v)
+        if res >= AddResult.DUPLICATE and res != AddResult.EQUIVOCATION:
+            return  # the same vote again, or not a validator: changes nothing
+        self._fx.append(WalAppend(inp, False))
+        if res == AddResult.EQUIVOCATION:
+            self._fx.append(EvidenceFound(self.keeper.evidence[-1]))
+        elif res == AddResult.CROSSED:
+            self._advance()
+
+    def _on_proposal(self, inp: ProposalReceived) -> None:
+        p = inp.proposal
+        if p.height != self.height:
+            self._buffer(inp, p.height)
+            return
+        if not -1 <= p.pol_round < p.round or p.round > self.state.round + self.params.max_round_lead:
+            return
+        if p.proposer != self.valset.proposer(self.height, p.round).address:
+            return  # only the round's proposer may propose (lines 22, 28, 36, 49)
+        per_round = self.proposals.get(p.round)
+        if per_round is None:
+            per_round = self.proposals[p.round] = {}
+        if p.value_id in per_round or len(per_round) >= self.params.max_proposals_per_round:
+            return
+        self._fx.append(WalAppend(inp, False))
+        per_round[p.value_id] = (p, bool(inp.valid))
+        self._advance()
+
+    def _on_timeout(self, inp: TimeoutElapsed) -> None:
+        t = inp.timeout
+        if t.height != self.height or t.kind == TimeoutKind.COMMIT or self.state is None:
+            return  # COMMIT is the node's cue to start the next height
+        self._fx.append(WalAppend(inp, False))
+        self._feed(sm.Timeout(t.kind, t.round))
+        self._advance()
+
+    def _on_value(self, inp: ValueReady) -> None:
+        if inp.height != self.height or self.state is None or inp.round != self.state.round:
+            return
+        self._fx.append(WalAppend(inp, False))
+        self._feed(sm.ProposeValue(inp.round, inp.value_id))
+        self._advance()
+
+    def _on_start_height(self, inp: StartHeight) -> None:
+        if inp.height <= self.height:
+            raise ValueError(f"StartHeight({inp.height}) but already at height {self.height}")
+        self._fx.append(WalAppend(inp, False))
+        self.height = inp.height
+        self.valset = inp.validator_set
+        self.is_validator = (self.address is not None and self.signer is not None
+                             and inp.validator_set.get(self.address) is not None)
+        self.state = RoundState(inp.height)
+        self.keeper = self.votekeeper_class(inp.validator_set)
+        self.proposals = {}
+        self.own = []
+        self.decision = None
+        pending, self.future = self.future, []
+        self._feed(sm.NewRound(0))  # line 10
+        self._advance()
+        for p in pending:  # inputs that arrived early; each is logged as it is applied
+            if type(p) is VoteReceived:
+                self._on_vote(p)
+            else:
+                self._on_proposal(p)
+
+    def _buffer(self, inp: Input, height: int) -> None:
+        if height == self.height + 1 and len(self.future) < self.params.max_future_inputs:
+            self.future.append(inp)
+
+    # ------------------------------------------------------------ rules
+    def _is_proposer(self, round: int) -> bool:
+        return self.is_validator and self.valset.proposer(self.height, round).address == self.address
+
+    def _candidates(self) -> Iterator[sm.RoundInput]:
+        """Round inputs whose quorum/proposal condition holds now (the machine checks the
+        step guards). Lines 49 and 55 look at any round; the rest at round_p."""
+        s, k = self.state, self.keeper
+        r, step = s.round, s.step
+        if s.decision is None:
+            for rr, v in k.precommit_quorums:  # line 49
+                entry = self.proposals.get(rr, {}).get(v)
+                if entry is not None and entry[1]:
+                    yield sm.ProposalAndPrecommitValue(rr, v)
+        if k.max_skip_round > r:  # line 55
+            yield sm.SkipRound(k.max_skip_round)
+        props = self.proposals.get(r)
+        if step == Step.PROPOSE and props:
+            for p, valid in list(props.values()):
+                if p.pol_round == -1:  # line 22
+                    yield sm.ProposalInput(r, p.value_id, valid)
+                elif k.has(p.pol_round, Threshold.POLKA_VALUE, p.value_id):  # line 28
+                    yield sm.ProposalAndPolkaPrevious(r, p.value_id, valid, p.pol_round)
+        if step == Step.PREVOTE and not s.prevote_timeout_scheduled and k.has(r, Threshold.POLKA_ANY):
+            yield sm.PolkaAny(r)  # line 34
+        if step >= Step.PREVOTE and not s.polka_current_done and props:
+            for v in k.polka_values(r):  # line 36
+                entry = props.get(v)
+                if entry is not None and entry[1]:
+                    yield sm.ProposalAndPolkaCurrent(r, v)
+        if step == Step.PREVOTE and k.has(r, Threshold.POLKA_NIL):
+            yield sm.PolkaNil(r)  # line 44
+        if not s.precommit_timeout_scheduled and k.has(r, Threshold.PRECOMMIT_ANY):
+            yield sm.PrecommitAny(r)  # line 47
+
+    def _advance(self) -> None:
+        """Fire enabled rules until none changes the state (the paper's upon-rules run
+        atomically, one at a time, in any order)."""
+        changed = True
+        while changed and self.state.step != Step.COMMIT:
+            changed = False
+            for inp in self._candidates():
+                if self._feed(inp):
+                    changed = True
+                    break
+
+    def _feed(self, inp: sm.RoundInput) -> bool:
+        s0 = self.state
+        s1, outs = self.rules(s0, inp)
+        self.state = s1
+        for o in outs:
+            self._output(o)
+        return s1 is not s0
+
+    # ------------------------------------------------------------ outputs -> effects
+    def _output(self, o: sm.RoundOutput) -> None:
+        t = type(o)
+        h = self.height
+        if t is sm.VoteOut:
+            if not self.is_validator:
+                return
+            signed = self._sign(Vote(o.type, h, o.round, o.value_id, self.address))
+            if signed is not None:
+                self._fx.append(WalAppend(OwnVote(signed), True))
+                self._fx.append(Broadcast(signed))
+                self.own.append(signed)
+                self.keeper.add(signed)  # our own vote counts too
+        elif t is sm.TimeoutOut:
+            self._fx.append(ScheduleTimeout(Timeout(o.kind, h, o.round),
+                                            self.params.timeout_ms(o.kind, o.round)))
+        elif t is sm.ProposeOut:
+            if not self.is_validator:
+                return
+            signed = self._sign(Proposal(h, o.round, o.value_id, o.pol_round, self.address))
+            if signed is not None:
+                self._fx.append(WalAppend(OwnProposal(signed), True))
+                self._fx.append(Broadcast(signed))
+                self.own.append(signed)
+                self.proposals.setdefault(o.round, {})[o.value_id] = (signed, True)
+        elif t is sm.GetValueOut:
+            self._fx.append(GetValue(h, o.round))
+        elif t is sm.DecideOut:
+            commit = Commit.from_votes(self.keeper.precommits_for(o.round, o.value_id))
+            self.decision = Decide(h, o.round, o.value_id, commit)
+            self._fx.append(self.decision)
+            self._fx.append(ScheduleTimeout(Timeout(TimeoutKind.COMMIT, h, o.round),
+                                            self.params.commit_ms))
+        else:
+            raise TypeError(f"unknown output {o!r}")
+
+    def _sign(self, msg: Vote | Proposal) -> Vote | Proposal | None:
+        try:
+            if type(msg) is Vote:
+                return self.signer.sign_vote(msg)
+            return self.signer.sign_proposal(msg)
+        except DoubleSignError:
+            self.sign_refusals += 1  # never sign a conflict; staying silent is safe
+            return None
+
+    # ------------------------------------------------------------ for the node
+    def restart_effects(self) -> list[Effect]:
+        """After `replay`: what a restarted node must do again (resend its own messages,
+        re-arm the timeouts of the current step, re-decide if it crashed mid-commit)."""
+        s = self.state
+        if s is None:
+            return []
+        fx: list[Effect] = [Broadcast(m) for m in self.own]
+        h, r = self.height, s.round
+        if s.step == Step.COMMIT:
+            fx.append(self.decision)
+            fx.append(ScheduleTimeout(Timeout(TimeoutKind.COMMIT, h, self.decision.round),
+                                      self.params.commit_ms))
+            return fx
+        if s.step == Step.PROPOSE:
+            fx.append(ScheduleTimeout(Timeout(TimeoutKind.PROPOSE, h, r),
+                                      self.params.timeout_ms(TimeoutKind.PROPOSE, r)))
+            if (self._is_proposer(r) and s.valid_value is None
+                    and not any(type(m) is Proposal and m.round == r for m in self.own)):
+                fx.append(GetValue(h, r))
+        if s.step == Step.PREVOTE and s.prevote_timeout_scheduled:
+            fx.append(ScheduleTimeout(Timeout(TimeoutKind.PREVOTE, h, r),
+                                      self.params.timeout_ms(TimeoutKind.PREVOTE, r)))
+        if s.precommit_timeout_scheduled:
+            fx.append(ScheduleTimeout(Timeout(TimeoutKind.PRECOMMIT, h, r),
+                                      self.params.timeout_ms(TimeoutKind.PRECOMMIT, r)))
+        return fx
+
+    def gossip_messages(self) -> list[Proposal | Vote]:
+        """Own messages worth resending now (catch-up after loss): everything of the
+        current round, and earlier non-nil prevotes (they may form a POL, line 28)."""
+        if self.state is None:
+            return []
+        r = self.state.round
+        return [m for m in self.own
+                if m.round == r or (type(m) is Vote and m.type == VoteType.PREVOTE
+                                    and m.value_id is not None)]
+
+    def snapshot(self) -> tuple:
+        """Everything replay must rebuild, in canonical form (the future-height buffer is
+        not part of it: it is not logged, peers resend)."""
+        k = self.keeper
+        return (
+            self.height,
+            None if self.valset is None else self.valset.encode(),
+            self.state,
+            () if k is None else tuple(v.encode() for v in k.all_votes()),
+            () if k is None else tuple(e.encode() for e in k.evidence),
+            tuple((r, v, p.encode(), ok) for r in sorted(self.proposals)
+                  for v, (p, ok) in sorted(self.proposals[r].items())),
+            tuple(m.encode() for m in self.own),
+            self.decision,
+        )
