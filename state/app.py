@@ -1,0 +1,352 @@
+"""The ledger application: admission (check_tx), block execution, commit, queries.
+
+`process_block` is the state transition, composed of plain `process_*` functions in the
+style of ethereum/consensus-specs; `Ledger` is the thin stateful shell a node drives:
+
+    result = ledger.execute_block(block, verified_tx_ids)   # writes nothing
+    app_hash = ledger.commit(result)                         # one WriteBatch
+
+A transaction in a block goes through two stages (see docs/ledger.md, "Failed txs"):
+1. ante: decode, chain id, min fee, signature, nonce, fee payable. A failure here changes
+   nothing (no fee, no nonce) and the tx result records the code;
+2. the kind's process function, in a child context: a failure discards the kind's
+   writes, but the fee is charged and the nonce consumed, as in the Cosmos SDK and
+   Ethereum: the block space was used, and a failed tx can never be replayed later.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Callable
+
+from state.accounts import (
+    checked_sub,
+    get_account,
+    process_transfer,
+    set_account,
+)
+from state.block import (
+    Block,
+    compute_data_hash,
+    compute_evidence_hash,
+    compute_last_commit_hash,
+)
+from state.codec import decode_value, encode_value
+from state.context import BlockInfo, Context
+from state.errors import BlockError, Code, TxError
+from state.keys import (
+    CHAIN_ID,
+    LAST_BLOCK_RECORD,
+    PARAMS,
+    block_id_record_key,
+    block_record_key,
+    results_record_key,
+    tx_record_key,
+    valset_record_key,
+)
+from state.params import Params
+from state.staking import (
+    compute_next_validator_set,
+    process_create_validator,
+    process_double_sign,
+    process_evidence,
+    process_fee_distribution,
+    process_liveness,
+    process_stake,
+    process_unbonding_queue,
+    process_unjail,
+    process_unstake,
+)
+from state.tx import SignedTx, decode_tx, tx_id, validate_basic, verify_signature
+
+ProcessFn = Callable[[Context, SignedTx], None]
+
+# kind -> process function. Asset kinds come from state/assets.py (the attribution work),
+# which exports PROCESSORS: dict[str, ProcessFn] for its kinds.
+PROCESSORS: dict[str, ProcessFn] = {
+    "transfer": process_transfer,
+    "create_validator": process_create_validator,
+    "stake": process_stake,
+    "unstake": process_unstake,
+    "unjail": process_unjail,
+    "evidence": process_evidence,
+}
+
+
+def _load_asset_processors() -> dict[str, ProcessFn]:
+    try:
+        assets = importlib.import_module("state.assets")
+    except ModuleNotFoundError as e:
+        if e.name != "state.assets":
+            raise
+        return {}
+    return dict(assets.PROCESSORS)
+
+
+PROCESSORS.update(_load_asset_processors())
+
+
+# --- results ----------------------------------------------------------------------------
+@dataclass(slots=True)
+class TxResult:
+    tx_id: bytes
+    code: Code = Code.OK
+    log: str = ""
+    kind: str = ""
+    events: list = field(default_factory=list)
+    charged: bool = False      # the fee was paid and the nonce consumed
+
+    @property
+    def ok(self) -> bool:
+        return self.code == Code.OK
+
+    def encode_record(self, height: int, index: int) -> bytes:
+        return encode_value([height, index, int(self.code), self.log])
+
+
+@dataclass(slots=True)
+class BlockResult:
+    block: Block
+    block_id: bytes
+    tx_results: list[TxResult]
+    changes: dict[bytes, bytes | None]       # state changes (None = delete)
+    records: dict[bytes, bytes]              # block, tx index, results, validator set of H+2
+    next_validator_set: object               # ValidatorSet that signs height+2
+    events: list = field(default_factory=list)   # begin/end block events (slashes, jails)
+    app_hash: bytes | None = None            # set by Ledger.commit
+
+    @property
+    def height(self) -> int:
+        return self.block.header.height
+
+
+# --- the transition -----------------------------------------------------------------------
+def process_ante(ctx: Context, tx: SignedTx) -> None:
+    """Nonce and fee: the checks every tx passes before its kind runs."""
+    balance, nonce = get_account(ctx, tx.sender)
+    # Verify the nonce is the account's next sequence number
+    if tx.tx.nonce < nonce:
+        raise TxError(Code.STALE_NONCE, f"nonce {tx.tx.nonce} already used; next is {nonce}")
+    if tx.tx.nonce > nonce:
+        raise TxError(Code.FUTURE_NONCE, f"nonce {tx.tx.nonce} is ahead; next is {nonce}")
+    # Verify the sender can pay the fee
+    balance = checked_sub(balance, tx.tx.fee, "balance (for the fee)")
+    set_account(ctx, tx.sender, balance, nonce + 1)
+    ctx.collect_fee(tx.tx.fee)
+
+
+def process_tx(ctx: Context, raw: bytes, verified: bool) -> TxResult:
+    """Apply one tx of a block to `ctx`; never raises TxError (the code is the result)."""
+    try:
+        stx = decode_tx(raw, ctx.params.max_tx_bytes)
+    except TxError as e:
+        return TxResult(tx_id(raw), e.code, e.message)
+    result = TxResult(stx.id, kind=stx.tx.kind)
+    ante = ctx.child()
+    try:
+        validate_basic(stx, ctx.chain_id, ctx.params.min_fee)
+        if not verified:
+            verify_signature(stx)
+        process_ante(ante, stx)
+    except TxError as e:
+        result.code, result.log = e.code, e.message
+        return result
+    ante.merge()
+    result.charged = True
+    body = ctx.child()
+    try:
+        PROCESSORS[stx.tx.kind](body, stx)
+    except TxError as e:
+        result.code, result.log = e.code, e.message
+        return result
+    body.merge()
+    result.events = body.events
+    return result
+
+
+def process_block_evidence(ctx: Context, evidence: list[bytes]) -> None:
+    """Evidence included by the proposer: every item must be valid, or the block is."""
+    from consensus.types import DuplicateVoteEvidence
+    seen = set()
+    for raw in evidence:
+        try:
+            ev = DuplicateVoteEvidence.decode(raw)
+        except ValueError as e:
+            raise BlockError("bad_evidence", f"evidence does not decode: {e}") from None
+        if ev.validator in seen:
+            raise BlockError("duplicate_evidence", "two evidences against one validator")
+        seen.add(ev.validator)
+        scope = ctx.child()
+        try:
+            process_double_sign(scope, ev)
+        except TxError as e:
+            raise BlockError("bad_evidence", e.message) from None
+        scope.merge()
+
+
+def process_block(ctx: Context, block: Block, verified_tx_ids, last_valset, next_valset):
+    """The state transition of one block. Returns (tx results, validator set of H+2)."""
+    commit = block.last_commit
+    signers = set() if commit is None else {cs.validator for cs in commit.signatures}
+    process_block_evidence(ctx, block.evidence)
+    if commit is not None:
+        process_liveness(ctx, commit.height, last_valset, signers)
+    process_unbonding_queue(ctx)
+    results = [process_tx(ctx, raw, tx_id(raw) in verified_tx_ids) for raw in block.txs] \
+        if verified_tx_ids else [process_tx(ctx, raw, False) for raw in block.txs]
+    process_fee_distribution(ctx, last_valset if commit is not None else None, signers)
+    return results, compute_next_validator_set(ctx, next_valset)
+
+
+# --- the shell ------------------------------------------------------------------------------
+class Ledger:
+    """The application a node drives. `store` is a state.store.Store."""
+
+    def __init__(self, store, genesis=None) -> None:
+        self.store = store
+        self._valsets: dict[int, object] = {}
+        if store.get(CHAIN_ID) is None:
+            if genesis is None:
+                raise ValueError("empty store and no genesis")
+            self._init_chain(genesis)
+        self.chain_id: str = decode_value(store.get(CHAIN_ID))
+        if genesis is not None and genesis.chain_id != self.chain_id:
+            raise ValueError(f"store holds chain {self.chain_id!r}, genesis is {genesis.chain_id!r}")
+        self.params: Params = Params.decode(store.get(PARAMS))
+        self._check_ctx: Context | None = None
+
+    def _init_chain(self, genesis) -> None:
+        vs1 = genesis.initial_validator_set()
+        vs2 = vs1.advance()
+        self.store.commit(0, genesis.initial_state(), {
+            valset_record_key(1): vs1.encode(), valset_record_key(2): vs2.encode()})
+
+    # --- reads ------------------------------------------------------------------------------
+    @property
+    def height(self) -> int:
+        return self.store.height
+
+    @property
+    def app_hash(self) -> bytes:
+        return self.store.app_hash
+
+    def last_block(self) -> tuple[int, int, bytes]:
+        """(height, time_ms, block id) of the last committed block; (0, genesis time, b"")."""
+        v = self.store.get_record(LAST_BLOCK_RECORD)
+        return (0, 0, b"") if v is None else tuple(decode_value(v))  # type: ignore[return-value]
+
+    def validator_set(self, height: int):
+        """The ValidatorSet that signs `height` (known up to committed height + 2)."""
+        vs = self._valsets.get(height)
+        if vs is None:
+            from consensus.types import ValidatorSet
+            raw = self.store.get_record(valset_record_key(height))
+            if raw is None:
+                return None
+            vs = ValidatorSet.decode(raw)
+            if len(self._valsets) > 1024:
+                self._valsets.clear()
+            self._valsets[height] = vs
+        return vs
+
+    def query(self, key: bytes, height: int | None = None) -> tuple[bytes | None, bytes]:
+        return self.store.prove(key, height)
+
+    def _block_info(self, height: int, time_ms: int, proposer: bytes = b"") -> BlockInfo:
+        return BlockInfo(self.chain_id, height, time_ms, self.params, proposer, self.validator_set)
+
+    # --- admission -------------------------------------------------------------------------------
+    def check_tx(self, tx_bytes: bytes, verified: bool = False) -> TxResult:
+        """Admission to the mempool: the full checks against the committed state plus the txs
+        admitted since the last commit (so a sender can queue nonces n, n+1, ...). Rejected
+        txs change nothing. `verified=True` skips the signature (a recheck after commit)."""
+        try:
+            stx = decode_tx(tx_bytes, self.params.max_tx_bytes)
+            validate_basic(stx, self.chain_id, self.params.min_fee)
+            if not verified:
+                verify_signature(stx)
+        except TxError as e:
+            return TxResult(tx_id(tx_bytes), e.code, e.message)
+        if self._check_ctx is None:
+            _, time_ms, _ = self.last_block()
+            self._check_ctx = Context(self.store.get, self._block_info(self.height + 1, time_ms))
+        scope = self._check_ctx.child()
+        result = TxResult(stx.id, kind=stx.tx.kind)
+        try:
+            process_ante(scope, stx)
+            PROCESSORS[stx.tx.kind](scope, stx)
+        except TxError as e:
+            result.code, result.log = e.code, e.message
+            return result
+        scope.merge()
+        self._check_ctx.fees = 0
+        result.charged = True
+        return result
+
+    # --- blocks ----------------------------------------------------------------------------------
+    def validate_header(self, block: Block) -> None:
+        """Raise BlockError unless `block` can follow the committed state."""
+        h = block.header
+        height = self.height + 1
+        last_height, last_time, last_id = self.last_block()
+
+        def verify(cond: bool, reason: str, message: str) -> None:
+            if not cond:
+                raise BlockError(reason, message)
+
+        verify(h.chain_id == self.chain_id, "wrong_chain", f"block for chain {h.chain_id!r}")
+        verify(h.height == height, "wrong_height", f"expected height {height}, got {h.height}")
+        verify(h.app_hash == self.app_hash, "wrong_app_hash", "header app_hash is not the state after the last block")
+        verify(h.last_block_id == last_id, "wrong_last_block_id", "header does not extend the last block")
+        verify(height == 1 or h.time_ms > last_time, "time_not_increasing", "block time must increase")
+        vs, next_vs = self.validator_set(height), self.validator_set(height + 1)
+        verify(h.validators_hash == vs.hash(), "wrong_validators_hash", "validators_hash mismatch")
+        verify(h.next_validators_hash == next_vs.hash(), "wrong_next_validators_hash", "next_validators_hash mismatch")
+        verify(vs.get(h.proposer) is not None, "unknown_proposer", "proposer is not a validator")
+        verify(h.data_hash == compute_data_hash(block.txs), "wrong_data_hash", "data_hash is not the tx root")
+        verify(h.evidence_hash == compute_evidence_hash(block.evidence), "wrong_evidence_hash", "evidence_hash mismatch")
+        verify(h.last_commit_hash == compute_last_commit_hash(block.last_commit), "wrong_last_commit_hash",
+               "last_commit_hash mismatch")
+        verify(len(block.txs) <= self.params.max_block_txs, "too_many_txs", "block exceeds max_block_txs")
+        commit = block.last_commit
+        if height == 1:
+            verify(commit is None, "unexpected_last_commit", "block 1 has no last commit")
+            return
+        verify(commit is not None, "missing_last_commit", "a block above 1 carries the last commit")
+        verify(commit.height == height - 1 and commit.value_id == last_id, "wrong_last_commit",
+               "last commit is not for the last block")
+        from consensus.types import InvalidCommit
+        try:
+            self.validator_set(height - 1).verify_commit(self.chain_id, commit)
+        except InvalidCommit as e:
+            raise BlockError("invalid_last_commit", str(e)) from None
+
+    def execute_block(self, block: Block, verified_tx_ids=frozenset()) -> BlockResult:
+        """Execute `block` on the committed state; write nothing. Raises BlockError if the
+        block itself is invalid. Signatures of txs whose id is in `verified_tx_ids` are not
+        verified again (check_tx did)."""
+        self.validate_header(block)
+        height = block.header.height
+        ctx = Context(self.store.get, self._block_info(height, block.header.time_ms, block.header.proposer))
+        last_vs = self.validator_set(height - 1) if height > 1 else None
+        results, vs2 = process_block(ctx, block, verified_tx_ids, last_vs, self.validator_set(height + 1))
+        block_id = block.id()
+        records = {
+            block_record_key(height): block.encode(),
+            block_id_record_key(height): block_id,
+            results_record_key(height): encode_value([[int(r.code), r.log] for r in results]),
+            valset_record_key(height + 2): vs2.encode(),
+            LAST_BLOCK_RECORD: encode_value([height, block.header.time_ms, block_id]),
+        }
+        for i, r in enumerate(results):
+            records[tx_record_key(r.tx_id)] = r.encode_record(height, i)
+        return BlockResult(block, block_id, results, ctx.changes(), records, vs2, ctx.events)
+
+    def commit(self, result: BlockResult) -> bytes:
+        """Write the block's state changes and records in one batch; return the app hash."""
+        if result.height != self.height + 1:
+            raise BlockError("wrong_height", f"cannot commit height {result.height} after {self.height}")
+        result.app_hash = self.store.commit(result.height, result.changes, result.records)
+        self._valsets[result.height + 2] = result.next_validator_set
+        self._check_ctx = None
+        return result.app_hash

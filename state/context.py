@@ -1,0 +1,122 @@
+"""The execution context: a write-buffered view over the store, nested per transaction.
+
+A block executes in a root `Context` whose reads fall through to the committed store and
+whose writes are buffered (nothing touches the disk until `Ledger.commit`). Each
+transaction runs in `ctx.child()`; on success `child.merge()` folds its writes, fees and
+events into the parent, on failure the child is simply dropped, so a failing tx leaves no
+trace. Children can nest further (e.g. one payment inside a larger operation).
+
+Values are bytes; `get_record`/`put_record` encode msgpack arrays (see state/codec.py).
+The context also carries the block's facts (height, header time, chain id, params) and
+its fee collector: fees and protocol fees gathered during the block, paid out to the
+last commit's signers at the end of the block (state/staking.py).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from state.codec import decode_value, encode_value
+from state.errors import Code, TxError
+from state.params import Params
+from state.tx import MAX_AMOUNT
+
+_MISSING = object()
+
+
+@dataclass(frozen=True, slots=True)
+class BlockInfo:
+    """Facts about the block being executed (never the wall clock)."""
+    chain_id: str
+    height: int
+    time_ms: int              # header time: deterministic, agreed by consensus
+    params: Params
+    proposer: bytes = b""     # consensus address of the proposer
+    # height -> consensus ValidatorSet that signed that height (None if unknown); read from
+    # the committed records, used to check evidence against the offender's key at its height
+    valset_at: Callable[[int], Any] = lambda height: None
+
+
+class Context:
+    __slots__ = ("block", "_parent", "_read", "_writes", "fees", "events")
+
+    def __init__(self, read: Callable[[bytes], bytes | None], block: BlockInfo,
+                 parent: "Context | None" = None) -> None:
+        self.block = block
+        self._parent = parent
+        self._read = read                 # committed-state read (root only)
+        self._writes: dict[bytes, bytes | None] = {}   # None marks a delete
+        self.fees = 0                     # collected for the validators in this scope
+        self.events: list[tuple] = []     # (kind, ...) facts for tx results and the demo
+
+    # --- block facts -----------------------------------------------------------------
+    @property
+    def height(self) -> int:
+        return self.block.height
+
+    @property
+    def time_ms(self) -> int:
+        return self.block.time_ms
+
+    @property
+    def params(self) -> Params:
+        return self.block.params
+
+    @property
+    def chain_id(self) -> str:
+        return self.block.chain_id
+
+    # --- raw key/value access ----------------------------------------------------------
+    def get(self, key: bytes) -> bytes | None:
+        c: Context | None = self
+        while c is not None:
+            v = c._writes.get(key, _MISSING)
+            if v is not _MISSING:
+                return v  # type: ignore[return-value]
+            root = c
+            c = c._parent
+        return root._read(key)
+
+    def put(self, key: bytes, value: bytes) -> None:
+        self._writes[key] = value
+
+    def delete(self, key: bytes) -> None:
+        self._writes[key] = None
+
+    # --- encoded records -----------------------------------------------------------------
+    def get_record(self, key: bytes) -> Any | None:
+        v = self.get(key)
+        return None if v is None else decode_value(v)
+
+    def put_record(self, key: bytes, obj: Any) -> None:
+        self._writes[key] = encode_value(obj)
+
+    # --- nesting ---------------------------------------------------------------------------
+    def child(self) -> "Context":
+        return Context(self._read, self.block, self)
+
+    def merge(self) -> None:
+        """Fold this scope's writes, fees and events into the parent (the scope succeeded)."""
+        p = self._parent
+        if p is None:
+            raise RuntimeError("the root context has no parent to merge into")
+        p._writes.update(self._writes)
+        if self.fees:
+            p.collect_fee(self.fees)
+        if self.events:
+            p.events.extend(self.events)
+
+    # --- the block's fee collector ------------------------------------------------------------
+    def collect_fee(self, amount: int) -> None:
+        """Add `amount` (already debited from someone) to what this block pays its validators."""
+        total = self.fees + amount
+        if amount < 0 or total > MAX_AMOUNT:
+            raise TxError(Code.AMOUNT_OVERFLOW, "fee collector out of range")
+        self.fees = total
+
+    def emit(self, *event: Any) -> None:
+        self.events.append(event)
+
+    def changes(self) -> dict[bytes, bytes | None]:
+        """The buffered writes of this scope (for the root: the block's state changes)."""
+        return self._writes
