@@ -16,7 +16,8 @@ class TransportCounters:
     requests_out: int = 0
     peers_connected: int = 0  # connect events seen
     peers_disconnected: int = 0
-    reconnects: int = 0  # successful redials of persistent peers
+    reconnects: int = 0  # persistent peers connected again after a loss
+    dials_failed: int = 0  # redial attempts that failed (a peer that is down)
     drops: Counter = field(default_factory=Counter)  # reason -> count
     penalties: Counter = field(default_factory=Counter)  # reason -> count
 
@@ -28,7 +29,7 @@ class TransportCounters:
             name: getattr(self, name)
             for name in (
                 "messages_in", "messages_out", "bytes_in", "bytes_out", "requests_in",
-                "requests_out", "peers_connected", "peers_disconnected", "reconnects",
+                "requests_out", "peers_connected", "peers_disconnected", "reconnects", "dials_failed",
             )
         }
         out.update({f"drops.{k}": v for k, v in sorted(self.drops.items())})

@@ -281,7 +281,7 @@ class Libp2pTransport:
             with trio.move_on_after(self.config.dial_timeout):
                 await self.host.connect(info)
         except Exception as exc:
-            self.counters.drop("dial_failed")
+            self.counters.dials_failed += 1
             log.debug("dial %s failed: %r", info.peer_id, exc)
         finally:
             self._dialing.discard(info.peer_id)
