@@ -158,7 +158,7 @@ class TreeUpdate:
             return self._build(depth, [r for _, r in items if r is not None])
         if len(ref) == 64:  # a leaf meets several changes: merge it in and rebuild
             old_kh = ref[:32]
-            merged = [r for kh, r in items if r is not None and kh != old_kh]
+            merged = [r for _, r in items if r is not None]
             if not any(kh == old_kh for kh, _ in items):
                 merged.append(ref)
                 merged.sort()
@@ -205,7 +205,7 @@ class TreeUpdate:
             return self._store(encoding[:nib] + b"\x00" + encoding[nib + 1:off]
                                + encoding[end:])
         nk = len(new_child) >> 5
-        if nk == KIND_LEAF and RADIX - encoding[:RADIX].count(0) == 1:
+        if nk == KIND_LEAF and k and RADIX - encoding[:RADIX].count(0) == 1:
             return new_child  # this node's only subtree shrank to a leaf: it moves up
         return self._store(encoding[:nib] + bytes((nk,)) + encoding[nib + 1:off]
                            + new_child + encoding[end:])
