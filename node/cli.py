@@ -16,6 +16,8 @@ COMMANDS: dict[str, str] = {
     "sim": "node.sim_command:command",
     "init": "node.home_commands:init_command",
     "keys": "node.home_commands:keys_group",
+    "testnet": "testnet.commands:testnet_group",
+    "start": "node.run:start_command",
 }
 
 BENCH_COMMANDS: dict[str, str] = {

@@ -106,15 +106,19 @@ def init_home(root: Path, moniker: str, *, config: Config | None = None,
 def make_genesis(chain_id: str, genesis_time_ms: int,
                  validators: list[tuple[bytes, bytes, int, str]],
                  balances: list[tuple[bytes, int]], params: dict | None = None) -> dict:
-    """genesis.json content. validators: (consensus pubkey, operator address, stake, moniker)."""
-    return {
-        "chain_id": chain_id,
-        "genesis_time_ms": genesis_time_ms,
-        "balances": [{"address": encode_address(a), "amount": amt} for a, amt in balances],
-        "validators": [{"consensus_pubkey": pk.hex(), "operator": encode_address(op),
-                        "stake": stake, "moniker": name} for pk, op, stake, name in validators],
-        "params": params or {},
-    }
+    """genesis.json content, checked by the ledger's `Genesis` (validators: consensus
+    pubkey, operator address, stake, moniker)."""
+    from state.genesis import Genesis, GenesisValidator
+    from state.params import Params
+
+    g = Genesis(chain_id, genesis_time_ms, tuple(balances),
+                tuple(GenesisValidator(pk, op, stake) for pk, op, stake, _ in validators),
+                Params.from_json(params or {}))
+    g.check()
+    doc = g.to_json()
+    for v, (_, _, _, moniker) in zip(doc["validators"], validators):
+        v["moniker"] = moniker  # informational; the ledger ignores it
+    return doc
 
 
 def write_genesis(home: Home, doc: dict) -> None:

@@ -98,29 +98,39 @@ class Mempool:
             raise TxRejected("nonce_too_low", f"nonce {tx.nonce} < next expected {expected}")
         if tx.nonce > expected:
             raise TxRejected("nonce_gap", f"nonce {tx.nonce} > next expected {expected}")
+        victims = self._victims_for(tx)
         self.checker.check_state(tx, list(chain))
-        self._make_room(tx)
+        for v in victims:
+            self._remove(v)
+            self.evicted += 1
         self._insert(tx, gossip)
+        if victims:
+            # the evicted txs were applied to the checker's admission state: rebuild it
+            reset = getattr(self.checker, "reset", None)
+            if reset is not None:
+                reset()
+                self.update([])
         return tx
 
-    def _make_room(self, tx: PendingTx) -> None:
-        while len(self.by_id) + 1 > self.max_txs or self.total_bytes + len(tx.raw) > self.max_bytes:
-            victim = self._cheapest_tail(exclude=tx.sender)
-            if victim is None or victim.fee >= tx.fee:
+    def _victims_for(self, tx: PendingTx) -> list[PendingTx]:
+        """The txs to evict so `tx` fits (none removed yet); raises mempool_full."""
+        count, size = len(self.by_id) + 1, self.total_bytes + len(tx.raw)
+        chains = {s: list(c) for s, c in self.by_sender.items() if s != tx.sender}
+        victims: list[PendingTx] = []
+        while count > self.max_txs or size > self.max_bytes:
+            best = None
+            for chain in chains.values():
+                if chain:
+                    t = chain[-1]
+                    if best is None or (t.fee, -self._seq[t.tx_id]) < (best.fee, -self._seq[best.tx_id]):
+                        best = t
+            if best is None or best.fee >= tx.fee:
                 raise TxRejected("mempool_full", f"mempool full and fee {tx.fee} does not beat the lowest evictable fee")
-            self._remove(victim)
-            self.evicted += 1
-
-    def _cheapest_tail(self, exclude: bytes) -> PendingTx | None:
-        best: PendingTx | None = None
-        for sender, chain in self.by_sender.items():
-            if sender == exclude or not chain:
-                continue
-            t = chain[-1]
-            # lowest fee; among equals the newest arrival goes first
-            if best is None or (t.fee, -self._seq[t.tx_id]) < (best.fee, -self._seq[best.tx_id]):
-                best = t
-        return best
+            chains[best.sender].pop()
+            victims.append(best)
+            count -= 1
+            size -= len(best.raw)
+        return victims
 
     def _insert(self, tx: PendingTx, gossip: bool) -> None:
         self.by_id[tx.tx_id] = tx

@@ -1,0 +1,145 @@
+"""The node's view of the ledger: Store + Ledger, the block store, and seen commits.
+
+Blocks, tx records and validator sets are records the ledger writes with each block's
+state in ONE batch (state/app.py). The commit that decided block H travels in block H+1
+(`last_commit`); for the newest block the node keeps the "seen commit" in a small file
+written atomically BEFORE the block is committed, so after any crash the node can still
+serve (block H, commit H) to peers catching up.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from consensus.types import Commit, InvalidCommit, ValidatorSet
+from node.durable import atomic_write
+from state.app import BlockResult, Ledger, TxResult
+from state.block import Block, Header, compute_data_hash, compute_evidence_hash, compute_last_commit_hash
+from state.codec import decode_value
+from state.errors import BlockError
+from state.genesis import Genesis
+from state.keys import block_record_key, tx_record_key
+from state.store import Store
+
+
+@dataclass
+class ExecutedBlock:
+    block: Block
+    result: BlockResult
+
+
+class Chain:
+    def __init__(self, state_dir: Path, genesis: Genesis, seen_commit_file: Path):
+        self.store = Store(str(state_dir))
+        self.ledger = Ledger(self.store, genesis)
+        self.genesis = genesis
+        self.chain_id = self.ledger.chain_id
+        self.seen_commit_file = seen_commit_file
+        self._executed: dict[bytes, BlockResult] = {}  # block id -> result (current height)
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- reads
+    @property
+    def height(self) -> int:
+        return self.store.height
+
+    @property
+    def app_hash(self) -> bytes:
+        return self.store.app_hash
+
+    def last_block(self) -> tuple[int, int, bytes]:
+        return self.ledger.last_block()
+
+    def validator_set(self, height: int) -> ValidatorSet | None:
+        return self.ledger.validator_set(height)
+
+    def block_bytes(self, height: int) -> bytes | None:
+        return self.store.get_record(block_record_key(height))
+
+    def block(self, height: int) -> Block | None:
+        raw = self.block_bytes(height)
+        return None if raw is None else Block.decode(raw)
+
+    def commit(self, height: int) -> Commit | None:
+        """The commit of block `height`: from block height+1, or the seen commit."""
+        if height < 1 or height > self.height:
+            return None
+        nxt = self.block(height + 1)
+        if nxt is not None and nxt.last_commit is not None:
+            return nxt.last_commit
+        seen = self.seen_commit()
+        return seen if seen is not None and seen.height == height else None
+
+    def commit_bytes(self, height: int) -> bytes | None:
+        c = self.commit(height)
+        return None if c is None else c.encode()
+
+    def seen_commit(self) -> Commit | None:
+        try:
+            return Commit.decode(self.seen_commit_file.read_bytes())
+        except FileNotFoundError:
+            return None
+
+    def tx_record(self, tx_id: bytes) -> tuple[int, int, int, str] | None:
+        raw = self.store.get_record(tx_record_key(tx_id))
+        return None if raw is None else tuple(decode_value(raw))  # type: ignore[return-value]
+
+    # -- building and executing blocks
+    def make_block(self, txs: list[bytes], proposer: bytes, now_ms: int,
+                   evidence: list[bytes] | None = None) -> Block:
+        """A block for height+1 from the committed state (the proposer's getValue)."""
+        height = self.height + 1
+        _, last_time, last_id = self.last_block()
+        last_commit = self.commit(height - 1) if height > 1 else None
+        evidence = evidence or []
+        header = Header(
+            chain_id=self.chain_id, height=height,
+            time_ms=max(now_ms, last_time + 1),
+            last_block_id=last_id,
+            last_commit_hash=compute_last_commit_hash(last_commit),
+            data_hash=compute_data_hash(txs),
+            evidence_hash=compute_evidence_hash(evidence),
+            validators_hash=self.validator_set(height).hash(),
+            next_validators_hash=self.validator_set(height + 1).hash(),
+            app_hash=self.app_hash,
+            proposer=proposer,
+        )
+        return Block(header, list(txs), evidence, last_commit)
+
+    def execute(self, block: Block, verified_tx_ids: frozenset[bytes]) -> BlockResult:
+        """Validate and execute (nothing written); cached by block id. Raises BlockError."""
+        bid = block.id()
+        res = self._executed.get(bid)
+        if res is None:
+            res = self.ledger.execute_block(block, verified_tx_ids)
+            if len(self._executed) > 16:
+                self._executed.clear()
+            self._executed[bid] = res
+        return res
+
+    def commit_block(self, block: Block, commit: Commit, verified_tx_ids: frozenset[bytes]) -> BlockResult:
+        """Persist the seen commit, then the block's state and records in one batch."""
+        if commit.value_id != block.id() or commit.height != block.height:
+            raise BlockError("commit_mismatch", "commit is not for this block")
+        result = self.execute(block, verified_tx_ids)
+        atomic_write(self.seen_commit_file, commit.encode())
+        self.ledger.commit(result)
+        self._executed.clear()
+        return result
+
+    def apply_synced(self, block: Block, commit: Commit) -> BlockResult:
+        """A block fetched from a peer: its commit must be signed by > 2/3 of the set."""
+        vs = self.validator_set(block.height)
+        if vs is None:
+            raise BlockError("unknown_validator_set", f"no validator set for height {block.height}")
+        try:
+            vs.verify_commit(self.chain_id, commit)
+        except InvalidCommit as e:
+            raise BlockError("invalid_commit", str(e)) from None
+        return self.commit_block(block, commit, frozenset())
+
+
+def tx_result_json(r: TxResult) -> dict:
+    return {"code": int(r.code), "code_name": r.code.name.lower(), "log": r.log}

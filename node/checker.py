@@ -1,0 +1,49 @@
+"""The mempool's admission checks, backed by the ledger.
+
+`verify` does the stateless part and the signature (once per tx, ever); `check_state`
+runs the ledger's check_tx with the signature skipped, which applies the tx to the
+ledger's admission context (committed state + txs admitted since), so a sender may queue
+nonces n, n+1, ... The context is rebuilt after a commit (by the ledger) and after an
+eviction (here), since an evicted tx's effects must not linger in it.
+"""
+from __future__ import annotations
+
+from state.accounts import get_account
+from state.app import Ledger
+from state.codec import decode_value
+from state.errors import TxError
+from state.keys import account_key
+from state.tx import decode_tx, validate_basic, verify_signature
+
+from node.mempool import PendingTx, TxRejected
+
+
+def code_name(code) -> str:
+    return code.name.lower() if hasattr(code, "name") else str(code)
+
+
+class LedgerChecker:
+    def __init__(self, ledger: Ledger):
+        self.ledger = ledger
+
+    def verify(self, raw: bytes) -> PendingTx:
+        try:
+            stx = decode_tx(raw, self.ledger.params.max_tx_bytes)
+            validate_basic(stx, self.ledger.chain_id, self.ledger.params.min_fee)
+            verify_signature(stx)
+        except TxError as e:
+            raise TxRejected(code_name(e.code), e.message) from None
+        return PendingTx(stx.id, raw, stx.sender, stx.tx.nonce, stx.tx.fee)
+
+    def account_nonce(self, sender: bytes) -> int:
+        raw = self.ledger.store.get(account_key(sender))
+        return 0 if raw is None else decode_value(raw)[1]
+
+    def check_state(self, tx: PendingTx, pending_before: list[PendingTx]) -> None:
+        r = self.ledger.check_tx(tx.raw, verified=True)
+        if not r.ok:
+            raise TxRejected(code_name(r.code), r.log)
+
+    def reset(self) -> None:
+        # the ledger has no public reset of its admission context; this is the one it uses
+        self.ledger._check_ctx = None

@@ -1,0 +1,482 @@
+"""The node: one trio nursery of services around one consensus task.
+
+CometBFT's receiveRoutine, in trio: `run_consensus` is the ONLY task that touches the
+consensus driver, the chain (ledger writes) and the WAL; it reads one bounded channel of
+inputs. Gossip receivers, timers, catch-up, vote pulls and RPC only send into it (or read).
+The mempool is shared, but every mempool operation is synchronous (no await inside), so
+in trio's single thread no task ever sees it half-updated.
+
+Effects of the driver run in the order given: `WalAppend(sync=True)` fsyncs before the
+`Broadcast` that follows; the signer persists its last-signed record before a signature
+exists outside it.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import trio
+
+from consensus.crypto import Ed25519Key
+from consensus.types import Commit, Proposal, ValidatorSet, Vote
+from node import core
+from node.chain import Chain
+from node.checker import LedgerChecker
+from node.config import Config
+from node.durable import FileLastSignStore, Wal
+from node.home import Home
+from node.logs import get_logger, log_event
+from node.mempool import Mempool, TxRejected
+from node.metrics import NodeMetrics
+from node.sync import PulledVotes, SyncedBlocks, VoteCache
+from p2p.ids import ChainTopics
+from p2p.messages import (
+    CompactProposal, MessageError, TxsRequest, TxsResponse, VoteMessage,
+)
+from p2p.transport import PeerId, RequestError, Transport
+from state.block import Block, Header
+from state.errors import BlockError
+from state.genesis import Genesis
+
+log = get_logger("attrchain.node")
+
+INPUT_BUFFER = 4096
+
+
+# ---- node-level inputs (besides the driver's own input types) ----
+@dataclass(frozen=True)
+class BlockProposal:
+    """A signed proposal whose block the gossip task assembled (txs filled in)."""
+    proposal: Proposal
+    block: Block
+
+
+@dataclass(frozen=True)
+class VerifiedVote:
+    vote: Vote
+    raw: bytes
+
+
+@dataclass(frozen=True)
+class StartNextHeight:
+    after_height: int
+
+
+@dataclass(frozen=True)
+class DriverTimeout:
+    timeout: Any
+
+
+class TxWaiters:
+    """broadcast_tx_commit callers waiting for their tx to be committed."""
+
+    def __init__(self) -> None:
+        self.events: dict[bytes, trio.Event] = {}
+
+    def wait_event(self, tx_id: bytes) -> trio.Event:
+        return self.events.setdefault(tx_id, trio.Event())
+
+    def committed(self, tx_ids) -> None:
+        for t in tx_ids:
+            ev = self.events.pop(t, None)
+            if ev is not None:
+                ev.set()
+
+
+class Node:
+    def __init__(self, home: Home, config: Config, genesis: Genesis, transport: Transport,
+                 *, validator_key: Ed25519Key | None):
+        self.home = home
+        self.config = config
+        self.genesis = genesis
+        self.transport = transport
+        self.topics = ChainTopics(genesis.chain_id)
+        self.chain = Chain(home.state_db, genesis, home.data_dir / "seen_commit.bin")
+        self.chain_id = self.chain.chain_id
+        mc = config.mempool
+        self.mempool = Mempool(LedgerChecker(self.chain.ledger), mc.max_txs, mc.max_bytes, mc.max_tx_bytes)
+        self.metrics = NodeMetrics()
+        self.vote_cache = VoteCache()
+        self.waiters = TxWaiters()
+        self.validator_key = validator_key
+        self.inputs, self._inputs_rx = trio.open_memory_channel[Any](INPUT_BUFFER)
+        self.catchup_wanted = trio.Event()
+        self.peer_heights: dict[PeerId, int] = {}
+        self.current_round = 0
+        self._round_started = time.monotonic()
+        self.blocks: dict[bytes, Block] = {}   # value id -> block, for the current height
+        self.wal = Wal(home.wal_file)
+        self.driver: core.Core | None = None
+        self.tx_gossip = None
+        self.total_txs = 0
+        self.last_commit_time: float | None = None
+        self.started_at = time.monotonic()
+        self._nursery: trio.Nursery | None = None
+        self.pending_decision: tuple[int, bytes, Commit] | None = None
+
+    # ------------------------------------------------------------------ helpers for others
+    def round_age(self) -> float:
+        return time.monotonic() - self._round_started
+
+    def find_tx_bytes(self, tx_id: bytes) -> bytes | None:
+        p = self.mempool.get(tx_id)
+        if p is not None:
+            return p.raw
+        for b in self.blocks.values():
+            for raw in b.txs:
+                from state.tx import tx_id as compute_id
+                if compute_id(raw) == tx_id:
+                    return raw
+        return None
+
+    def is_validator_at(self, height: int) -> bool:
+        vs = self.chain.validator_set(height)
+        return bool(self.validator_key and vs and vs.get(self.validator_key.address))
+
+    def admit_tx(self, raw: bytes) -> Any:
+        """RPC admission: mempool (signature verified here, once), then gossip."""
+        try:
+            p = self.mempool.add(raw, gossip=False)
+        except TxRejected as e:
+            self.metrics.rejected_txs.labels(e.code).inc()
+            raise
+        if self.tx_gossip is not None:
+            self.tx_gossip.submit(raw)
+        self._update_mempool_metrics()
+        return p
+
+    def _update_mempool_metrics(self) -> None:
+        self.metrics.mempool_size.set(len(self.mempool))
+        self.metrics.mempool_bytes.set(self.mempool.total_bytes)
+
+    # ------------------------------------------------------------------ the consensus task
+    async def run_consensus(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        """The one task that owns the driver, the chain and the WAL."""
+        self.driver = core.Core(self)
+        task_status.started()
+        effects = self.driver.recover(self.wal.records)
+        await self._run_effects(effects)
+        self._set_round(self.driver.round)
+        async for inp in self._inputs_rx:
+            try:
+                await self._handle(inp)
+            except BlockError as e:
+                log_event(log, logging.WARNING, "block_rejected", reason=e.reason, error=e.message)
+
+    async def _handle(self, inp: Any) -> None:
+        d = self.driver
+        assert d is not None
+        if isinstance(inp, VerifiedVote):
+            self.vote_cache.add(inp.vote.height, inp.vote.round, inp.raw)
+            await self._run_effects(d.on_vote(inp.vote))
+        elif isinstance(inp, BlockProposal):
+            await self._on_block_proposal(inp)
+        elif isinstance(inp, DriverTimeout):
+            await self._run_effects(d.on_timeout(inp.timeout))
+        elif isinstance(inp, StartNextHeight):
+            if inp.after_height == self.chain.height:
+                await self._start_height()
+        elif isinstance(inp, SyncedBlocks):
+            await self._apply_synced(inp)
+        elif isinstance(inp, PulledVotes):
+            for raw in inp.votes:
+                v = self.verify_vote_bytes(raw)
+                if v is not None:
+                    self.vote_cache.add(v.height, v.round, raw)
+                    await self._run_effects(d.on_vote(v))
+        else:
+            log_event(log, logging.ERROR, "unknown_input", type=type(inp).__name__)
+        self._set_round(d.round)
+
+    async def _start_height(self) -> None:
+        h = self.chain.height + 1
+        self.blocks.clear()
+        self.pending_decision = None
+        self._set_round(0)
+        await self._run_effects(self.driver.start_height(h, self.chain.validator_set(h)))
+
+    def _set_round(self, r: int) -> None:
+        if r != self.current_round:
+            self._round_started = time.monotonic()
+        self.current_round = r
+        self.metrics.round.set(r)
+
+    async def _on_block_proposal(self, bp: BlockProposal) -> None:
+        p, block = bp.proposal, bp.block
+        if p.height != self.chain.height + 1:
+            return
+        self.blocks[p.value_id] = block
+        try:
+            self.chain.execute(block, self.mempool.verified_ids)
+            valid = True
+        except BlockError as e:
+            log_event(log, logging.WARNING, "invalid_proposal", height=p.height, round=p.round,
+                      reason=e.reason, error=e.message)
+            valid = False
+        await self._run_effects(self.driver.on_proposal(p, valid))
+        if self.pending_decision and self.pending_decision[1] == p.value_id and valid:
+            await self._finish_decision()
+
+    # ------------------------------------------------------------------ effects
+    async def _run_effects(self, effects: list) -> None:
+        queue = list(effects)
+        while queue:
+            e = queue.pop(0)
+            more = await self._run_effect(e)
+            if more:
+                queue[0:0] = more
+
+    async def _run_effect(self, e: Any) -> list:
+        kind = core.effect_kind(e)
+        if kind == "wal":
+            self.wal.append(core.encode_wal(e.record), sync=e.sync)
+        elif kind == "broadcast":
+            await self._broadcast(e.message)
+        elif kind == "timeout":
+            self._schedule(e.timeout, e.duration_ms)
+        elif kind == "get_value":
+            return self._get_value(e.height, e.round)
+        elif kind == "decide":
+            self.pending_decision = (e.height, e.value_id, e.commit)
+            await self._finish_decision()
+        elif kind == "evidence":
+            log_event(log, logging.WARNING, "equivocation", validator=e.evidence.validator,
+                      height=e.evidence.height)
+        return []
+
+    def _schedule(self, timeout: Any, duration_ms: int) -> None:
+        async def fire() -> None:
+            await trio.sleep(duration_ms / 1000)
+            if core.is_commit_timeout(timeout):
+                await self.inputs.send(StartNextHeight(timeout.height))
+            else:
+                await self.inputs.send(DriverTimeout(timeout))
+        assert self._nursery is not None
+        self._nursery.start_soon(fire)
+
+    def _get_value(self, height: int, round: int) -> list:
+        """Proposer: reap the mempool and build the block for (height, round)."""
+        mc = self.config.mempool
+        reaped = self.mempool.reap(mc.block_max_txs, mc.block_max_bytes)
+        block = self.chain.make_block([t.raw for t in reaped], self.validator_key.address,
+                                      int(time.time() * 1000))
+        self.blocks[block.id()] = block
+        try:
+            self.chain.execute(block, self.mempool.verified_ids)
+        except BlockError as e:
+            # should not happen: our own block from our own state; propose an empty one
+            log_event(log, logging.ERROR, "own_block_invalid", reason=e.reason, error=e.message)
+            block = self.chain.make_block([], self.validator_key.address, int(time.time() * 1000))
+            self.blocks[block.id()] = block
+        log_event(log, logging.DEBUG, "proposing", height=height, round=round, txs=len(block.txs))
+        return self.driver.value_ready(height, round, block.id())
+
+    async def _broadcast(self, message: Proposal | Vote) -> None:
+        try:
+            if isinstance(message, Vote):
+                raw = message.encode()
+                self.vote_cache.add(message.height, message.round, raw)
+                await self.transport.publish(self.topics.votes, VoteMessage(raw).encode())
+            else:
+                block = self.blocks.get(message.value_id)
+                if block is None:
+                    log_event(log, logging.ERROR, "proposal_without_block", height=message.height)
+                    return
+                from state.tx import tx_id
+                cp = CompactProposal(message.encode(), block.header.encode(),
+                                     tuple(tx_id(t) for t in block.txs), tuple(block.evidence),
+                                     None if block.last_commit is None else block.last_commit.encode())
+                await self.transport.publish(self.topics.proposals, cp.encode())
+        except Exception as e:  # a full queue or an over-size message must not stop consensus
+            self.metrics.gossip_drops.labels("publish_failed").inc()
+            log_event(log, logging.WARNING, "publish_failed", error=str(e))
+
+    async def _finish_decision(self) -> None:
+        assert self.pending_decision is not None
+        height, value_id, commit = self.pending_decision
+        if height != self.chain.height + 1:
+            self.pending_decision = None
+            return
+        block = self.blocks.get(value_id)
+        if block is None:
+            # decided without the block (its proposal was lost): catch-up will fetch it
+            log_event(log, logging.INFO, "decided_without_block", height=height)
+            self.catchup_wanted.set()
+            return
+        self.pending_decision = None
+        result = self.chain.commit_block(block, commit, self.mempool.verified_ids)
+        self._after_commit(block, result)
+
+    def _after_commit(self, block: Block, result: Any) -> None:
+        tx_ids = [r.tx_id for r in result.tx_results]
+        self.wal.truncate()
+        self.mempool.update(tx_ids)
+        self.waiters.committed(tx_ids)
+        self.vote_cache.prune(block.height)
+        now = time.monotonic()
+        if self.last_commit_time is not None:
+            self.metrics.block_interval.set(now - self.last_commit_time)
+        self.last_commit_time = now
+        self.total_txs += len(block.txs)
+        self.metrics.committed_txs.inc(len(block.txs))
+        self.metrics.height.set(block.height)
+        self._update_mempool_metrics()
+        log_event(log, logging.INFO, "committed", height=block.height, txs=len(block.txs),
+                  app_hash=self.chain.app_hash.hex(), round=self.current_round)
+
+    async def _apply_synced(self, sb: SyncedBlocks) -> None:
+        applied = 0
+        for raw_block, raw_commit in sb.blocks:
+            try:
+                block = Block.decode(raw_block)
+                commit = Commit.decode(raw_commit)
+            except ValueError as e:
+                self.transport.penalise(sb.peer, "bad_block")
+                log_event(log, logging.WARNING, "synced_block_malformed", peer=sb.peer, error=str(e))
+                return
+            if block.height <= self.chain.height:
+                continue
+            if block.height != self.chain.height + 1:
+                break
+            try:
+                result = self.chain.apply_synced(block, commit)
+            except BlockError as e:
+                self.transport.penalise(sb.peer, "invalid")
+                log_event(log, logging.WARNING, "synced_block_invalid", peer=sb.peer,
+                          height=block.height, reason=e.reason, error=e.message)
+                break
+            self._after_commit(block, result)
+            applied += 1
+        if applied:
+            await self._start_height()
+
+    # ------------------------------------------------------------------ verification (any task)
+    def verify_vote_bytes(self, raw: bytes) -> Vote | None:
+        try:
+            v = Vote.decode(raw)
+        except ValueError:
+            return None
+        h = self.chain.height
+        if not h < v.height <= h + 2:
+            return None
+        vs = self.chain.validator_set(v.height)
+        val = vs.get(v.validator) if vs else None
+        if val is None or not v.verify(self.chain_id, val.pub_key):
+            return None
+        return v
+
+    def verify_proposal(self, p: Proposal) -> bool:
+        vs = self.chain.validator_set(p.height)
+        if vs is None:
+            return False
+        expected = vs.proposer(p.height, p.round)
+        return expected.address == p.proposer and p.verify(self.chain_id, expected.pub_key)
+
+    # ------------------------------------------------------------------ gossip receivers
+    async def run_vote_receiver(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        channel = await self.transport.subscribe(self.topics.votes)
+        task_status.started()
+        async for g in channel:
+            try:
+                msg = VoteMessage.decode(g.payload, max_size=64 * 1024 + 16)
+            except MessageError as e:
+                self.metrics.gossip_drops.labels("malformed_vote").inc()
+                self.transport.penalise(g.source, e.code)
+                continue
+            v = self.verify_vote_bytes(msg.vote)
+            if v is None:
+                self.metrics.gossip_drops.labels("invalid_vote").inc()
+                continue
+            await self.inputs.send(VerifiedVote(v, msg.vote))
+
+    async def run_proposal_receiver(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        channel = await self.transport.subscribe(self.topics.proposals)
+        task_status.started()
+        async for g in channel:
+            try:
+                await self._receive_proposal(g.source, g.payload)
+            except (MessageError, ValueError) as e:
+                self.metrics.gossip_drops.labels("malformed_proposal").inc()
+                self.transport.penalise(g.source, "malformed")
+                log_event(log, logging.INFO, "bad_proposal", peer=g.source, error=str(e))
+
+    async def _receive_proposal(self, source: PeerId, payload: bytes) -> None:
+        cp = CompactProposal.decode(payload, max_size=len(payload))
+        p = Proposal.decode(cp.proposal)
+        if p.height != self.chain.height + 1:
+            if p.height > self.chain.height + 1:
+                self.catchup_wanted.set()
+            return
+        if not self.verify_proposal(p):
+            self.metrics.gossip_drops.labels("invalid_proposal").inc()
+            self.transport.penalise(source, "invalid")
+            return
+        header = Header.decode(cp.header)
+        if header.id() != p.value_id:
+            self.transport.penalise(source, "invalid")
+            return
+        txs = await self._assemble_txs(source, list(cp.tx_ids))
+        if txs is None:
+            self.metrics.gossip_drops.labels("proposal_txs_missing").inc()
+            return
+        last_commit = None if cp.last_commit is None else Commit.decode(cp.last_commit)
+        block = Block(header, txs, list(cp.evidence), last_commit)
+        await self.inputs.send(BlockProposal(p, block))
+
+    async def _assemble_txs(self, source: PeerId, ids: list[bytes]) -> list[bytes] | None:
+        """Fill a compact proposal's txs from the mempool; fetch the rest from its sender."""
+        have: dict[bytes, bytes] = {}
+        missing = []
+        for i in ids:
+            raw = self.find_tx_bytes(i)
+            if raw is None:
+                missing.append(i)
+            else:
+                have[i] = raw
+        if missing:
+            from state.tx import tx_id
+            for start in range(0, len(missing), 5000):
+                chunk = missing[start:start + 5000]
+                try:
+                    resp = await self.transport.request(source, self.topics.protocol("txs-by-id"),
+                                                        TxsRequest(tuple(chunk)).encode(), timeout=5.0)
+                    got = TxsResponse.decode(resp, max_size=len(resp)).txs
+                except (RequestError, MessageError, ValueError) as e:
+                    log_event(log, logging.INFO, "txs_fetch_failed", peer=source, error=str(e))
+                    return None
+                for raw in got:
+                    have[tx_id(raw)] = raw
+            log_event(log, logging.DEBUG, "fetched_missing_txs", count=len(missing))
+        if any(i not in have for i in ids):
+            return None
+        return [have[i] for i in ids]
+
+    async def run_tx_gossip(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        from p2p.tx_gossip import open_tx_gossip
+        async with open_tx_gossip(self.transport, self.topics.txs,
+                                  flush_interval=self.config.mempool.gossip_batch_interval_ms / 1000) as g:
+            self.tx_gossip = g
+            task_status.started()
+            async for rx in g.received:
+                try:
+                    self.mempool.add(rx.tx, gossip=False)
+                except TxRejected as e:
+                    self.metrics.rejected_txs.labels(e.code).inc()
+                self._update_mempool_metrics()
+
+    async def run_peer_watch(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        events = self.transport.peer_events()
+        self.metrics.peers.set(len(self.transport.peers()))
+        task_status.started()
+        async for ev in events:
+            self.metrics.peers.set(len(self.transport.peers()))
+            if ev.connected:
+                self.catchup_wanted.set()
+            else:
+                self.peer_heights.pop(ev.peer, None)
+
+    def close(self) -> None:
+        self.wal.close()
+        self.chain.close()

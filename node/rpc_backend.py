@@ -1,0 +1,218 @@
+"""The node's answers to RPC requests (node/rpc.py parses, this reads the node).
+
+Reads only: the chain's committed state and records, the mempool. Admission goes through
+`Node.admit_tx`, which is synchronous, so a request never interleaves with a commit.
+Queries return the value with its Merkle proof against the app hash of the state after
+the requested height (that app hash is in header height+1, CometBFT's convention).
+"""
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from node.keys import KeyError_, decode_address, encode_address
+from node.mempool import TxRejected
+from node.rpc import RpcError
+from state.block import Block
+from state.codec import decode_value
+from state.keys import account_key
+from state.simple_merkle import merkle_proof
+from state.tx import tx_id as compute_tx_id
+
+if TYPE_CHECKING:
+    from node.node import Node
+
+
+def _hex(b: bytes | None) -> str | None:
+    return None if b is None else b.hex()
+
+
+def header_json(h) -> dict:
+    return {"chain_id": h.chain_id, "height": h.height, "time_ms": h.time_ms,
+            "last_block_id": h.last_block_id.hex(), "last_commit_hash": h.last_commit_hash.hex(),
+            "data_hash": h.data_hash.hex(), "evidence_hash": h.evidence_hash.hex(),
+            "validators_hash": h.validators_hash.hex(),
+            "next_validators_hash": h.next_validators_hash.hex(),
+            "app_hash": h.app_hash.hex(), "proposer": h.proposer.hex()}
+
+
+def commit_json(c) -> dict | None:
+    if c is None:
+        return None
+    return {"height": c.height, "round": c.round, "block_id": c.value_id.hex(),
+            "signatures": [{"validator": s.validator.hex(), "signature": s.signature.hex()}
+                           for s in c.signatures]}
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, bytes):
+        return v.hex()
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, dict):
+        return {str(_jsonable(k)): _jsonable(x) for k, x in v.items()}
+    return v
+
+
+class NodeRpc:
+    def __init__(self, node: "Node"):
+        self.node = node
+        self.metrics = node.metrics
+
+    def _address(self, text: str) -> bytes:
+        try:
+            return decode_address(text)
+        except KeyError_ as e:
+            raise RpcError(400, "bad_address", str(e)) from None
+
+    def _id(self, text: str) -> bytes:
+        try:
+            raw = bytes.fromhex(text.removeprefix("0x"))
+        except ValueError:
+            raise RpcError(400, "bad_param", "id must be hex") from None
+        if len(raw) != 32:
+            raise RpcError(400, "bad_param", "id must be 32 bytes")
+        return raw
+
+    def _height(self, height: int | None) -> int:
+        top = self.node.chain.height
+        if height is None:
+            return top
+        if height > top:
+            raise RpcError(404, "height_not_available", f"height {height} > latest {top}")
+        return height
+
+    async def status(self) -> dict:
+        n = self.node
+        last_h, last_time, last_id = n.chain.last_block()
+        key = n.validator_key
+        vs = n.chain.validator_set(n.chain.height + 1)
+        power = vs.power_of(key.address) if key is not None and vs is not None else 0
+        return {
+            "node_id": n.transport.local_peer, "moniker": n.config.node.moniker,
+            "chain_id": n.chain_id, "height": n.chain.height, "round": n.current_round,
+            "app_hash": n.chain.app_hash.hex(), "latest_block_id": last_id.hex(),
+            "latest_block_time_ms": last_time, "peers": len(n.transport.peers()),
+            "mempool_size": len(n.mempool), "mempool_bytes": n.mempool.total_bytes,
+            "total_txs": n.total_txs,
+            "catching_up": any(h > n.chain.height + 1 for h in n.peer_heights.values()),
+            "validator_address": None if key is None else key.address.hex(),
+            "voting_power": power,
+            "uptime_s": round(time.monotonic() - n.started_at, 1),
+        }
+
+    async def broadcast_tx_sync(self, raw: bytes) -> dict:
+        tid = compute_tx_id(raw)
+        try:
+            self.node.admit_tx(raw)
+        except TxRejected as e:
+            return {"hash": tid.hex(), "code": e.code, "log": e.reason}
+        return {"hash": tid.hex(), "code": 0, "log": ""}
+
+    async def broadcast_tx_commit(self, raw: bytes, timeout_s: float) -> dict:
+        tid = compute_tx_id(raw)
+        event = self.node.waiters.wait_event(tid)
+        check = await self.broadcast_tx_sync(raw)
+        if check["code"] != 0:
+            self.node.waiters.events.pop(tid, None)
+            return {"hash": tid.hex(), "check_tx": check, "committed": False}
+        with trio.move_on_after(timeout_s):
+            await event.wait()
+        rec = self.node.chain.tx_record(tid)
+        if rec is None:
+            self.node.waiters.events.pop(tid, None)
+            raise RpcError(504, "timeout", f"tx {tid.hex()} not committed within {timeout_s:g} s "
+                           "(it stays in the mempool)", {"hash": tid.hex()})
+        height, index, code, log = rec
+        return {"hash": tid.hex(), "check_tx": check, "committed": True, "height": height,
+                "index": index, "tx_result": {"code": code, "log": log}}
+
+    async def tx(self, tx_id: bytes) -> dict:
+        rec = self.node.chain.tx_record(tx_id)
+        if rec is None:
+            raise RpcError(404, "not_found", f"no committed tx {tx_id.hex()}")
+        height, index, code, log = rec
+        block = self.node.chain.block(height)
+        ids = [compute_tx_id(t) for t in block.txs]
+        proof = merkle_proof(ids, index)
+        return {"hash": tx_id.hex(), "height": height, "index": index,
+                "tx_result": {"code": code, "log": log}, "tx": block.txs[index].hex(),
+                "proof": {"data_hash": block.header.data_hash.hex(), "index": index,
+                          "total": len(ids), "leaf": tx_id.hex(),
+                          "aunts": [a.hex() for a in proof]}}
+
+    def _block(self, height: int | None) -> Block:
+        h = self._height(height)
+        if h < 1:
+            raise RpcError(404, "not_found", "no block committed yet")
+        b = self.node.chain.block(h)
+        if b is None:
+            raise RpcError(404, "not_found", f"no block at height {h}")
+        return b
+
+    async def block(self, height: int | None) -> dict:
+        b = self._block(height)
+        return {"height": b.height, "block_id": b.id().hex(), "header": header_json(b.header),
+                "txs": [t.hex() for t in b.txs], "evidence": [e.hex() for e in b.evidence],
+                "last_commit": commit_json(b.last_commit), "raw": b.encode().hex()}
+
+    async def commit(self, height: int | None) -> dict:
+        b = self._block(height)
+        c = self.node.chain.commit(b.height)
+        if c is None:
+            raise RpcError(404, "not_found", f"no commit for height {b.height}")
+        return {"height": b.height, "header": header_json(b.header), "commit": commit_json(c),
+                "raw": c.encode().hex()}
+
+    async def validators(self, height: int | None) -> dict:
+        h = height if height is not None else self.node.chain.height + 1
+        if h > self.node.chain.height + 2:
+            raise RpcError(404, "height_not_available", f"validator set known up to {self.node.chain.height + 2}")
+        vs = self.node.chain.validator_set(h)
+        if vs is None:
+            raise RpcError(404, "not_found", f"no validator set for height {h}")
+        return {"height": h, "total_power": vs.total_power, "hash": vs.hash().hex(),
+                "validators": [{"address": v.address.hex(), "pub_key": v.pub_key.hex(),
+                                "voting_power": v.voting_power} for v in vs],
+                "raw": vs.encode().hex()}
+
+    # ---- queries
+    def _proven(self, key: bytes, height: int, decode: bool = True) -> dict:
+        value, proof = self.node.chain.ledger.query(key, height)
+        return {"height": height, "key": key.hex(),
+                "app_hash": self.node.chain.store.app_hash_at(height).hex(),
+                "value": None if value is None else (_jsonable(decode_value(value)) if decode else value.hex()),
+                "raw_value": _hex(value), "proof": proof.hex()}
+
+    async def query(self, kind: str, params: dict[str, str], height: int | None) -> dict:
+        h = self._height(height)
+        if kind == "account":
+            addr = self._address(params["address"])
+            out = self._proven(account_key(addr), h)
+            bal, nonce = out["value"] if out["value"] else (0, 0)
+            out.update(address=encode_address(addr), balance=bal, nonce=nonce)
+            return out
+        if kind == "key":
+            try:
+                key = bytes.fromhex(params["key"].removeprefix("0x"))
+            except ValueError:
+                raise RpcError(400, "bad_param", "key must be hex") from None
+            if not key or len(key) > 256:
+                raise RpcError(400, "bad_param", "key must be 1..256 bytes")
+            return self._proven(key, h, decode=False)
+        return self._asset_query(kind, params, h)
+
+    def _asset_query(self, kind: str, params: dict[str, str], h: int) -> dict:
+        try:
+            from state import assets  # the attribution engineer's module
+        except ModuleNotFoundError:
+            raise RpcError(501, "not_available", "asset queries need state/assets.py") from None
+        from node import asset_queries
+        if kind == "earnings":
+            return asset_queries.earnings(self, assets, self._address(params["address"]), h)
+        asset_id = self._id(params["id"])
+        if kind == "asset":
+            return asset_queries.asset(self, assets, asset_id, h)
+        return asset_queries.graph(self, assets, asset_id, h, upstream=(kind == "upstream"))

@@ -1,0 +1,95 @@
+"""`attrchain start`: load the home, open the transport, run every service of the node in
+one nursery until SIGINT/SIGTERM, then close the store cleanly."""
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from pathlib import Path
+
+import click
+import trio
+
+from consensus.crypto import Ed25519Key
+from node import logs
+from node.config import ConfigError
+from node.home import Home
+from node.keys import KeyError_
+from node.logs import get_logger, log_event
+
+log = get_logger("attrchain.node")
+
+
+async def run_node(home: Home, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+    from node.node import Node
+    from node.rpc import make_app, serve_rpc
+    from node.rpc_backend import NodeRpc
+    from node.sync import register_handlers, run_catchup, run_vote_pull
+    from p2p.config import P2PConfig
+    from p2p.libp2p_transport import open_libp2p_transport
+    from state.genesis import Genesis
+
+    cfg = home.load_config()
+    genesis = Genesis.load(home.genesis_file)
+    node_key = home.node_key()
+    vkey = Ed25519Key(home.validator_key().seed)
+    is_genesis_validator = any(v.consensus_pubkey == vkey.pub_key for v in genesis.validators)
+    p2p_cfg = P2PConfig(chain_id=genesis.chain_id, identity_seed=node_key.seed,
+                        listen_addrs=(cfg.p2p.listen,),
+                        persistent_peers=tuple(cfg.p2p.persistent_peers),
+                        redial_interval=cfg.p2p.redial_interval_ms / 1000)
+    async with open_libp2p_transport(p2p_cfg) as transport:
+        node = Node(home, cfg, genesis, transport, validator_key=vkey)
+        try:
+            async with trio.open_nursery() as nursery:
+                node._nursery = nursery
+                register_handlers(node)
+                await nursery.start(node.run_tx_gossip)
+                await nursery.start(node.run_vote_receiver)
+                await nursery.start(node.run_proposal_receiver)
+                await nursery.start(node.run_peer_watch)
+                await nursery.start(node.run_consensus)
+                await nursery.start(run_catchup, node)
+                await nursery.start(run_vote_pull, node)
+                app = make_app(NodeRpc(node), cfg.rpc.max_body_bytes,
+                               cfg.rpc.broadcast_tx_commit_timeout_ms)
+                rpc_binds = await nursery.start(serve_rpc, app, cfg.rpc.listen)
+                log_event(log, logging.INFO, "node_started", moniker=cfg.node.moniker,
+                          node_id=transport.local_peer, p2p=transport.listen_addrs(),
+                          rpc=rpc_binds, height=node.chain.height, chain_id=genesis.chain_id,
+                          validator=is_genesis_validator or node.is_validator_at(node.chain.height + 1))
+                task_status.started(node)
+        finally:
+            node.close()
+            log_event(log, logging.INFO, "node_stopped", height=node.chain.height)
+
+
+async def _main(home: Home) -> None:
+    async with trio.open_nursery() as nursery:
+        async def stop_on_signal() -> None:
+            with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for sig in signals:
+                    log_event(log, logging.INFO, "signal", signal=signal.Signals(sig).name)
+                    nursery.cancel_scope.cancel()
+                    return
+        nursery.start_soon(stop_on_signal)
+        await run_node(home)
+
+
+@click.command("start")
+@click.option("--home", "home_dir", type=click.Path(path_type=Path), required=True)
+def start_command(home_dir: Path) -> None:
+    """Run the node (validator if its consensus key is in the validator set)."""
+    home = Home(home_dir)
+    try:
+        cfg = home.load_config()
+        home.node_key()
+        home.validator_key()
+    except (ConfigError, KeyError_, ValueError) as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)
+    logs.configure(cfg.node.log_level)
+    try:
+        trio.run(_main, home)
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,179 @@
+"""Request/response services: serving peers, and catching up from them.
+
+Serving (handlers registered on the transport): status, blocks with their commits by
+height range, txs by id (to rebuild compact proposals), votes of a round (lost votes).
+Handlers only read; they never touch the consensus core.
+
+Catching up (`run_catchup`): every interval, ask peers for their status; if one is ahead,
+fetch blocks with commits in ranges and send them as one `SyncedBlocks` input into the
+consensus task, which verifies every commit against the validator set before executing.
+If a peer is at our height but a later round, pull that round's votes so the round-skip
+rule can move us there (votes lost while we were down are not gossiped again).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import trio
+
+from node.logs import get_logger, log_event
+from p2p.messages import (
+    MAX_BLOCKS_PER_REQUEST, BlocksRequest, BlocksResponse, MessageError, Status, StatusRequest,
+    TxsRequest, TxsResponse, VotesRequest, VotesResponse,
+)
+from p2p.transport import PeerId, RequestError
+
+if TYPE_CHECKING:
+    from node.node import Node
+
+log = get_logger("attrchain.sync")
+
+MAX_RESPONSE_BYTES = 6 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class SyncedBlocks:
+    """Blocks (with the commit of each) fetched from `peer`, ascending, starting at our height+1."""
+    peer: PeerId
+    blocks: tuple[tuple[bytes, bytes], ...]
+
+
+@dataclass(frozen=True)
+class PulledVotes:
+    peer: PeerId
+    votes: tuple[bytes, ...]
+
+
+def register_handlers(node: "Node") -> None:
+    t = node.transport
+    ids = node.topics
+
+    async def status(peer: PeerId, payload: bytes) -> bytes:
+        StatusRequest.decode(payload, max_size=64)
+        return Status(node.chain.height, node.current_round, node.chain.app_hash, 1).encode()
+
+    async def blocks(peer: PeerId, payload: bytes) -> bytes:
+        req = BlocksRequest.decode(payload, max_size=64)
+        out: list[tuple[bytes, bytes]] = []
+        size = 0
+        for h in range(req.from_height, min(req.to_height, node.chain.height) + 1):
+            block = node.chain.block_bytes(h)
+            commit = node.chain.commit_bytes(h)
+            if block is None or commit is None:
+                break
+            if out and size + len(block) + len(commit) > MAX_RESPONSE_BYTES:
+                break
+            out.append((block, commit))
+            size += len(block) + len(commit)
+        return BlocksResponse(tuple(out)).encode()
+
+    async def txs(peer: PeerId, payload: bytes) -> bytes:
+        req = TxsRequest.decode(payload, max_size=len(payload))
+        found = []
+        for tx_id in req.tx_ids:
+            raw = node.find_tx_bytes(tx_id)
+            if raw is not None:
+                found.append(raw)
+        return TxsResponse(tuple(found)).encode()
+
+    async def votes(peer: PeerId, payload: bytes) -> bytes:
+        req = VotesRequest.decode(payload, max_size=64)
+        return VotesResponse(tuple(node.vote_cache.get(req.height, req.round))).encode()
+
+    t.set_request_handler(ids.protocol("status"), status)
+    t.set_request_handler(ids.protocol("blocks"), blocks)
+    t.set_request_handler(ids.protocol("txs-by-id"), txs)
+    t.set_request_handler(ids.protocol("votes-of-round"), votes)
+
+
+class VoteCache:
+    """Signed votes seen at recent (height, round)s, to answer VotesRequest."""
+
+    def __init__(self, keep_heights: int = 2, max_per_round: int = 1000):
+        self.by_round: dict[tuple[int, int], dict[bytes, None]] = {}
+        self.keep_heights = keep_heights
+        self.max_per_round = max_per_round
+
+    def add(self, height: int, round: int, vote_bytes: bytes) -> None:
+        votes = self.by_round.setdefault((height, round), {})
+        if len(votes) < self.max_per_round:
+            votes[vote_bytes] = None
+
+    def get(self, height: int, round: int) -> list[bytes]:
+        return list(self.by_round.get((height, round), {}))
+
+    def prune(self, committed_height: int) -> None:
+        for key in [k for k in self.by_round if k[0] <= committed_height - self.keep_heights + 1]:
+            del self.by_round[key]
+
+
+async def fetch_status(node: "Node", peer: PeerId) -> Status | None:
+    try:
+        raw = await node.transport.request(peer, node.topics.protocol("status"),
+                                           StatusRequest().encode(), timeout=2.0)
+        return Status.decode(raw, max_size=256)
+    except (RequestError, MessageError, ValueError) as e:
+        log_event(log, logging.DEBUG, "status_request_failed", peer=peer, error=str(e))
+        return None
+
+
+async def fetch_blocks(node: "Node", peer: PeerId, start: int, end: int) -> list[tuple[bytes, bytes]]:
+    try:
+        raw = await node.transport.request(peer, node.topics.protocol("blocks"),
+                                           BlocksRequest(start, end).encode(), timeout=10.0)
+        return list(BlocksResponse.decode(raw, max_size=len(raw)).blocks)
+    except (RequestError, MessageError, ValueError) as e:
+        log_event(log, logging.INFO, "blocks_request_failed", peer=peer, error=str(e))
+        return []
+
+
+async def run_catchup(node: "Node", interval: float = 1.0, *,
+                      task_status=trio.TASK_STATUS_IGNORED) -> None:
+    task_status.started()
+    while True:
+        with trio.move_on_after(interval):
+            await node.catchup_wanted.wait()
+        node.catchup_wanted = trio.Event()
+        for peer in node.transport.peers():
+            st = await fetch_status(node, peer)
+            if st is None:
+                continue
+            node.peer_heights[peer] = st.height
+            ours = node.chain.height
+            if st.height > ours:
+                end = min(st.height, ours + MAX_BLOCKS_PER_REQUEST)
+                got = await fetch_blocks(node, peer, ours + 1, end)
+                if got:
+                    log_event(log, logging.INFO, "catchup_fetched", peer=peer, from_height=ours + 1,
+                              count=len(got), peer_height=st.height)
+                    await node.inputs.send(SyncedBlocks(peer, tuple(got)))
+                    node.catchup_wanted.set()  # more to fetch: go again at once
+                break
+            if st.height == ours and st.round > node.current_round:
+                await pull_votes(node, peer, ours + 1, st.round)
+
+
+async def pull_votes(node: "Node", peer: PeerId, height: int, round: int) -> None:
+    try:
+        raw = await node.transport.request(peer, node.topics.protocol("votes-of-round"),
+                                           VotesRequest(height, round).encode(), timeout=2.0)
+        votes = VotesResponse.decode(raw, max_size=len(raw)).votes
+    except (RequestError, MessageError, ValueError):
+        return
+    if votes:
+        await node.inputs.send(PulledVotes(peer, tuple(votes)))
+
+
+async def run_vote_pull(node: "Node", interval: float = 1.0, *,
+                        task_status=trio.TASK_STATUS_IGNORED) -> None:
+    """Periodically pull the votes of our current round: heals votes lost in gossip."""
+    task_status.started()
+    while True:
+        await trio.sleep(interval)
+        if node.round_age() < interval:
+            continue  # the round is progressing; gossip is doing its job
+        h, r = node.chain.height + 1, node.current_round
+        for peer in node.transport.peers():
+            await pull_votes(node, peer, h, r)
