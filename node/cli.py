@@ -18,6 +18,9 @@ COMMANDS: dict[str, str] = {
     "keys": "node.home_commands:keys_group",
     "testnet": "testnet.commands:testnet_group",
     "start": "node.run:start_command",
+    "tx": "node.client_commands:tx_group",
+    "query": "node.client_commands:query_group",
+    "status": "node.client_commands:status_command",
 }
 
 BENCH_COMMANDS: dict[str, str] = {

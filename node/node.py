@@ -192,7 +192,10 @@ class Node:
 
     async def _start_height(self) -> None:
         h = self.chain.height + 1
-        self.blocks.clear()
+        if self.driver.driver.height >= h:
+            return  # already started (a commit timeout and a catch-up can both ask)
+        # keep blocks of proposals for h that arrived during the commit timeout
+        self.blocks = {k: b for k, b in self.blocks.items() if b.height == h}
         self.pending_decision = None
         self._set_round(0)
         await self._run_effects(self.driver.start_height(h, self.chain.validator_set(h)))

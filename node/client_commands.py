@@ -1,0 +1,288 @@
+"""`attrchain tx <kind> ...`, `attrchain query <what> ...`, `attrchain status`.
+
+The tx commands are generated from the ledger's schema table (state/tx.py KINDS), so every
+transaction kind has a command and its options are the kind's fields, parsed by field type:
+addresses as `open1...`, ids and keys as hex, sources as `ID:PPM,ID:PPM`, curators as
+comma-separated addresses. The nonce is read from the node unless given.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from node.home import Home
+from node.keys import KeyError_, KeyPair, Keyring, decode_address, encode_address
+from node.rpc_client import RpcClient, RpcClientError
+
+DEFAULT_NODE = "127.0.0.1:26657"
+DEFAULT_HOME = Path.home() / ".attrchain"
+
+
+def fail(msg: str) -> None:
+    click.echo(f"error: {msg}", err=True)
+    sys.exit(1)
+
+
+def _hex_bytes(n: int | None) -> Callable[[str], bytes]:
+    def parse(text: str) -> bytes:
+        try:
+            raw = bytes.fromhex(text.removeprefix("0x"))
+        except ValueError:
+            raise click.BadParameter(f"not hex: {text!r}") from None
+        if n is not None and len(raw) != n:
+            raise click.BadParameter(f"must be {n} bytes, got {len(raw)}")
+        return raw
+    return parse
+
+
+def _address(text: str) -> bytes:
+    try:
+        return decode_address(text)
+    except KeyError_ as e:
+        raise click.BadParameter(str(e)) from None
+
+
+def _addresses(text: str) -> list[bytes]:
+    return [_address(a) for a in text.split(",") if a.strip()]
+
+
+def _sources(text: str) -> list[list]:
+    out = []
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        asset, sep, w = item.partition(":")
+        if not sep or not w.strip().isdigit():
+            raise click.BadParameter(f"source {item!r}: want ASSET_ID_HEX:WEIGHT_PPM")
+        out.append([_hex_bytes(32)(asset.strip()), int(w)])
+    return out
+
+
+def _bool(text: str) -> bool:
+    t = text.lower()
+    if t in ("true", "yes", "1", "accept"):
+        return True
+    if t in ("false", "no", "0", "reject"):
+        return False
+    raise click.BadParameter(f"not a boolean: {text!r}")
+
+
+def field_parser(check: Any) -> tuple[Callable[[str], Any], str]:
+    """(parser, help) for one schema field checker of state/tx.py."""
+    from state import tx as T
+    table = [
+        (T.address, _address, "address (open1...)"),
+        (T.asset_id, _hex_bytes(32), "asset id or hash (64 hex)"),
+        (T.pubkey, _hex_bytes(32), "ed25519 public key (64 hex)"),
+        (T.name_text, str, "text"),
+        (T.uri_text, str, "URI"),
+        (T._boolean, _bool, "true/false"),
+        (T._curators, _addresses, "comma-separated addresses"),
+        (T._sources, _sources, "ASSET_ID:WEIGHT_PPM,..."),
+        (T._vote, _hex_bytes(None), "encoded vote (hex)"),
+    ]
+    for fn, parser, help_ in table:
+        if check is fn:
+            return parser, help_
+    return int, "integer (uopen, ppm or count)"
+
+
+def load_signer(key_name: str, home: Path, keyring_dir: Path | None) -> KeyPair:
+    ring = Keyring(keyring_dir) if keyring_dir else Home(home).keyring
+    try:
+        return ring.get(key_name)
+    except KeyError_ as e:
+        fail(str(e))
+        raise
+
+
+def sign_and_send(client: RpcClient, key: KeyPair, kind: str, fields: list, *, fee: int,
+                  nonce: int | None, chain_id: str | None, wait: bool) -> dict:
+    from nacl.signing import SigningKey
+    from state.tx import sign_tx
+    if chain_id is None:
+        chain_id = client.status()["chain_id"]
+    if nonce is None:
+        nonce = client.query("account", address=encode_address(key.address))["nonce"]
+    raw = sign_tx(SigningKey(key.seed), chain_id, nonce, fee, kind, fields)
+    return client.broadcast_tx_commit(raw) if wait else client.broadcast_tx_sync(raw)
+
+
+def make_tx_command(kind: str, schema: Any) -> click.Command:
+    params: list[click.Parameter] = []
+    parsers: dict[str, Callable[[str], Any]] = {}
+    for name, check in schema.fields:
+        parser, help_ = field_parser(check)
+        parsers[name] = parser
+        params.append(click.Option([f"--{name.replace('_', '-')}", name], required=True, help=help_))
+
+    def callback(**kw: Any) -> None:
+        fields = []
+        for name, _ in schema.fields:
+            try:
+                fields.append(parsers[name](kw[name]))
+            except (click.BadParameter, ValueError) as e:
+                fail(f"--{name.replace('_', '-')}: {e}")
+        key = load_signer(kw["from_"], kw["home"], kw["keyring_dir"])
+        try:
+            with RpcClient(kw["node"], timeout=30) as c:
+                res = sign_and_send(c, key, kind, fields, fee=kw["fee"], nonce=kw["nonce"],
+                                    chain_id=kw["chain_id"], wait=not kw["no_wait"])
+        except RpcClientError as e:
+            fail(str(e))
+        click.echo(json.dumps(res, indent=2))
+        check = res.get("check_tx", res)
+        if check.get("code") not in (0, None) or res.get("tx_result", {}).get("code", 0) != 0:
+            sys.exit(2)
+
+    params += [
+        click.Option(["--from", "from_"], required=True, help="key name in the keyring"),
+        click.Option(["--home"], type=click.Path(path_type=Path), default=DEFAULT_HOME, show_default=True),
+        click.Option(["--keyring-dir"], type=click.Path(path_type=Path), default=None,
+                     help="keyring directory (default: <home>/keyring)"),
+        click.Option(["--node"], default=DEFAULT_NODE, show_default=True, help="RPC address"),
+        click.Option(["--fee"], type=int, default=1000, show_default=True, help="fee in uopen"),
+        click.Option(["--nonce"], type=int, default=None, help="default: the account's next nonce"),
+        click.Option(["--chain-id"], default=None, help="default: the node's"),
+        click.Option(["--no-wait"], is_flag=True, help="return after mempool admission"),
+    ]
+    return click.Command(kind, params=params, callback=callback,
+                         help=f"Sign and broadcast a `{kind}` transaction.")
+
+
+class TxGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        from state.tx import KINDS
+        return sorted(KINDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        from state.tx import KINDS
+        schema = KINDS.get(name)
+        return None if schema is None else make_tx_command(name, schema)
+
+
+@click.group("tx", cls=TxGroup)
+def tx_group() -> None:
+    """Sign and broadcast transactions (one command per kind)."""
+
+
+node_option = click.option("--node", default=DEFAULT_NODE, show_default=True, help="RPC address")
+height_option = click.option("--height", type=int, default=None, help="state after this height")
+
+
+def _run_query(node: str, kind: str, height: int | None, **params: str) -> None:
+    try:
+        with RpcClient(node) as c:
+            click.echo(json.dumps(c.query(kind, height=height, **params), indent=2))
+    except RpcClientError as e:
+        fail(str(e))
+
+
+@click.group("query")
+def query_group() -> None:
+    """Read state with Merkle proofs, blocks, txs and validators from a node."""
+
+
+@query_group.command("account")
+@click.argument("address")
+@node_option
+@height_option
+def q_account(address: str, node: str, height: int | None) -> None:
+    """Balance and nonce of an account (open1... or a key name with --home)."""
+    _run_query(node, "account", height, address=address)
+
+
+@query_group.command("asset")
+@click.argument("asset_id")
+@node_option
+@height_option
+def q_asset(asset_id: str, node: str, height: int | None) -> None:
+    """An asset: kind, owner, price, sources, share table."""
+    _run_query(node, "asset", height, id=asset_id)
+
+
+@query_group.command("upstream")
+@click.argument("asset_id")
+@node_option
+@height_option
+def q_upstream(asset_id: str, node: str, height: int | None) -> None:
+    """The attribution graph above an asset."""
+    _run_query(node, "upstream", height, id=asset_id)
+
+
+@query_group.command("downstream")
+@click.argument("asset_id")
+@node_option
+@height_option
+def q_downstream(asset_id: str, node: str, height: int | None) -> None:
+    """The assets built on an asset."""
+    _run_query(node, "downstream", height, id=asset_id)
+
+
+@query_group.command("earnings")
+@click.argument("address")
+@node_option
+@height_option
+def q_earnings(address: str, node: str, height: int | None) -> None:
+    """What an account earned, by asset."""
+    _run_query(node, "earnings", height, address=address)
+
+
+@query_group.command("key")
+@click.argument("key_hex")
+@node_option
+@height_option
+def q_key(key_hex: str, node: str, height: int | None) -> None:
+    """A raw state key (hex) with its Merkle proof."""
+    _run_query(node, "key", height, key=key_hex)
+
+
+def _get(node: str, path: str, **params: Any) -> None:
+    try:
+        with RpcClient(node) as c:
+            click.echo(json.dumps(c.get(path, **params), indent=2))
+    except RpcClientError as e:
+        fail(str(e))
+
+
+@query_group.command("tx")
+@click.argument("tx_hash")
+@node_option
+def q_tx(tx_hash: str, node: str) -> None:
+    """A committed tx with its result and inclusion proof."""
+    _get(node, "/tx", hash=tx_hash)
+
+
+@query_group.command("block")
+@click.argument("height", type=int, required=False)
+@node_option
+def q_block(height: int | None, node: str) -> None:
+    """A block (default: latest)."""
+    _get(node, "/block", height=height)
+
+
+@query_group.command("commit")
+@click.argument("height", type=int, required=False)
+@node_option
+def q_commit(height: int | None, node: str) -> None:
+    """The commit of a block (default: latest)."""
+    _get(node, "/commit", height=height)
+
+
+@query_group.command("validators")
+@click.argument("height", type=int, required=False)
+@node_option
+def q_validators(height: int | None, node: str) -> None:
+    """The validator set at a height (default: next)."""
+    _get(node, "/validators", height=height)
+
+
+@click.command("status")
+@node_option
+def status_command(node: str) -> None:
+    """The node's status."""
+    _get(node, "/status")
