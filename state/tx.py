@@ -216,7 +216,7 @@ def validate_evidence_votes(vote_a: bytes, vote_b: bytes):
         raise TxError(Code.INVALID_EVIDENCE, "votes differ in validator, height, round or type")
     if a.value_id == b.value_id:
         raise TxError(Code.INVALID_EVIDENCE, "votes are for the same value: no equivocation")
-    return DuplicateVoteEvidence(a, b)
+    return DuplicateVoteEvidence.of(a, b)
 
 
 # --- the transaction ----------------------------------------------------------------

@@ -21,6 +21,7 @@ from state.address import address_from_pubkey
 from state.context import Context
 from state.devchain import DevChain, seeded_key
 from state.errors import Code
+from state.params import Params
 from state.codec import decode_value
 from state.keys import ACCOUNT, FEE_POOL
 from state.store import Store
@@ -153,3 +154,42 @@ def assert_rejected(chain: DevChain, raw: bytes, code: Code, *, charged: bool | 
     assert (ledger.height, ledger.app_hash) == (height, app_hash)
     assert tx_id(raw) == res_with.tx_results[0].tx_id
     chain.sync_nonces()
+
+
+# Short windows so staking tests run in a few blocks.
+SMALL_PARAMS = Params(signed_blocks_window=10, min_signed_ppm=500_000, downtime_jail_blocks=5,
+                      unbonding_blocks=8, evidence_max_age_blocks=6)
+
+
+def all_but(chain: DevChain, *indexes: int) -> list[bytes]:
+    """Consensus addresses of the previous height's set except the given dev validators."""
+    skip = {chain.validators[i].consensus_address for i in indexes}
+    return [m.address for m in chain.ledger.validator_set(chain.ledger.height) if m.address not in skip]
+
+
+def jail_for_downtime(chain: DevChain, index: int, max_blocks: int = 100) -> int:
+    """Apply empty blocks whose last commits lack validator `index` until it is jailed;
+    returns the height of the block that jailed it."""
+    from state.staking import get_validator
+    op = chain.validators[index].operator
+    for _ in range(max_blocks):
+        signers = all_but(chain, index) if chain.ledger.height >= 1 else None
+        r = chain.apply([], signers=signers)
+        if get_validator(view(chain), op).jailed:
+            return r.height
+    raise AssertionError("validator was never jailed")
+
+
+def sign_vote(chain: DevChain, key, height: int, value_id: bytes | None, *, round: int = 0,
+              vote_type: int = 1, chain_id: str | None = None) -> bytes:
+    from consensus.types import Vote, VoteType
+    a = address_from_pubkey(bytes(key.verify_key))
+    v = Vote(VoteType(vote_type), height, round, value_id, a)
+    sig = key.sign(v.sign_bytes(chain_id or chain.chain_id)).signature
+    return Vote(VoteType(vote_type), height, round, value_id, a, sig).encode()
+
+
+def double_sign(chain: DevChain, index: int, height: int, **kw) -> tuple[bytes, bytes]:
+    """Two conflicting prevotes of dev validator `index` at `height`."""
+    key = chain.validators[index].consensus_key
+    return sign_vote(chain, key, height, b"\x01" * 32, **kw), sign_vote(chain, key, height, b"\x02" * 32, **kw)
