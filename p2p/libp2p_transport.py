@@ -28,6 +28,7 @@ from libp2p.abc import INetConn, INetStream, INetwork, INotifee
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.crypto.x25519 import create_new_key_pair as create_new_x25519_key_pair
 from libp2p.custom_types import TProtocol
+from libp2p.network.config import RetryConfig
 from libp2p.io.exceptions import MessageTooLarge as LibMessageTooLarge
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import PeerInfo, info_from_p2p_addr
@@ -196,7 +197,11 @@ class Libp2pTransport:
         # publishing faster than 1 msg/s would reuse seqnos and be dropped as an
         # "equivocation". Nanoseconds keep them increasing across restarts.
         self.pubsub.counter = time.time_ns()
-        self.host.get_network().register_notifee(_PeerEvents(self))
+        network = self.host.get_network()
+        network.register_notifee(_PeerEvents(self))
+        # One attempt per dial: the supervisor retries every `redial_interval`, so the
+        # swarm's own exponential backoff would only delay a reconnect.
+        network.retry_config = RetryConfig(max_retries=0, initial_delay=0.05, max_delay=0.2)
 
     # --- identity and peers ---
     def listen_addrs(self) -> list[str]:
@@ -277,9 +282,15 @@ class Libp2pTransport:
             await trio.sleep(self.config.redial_interval)
 
     async def _dial(self, info: PeerInfo) -> None:
+        network = self.host.get_network()
+        # The swarm refuses to dial a peer for 60 s after all its addresses failed
+        # once ("negative cache"); a persistent peer must be dialable again at once.
+        network.unblock_peer(info.peer_id)
         try:
             with trio.move_on_after(self.config.dial_timeout):
                 await self.host.connect(info)
+            if info.peer_id not in self._connected:
+                self.counters.dials_failed += 1
         except Exception as exc:
             self.counters.dials_failed += 1
             log.debug("dial %s failed: %r", info.peer_id, exc)

@@ -117,13 +117,19 @@ async def run_child(args: argparse.Namespace) -> None:
             async for event in transport.peer_events():
                 emit({"event": "peer", "peer": event.peer, "connected": event.connected, "t": time.time()})
 
+        def blocks_digest() -> str:
+            h = hashlib.sha256()
+            for height in sorted(blocks):
+                h.update(b"%d:" % height + hashlib.sha256(blocks[height][0]).digest() + blocks[height][1])
+            return h.hexdigest()
+
         def status() -> dict:
             lat = sorted(latencies_ns)
             pick = (lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] / 1e9) if lat else (lambda q: None)
             return {
                 "peers": transport.peers(), "subscribed": transport.subscribed_peers(topics.txs),
                 "delivered": len(delivered), "unique": len(unique), "digest": ids_digest(unique),
-                "height": max(blocks, default=0), "counters": transport.counters.snapshot(),
+                "height": max(blocks, default=0), "blocks_digest": blocks_digest(), "counters": transport.counters.snapshot(),
                 "cpu_s": time.process_time(), "p50_s": pick(0.50), "p99_s": pick(0.99),
                 "banned": transport.penalties.banned(), "t": time.time(),
             }
@@ -138,7 +144,7 @@ async def run_child(args: argparse.Namespace) -> None:
             emit({"event": "submitted", "count": count})
 
         async def wait(cmd: dict) -> bool:
-            deadline = trio.current_time() + cmd.get("timeout", 30)
+            deadline = trio.current_time() + cmd.get("within", 30)
             while trio.current_time() < deadline:
                 if (len(transport.peers()) >= cmd.get("peers", 0)
                         and len(transport.subscribed_peers(topics.txs)) >= cmd.get("subscribed", 0)
@@ -157,11 +163,10 @@ async def run_child(args: argparse.Namespace) -> None:
                 blocks[height] = (payload, b"commit-%d" % height)
                 await transport.publish(topics.proposals, payload)
 
-        async def catch_up(peer: str) -> dict:
+        async def catch_up(peer: str, start: int) -> dict:
             status_raw = await transport.request(peer, topics.protocol(STATUS), StatusRequest().encode(), 5)
             their = Status.decode(status_raw, 4096)
             fetched = 0
-            start = max(blocks, default=0) + 1
             while start <= their.height:
                 end = min(their.height, start + 63)
                 raw = await transport.request(peer, topics.protocol(BLOCKS), BlocksRequest(start, end).encode(), 5)
@@ -216,7 +221,7 @@ async def run_child(args: argparse.Namespace) -> None:
                 elif name == "seal":
                     await seal(cmd["count"])
                 elif name == "catch_up":
-                    reply.update(await catch_up(cmd["peer"]))
+                    reply.update(await catch_up(cmd["peer"], cmd.get("start", max(blocks, default=0) + 1)))
                 elif name == "attack":
                     reply.update(await attack(cmd["target"]))
                 elif name == "exit":
