@@ -135,7 +135,10 @@ def generate(directory: Path, n_validators: int, *, chain_id: str = "attrchain-t
     for home, info in zip(homes, nodes):
         write_genesis(home, doc)
         cfg = home.load_config()
-        cfg.p2p.persistent_peers = [o.multiaddr for o in nodes if o is not info and o.validator]
+        validators_ = [o for o in nodes if o.validator]
+        # a full node knows genesis and ONE peer; validators know each other
+        cfg.p2p.persistent_peers = ([o.multiaddr for o in validators_ if o is not info]
+                                    if info.validator else [validators_[0].multiaddr])
         from node.config import save_config
         save_config(home.config_file, cfg)
     info = TestnetInfo(chain_id, nodes, list(accounts))
