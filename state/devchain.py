@@ -143,7 +143,10 @@ class DevChain:
         already verified (as a node does for txs it admitted)."""
         block = self.make_block(txs, **kw)
         ids = frozenset(tx_id(t) for t in txs) if verified else frozenset()
-        result = self.ledger.execute_block(block, ids)
+        return self.commit(self.ledger.execute_block(block, ids))
+
+    def commit(self, result: BlockResult) -> BlockResult:
+        """Commit an executed block, keeping the tracked state copy and hooks in step."""
         self.ledger.commit(result)
         if self.state is not None:
             for k, v in result.changes.items():
