@@ -101,6 +101,7 @@ class NodeRpc:
             "validator_address": None if key is None else key.address.hex(),
             "voting_power": power,
             "uptime_s": round(time.monotonic() - n.started_at, 1),
+            "since_last_commit_s": round(time.monotonic() - (n.last_commit_time or n.started_at), 1),
         }
 
     async def broadcast_tx_sync(self, raw: bytes) -> dict:
