@@ -311,6 +311,8 @@ class Libp2pTransport:
             self.counters.penalties["banned"] += 1
             log.warning("banning peer %s for %.0f s (last reason: %s)", peer, self.config.ban_seconds, reason)
             self.pubsub.add_to_blacklist(peer_id)
+            if self._connected.pop(peer_id, None) is not None:
+                self._events.emit(PeerEvent(peer, False))
             self._spawn(self._disconnect, peer_id)
 
     # --- gossip ---

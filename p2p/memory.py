@@ -65,7 +65,8 @@ class MemoryNetwork:
         for a, b in sorted(after - before):
             self._nodes[a]._events.emit(PeerEvent(b, True))
         for a, b in sorted(before - after):
-            self._nodes[a]._events.emit(PeerEvent(b, False))
+            if a in self._nodes:  # the leaving node itself hears nothing
+                self._nodes[a]._events.emit(PeerEvent(b, False))
 
     def _draw_delay(self) -> float:
         return self.delay(self.rng) if callable(self.delay) else self.delay

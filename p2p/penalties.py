@@ -42,13 +42,16 @@ class PenaltyBook:
 
     def points(self, peer: str) -> float:
         points, stamp = self._points.get(peer, (0.0, 0.0))
-        return max(0.0, points - (self.clock() - stamp) * self.decay_per_s)
+        # Decay by whole seconds, so a burst within one second adds up exactly.
+        return max(0.0, points - int(self.clock() - stamp) * self.decay_per_s)
 
     def penalise(self, peer: str, reason: str) -> bool:
         """Add points; True when this makes the peer banned (only once per ban)."""
         now = self.clock()
-        points = self.points(peer) + POINTS.get(reason, DEFAULT_POINTS)
-        self._points[peer] = (points, now)
+        points, stamp = self._points.get(peer, (0.0, now))
+        whole = int(now - stamp)
+        points = max(0.0, points - whole * self.decay_per_s) + POINTS.get(reason, DEFAULT_POINTS)
+        self._points[peer] = (points, stamp + whole)
         if peer in self.protected or self.is_banned(peer) or points < self.ban_threshold:
             return False
         self._banned_until[peer] = now + self.ban_seconds

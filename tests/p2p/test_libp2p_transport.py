@@ -1,0 +1,141 @@
+"""The libp2p transport in one process (two hosts over 127.0.0.1), plus a raw TCP client
+that speaks multistream-select by hand to check which security protocols are offered."""
+from __future__ import annotations
+
+import pytest
+import trio
+
+from p2p.config import P2PConfig
+from p2p.ids import BLOCKS, STATUS, ChainTopics
+from p2p.libp2p_transport import open_libp2p_transport, peer_id_from_seed
+from p2p.messages import TxBatch
+from p2p.transport import MessageTooLarge, PeerEvent, RequestError, Transport
+
+pytestmark = pytest.mark.xdist_group("p2p")
+CHAIN = "unit"
+TOPICS = ChainTopics(CHAIN)
+
+
+def config(seed: bytes, **kw) -> P2PConfig:
+    return P2PConfig(chain_id=CHAIN, identity_seed=seed, **kw)
+
+
+async def until(predicate, within=5.0):
+    with trio.fail_after(within):
+        while not predicate():
+            await trio.sleep(0.01)
+
+
+def test_identity_is_a_stable_function_of_the_seed():
+    assert peer_id_from_seed(b"a" * 32) == peer_id_from_seed(b"a" * 32)
+    assert peer_id_from_seed(b"a" * 32) != peer_id_from_seed(b"b" * 32)
+    assert peer_id_from_seed(b"a" * 32).startswith("12D3KooW")
+    with pytest.raises(ValueError):
+        config(b"short")
+    with pytest.raises(ValueError, match="1 MiB"):
+        config(b"a" * 32, max_gossip_size=2 * 1024 * 1024)
+
+
+async def test_gossip_requests_and_limits_between_two_hosts():
+    async with open_libp2p_transport(config(b"a" * 32, max_gossip_size=4096, max_response_size=10_000)) as a:
+        assert isinstance(a, Transport)
+        assert a.local_peer == peer_id_from_seed(b"a" * 32)
+        b_config = config(b"b" * 32, persistent_peers=tuple(a.listen_addrs()), max_request_size=1000)
+        async with open_libp2p_transport(b_config) as b:
+            inbox = await a.subscribe(TOPICS.txs)
+            await b.subscribe(TOPICS.txs)
+            await until(lambda: b.subscribed_peers(TOPICS.txs) == [a.local_peer])
+            assert b.peers() == [a.local_peer]
+
+            batch = TxBatch((b"tx-1", b"tx-2")).encode()
+            assert await b.publish(TOPICS.txs, batch)
+            with trio.fail_after(5):
+                gossip = await inbox.receive()
+            assert (gossip.topic, gossip.source, gossip.payload) == (TOPICS.txs, b.local_peer, batch)
+            with pytest.raises(MessageTooLarge, match="too_large"):
+                await a.publish(TOPICS.txs, b"x" * 4097)
+            with pytest.raises(ValueError, match="unknown topic"):
+                await a.publish("/attrchain/other-chain/txs/1", batch)
+
+            async def status(peer, request):
+                return b"status of " + peer.encode()
+
+            async def broken(peer, request):
+                raise ZeroDivisionError
+
+            async def huge(peer, request):
+                return b"x" * 20_000
+
+            a.set_request_handler(TOPICS.protocol(STATUS), status)
+            a.set_request_handler(TOPICS.protocol(BLOCKS), broken)
+            assert await b.request(a.local_peer, TOPICS.protocol(STATUS), b"?") == b"status of " + b.local_peer.encode()
+            with pytest.raises(RequestError) as err:
+                await b.request(a.local_peer, TOPICS.protocol(BLOCKS), b"?")
+            assert err.value.code == "internal"
+            a.set_request_handler(TOPICS.protocol(BLOCKS), huge)
+            with pytest.raises(RequestError) as err:
+                await b.request(a.local_peer, TOPICS.protocol(BLOCKS), b"?")
+            assert err.value.code == "too_large"
+            with pytest.raises(RequestError) as err:
+                await b.request(a.local_peer, TOPICS.protocol("proof"), b"?", timeout=2)
+            assert err.value.code in ("unreachable", "no_handler")
+            with pytest.raises(MessageTooLarge):
+                await b.request(a.local_peer, TOPICS.protocol(STATUS), b"x" * 1001)
+
+            snapshot = a.counters.snapshot()
+            assert snapshot["messages_in"] == 1 and snapshot["requests_in"] >= 3
+            assert all(type(v) is int for v in snapshot.values())
+
+
+async def test_garbage_is_refused_by_the_validator_and_its_sender_banned():
+    async with open_libp2p_transport(config(b"c" * 32)) as a:
+        async with open_libp2p_transport(config(b"d" * 32, persistent_peers=tuple(a.listen_addrs()))) as bad:
+            inbox = await a.subscribe(TOPICS.votes)
+            events = a.peer_events()
+            await until(lambda: bad.subscribed_peers(TOPICS.votes) == [a.local_peer])
+            for i in range(5):  # 5 x 20 points reaches the ban threshold of 100
+                # (distinct bytes: ids are content hashes, a repeat would be deduplicated)
+                await bad.publish_unchecked(TOPICS.votes, b"\xc1 not msgpack %d" % i)
+            await until(lambda: a.peers() == [])
+            print(a.counters.snapshot())
+            assert a.counters.penalties["malformed"] == 5
+            assert a.counters.penalties["banned"] == 1
+            assert inbox.statistics().current_buffer_used == 0  # nothing was delivered
+            # `bad` keeps redialling (it lists `a` as persistent) and is refused.
+            await until(lambda: a.counters.drops["banned_peer_connection"] >= 2)
+            assert a.peers() == []
+            with trio.fail_after(1):
+                assert await events.receive() == PeerEvent(bad.local_peer, False)
+
+
+async def multistream_propose(port: int, protocol: str) -> str:
+    """Open TCP, do multistream-select, propose one protocol; return the answer line."""
+
+    def frame(text: str) -> bytes:
+        data = text.encode() + b"\n"
+        return bytes([len(data)]) + data  # lengths < 128 fit in a 1-byte varint
+
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    async with stream:
+        await stream.send_all(frame("/multistream/1.0.0") + frame(protocol))
+        buffer = b""
+        answers = []
+        with trio.fail_after(5):
+            while len(answers) < 2:
+                chunk = await stream.receive_some(1024)
+                if not chunk:
+                    break
+                buffer += chunk
+                while buffer and len(buffer) > buffer[0]:
+                    answers.append(buffer[1 : 1 + buffer[0]].decode().strip())
+                    buffer = buffer[1 + buffer[0]:]
+        return answers[-1] if len(answers) == 2 else "<closed>"
+
+
+async def test_only_noise_is_offered_plaintext_tls_and_secio_are_refused():
+    async with open_libp2p_transport(config(b"e" * 32)) as a:
+        port = int(a.listen_addrs()[0].split("/tcp/")[1].split("/")[0])
+        assert await multistream_propose(port, "/noise") == "/noise"
+        for refused in ("/plaintext/2.0.0", "/plaintext/1.0.0", "/tls/1.0.0", "/secio/1.0.0"):
+            assert await multistream_propose(port, refused) in ("na", "<closed>"), refused
+        assert a.peers() == []

@@ -1,0 +1,159 @@
+"""The in-memory transport (faults) and batched tx gossip over it."""
+from __future__ import annotations
+
+import pytest
+import trio
+
+from p2p.messages import TxBatch
+from p2p.memory import open_memory_network
+from p2p.transport import MessageTooLarge, PeerEvent, RequestError, Transport
+from p2p.tx_gossip import open_tx_gossip, tx_id
+
+TOPIC = "/attrchain/mem/txs/1"
+
+
+async def receive_n(channel, n, within=5.0):
+    with trio.fail_after(within):
+        return [await channel.receive() for _ in range(n)]
+
+
+async def test_memory_transport_implements_the_interface_and_gossips():
+    async with open_memory_network() as net:
+        async with net.open_transport("a") as a, net.open_transport("b") as b, net.open_transport("c") as c:
+            assert isinstance(a, Transport)
+            channels = {t.local_peer: await t.subscribe(TOPIC) for t in (b, c)}
+            assert await a.publish(TOPIC, b"hello")
+            for channel in channels.values():
+                (gossip,) = await receive_n(channel, 1)
+                assert (gossip.topic, gossip.source, gossip.payload) == (TOPIC, "a", b"hello")
+            assert a.peers() == ["b", "c"]
+            assert a.counters.messages_out == 1 and b.counters.messages_in == 1
+
+
+async def test_publish_over_the_limit_raises_a_clear_error():
+    async with open_memory_network() as net, net.open_transport("a", max_gossip_size=100) as a:
+        with pytest.raises(MessageTooLarge, match="too_large.*101 bytes.*100"):
+            await a.publish(TOPIC, b"x" * 101)
+
+
+async def test_partition_cuts_gossip_and_emits_peer_events_until_healed():
+    async with open_memory_network() as net:
+        async with net.open_transport("a") as a, net.open_transport("b") as b:
+            events = a.peer_events()
+            inbox = await b.subscribe(TOPIC)
+            net.partition({"a"}, {"b"})
+            assert await receive_n(events, 1) == [PeerEvent("b", False)]
+            assert a.peers() == []
+            await a.publish(TOPIC, b"lost")
+            with pytest.raises(RequestError) as err:
+                await a.request("b", "/p", b"", timeout=1)
+            assert err.value.code == "unreachable"
+            net.heal()
+            assert await receive_n(events, 1) == [PeerEvent("b", True)]
+            await a.publish(TOPIC, b"after")
+            (gossip,) = await receive_n(inbox, 1)
+            assert gossip.payload == b"after"  # the message sent during the partition is gone
+
+
+async def test_loss_duplication_and_delay_are_seeded_and_observable():
+    async with open_memory_network(seed=7, loss=0.3, duplicate=0.3, delay=lambda rng: rng.uniform(0, 0.01)) as net:
+        async with net.open_transport("a") as a, net.open_transport("b") as b:
+            inbox = await b.subscribe(TOPIC)
+            for i in range(200):
+                await a.publish(TOPIC, b"%d" % i)
+            got = []
+            with trio.move_on_after(0.5):  # all deliveries are due within 10 ms
+                async for gossip in inbox:
+                    got.append(gossip.payload)
+            assert 0 < len(set(got)) < 200  # some lost
+            assert len(got) > len(set(got))  # some duplicated
+
+
+async def test_requests_answer_errors_with_codes():
+    async with open_memory_network(delay=0.001) as net:
+        async with net.open_transport("a") as a, net.open_transport("b") as b:
+            async def echo(peer, payload):
+                return peer.encode() + b":" + payload
+
+            async def broken(peer, payload):
+                raise KeyError("boom")
+
+            async def slow(peer, payload):
+                await trio.sleep_forever()
+
+            b.set_request_handler("/echo", echo)
+            b.set_request_handler("/broken", broken)
+            b.set_request_handler("/slow", slow)
+            assert await a.request("b", "/echo", b"hi") == b"a:hi"
+            for protocol, code in (("/broken", "internal"), ("/none", "no_handler"), ("/slow", "timeout")):
+                with pytest.raises(RequestError) as err:
+                    await a.request("b", protocol, b"", timeout=0.2)
+                assert err.value.code == code
+
+
+async def test_penalised_peer_is_banned_after_enough_points():
+    async with open_memory_network() as net:
+        async with net.open_transport("a", validators=["v"]) as a, net.open_transport("b"), net.open_transport("v"):
+            for _ in range(4):
+                a.penalise("b", "malformed")
+                a.penalise("v", "malformed")
+            assert a.peers() == ["b", "v"]
+            a.penalise("b", "malformed")  # 5 x 20 points reaches the threshold of 100
+            a.penalise("v", "malformed")
+            assert a.peers() == ["v"]  # validators are counted, never banned
+            assert a.counters.penalties["malformed"] == 10 and a.counters.penalties["banned"] == 1
+
+
+async def test_tx_gossip_delivers_each_tx_once_despite_duplicates_and_relays():
+    async with open_memory_network(seed=3, duplicate=0.5, delay=0.002) as net:
+        async with net.open_transport("a") as ta, net.open_transport("b") as tb, net.open_transport("c") as tc:
+            async with open_tx_gossip(ta, TOPIC) as a, open_tx_gossip(tb, TOPIC) as b, open_tx_gossip(tc, TOPIC) as c:
+                txs_a = [b"a-%d" % i for i in range(500)]
+                txs_b = [b"b-%d" % i for i in range(500)]
+                for tx in txs_a:
+                    assert a.submit(tx)
+                assert not a.submit(txs_a[0])  # already seen
+                for tx in txs_b:
+                    b.submit(tx)
+                got_c = await receive_n(c.received, 1000)
+                assert sorted(r.tx for r in got_c) == sorted(txs_a + txs_b)
+                assert all(r.tx_id == tx_id(r.tx) for r in got_c)
+                got_a = await receive_n(a.received, 500)
+                assert sorted(r.tx for r in got_a) == sorted(txs_b)
+                # Re-gossiping the same txs (a relay) delivers nothing new.
+                c.submit(b"c-0")
+                await c.flush()
+                await receive_n(a.received, 1)
+                for tx in txs_b[:10]:
+                    tb_batch = TxBatch((tx,)).encode()
+                    await tb.publish(TOPIC, tb_batch)
+                await c.flush()
+                with trio.move_on_after(0.2):
+                    extra = await a.received.receive()
+                    pytest.fail(f"duplicate delivered: {extra}")
+                assert a.counters.drops["duplicate_tx"] > 0
+                # Far fewer gossip messages than transactions: batching.
+                assert ta.counters.messages_out < 50
+
+
+async def test_tx_gossip_flushes_at_the_size_limit_without_waiting():
+    async with open_memory_network() as net:
+        async with net.open_transport("a") as ta, net.open_transport("b") as tb:
+            async with open_tx_gossip(ta, TOPIC, flush_interval=3600, max_batch_bytes=1000) as a, \
+                    open_tx_gossip(tb, TOPIC) as b:
+                for i in range(10):
+                    a.submit(b"%03d" % i + b"x" * 97)  # 10 x 100 bytes fills a batch
+                got = await receive_n(b.received, 9, within=2)  # long before the hour
+                assert len(got) == 9
+
+
+async def test_bad_batch_penalises_its_source_and_delivers_nothing():
+    async with open_memory_network() as net:
+        async with net.open_transport("a") as ta, net.open_transport("b") as tb:
+            async with open_tx_gossip(tb, TOPIC) as b:
+                await ta.publish(TOPIC, b"\xc1garbage")
+                await ta.publish(TOPIC, TxBatch((b"ok",)).encode())
+                (got,) = await receive_n(b.received, 1)
+                assert got.tx == b"ok"
+                assert tb.counters.penalties["malformed"] == 1
+                assert tb.counters.drops["bad_tx_batch.malformed"] == 1
