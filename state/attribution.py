@@ -1,0 +1,270 @@
+"""The attribution rule: how a payment flows up the graph to the people behind an asset.
+
+When an amount R arrives at asset X (LEDGER.md, "How revenue flows"):
+1. for each source (S, w) of X, in registration order, R * w // 1e6 arrives at S (recursively);
+2. if X is a datanet with accepted weight, `rest * contributor_share_ppm // 1e6` of what
+   remains goes to its contributor pool;
+3. what remains goes to X's share holders pro rata by shares (floor), the dust to the
+   holder with the most shares (ties: the smallest address).
+
+An arrival at a node reached along two paths is two arrivals, each rounded on its own:
+the rule is applied per path, exactly as written, so the cost of a payment is the size
+of the upstream expansion (<= 1,024 by the registration cap) and never depends on how
+many contributions a datanet has.
+
+Contributor pool: a reward-per-weight accumulator (as in staking contracts). A deposit d
+raises `acc` by floor(d * ACC_SCALE / W), W the accepted weight at that moment; a
+contribution of weight w that joined when acc was a0 has accrued
+floor((w * acc - debt) / ACC_SCALE) with debt = w * a0 + ACC_SCALE * (claimed so far).
+Both floors round toward the pool, so the accrued amounts never sum to more than the
+pool holds; what they leave is dust that stays in the pool (docs/attribution.md).
+
+A payment is gathered in a `Payout` (credits per account, earnings per account and
+asset, pool deposits) and written once at the end: each touched key is read and written
+once per transaction however many paths reach it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from state.accounts import checked_add, checked_sub, decrease_balance, increase_balance
+from state.asset_index import process_list_append
+from state.asset_records import (
+    ACC_SCALE,
+    EARNINGS_INDEX,
+    AssetKind,
+    AssetRecord,
+    Pool,
+    Status,
+    earnings_key,
+    encode_big,
+    get_asset,
+    get_pool,
+    get_require_asset,
+    set_asset,
+    set_pool,
+    compute_holder_split,
+)
+from state.context import Context
+from state.errors import Code, TxError
+from state.tx import PPM, SignedTx
+
+
+# --- pure math -----------------------------------------------------------------------------
+def compute_protocol_fee(price: int, protocol_fee_ppm: int) -> int:
+    return price * protocol_fee_ppm // PPM
+
+
+def compute_source_part(amount: int, weight_ppm: int) -> int:
+    """Rule 1: what arrives at a source of weight `weight_ppm`."""
+    return amount * weight_ppm // PPM
+
+
+def compute_pool_part(rest: int, contributor_share_ppm: int) -> int:
+    """Rule 2: the contributor pool's part of what remains at a datanet."""
+    return rest * contributor_share_ppm // PPM
+
+
+def compute_acc_increment(amount: int, total_weight: int) -> int:
+    """Rise of the reward-per-weight accumulator for a deposit of `amount`."""
+    return amount * ACC_SCALE // total_weight
+
+
+def compute_accrued(acc: int, weight: int, debt: int) -> int:
+    """What a contribution of `weight` with settled `debt` may claim at accumulator `acc`."""
+    return (weight * acc - debt) // ACC_SCALE
+
+
+# --- a payment in progress ----------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """One amount that stopped somewhere (for tracing: the demo, explorers).
+    `path` runs from the asset paid down to the asset where it stopped; `to` is
+    "holder" (recipient: an account) or "pool" (recipient: the datanet)."""
+    path: tuple[bytes, ...]
+    to: str
+    recipient: bytes
+    amount: int
+
+
+class Payout:
+    """Everything one payment moves, gathered in memory and then written by `apply`."""
+    __slots__ = ("ctx", "records", "pools", "deposits", "credits", "earnings", "trace")
+
+    def __init__(self, ctx: Context, trace: list[Flow] | None = None) -> None:
+        self.ctx = ctx
+        self.records: dict[bytes, AssetRecord] = {}
+        self.pools: dict[bytes, Pool] = {}
+        self.deposits: dict[bytes, int] = {}               # datanet -> uopen into its pool
+        self.credits: dict[bytes, int] = {}                # account -> uopen
+        self.earnings: dict[tuple[bytes, bytes], int] = {}  # (account, asset) -> uopen
+        self.trace = trace
+
+    def get_record(self, asset_id: bytes) -> AssetRecord:
+        rec = self.records.get(asset_id)
+        if rec is None:
+            rec = self.records[asset_id] = get_require_asset(self.ctx, asset_id)
+        return rec
+
+    def add_to_holders(self, asset_id: bytes, holders: list, amount: int,
+                       path: tuple[bytes, ...] = ()) -> None:
+        """Rule 3 for `amount` at `asset_id`."""
+        credits, earnings = self.credits, self.earnings
+        for account, part in compute_holder_split(amount, holders):
+            if part:
+                credits[account] = credits.get(account, 0) + part
+                key = (account, asset_id)
+                earnings[key] = earnings.get(key, 0) + part
+                if self.trace is not None:
+                    self.trace.append(Flow(path, "holder", account, part))
+
+    def add_to_pool(self, datanet_id: bytes, pool: Pool, amount: int, path: tuple[bytes, ...]) -> None:
+        pool.acc += compute_acc_increment(amount, pool.total_weight)
+        pool.balance = checked_add(pool.balance, amount, "pool balance")
+        self.deposits[datanet_id] = self.deposits.get(datanet_id, 0) + amount
+        if self.trace is not None:
+            self.trace.append(Flow(path, "pool", datanet_id, amount))
+
+    def distribute(self, asset_id: bytes, amount: int) -> None:
+        """`amount` arrives at `asset_id`: apply rules 1-3, recursively (an explicit stack,
+        since a chain of 1,024 assets is deeper than Python's recursion limit)."""
+        tracing = self.trace is not None
+        stack: list[tuple[bytes, int, tuple[bytes, ...]]] = [(asset_id, amount, ())]
+        while stack:
+            aid, r, path = stack.pop()
+            if tracing:
+                path = path + (aid,)
+            rec = self.get_record(aid)
+            rest = r
+            if rec.sources:
+                arrivals = []
+                for source, weight in rec.sources:
+                    part = r * weight // PPM                 # rule 1 (compute_source_part)
+                    if part:
+                        arrivals.append((source, part, path))
+                        rest -= part
+                stack.extend(reversed(arrivals))             # first source first
+            if rec.kind == AssetKind.DATANET and rest:
+                pool = self.pools.get(aid)
+                if pool is None:
+                    pool = self.pools[aid] = get_pool(self.ctx, aid)
+                if pool.total_weight:                        # rule 2
+                    part = compute_pool_part(rest, rec.contributor_share_ppm)
+                    if part:
+                        self.add_to_pool(aid, pool, part, path)
+                        rest -= part
+            if rest:
+                self.add_to_holders(aid, rec.holders, rest, path)   # rule 3
+
+    def apply(self) -> None:
+        """Write the payout: balances, earnings records (and their index), pools."""
+        ctx = self.ctx
+        for account, amount in self.credits.items():
+            increase_balance(ctx, account, amount)
+        for (account, asset_id), amount in self.earnings.items():
+            process_earning(ctx, account, asset_id, amount)
+            ctx.emit("earn", account, asset_id, amount)
+        for datanet_id, amount in self.deposits.items():
+            set_pool(ctx, datanet_id, self.pools[datanet_id])
+            ctx.emit("pool", datanet_id, amount)
+
+
+def process_earning(ctx: Context, account: bytes, asset_id: bytes, amount: int) -> None:
+    """Add to what `account` earned from `asset_id` (a queryable, provable record)."""
+    key = earnings_key(account, asset_id)
+    before = ctx.get_record(key)
+    if before is None:
+        process_list_append(ctx, EARNINGS_INDEX, account, asset_id)
+        before = 0
+    ctx.put_record(key, checked_add(before, amount, "earnings"))
+
+
+def compute_use_flows(ctx: Context, asset_id: bytes, price: int) -> tuple[int, list[Flow]]:
+    """(protocol fee, flows) a use of `asset_id` at `price` would cause now; writes nothing."""
+    trace: list[Flow] = []
+    fee = compute_protocol_fee(price, ctx.params.protocol_fee_ppm)
+    Payout(ctx, trace).distribute(asset_id, price - fee)
+    return fee, trace
+
+
+# --- the contributor pool ----------------------------------------------------------------------------
+def get_accrued(ctx: Context, contribution_id: bytes) -> int:
+    """What an accepted contribution could claim now (0 for any other asset)."""
+    rec = get_asset(ctx, contribution_id)
+    if rec is None or rec.kind != AssetKind.CONTRIBUTION or rec.status != Status.ACCEPTED:
+        return 0
+    return compute_accrued(get_pool(ctx, rec.datanet).acc, rec.weight, rec.debt)
+
+
+def process_pool_join(ctx: Context, contribution_id: bytes, rec: AssetRecord, weight: int) -> None:
+    """An accepted contribution joins its datanet's pool from this moment on: it shares
+    deposits made after now, none made before (its debt is the accumulator's value now)."""
+    pool = get_pool(ctx, rec.datanet)
+    pool.total_weight = checked_add(pool.total_weight, weight, "pool weight")
+    pool.members += 1
+    rec.extra[3] = Status.ACCEPTED
+    rec.extra[4] = weight
+    rec.extra[5] = encode_big(weight * pool.acc)
+    set_pool(ctx, rec.datanet, pool)
+    set_asset(ctx, contribution_id, rec)
+
+
+def process_settle(ctx: Context, contribution_id: bytes, rec: AssetRecord, pool: Pool, amount: int) -> None:
+    """Pay `amount` (= what the contribution accrued, from `get_settlement`) out of the
+    pool to the contribution's current holders by rule 3."""
+    pool.balance = checked_sub(pool.balance, amount, "pool balance")
+    rec.extra[5] = encode_big(rec.debt + amount * ACC_SCALE)
+    set_pool(ctx, rec.datanet, pool)
+    set_asset(ctx, contribution_id, rec)
+    payout = Payout(ctx)
+    payout.add_to_holders(contribution_id, rec.holders, amount)
+    payout.apply()
+
+
+def get_settlement(ctx: Context, rec: AssetRecord) -> tuple[Pool, int]:
+    """(the pool, what the accepted contribution `rec` accrued in it)."""
+    pool = get_pool(ctx, rec.datanet)
+    return pool, compute_accrued(pool.acc, rec.weight, rec.debt)
+
+
+# --- transactions ----------------------------------------------------------------------------------------
+def process_use(ctx: Context, tx: SignedTx) -> None:
+    """use(asset, max_price): pay the asset's price; the protocol fee goes to the block's
+    validators, the rest flows up the attribution graph."""
+    asset_id, max_price = tx.args.asset, tx.args.max_price
+    rec = get_require_asset(ctx, asset_id)
+    # Verify the asset is something one uses (a model or an agent)
+    if rec.kind not in (AssetKind.MODEL, AssetKind.AGENT):
+        raise TxError(Code.WRONG_ASSET_KIND, f"only models and agents are used, not a {AssetKind(rec.kind).name.lower()}")
+    price = rec.price
+    # Verify the price is within what the sender agreed to pay
+    if price > max_price:
+        raise TxError(Code.PRICE_ABOVE_MAX, f"price {price} is above max_price {max_price}")
+    # Verify the sender can pay it (decrease_balance raises INSUFFICIENT_FUNDS)
+    decrease_balance(ctx, tx.sender, price)
+    fee = compute_protocol_fee(price, ctx.params.protocol_fee_ppm)
+    ctx.collect_fee(fee)
+    ctx.emit("use", asset_id, tx.sender, price, fee)
+    if price > fee:
+        payout = Payout(ctx)
+        payout.records[asset_id] = rec
+        payout.distribute(asset_id, price - fee)
+        payout.apply()
+
+
+def process_claim(ctx: Context, tx: SignedTx) -> None:
+    """claim(asset): pay what a contribution accrued in its datanet's pool to its holders.
+    Anyone may send it (it pays the holders, never the sender)."""
+    contribution_id = tx.args.asset
+    rec = get_require_asset(ctx, contribution_id)
+    # Verify the asset is a contribution (only contributions accrue)
+    if rec.kind != AssetKind.CONTRIBUTION:
+        raise TxError(Code.WRONG_ASSET_KIND, "only contributions accrue; other assets are paid directly")
+    # Verify it was accepted into the pool
+    if rec.status != Status.ACCEPTED:
+        raise TxError(Code.NOT_ACCEPTED, "the contribution is not accepted (pending or rejected)")
+    pool, amount = get_settlement(ctx, rec)
+    # Verify something has accrued
+    if amount == 0:
+        raise TxError(Code.NOTHING_TO_CLAIM, "nothing has accrued since the last claim")
+    process_settle(ctx, contribution_id, rec, pool, amount)

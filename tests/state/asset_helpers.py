@@ -1,0 +1,117 @@
+"""Helpers for the asset and attribution tests: a cast of named accounts and one-line
+builders that submit a tx in its own block, assert it succeeded and return the new id."""
+from __future__ import annotations
+
+import hashlib
+
+from conftest import START_BALANCE, addr, apply_ok, view
+from state.asset_records import compute_asset_id, compute_contribution_id, get_asset, get_pool
+from state.attribution import get_accrued
+from state.asset_records import get_earned
+from state.devchain import DevChain, seeded_key
+from state.tx import tx_id
+
+NAMES = ("ada", "bao", "chidi", "dana", "eve", "finn", "gus", "uma")
+KEYS = {n: seeded_key(n) for n in NAMES}
+ADDR = {n: addr(k) for n, k in KEYS.items()}
+BOND = 1_000_000
+
+
+def cast_chain(make, **kw) -> DevChain:
+    """A chain where every name in NAMES holds START_BALANCE."""
+    return make(accounts=[(k, START_BALANCE) for k in KEYS.values()], **kw)
+
+
+def content(label: str) -> bytes:
+    return hashlib.sha256(label.encode()).digest()
+
+
+def submit(chain: DevChain, who: str, kind: str, *fields):
+    """Apply one tx in its own block, assert it succeeded; return (tx result, raw tx)."""
+    raw = chain.tx(KEYS[who], kind, *fields)
+    result = apply_ok(chain, raw)
+    return result.tx_results[0], raw
+
+
+def create_datanet(chain, who="dana", *, share_ppm=600_000, bond=BOND, curators=("dana",), name="notes") -> bytes:
+    _, raw = submit(chain, who, "create_datanet", name, "ipfs://datanet", share_ppm, bond,
+                    [ADDR[c] for c in curators])
+    return compute_asset_id(tx_id(raw))
+
+
+def contribute(chain, who: str, datanet: bytes, label: str, size: int = 1000) -> bytes:
+    submit(chain, who, "contribute", datanet, content(label), size, f"ipfs://{label}")
+    return compute_contribution_id(datanet, content(label))
+
+
+def review(chain, curator: str, contribution: bytes, accept: bool = True, weight: int = 1) -> None:
+    submit(chain, curator, "review", contribution, accept, weight if accept else 0)
+
+
+def accepted(chain, who: str, datanet: bytes, label: str, weight: int, curator: str = "dana") -> bytes:
+    c = contribute(chain, who, datanet, label)
+    review(chain, curator, c, True, weight)
+    return c
+
+
+def register(chain, who: str, kind: str, sources, price: int = 0, name: str = "m") -> bytes:
+    _, raw = submit(chain, who, f"register_{kind}", name, "ipfs://" + name, price,
+                    [[s, w] for s, w in sources])
+    return compute_asset_id(tx_id(raw))
+
+
+def use(chain, who: str, asset: bytes, max_price: int):
+    return submit(chain, who, "use", asset, max_price)[0]
+
+
+def balances(chain, *names) -> dict[str, int]:
+    from conftest import balance
+    return {n: balance(chain, ADDR[n]) for n in names}
+
+
+def earned(chain, who: str, asset: bytes) -> int:
+    return get_earned(view(chain), ADDR[who], asset)
+
+
+def accrued(chain, contribution: bytes) -> int:
+    return get_accrued(view(chain), contribution)
+
+
+def record(chain, asset: bytes):
+    return get_asset(view(chain), asset)
+
+
+def pool(chain, datanet: bytes):
+    return get_pool(view(chain), datanet)
+
+
+def submit_all(chain, who: str, kind: str, fields_list) -> list[bytes]:
+    """Apply several txs of one sender in one block, assert all succeeded; return them."""
+    raws = [chain.tx(KEYS[who], kind, *fields) for fields in fields_list]
+    apply_ok(chain, *raws)
+    return raws
+
+
+def build_wide_graph(chain, who: str = "eve"):
+    """Models whose upstream expansions are known: 16 datanets D (1 each), 16 models L
+    citing every D (17 each), 3 models Y citing every L (1 + 16 * 17 = 273 each).
+    Returns (D, L, Y) id lists."""
+    d_raws = submit_all(chain, who, "create_datanet",
+                        [(f"d{i}", "", 500_000, 0, [ADDR[who]]) for i in range(16)])
+    D = [compute_asset_id(tx_id(r)) for r in d_raws]
+    l_raws = submit_all(chain, who, "register_model",
+                        [(f"l{i}", "", 0, [[d, 60_000] for d in D]) for i in range(16)])
+    L = [compute_asset_id(tx_id(r)) for r in l_raws]
+    y_raws = submit_all(chain, who, "register_model",
+                        [(f"y{i}", "", 0, [[m, 60_000] for m in L]) for i in range(3)])
+    Y = [compute_asset_id(tx_id(r)) for r in y_raws]
+    return D, L, Y
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def cast(make):
+    """A DevChain where ada, bao, chidi, dana, eve, finn, gus and uma are funded."""
+    return cast_chain(make)
