@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Mapping
 
 from state.accounts import (
     checked_sub,
@@ -135,12 +135,14 @@ def process_ante(ctx: Context, tx: SignedTx) -> None:
     ctx.collect_fee(tx.tx.fee)
 
 
-def process_tx(ctx: Context, raw: bytes, verified: bool) -> TxResult:
-    """Apply one tx of a block to `ctx`; never raises TxError (the code is the result)."""
-    try:
-        stx = decode_tx(raw, ctx.params.max_tx_bytes)
-    except TxError as e:
-        return TxResult(tx_id(raw), e.code, e.message)
+def process_tx(ctx: Context, raw: bytes, verified: bool, stx: SignedTx | None = None) -> TxResult:
+    """Apply one tx of a block to `ctx`; never raises TxError (the code is the result).
+    `stx`: the tx already decoded from exactly `raw` (at admission), if the caller has it."""
+    if stx is None:
+        try:
+            stx = decode_tx(raw, ctx.params.max_tx_bytes)
+        except TxError as e:
+            return TxResult(tx_id(raw), e.code, e.message)
     result = TxResult(stx.id, kind=stx.tx.kind)
     ante = ctx.child()
     try:
@@ -184,7 +186,8 @@ def process_block_evidence(ctx: Context, evidence: list[bytes]) -> None:
         scope.merge()
 
 
-def process_block(ctx: Context, block: Block, verified_tx_ids, last_valset, next_valset):
+def process_block(ctx: Context, block: Block, verified_tx_ids, last_valset, next_valset,
+                  admitted: Mapping[bytes, SignedTx] | None = None):
     """The state transition of one block. Returns (tx results, validator set of H+2)."""
     commit = block.last_commit
     signers = set() if commit is None else {cs.validator for cs in commit.signatures}
@@ -192,8 +195,18 @@ def process_block(ctx: Context, block: Block, verified_tx_ids, last_valset, next
     if commit is not None:
         process_liveness(ctx, commit.height, last_valset, signers)
     process_unbonding_queue(ctx)
-    results = [process_tx(ctx, raw, tx_id(raw) in verified_tx_ids) for raw in block.txs] \
-        if verified_tx_ids else [process_tx(ctx, raw, False) for raw in block.txs]
+    if admitted:
+        results = []
+        for raw in block.txs:
+            stx = admitted.get(tx_id(raw))
+            if stx is not None and stx.raw == raw:
+                results.append(process_tx(ctx, raw, True, stx))
+            else:
+                results.append(process_tx(ctx, raw, False))
+    elif verified_tx_ids:
+        results = [process_tx(ctx, raw, tx_id(raw) in verified_tx_ids) for raw in block.txs]
+    else:
+        results = [process_tx(ctx, raw, False) for raw in block.txs]
     process_fee_distribution(ctx, last_valset if commit is not None else None, signers)
     return results, compute_next_validator_set(ctx, next_valset)
 
@@ -321,15 +334,18 @@ class Ledger:
         except InvalidCommit as e:
             raise BlockError("invalid_last_commit", str(e)) from None
 
-    def execute_block(self, block: Block, verified_tx_ids=frozenset()) -> BlockResult:
+    def execute_block(self, block: Block, verified_tx_ids=frozenset(),
+                      admitted: Mapping[bytes, SignedTx] | None = None) -> BlockResult:
         """Execute `block` on the committed state; write nothing. Raises BlockError if the
         block itself is invalid. Signatures of txs whose id is in `verified_tx_ids` are not
-        verified again (check_tx did)."""
+        verified again (check_tx did). `admitted` (tx id -> SignedTx decoded and verified
+        at admission) spares decoding them again as well."""
         self.validate_header(block)
         height = block.header.height
         ctx = Context(self.store.get, self._block_info(height, block.header.time_ms, block.header.proposer))
         last_vs = self.validator_set(height - 1) if height > 1 else None
-        results, vs2 = process_block(ctx, block, verified_tx_ids, last_vs, self.validator_set(height + 1))
+        results, vs2 = process_block(ctx, block, verified_tx_ids, last_vs, self.validator_set(height + 1),
+                                     admitted)
         block_id = block.id()
         records = {
             block_record_key(height): block.encode(),
