@@ -81,13 +81,15 @@ class Driver:
             return
         if v.round > self.state.round + self.params.max_round_lead:
             return
-        res = self.keeper.add(v)
-        if res >= AddResult.DUPLICATE and res != AddResult.EQUIVOCATION:
-            return  # the same vote again, or not a validator: changes nothing
+        k = self.keeper
+        n_evidence = len(k.evidence)
+        res = k.add(v)
+        if res >= AddResult.DUPLICATE:
+            return  # the same vote again, or not counted: changes nothing
         self._fx.append(WalAppend(inp, False))
-        if res == AddResult.EQUIVOCATION:
-            self._fx.append(EvidenceFound(self.keeper.evidence[-1]))
-        elif res == AddResult.CROSSED:
+        if len(k.evidence) != n_evidence:
+            self._fx.append(EvidenceFound(k.evidence[-1]))
+        if res == AddResult.CROSSED:
             self._advance()
 
     def _on_proposal(self, inp: ProposalReceived) -> None:
@@ -277,14 +279,37 @@ class Driver:
         return fx
 
     def gossip_messages(self) -> list[Proposal | Vote]:
-        """Own messages worth resending now (catch-up after loss): everything of the
-        current round, and earlier non-nil prevotes (they may form a POL, line 28)."""
-        if self.state is None:
+        """What to resend when no progress was made for a while. Tendermint's liveness
+        needs every message a correct process received to reach every correct process
+        (the paper's gossip assumption), so this is not only our own messages: the
+        proposals and all votes of the current and previous round (a peer still in the
+        previous round needs them to reach the line-47 quorum) and of the valid and
+        locked rounds (the POL a re-proposal refers to, line 28)."""
+        s = self.state
+        if s is None:
             return []
-        r = self.state.round
-        return [m for m in self.own
-                if m.round == r or (type(m) is Vote and m.type == VoteType.PREVOTE
-                                    and m.value_id is not None)]
+        rounds = sorted({r for r in (s.round, s.round - 1, s.valid_round, s.locked_round)
+                         if r >= 0})
+        out: list[Proposal | Vote] = []
+        for r in rounds:
+            out.extend(self.messages_of_round(r))
+        return out
+
+    def pol_votes(self, proposal: Proposal) -> list[Vote]:
+        """The prevotes that justify a proposal's pol_round (send them with it: a peer
+        needs them for line 28, as CometBFT gossips the proposal's POL)."""
+        if proposal.pol_round < 0 or self.keeper is None:
+            return []
+        return [v for v in self.keeper.votes_of(proposal.pol_round)
+                if v.type == VoteType.PREVOTE and v.value_id == proposal.value_id]
+
+    def messages_of_round(self, round: int) -> list[Proposal | Vote]:
+        """The proposals and votes known for `round` at this height (to resend, or to
+        answer a peer that is behind in rounds)."""
+        out: list[Proposal | Vote] = [p for p, _ in self.proposals.get(round, {}).values()]
+        if self.keeper is not None:
+            out.extend(self.keeper.votes_of(round))
+        return out
 
     def snapshot(self) -> tuple:
         """Everything replay must rebuild, in canonical form (the future-height buffer is

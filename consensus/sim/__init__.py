@@ -1,0 +1,1 @@
+"""A deterministic, seeded, discrete-event simulator of the consensus core (no real time)."""

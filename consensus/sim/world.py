@@ -1,0 +1,440 @@
+"""The discrete-event world: virtual time (integer ms), one seeded RNG, a faulty network,
+honest nodes running the real Driver exactly as the node does (WAL, signer with a last-sign
+store, crash and restart by replay), and Byzantine validators (sim/byzantine.py).
+
+Nothing here reads a clock except `perf_counter_ns` around `Driver.apply` for votes, which
+only feeds the cost counter and never influences the run.
+"""
+from __future__ import annotations
+
+import hashlib
+import heapq
+import random
+from dataclasses import dataclass
+from time import perf_counter_ns
+from typing import Callable
+
+from consensus.crypto import Ed25519Key
+from consensus.driver import Driver
+from consensus.messages import (
+    Broadcast, Decide, EvidenceFound, GetValue, ProposalReceived, ScheduleTimeout, StartHeight,
+    Timeout, TimeoutElapsed, ValueReady, VoteReceived, WalAppend,
+)
+from consensus.params import TimeoutKind
+from consensus.signer import STEP_PROPOSE, MemoryLastSignStore, Signer, vote_step
+from consensus.sim.scenario import Scenario
+from consensus.types import Commit, InvalidCommit, Proposal, Validator, ValidatorSet, Vote
+from consensus.wal import replay
+
+CHAIN_ID = "attrchain-sim"
+DELIVER, TIMER, VALUE, GOSSIP, CRASH, RESTART, HEAL = range(7)
+FULL_SYNC_TICKS = 8
+
+
+def is_valid_value(value_id: bytes) -> bool:
+    """The simulated application's valid(v): ids starting with 0xFF are invalid blocks."""
+    return value_id[0] != 0xFF
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    src: int
+    height: int  # the sender's current height and round (drive catch-up)
+    round: int
+    payload: object
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    height: int
+
+
+@dataclass(frozen=True, slots=True)
+class DecidedBlock:
+    """Block sync: a decided value with its commit (what a node's catch-up serves)."""
+    height: int
+    value_id: bytes
+    commit: Commit
+
+
+class HonestNode:
+    def __init__(self, world: "World", index: int, key: Ed25519Key):
+        self.world = world
+        self.index = index
+        self.key = key
+        self.store = MemoryLastSignStore()      # survives crashes, like the disk file
+        self.wal: list = []                     # the log on disk
+        self.synced = 0                         # records up to here survive a power cut
+        self.committed: dict[int, tuple[bytes, Commit]] = {}  # block store
+        self.committed_height = 0
+        self.alive = True
+        self.incarnation = 0
+        self.driver: Driver | None = None
+        self.last_gossip_key: tuple | None = None
+        self.last_gossip_height = 0
+        self.ticks_at_height = 0
+        self.catchup_sent: dict[tuple[int, int], int] = {}  # (peer, height or -1-round)
+        self.pre_crash: tuple | None = None
+
+    # -- life cycle
+    def boot(self) -> None:
+        w = self.world
+        self.driver = w.driver_class(CHAIN_ID, w.sc.params, Signer(self.key, CHAIN_ID, self.store))
+        if self.wal:
+            replay(self.wal, self.driver)
+        if self.pre_crash is not None and self.driver.snapshot() != self.pre_crash:
+            w.violation(f"replay mismatch: node {self.index} rebuilt a different state "
+                        f"at height {self.driver.height}")
+        self.pre_crash = None
+        if self.driver.height <= self.committed_height:
+            self.start_height(self.committed_height + 1)
+        else:
+            w.trace(f"n{self.index} restarted at h={self.driver.height} r={self.driver.state.round}")
+            self.run_effects(self.driver.restart_effects())
+
+    def crash(self, lose_unsynced: bool) -> None:
+        d = self.driver
+        if d is not None and d.height > self.committed_height and not lose_unsynced:
+            self.pre_crash = d.snapshot()
+        if lose_unsynced:
+            del self.wal[self.synced:]
+        self.alive = False
+        self.incarnation += 1
+        self.driver = None
+        self.last_gossip_key = None
+
+    def start_height(self, h: int) -> None:
+        self.run_effects(self.driver.apply(StartHeight(h, self.world.valset_for(h))))
+
+    # -- inputs
+    def apply(self, inp) -> None:
+        w = self.world
+        if type(inp) is VoteReceived:
+            t0 = perf_counter_ns()
+            fx = self.driver.apply(inp)
+            w.vote_ns += perf_counter_ns() - t0
+            w.vote_inputs += 1
+        else:
+            fx = self.driver.apply(inp)
+        w.inputs += 1
+        self.run_effects(fx)
+
+    def deliver(self, env: Envelope) -> None:
+        if not self.alive:
+            return
+        w = self.world
+        p = env.payload
+        tp = type(p)
+        if env.height <= self.committed_height:
+            self.maybe_serve(env.src, env.height)
+        elif env.height == self.driver.height and env.round < self.driver.state.round:
+            self.maybe_help(env.src, env.round)
+        if tp is Vote:
+            if w.verify_signatures and not w.signature_ok(p):
+                return
+            self.apply(VoteReceived(p))
+        elif tp is Proposal:
+            if w.verify_signatures and not w.signature_ok(p):
+                return
+            self.apply(ProposalReceived(p, is_valid_value(p.value_id)))
+        elif tp is DecidedBlock:
+            self.on_decided_block(p)
+
+    def on_timer(self, timeout: Timeout) -> None:
+        if timeout.kind == TimeoutKind.COMMIT:
+            if self.driver.height == timeout.height and self.committed_height >= timeout.height:
+                self.start_height(timeout.height + 1)
+            return
+        self.apply(TimeoutElapsed(timeout))
+
+    def on_gossip(self) -> None:
+        """Resend what we know when we made no progress for a whole period, and every
+        FULL_SYNC_TICKS periods at the same height anyway (the paper's gossip assumption:
+        what one correct process received, all eventually receive)."""
+        d = self.driver
+        key = (d.height, d.state.round, d.state.step)
+        self.ticks_at_height = self.ticks_at_height + 1 if d.height == self.last_gossip_height else 0
+        self.last_gossip_height = d.height
+        if key == self.last_gossip_key or (self.ticks_at_height and
+                                           self.ticks_at_height % FULL_SYNC_TICKS == 0):
+            for m in d.gossip_messages():
+                self.world.broadcast(self.index, m)
+            self.world.broadcast(self.index, Status(d.height))
+        self.last_gossip_key = key
+
+    # -- effects: run in order, exactly as the node does
+    def run_effects(self, fx: list) -> None:
+        w = self.world
+        for e in fx:
+            te = type(e)
+            if te is WalAppend:
+                self.wal.append(e.record)
+                if e.sync:
+                    self.synced = len(self.wal)
+            elif te is Broadcast:
+                w.record_signed(self.index, e.message)
+                w.broadcast(self.index, e.message)
+                if type(e.message) is Proposal and e.message.pol_round >= 0:
+                    for v in self.driver.pol_votes(e.message):
+                        w.broadcast(self.index, v)
+            elif te is ScheduleTimeout:
+                w.schedule(w.now + e.duration_ms, TIMER, self.index, self.incarnation, e.timeout)
+            elif te is GetValue:
+                vid = b"\x00" + hashlib.sha256(
+                    b"value|%d|%d|%d|%d" % (w.sc.seed, self.index, e.height, e.round)).digest()[1:]
+                w.schedule(w.now + 1, VALUE, self.index, self.incarnation,
+                           ValueReady(e.height, e.round, vid))
+            elif te is Decide:
+                self.commit_block(e.height, e.value_id, e.commit, e.round, "consensus")
+            elif te is EvidenceFound:
+                w.evidence += 1
+
+    def commit_block(self, h: int, value_id: bytes, commit: Commit, rnd: int, via: str) -> None:
+        w = self.world
+        w.check_commit(self.index, h, value_id, commit)
+        self.committed[h] = (value_id, commit)
+        self.committed_height = h
+        self.wal.clear()  # the block store now holds the height; the WAL restarts
+        self.synced = 0
+        w.record_decision(self.index, h, value_id, rnd, via)
+
+    def on_decided_block(self, b: DecidedBlock) -> None:
+        d = self.driver
+        if b.height != d.height or d.decision is not None or b.height <= self.committed_height:
+            return
+        try:
+            self.world.valset_for(b.height).verify_commit(
+                CHAIN_ID, b.commit, verify_signatures=self.world.verify_signatures)
+        except InvalidCommit:
+            return
+        if b.commit.value_id != b.value_id or b.commit.height != b.height \
+                or not is_valid_value(b.value_id):
+            return
+        self.commit_block(b.height, b.value_id, b.commit, b.commit.round, "sync")
+        self.start_height(b.height + 1)
+
+    def maybe_help(self, peer: int, rnd: int) -> None:
+        """A peer at our height is in an earlier round: send it our messages of its round
+        (as CometBFT's gossip sends the votes a peer lacks for its round)."""
+        w = self.world
+        key = (peer, -1 - rnd)  # negative keys: rounds; positive: heights
+        last = self.catchup_sent.get(key)
+        if last is not None and w.now - last < w.sc.gossip_ms:
+            return
+        self.catchup_sent[key] = w.now
+        for m in self.driver.messages_of_round(rnd):
+            w.send(self.index, peer, m)
+
+    def maybe_serve(self, peer: int, height: int) -> None:
+        block = self.committed.get(height)
+        if block is None:
+            return
+        w = self.world
+        last = self.catchup_sent.get((peer, height))
+        if last is not None and w.now - last < w.sc.gossip_ms:
+            return
+        self.catchup_sent[(peer, height)] = w.now
+        w.send(self.index, peer, DecidedBlock(height, block[0], block[1]))
+
+
+class World:
+    def __init__(self, sc: Scenario, *, driver_class: Callable[..., Driver] = Driver,
+                 verify_signatures: bool = False, trace: bool = False):
+        from consensus.sim.byzantine import ByzantineNode
+
+        self.sc = sc
+        self.driver_class = driver_class
+        self.verify_signatures = verify_signatures
+        self.rng = random.Random(sc.seed)
+        self.keys = [Ed25519Key(hashlib.sha256(b"sim-key|%d|%d" % (sc.seed, i)).digest())
+                     for i in range(sc.n)]
+        self.genesis = ValidatorSet([Validator.from_pub_key(k.pub_key, p)
+                                     for k, p in zip(self.keys, sc.powers)])
+        self.pub_by_address = {k.address: k.pub_key for k in self.keys}
+        self.index_by_address = {k.address: i for i, k in enumerate(self.keys)}
+        self.valsets: list[ValidatorSet | None] = [None, self.genesis]
+        byz = dict(sc.byzantine)
+        self.nodes: list = [ByzantineNode(self, i, k, byz[i]) if i in byz else HonestNode(self, i, k)
+                            for i, k in enumerate(self.keys)]
+        self.honest: list[HonestNode] = [n for n in self.nodes if isinstance(n, HonestNode)]
+        self.queue: list = []
+        self.seq = 0
+        self.now = 0
+        self.violations: list[str] = []
+        self.trace_lines: list[str] | None = [] if trace else None
+        # safety bookkeeping
+        self.decisions: dict[int, dict[int, tuple[bytes, int, str]]] = {}
+        self.signed: dict[tuple[bytes, int, int, int], bytes] = {}
+        self.proposed: set[tuple[int, bytes]] = set()
+        self.verified_commit_heights: set[int] = set()
+        # liveness bookkeeping
+        self.height_at_heal: int | None = None
+        self.target_height: int | None = None
+        # counters
+        self.vote_inputs = 0
+        self.vote_ns = 0
+        self.inputs = 0
+        self.deliveries = 0
+        self.evidence = 0
+
+    # -- time and events
+    def schedule(self, t: int, kind: int, a, b=None, c=None) -> None:
+        self.seq += 1
+        heapq.heappush(self.queue, (t, self.seq, kind, a, b, c))
+
+    def valset_for(self, h: int) -> ValidatorSet:
+        vs = self.valsets
+        while len(vs) <= h:
+            vs.append(vs[-1].advance())
+        return vs[h]
+
+    def trace(self, line: str) -> None:
+        if self.trace_lines is not None:
+            self.trace_lines.append(f"{self.now:>7}ms {line}")
+
+    def violation(self, what: str) -> None:
+        self.violations.append(what)
+        self.trace(f"VIOLATION {what}")
+
+    # -- network
+    def _connected(self, a: int, b: int) -> bool:
+        for p in self.sc.partitions:
+            if p.start_ms <= self.now < p.end_ms:
+                for g in p.groups:
+                    if (a in g) != (b in g):
+                        return False
+        return True
+
+    def send(self, src: int, dst: int, payload: object) -> None:
+        sc, rng = self.sc, self.rng
+        faulty = self.now < sc.heal_ms
+        if faulty:
+            if rng.randrange(1000) < sc.drop_per_mille or not self._connected(src, dst):
+                return
+        node = self.nodes[src]
+        if isinstance(node, HonestNode) and node.driver is not None:
+            env = Envelope(src, node.driver.height, node.driver.state.round, payload)
+        else:
+            env = Envelope(src, getattr(node, "max_height", 0), 0, payload)
+        self.schedule(self.now + rng.randint(sc.delay_min_ms, sc.delay_max_ms), DELIVER, dst, env)
+        if rng.randrange(1000) < sc.duplicate_per_mille:
+            self.schedule(self.now + rng.randint(sc.delay_min_ms, sc.delay_max_ms), DELIVER, dst, env)
+
+    def broadcast(self, src: int, payload: object) -> None:
+        for dst in range(self.sc.n):
+            if dst != src:
+                self.send(src, dst, payload)
+
+    def signature_ok(self, m: Vote | Proposal) -> bool:
+        addr = m.validator if type(m) is Vote else m.proposer
+        pub = self.pub_by_address.get(addr)
+        return pub is not None and m.verify(CHAIN_ID, pub)
+
+    # -- safety bookkeeping
+    def record_signed(self, index: int, m: Vote | Proposal) -> None:
+        """Every message an honest node sends; two different ones at one (validator,
+        height, round, step) is a double sign -- across restarts too."""
+        if type(m) is Vote:
+            key = (m.validator, m.height, m.round, vote_step(m.type))
+        else:
+            key = (m.proposer, m.height, m.round, STEP_PROPOSE)
+            self.proposed.add((m.height, m.value_id))
+        sb = m.sign_bytes(CHAIN_ID)
+        prev = self.signed.setdefault(key, sb)
+        if prev != sb:
+            self.violation(f"double sign: honest node {index} signed two different messages "
+                           f"at height {key[1]} round {key[2]} step {key[3]}")
+        self.trace(f"n{index} sends {_fmt(m)}")
+
+    def record_proposal(self, p: Proposal) -> None:
+        self.proposed.add((p.height, p.value_id))
+
+    def check_commit(self, index: int, h: int, value_id: bytes, commit: Commit) -> None:
+        full = h not in self.verified_commit_heights  # full signature check once per height
+        try:
+            self.valset_for(h).verify_commit(CHAIN_ID, commit, verify_signatures=full)
+        except InvalidCommit as e:
+            self.violation(f"node {index} decided height {h} with an invalid commit: {e}")
+        if commit.value_id != value_id or commit.height != h:
+            self.violation(f"node {index}: commit does not match its decision at height {h}")
+        self.verified_commit_heights.add(h)
+
+    def record_decision(self, index: int, h: int, value_id: bytes, rnd: int, via: str) -> None:
+        at_h = self.decisions.setdefault(h, {})
+        if index in at_h and at_h[index][0] != value_id:
+            self.violation(f"node {index} decided twice at height {h}")
+        for other, (v, _, _) in at_h.items():
+            if v != value_id:
+                self.violation(f"agreement: nodes {other} and {index} decided different values "
+                               f"at height {h}")
+                break
+        at_h[index] = (value_id, rnd, via)
+        if not is_valid_value(value_id) or (h, value_id) not in self.proposed:
+            self.violation(f"validity: node {index} decided a value at height {h} that is "
+                           f"invalid or was never proposed")
+        self.trace(f"n{index} DECIDES h={h} r={rnd} v={value_id.hex()[:8]} via {via}")
+
+    # -- the run
+    def run(self) -> None:
+        sc = self.sc
+        for node in self.honest:
+            node.boot()
+            self.schedule(sc.gossip_ms + node.index, GOSSIP, node.index)
+        for c in sc.crashes:
+            self.schedule(c.at_ms, CRASH, c.node, c.lose_unsynced)
+            self.schedule(c.restart_ms, RESTART, c.node)
+        self.schedule(sc.heal_ms, HEAL, None)
+        nodes = self.nodes
+        q = self.queue
+        pop = heapq.heappop
+        while q:
+            t, _, kind, a, b, c = pop(q)
+            if t > sc.end_ms:
+                break
+            self.now = t
+            if kind == DELIVER:
+                self.deliveries += 1
+                nodes[a].deliver(b)
+            elif kind == TIMER:
+                node = nodes[a]
+                if node.alive and node.incarnation == b:
+                    node.on_timer(c)
+            elif kind == VALUE:
+                node = nodes[a]
+                if node.alive and node.incarnation == b:
+                    node.apply(c)
+            elif kind == GOSSIP:
+                node = nodes[a]
+                if node.alive:
+                    node.on_gossip()
+                self.schedule(t + sc.gossip_ms, GOSSIP, a)
+            elif kind == CRASH:
+                self.trace(f"n{a} CRASH (lose unsynced WAL tail: {b})")
+                nodes[a].crash(b)
+            elif kind == RESTART:
+                self.trace(f"n{a} RESTART")
+                nodes[a].alive = True
+                nodes[a].boot()
+            elif kind == HEAL:
+                self.height_at_heal = max(n.committed_height for n in self.honest)
+                self.target_height = self.height_at_heal + sc.heights_after_heal
+                self.trace(f"HEAL at decided height {self.height_at_heal}; "
+                           f"target height {self.target_height}")
+            if self.target_height is not None and kind != GOSSIP and self._reached_target():
+                break
+            if len(self.violations) > 20:
+                break
+
+    def _reached_target(self) -> bool:
+        t = self.target_height
+        for n in self.honest:
+            if n.committed_height < t:
+                return False
+        return True
+
+
+def _fmt(m: Vote | Proposal) -> str:
+    if type(m) is Vote:
+        v = "nil" if m.value_id is None else m.value_id.hex()[:8]
+        return f"{m.type.name.lower()} h={m.height} r={m.round} {v}"
+    return f"proposal h={m.height} r={m.round} {m.value_id.hex()[:8]} pol={m.pol_round}"
