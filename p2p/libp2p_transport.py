@@ -50,7 +50,7 @@ from .limiter import InboundLimiter
 from .messages import (
     CompactProposal, EvidenceMessage, Message, MessageError, TxBatch, VoteMessage, decode_message,
 )
-from .penalties import PenaltyBook
+from .penalties import DEFAULT_POINTS, POINTS, PenaltyBook
 from .transport import (
     EventFanout, Gossip, MessageTooLarge, PeerEvent, PeerId, RequestError, RequestHandler,
 )
@@ -306,7 +306,10 @@ class Libp2pTransport:
             peer_id = ID.from_base58(peer)
         except Exception:
             return
-        self.router.scorer.penalize_behavior(peer_id, 10.0)  # gossipsub gates on score
+        # Gossipsub's score falls with our points (P5, behaviour penalty): low scores
+        # lose mesh slots and gossip first. Scaled so the score's publish gate (-50)
+        # is not reached before our ban threshold, which then disconnects the peer.
+        self.router.scorer.penalize_behavior(peer_id, POINTS.get(reason, DEFAULT_POINTS) * 40 / self.config.ban_threshold)
         if self.penalties.penalise(peer, reason):
             self.counters.penalties["banned"] += 1
             log.warning("banning peer %s for %.0f s (last reason: %s)", peer, self.config.ban_seconds, reason)

@@ -53,7 +53,7 @@ async def run_child(args: argparse.Namespace) -> None:
     from p2p.config import P2PConfig
     from p2p.ids import BLOCKS, STATUS, ChainTopics
     from p2p.libp2p_transport import open_libp2p_transport
-    from p2p.messages import BlocksRequest, BlocksResponse, CompactProposal, Status, StatusRequest
+    from p2p.messages import BlocksRequest, BlocksResponse, CompactProposal, Status, StatusRequest, VoteMessage
     from p2p.transport import RequestError
     from p2p.tx_gossip import open_tx_gossip
 
@@ -64,6 +64,8 @@ async def run_child(args: argparse.Namespace) -> None:
         listen_addrs=(f"/ip4/127.0.0.1/tcp/{args.port}",),
         persistent_peers=tuple(args.peer),
         max_gossip_size=args.max_gossip_size,
+        ban_threshold=args.ban_threshold,
+        max_request_size=args.max_request_size,
     )
     out_lock = threading.Lock()
 
@@ -180,33 +182,28 @@ async def run_child(args: argparse.Namespace) -> None:
         async def attack(target: str) -> dict:
             peer = await transport.connect(target, timeout=5)
             sent = []
+            try:  # an over-size request first (run victims with --max-request-size < 10k)
+                await transport.request(peer, topics.protocol(STATUS), b"\xc1" * 10_000, 3)
+            except Exception as exc:
+                sent.append(f"oversize_request:{getattr(exc, 'code', type(exc).__name__)}")
             garbage = [
+                ("too_large", b"\x92\x01\x91\xc6" + struct.pack(">I", 600_000) + b"x" * 600_000),
                 ("malformed", b"\xc1 not msgpack"),
                 ("malformed", b"\x93\x01"),  # truncated array
                 ("unknown_kind", b"\x92\xcc\x63\xc4\x01x"),  # [99, b"x"]
                 ("bad_field", b"\x92\x01\x91\x01"),  # TxBatch with an int for a tx
-                ("unexpected_kind", VoteMessageBytes),
-                ("too_large", b"\x92\x01\x91\xc6" + struct.pack(">I", 600_000) + b"x" * 600_000),
+                ("unexpected_kind", VoteMessage(b"v").encode()),  # a vote on the txs topic
             ]
             # Subscribe-free publishing reaches the target through fanout once it has
             # told us its subscriptions.
             deadline = trio.current_time() + 5
             while not transport.subscribed_peers(topics.txs) and trio.current_time() < deadline:
                 await trio.sleep(0.01)
-            for round_ in range(cmd_rounds):
-                for reason, payload in garbage:
-                    await transport.publish_unchecked(topics.txs, payload)
-                    sent.append(reason)
-                await trio.sleep(0.05)
-            try:
-                await transport.request(peer, topics.protocol(STATUS), b"\xc1" * 300_000, 3)
-            except Exception as exc:
-                sent.append(f"oversize_request:{type(exc).__name__}")
+            for reason, payload in garbage:
+                await transport.publish_unchecked(topics.txs, payload)
+                sent.append(reason)
             return {"sent": sent, "target": peer}
 
-        from p2p.messages import VoteMessage
-        VoteMessageBytes = VoteMessage(b"v").encode()
-        cmd_rounds = 3
 
         async def handle(cmd: dict) -> None:
             reply: dict[str, Any] = {"id": cmd.get("id"), "ok": True}
@@ -259,6 +256,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--flush-ms", type=float, default=50)
     parser.add_argument("--max-gossip-size", type=int, default=512 * 1024)
     parser.add_argument("--attacker", action="store_true")
+    parser.add_argument("--ban-threshold", type=float, default=100.0)
+    parser.add_argument("--max-request-size", type=int, default=256 * 1024)
     args = parser.parse_args(argv)
     import trio
 

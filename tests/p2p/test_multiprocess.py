@@ -14,8 +14,8 @@ pytestmark = [pytest.mark.xdist_group("p2p"), pytest.mark.slow]
 def network():
     started: list[PeerProcess] = []
 
-    def start(count: int, chain_id: str) -> list[PeerProcess]:
-        nodes = start_network(count, chain_id)
+    def start(count: int, chain_id: str, extra: list[str] | None = None) -> list[PeerProcess]:
+        nodes = start_network(count, chain_id, extra)
         started.extend(nodes)
         return nodes
 
@@ -28,7 +28,7 @@ def network():
 def wait_all(nodes, within: float, **condition):
     """Each node waits (in its own process) for the condition, `within` seconds."""
     replies = [node.call("wait", within=within, timeout=within + 30, **condition) for node in nodes]
-    assert all(r["ok"] for r in replies), [(r.get("peers"), r.get("unique"), r.get("error")) for r in replies]
+    assert all(r["ok"] for r in replies), [(r.get("peers"), r.get("unique"), r.get("error"), str(r.get("counters"))) for r in replies]
     return replies
 
 
@@ -86,7 +86,9 @@ def test_killed_node_is_redialled_within_2s_and_catches_up(network):
 
 
 def test_misbehaving_peer_is_penalised_and_banned_while_others_keep_working(network):
-    a, b = network(2, "garbage")
+    # Every kind of garbage below costs points (25 + 25 + 5 x 20 = 150); with the ban
+    # threshold at 150 the last one bans the attacker, so each reason is counted once.
+    a, b = network(2, "garbage", ["--ban-threshold", "150", "--max-request-size", "4096"])
     wait_all([a, b], peers=1, subscribed=1, within=20)
     attacker = PeerProcess(9, seed_for(9, "attacker"), free_port(), [], "garbage", extra=["--attacker"])
     network.extra.append(attacker)
@@ -95,8 +97,10 @@ def test_misbehaving_peer_is_penalised_and_banned_while_others_keep_working(netw
     assert attack["ok"], attack
     reply = wait_all([a], absent=[attacker.peer_id], within=10)[0]
     counters = reply["counters"]
-    for reason in ("malformed", "unknown_kind", "bad_field", "unexpected_kind", "too_large"):
-        assert counters.get(f"penalties.{reason}", 0) >= 1, (reason, counters)
+    assert attack["sent"][0] == "oversize_request:too_large"
+    for reason, count in (("too_large", 2), ("malformed", 2), ("unknown_kind", 1), ("bad_field", 1),
+                          ("unexpected_kind", 1)):
+        assert counters.get(f"penalties.{reason}", 0) == count, (reason, counters)
     assert counters["penalties.banned"] == 1
     assert attacker.peer_id in reply["banned"]
 
