@@ -1,0 +1,138 @@
+"""use(asset, max_price): pay the asset's price; protocol_fee_ppm of it (floor) goes to the
+block's validators and the rest flows up the attribution graph (amounts: test_attribution.py)."""
+from __future__ import annotations
+
+from asset_helpers import (  # noqa: F401
+    ADDR, KEYS, NAMES, accepted, balances, cast, create_datanet, earned, register, submit, use,
+)
+from conftest import START_BALANCE, assert_rejected, view
+from state.asset_records import get_top_holder
+from state.attribution import compute_use_flows
+from state.devchain import seeded_key
+from state.errors import Code
+from state.params import Params
+
+
+def test_use_model_pays_price_to_holders_and_fee_to_validators(cast):
+    m = register(cast, "eve", "model", [], price=2_000_000)
+    before = balances(cast, "uma", "eve")
+    result = use(cast, "uma", m, 2_000_000)
+    after = balances(cast, "uma", "eve")
+    fee = cast.ledger.params.min_fee
+    protocol_fee = 2_000_000 * 50_000 // 1_000_000
+    assert before["uma"] - after["uma"] == 2_000_000 + fee
+    assert after["eve"] - before["eve"] == 2_000_000 - protocol_fee
+    assert ("use", m, ADDR["uma"], 2_000_000, protocol_fee) in result.events
+    assert ("earn", ADDR["eve"], m, 2_000_000 - protocol_fee) in result.events
+
+
+def test_use_protocol_fee_reaches_validators(cast):
+    """The protocol fee joins the block's fees, paid to the last commit's signers."""
+    m = register(cast, "eve", "model", [], price=10_000_000)
+    from conftest import balance
+    from state.keys import FEE_POOL
+
+    def validators_and_fee_pool() -> int:
+        return sum(balance(cast, v.operator) for v in cast.validators) + (view(cast).get_record(FEE_POOL) or 0)
+    before = validators_and_fee_pool()
+    use(cast, "uma", m, 10_000_000)
+    assert validators_and_fee_pool() - before == 500_000 + cast.ledger.params.min_fee
+
+
+def test_use_charges_the_price_not_max_price(cast):
+    m = register(cast, "eve", "model", [], price=100)
+    before = balances(cast, "uma")["uma"]
+    use(cast, "uma", m, 10**12)
+    assert before - balances(cast, "uma")["uma"] == 100 + cast.ledger.params.min_fee
+
+
+def test_use_free_asset(cast):
+    m = register(cast, "eve", "model", [], price=0)
+    result = use(cast, "uma", m, 0)
+    assert ("use", m, ADDR["uma"], 0, 0) in result.events
+    assert earned(cast, "eve", m) == 0
+
+
+def test_use_own_agent(cast):
+    a = register(cast, "finn", "agent", [], price=1_000)
+    before = balances(cast, "finn")["finn"]
+    use(cast, "finn", a, 1_000)
+    # finn pays 1,000 and gets 950 back as the sole holder
+    assert before - balances(cast, "finn")["finn"] == 50 + cast.ledger.params.min_fee
+
+
+def test_use_with_zero_protocol_fee(make):
+    from asset_helpers import cast_chain
+    chain = cast_chain(make, params=Params(protocol_fee_ppm=0))
+    m = register(chain, "eve", "model", [], price=777)
+    use(chain, "uma", m, 777)
+    assert earned(chain, "eve", m) == 777
+
+
+def test_use_flows_preview_matches_execution(cast):
+    d = create_datanet(cast)
+    accepted(cast, "ada", d, "x", 3)
+    m = register(cast, "eve", "model", [(d, 333_333)], price=0)
+    a = register(cast, "finn", "agent", [(m, 777_777), ], price=123_457)
+    fee, flows = compute_use_flows(view(cast), a, 123_457)
+    result = use(cast, "uma", a, 123_457)
+    paid = {(f.recipient, f.path[-1]): f.amount for f in flows if f.to == "holder"}
+    assert paid == {(e[1], e[2]): e[3] for e in result.events if e[0] == "earn"}
+    assert fee + sum(f.amount for f in flows) == 123_457
+    assert [f.path for f in flows if f.to == "pool"] == [(a, m, d)]
+
+
+def _use(cast, who, asset, max_price):
+    return cast.tx(KEYS[who], "use", asset, max_price)
+
+
+def test_invalid_unknown_asset(cast):
+    assert_rejected(cast, _use(cast, "uma", b"\x01" * 32, 10), Code.UNKNOWN_ASSET, charged=True)
+
+
+def test_invalid_use_of_datanet_or_contribution(cast):
+    d = create_datanet(cast)
+    c = accepted(cast, "ada", d, "x", 1)
+    for asset in (d, c):
+        assert_rejected(cast, _use(cast, "uma", asset, 10**9), Code.WRONG_ASSET_KIND, charged=True)
+
+
+def test_invalid_price_above_max(cast):
+    m = register(cast, "eve", "model", [], price=1_001)
+    assert_rejected(cast, _use(cast, "uma", m, 1_000), Code.PRICE_ABOVE_MAX, charged=True)
+
+
+def test_invalid_price_raised_above_max(cast):
+    """A price raised after the user looked is refused by its max_price."""
+    m = register(cast, "eve", "model", [], price=1_000)
+    submit(cast, "eve", "set_price", m, 5_000)
+    assert_rejected(cast, _use(cast, "uma", m, 1_000), Code.PRICE_ABOVE_MAX)
+
+
+def test_invalid_insufficient_funds(make):
+    poor = seeded_key("poor")
+    from asset_helpers import KEYS as K
+    chain = make(accounts=[(K["eve"], START_BALANCE), (poor, 1_000 + 4_999)])
+    m = register(chain, "eve", "model", [], price=5_000)
+    assert_rejected(chain, chain.tx(poor, "use", m, 5_000), Code.INSUFFICIENT_FUNDS, charged=True)
+
+
+def test_invalid_negative_max_price(cast):
+    m = register(cast, "eve", "model", [])
+    assert_rejected(cast, _use(cast, "uma", m, -1), Code.OUT_OF_RANGE, charged=False)
+
+
+def test_invalid_asset_id_length(cast):
+    assert_rejected(cast, _use(cast, "uma", b"\x01" * 20, 1), Code.OUT_OF_RANGE, charged=False)
+
+
+def test_invalid_wrong_type(cast):
+    m = register(cast, "eve", "model", [])
+    assert_rejected(cast, _use(cast, "uma", m, "10"), Code.WRONG_TYPE, charged=False)
+
+
+def test_top_holder_helper_breaks_ties_by_smallest_address():
+    a, b = b"\x01" * 20, b"\x02" * 20
+    assert get_top_holder([[b, 500_000], [a, 500_000]]) == a
+    assert get_top_holder([[a, 400_000], [b, 600_000]]) == b
+    assert NAMES  # the cast exists
