@@ -79,6 +79,7 @@ async def run_child(args: argparse.Namespace) -> None:
     unique: set[tuple[int, int]] = set()
     latencies_ns: list[int] = []
     blocks: dict[int, tuple[bytes, bytes]] = {}
+    state: dict[str, float] = {}  # first/last submit and last delivery times (unix s)
 
     async with contextlib.AsyncExitStack() as stack:
         transport = await stack.enter_async_context(open_libp2p_transport(config))
@@ -105,6 +106,7 @@ async def run_child(args: argparse.Namespace) -> None:
                 key = tx_key(received.tx)
                 delivered.append(key)
                 unique.add(key)
+                state["last_delivery_t"] = time.time()
                 sent_ns = TX_HEADER.unpack_from(received.tx)[2]
                 if sent_ns:
                     latencies_ns.append(time.time_ns() - sent_ns)
@@ -133,16 +135,23 @@ async def run_child(args: argparse.Namespace) -> None:
                 "delivered": len(delivered), "unique": len(unique), "digest": ids_digest(unique),
                 "height": max(blocks, default=0), "blocks_digest": blocks_digest(), "counters": transport.counters.snapshot(),
                 "cpu_s": time.process_time(), "p50_s": pick(0.50), "p99_s": pick(0.99),
-                "banned": transport.penalties.banned(), "t": time.time(),
+                "banned": transport.penalties.banned(), "t": time.time(), **state,
             }
 
         async def submit(node: int, start: int, count: int, size: int, rate: float) -> None:
+            # Paced in 10 ms slices: `rate` txs/s on average, no scheduler trip per tx.
             t0 = trio.current_time()
-            for i in range(count):
-                due = t0 + i / rate
-                if due > trio.current_time():
-                    await trio.sleep_until(due)
-                txs.submit(make_tx(node, start + i, size, time.time_ns()))
+            state["first_submit_t"] = state.get("first_submit_t") or time.time()
+            done = 0
+            while done < count:
+                due = min(count, int((trio.current_time() - t0) * rate) + 1)
+                now_ns = time.time_ns()
+                for i in range(done, due):
+                    txs.submit(make_tx(node, start + i, size, now_ns))
+                done = due
+                if done < count:
+                    await trio.sleep(0.01)
+            state["last_submit_t"] = time.time()
             emit({"event": "submitted", "count": count})
 
         async def wait(cmd: dict) -> bool:
