@@ -22,6 +22,9 @@ from node.keys import KeyPair, Keyring, encode_address, load_key, save_key
 class Home:
     root: Path
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root))
+
     @property
     def config_dir(self) -> Path:
         return self.root / "config"

@@ -22,5 +22,26 @@ class NodeMetrics:
         self.rpc_errors = Counter("attrchain_rpc_errors", "RPC requests answered 4xx",
                                   ["status"], registry=r)
 
+    def attach_transport(self, counters) -> None:
+        """Export the transport's own counters (drops by reason, traffic) at scrape time."""
+        self.registry.register(_TransportCollector(counters))
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _TransportCollector:
+    def __init__(self, counters) -> None:
+        self.counters = counters
+
+    def collect(self):
+        from prometheus_client.core import CounterMetricFamily
+        drops = CounterMetricFamily("attrchain_p2p_drops", "messages the transport dropped, by reason",
+                                    labels=["reason"])
+        for reason, n in sorted(self.counters.drops.items()):
+            drops.add_metric([reason], n)
+        yield drops
+        for name in ("messages_in", "messages_out", "bytes_in", "bytes_out", "requests_in",
+                     "requests_out", "reconnects"):
+            yield CounterMetricFamily(f"attrchain_p2p_{name}", f"transport {name}",
+                                      value=getattr(self.counters, name))

@@ -115,6 +115,7 @@ class Node:
         self.started_at = time.monotonic()
         self._nursery: trio.Nursery | None = None
         self.pending_decision: tuple[int, bytes, Commit] | None = None
+        self.early_proposals: list[BlockProposal] = []
 
     # ------------------------------------------------------------------ helpers for others
     def round_age(self) -> float:
@@ -197,17 +198,26 @@ class Node:
         # keep blocks of proposals for h that arrived during the commit timeout
         self.blocks = {k: b for k, b in self.blocks.items() if b.height == h}
         self.pending_decision = None
-        self._set_round(0)
+        self._set_round(0, force=True)
         await self._run_effects(self.driver.start_height(h, self.chain.validator_set(h)))
+        early, self.early_proposals = self.early_proposals, []
+        for bp in early:
+            if bp.proposal.height == h:
+                await self._on_block_proposal(bp)
 
-    def _set_round(self, r: int) -> None:
-        if r != self.current_round:
+    def _set_round(self, r: int, force: bool = False) -> None:
+        if r != self.current_round or force:
             self._round_started = time.monotonic()
         self.current_round = r
         self.metrics.round.set(r)
 
     async def _on_block_proposal(self, bp: BlockProposal) -> None:
         p, block = bp.proposal, bp.block
+        if p.height == self.chain.height + 2 and len(self.early_proposals) < 16:
+            # the next height's proposal, arrived while we finish this one: replayed at
+            # StartHeight (otherwise a node one block behind never gets a proposal in time)
+            self.early_proposals.append(bp)
+            return
         if p.height != self.chain.height + 1:
             return
         self.blocks[p.value_id] = block
@@ -408,8 +418,8 @@ class Node:
     async def _receive_proposal(self, source: PeerId, payload: bytes) -> None:
         cp = CompactProposal.decode(payload, max_size=len(payload))
         p = Proposal.decode(cp.proposal)
-        if p.height != self.chain.height + 1:
-            if p.height > self.chain.height + 1:
+        if not self.chain.height < p.height <= self.chain.height + 2:
+            if p.height > self.chain.height + 2:
                 self.catchup_wanted.set()
             return
         if not self.verify_proposal(p):

@@ -22,9 +22,6 @@ log = get_logger("attrchain.node")
 
 async def run_node(home: Home, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
     from node.node import Node
-    from node.rpc import make_app, serve_rpc
-    from node.rpc_backend import NodeRpc
-    from node.sync import register_handlers, run_catchup, run_vote_pull
     from p2p.config import P2PConfig
     from p2p.libp2p_transport import open_libp2p_transport
     from state.genesis import Genesis
@@ -42,26 +39,42 @@ async def run_node(home: Home, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         node = Node(home, cfg, genesis, transport, validator_key=vkey)
         try:
             async with trio.open_nursery() as nursery:
-                node._nursery = nursery
-                register_handlers(node)
-                await nursery.start(node.run_tx_gossip)
-                await nursery.start(node.run_vote_receiver)
-                await nursery.start(node.run_proposal_receiver)
-                await nursery.start(node.run_peer_watch)
-                await nursery.start(node.run_consensus)
-                await nursery.start(run_catchup, node)
-                await nursery.start(run_vote_pull, node)
-                app = make_app(NodeRpc(node), cfg.rpc.max_body_bytes,
-                               cfg.rpc.broadcast_tx_commit_timeout_ms)
-                rpc_binds = await nursery.start(serve_rpc, app, cfg.rpc.listen)
+                info = await nursery.start(run_services, node, cfg.rpc.listen)
                 log_event(log, logging.INFO, "node_started", moniker=cfg.node.moniker,
                           node_id=transport.local_peer, p2p=transport.listen_addrs(),
-                          rpc=rpc_binds, height=node.chain.height, chain_id=genesis.chain_id,
+                          rpc=info, height=node.chain.height, chain_id=genesis.chain_id,
                           validator=is_genesis_validator or node.is_validator_at(node.chain.height + 1))
                 task_status.started(node)
         finally:
             node.close()
             log_event(log, logging.INFO, "node_stopped", height=node.chain.height)
+
+
+async def run_services(node, rpc_listen: str | None, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+    """All tasks of a node in one nursery: the consensus task, gossip receivers, tx gossip,
+    peer watch, catch-up, vote pull and (if `rpc_listen`) the RPC server. Runs until
+    cancelled; `task_status.started(rpc_binds)` once everything is up."""
+    from node.rpc import make_app, serve_rpc
+    from node.rpc_backend import NodeRpc
+    from node.sync import register_handlers, run_catchup, run_vote_pull
+
+    cfg = node.config
+    node.metrics.attach_transport(node.transport.counters)
+    async with trio.open_nursery() as nursery:
+        node._nursery = nursery
+        register_handlers(node)
+        await nursery.start(node.run_tx_gossip)
+        await nursery.start(node.run_vote_receiver)
+        await nursery.start(node.run_proposal_receiver)
+        await nursery.start(node.run_peer_watch)
+        await nursery.start(node.run_consensus)
+        await nursery.start(run_catchup, node)
+        await nursery.start(run_vote_pull, node)
+        binds = None
+        if rpc_listen is not None:
+            app = make_app(NodeRpc(node), cfg.rpc.max_body_bytes, cfg.rpc.broadcast_tx_commit_timeout_ms)
+            binds = await nursery.start(serve_rpc, app, rpc_listen)
+        task_status.started(binds)
 
 
 async def _main(home: Home) -> None:

@@ -144,7 +144,7 @@ async def run_catchup(node: "Node", interval: float = 1.0, *,
             ours = node.chain.height
             # a peer one block ahead is normal (it committed first); fetch only when we
             # are clearly behind, or stuck (decided without the block, or a stale round)
-            stuck = node.pending_decision is not None or node.round_age() > 3.0
+            stuck = node.pending_decision is not None or node.round_age() > 1.0
             if st.height > ours + 1 or (st.height > ours and stuck):
                 end = min(st.height, ours + MAX_BLOCKS_PER_REQUEST)
                 got = await fetch_blocks(node, peer, ours + 1, end)
