@@ -1,0 +1,220 @@
+"""`attrchain demo`: a ledger-only attribution story, applied through the real Ledger.
+
+One process, a temporary LevelDB store, blocks built by `DevChain` and run through
+`Ledger.execute_block` / `Ledger.commit` exactly as a node would. The story is the
+essay's question -- who owns the value created by the data, models and agents? --
+played out: three people contribute clinical notes to a datanet, a curator reviews
+them (and rejects spam, whose bond is forfeited), a model is trained on the datanet and
+on one outstanding contribution, an agent is built on the model, part of the model is
+sold, people use the agent and the model, and the contributors claim their share.
+It prints the graph, one payment traced along its paths, and who earned what.
+"""
+from __future__ import annotations
+
+import hashlib
+import tempfile
+
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.tree import Tree
+
+from state.address import address_from_pubkey, encode_address
+from state.asset_records import AssetKind, compute_asset_id, compute_contribution_id
+from state.attribution import compute_use_flows, get_accrued
+from state.context import Context
+from state.devchain import DevChain, seeded_key
+from state.errors import Code
+from state.graph import get_asset_view, get_earnings, get_upstream
+from state.store import Store
+from state.supply import check_supply_invariant
+from state.tx import tx_id
+
+OPEN = 1_000_000
+CAST = {
+    "Dana": "curates the rare-disease clinical-notes datanet",
+    "Ada": "contributes 1,200 annotated notes (the best set)",
+    "Bao": "contributes 500 notes",
+    "Chidi": "contributes 200 notes",
+    "Mallory": "submits a scraped duplicate (spam)",
+    "Eve": "trains the triage model",
+    "Gus": "buys 25 % of the triage model's revenue rights",
+    "Finn": "builds the care-nav agent on the model",
+    "Uma": "a clinic that uses the agent",
+    "Vic": "a researcher who uses the model directly",
+}
+
+
+def pct(ppm: int) -> str:
+    """ppm as a percentage, without floats: 125_000 -> '12.5'."""
+    whole, frac = divmod(ppm, 10_000)
+    return f"{whole}.{frac:04d}".rstrip("0").rstrip(".")
+
+
+def fmt(uopen: int) -> str:
+    """uopen as OPEN with six decimals, without floats."""
+    sign = "-" if uopen < 0 else ""
+    n = abs(uopen)
+    return f"{sign}{n // OPEN:,}.{n % OPEN:06d}"
+
+
+class Story:
+    def __init__(self, store: Store, console: Console) -> None:
+        self.keys = {name: seeded_key(f"demo/{name}") for name in CAST}
+        self.addr = {name: address_from_pubkey(bytes(k.verify_key)) for name, k in self.keys.items()}
+        self.name_of = {a: n for n, a in self.addr.items()}
+        self.chain = DevChain(store, chain_id="attrchain-demo", track_state=True,
+                              accounts=[(k, 1_000 * OPEN) for k in self.keys.values()])
+        self.asset_names: dict[bytes, str] = {}
+        self.paths: dict[tuple[bytes, bytes], list[str]] = {}   # (account, asset) -> how it earned
+        self.console = console
+
+    # --- driving the chain -------------------------------------------------------------------
+    def block(self, *txs: tuple[str, str, tuple]) -> list[bytes]:
+        """Apply one block of (sender, kind, fields); every tx must succeed."""
+        raws = [self.chain.tx(self.keys[who], kind, *fields) for who, kind, fields in txs]
+        result = self.chain.apply(raws)
+        for (who, kind, _), r in zip(txs, result.tx_results):
+            if r.code != Code.OK:
+                raise click.ClickException(f"{who}'s {kind} failed: {r.code.name}: {r.log}")
+        check_supply_invariant(self.chain.state)
+        return raws
+
+    def view(self) -> Context:
+        ledger = self.chain.ledger
+        return Context(ledger.store.get, ledger._block_info(ledger.height + 1, 0))
+
+    def who(self, address: bytes) -> str:
+        return self.name_of.get(address, "validator " + encode_address(address)[:12] + "...")
+
+    def label(self, asset_id: bytes) -> str:
+        return self.asset_names.get(asset_id, asset_id.hex()[:10])
+
+    def note_path(self, account: bytes, asset_id: bytes, how: str) -> None:
+        seen = self.paths.setdefault((account, asset_id), [])
+        if how not in seen:
+            seen.append(how)
+
+    def note_use(self, asset_id: bytes, price: int) -> None:
+        """Remember the paths a use of `asset_id` pays along (before it is applied)."""
+        for f in compute_use_flows(self.view(), asset_id, price)[1]:
+            if f.to == "holder":
+                self.note_path(f.recipient, f.path[-1], "use " + " > ".join(self.label(x) for x in f.path))
+
+    # --- the story -----------------------------------------------------------------------------
+    def run(self, uses: int) -> None:
+        c, a = self.console, self.addr
+        c.rule("[bold]attrchain demo: who earns when an AI agent is used?")
+        for name, role in CAST.items():
+            c.print(f"  [bold]{name:8}[/] {role}")
+
+        raw, = self.block(("Dana", "create_datanet", ("rare-disease notes", "ipfs://datanet/notes",
+                                                      600_000, 5 * OPEN, [a["Dana"]])))
+        datanet = compute_asset_id(tx_id(raw))
+        self.asset_names[datanet] = "notes"
+        items = {"Ada": ("ada-notes", 1_200), "Bao": ("bao-notes", 500), "Chidi": ("chidi-notes", 200),
+                 "Mallory": ("ada-notes-copy", 1_200)}
+        self.block(*[(who, "contribute", (datanet, hashlib.sha256(label.encode()).digest(), size,
+                                          f"ipfs://{label}")) for who, (label, size) in items.items()])
+        contributions = {who: compute_contribution_id(datanet, hashlib.sha256(label.encode()).digest())
+                         for who, (label, _) in items.items()}
+        for who, cid in contributions.items():
+            self.asset_names[cid] = f"notes/{who}"
+        weights = {"Ada": 600_000, "Bao": 300_000, "Chidi": 100_000}
+        self.block(*[("Dana", "review", (contributions[w], True, weight)) for w, weight in weights.items()],
+                   ("Dana", "review", (contributions["Mallory"], False, 0)))
+        self.note_path(a["Dana"], datanet, "Mallory's forfeited bond")
+        c.print(f"\nDana accepts Ada, Bao and Chidi with weights {', '.join(f'{w:,}' for w in weights.values())} "
+                f"(bonds returned) and rejects Mallory's copy: its 5 OPEN bond goes to the datanet's holders.")
+
+        raw, = self.block(("Eve", "register_model", ("triage-7b", "ipfs://model/triage", 2 * OPEN,
+                                                     [[datanet, 400_000], [contributions["Ada"], 50_000]])))
+        model = compute_asset_id(tx_id(raw))
+        self.asset_names[model] = "triage-7b"
+        raw, = self.block(("Finn", "register_agent", ("care-navigator", "ipfs://agent/care", 5 * OPEN,
+                                                      [[model, 300_000]])))
+        agent = compute_asset_id(tx_id(raw))
+        self.asset_names[agent] = "care-nav"
+        self.block(("Eve", "transfer_shares", (model, a["Gus"], 250_000)))
+
+        self.print_graph(agent)
+        self.print_trace(agent, 5 * OPEN)
+        self.note_use(agent, 5 * OPEN)
+        self.note_use(model, 2 * OPEN)
+        self.block(*[("Uma", "use", (agent, 5 * OPEN)) for _ in range(uses)], ("Vic", "use", (model, 2 * OPEN)))
+        c.print(f"\nUma uses the agent {uses} time(s) at 5 OPEN; Vic uses the model once at 2 OPEN.")
+
+        view = self.view()
+        c.print("\nAccrued in the contributor pool (claimable): " + ", ".join(
+            f"{w} {fmt(get_accrued(view, contributions[w]))}" for w in weights))
+        self.block(*[(w, "claim", (contributions[w],)) for w in weights])
+        for w in weights:
+            self.note_path(a[w], contributions[w], f"claim from the pool of {self.label(datanet)}")
+        c.print("Ada, Bao and Chidi claim.")
+        self.print_earnings([datanet, model, agent] + list(contributions.values()))
+        pool = get_asset_view(self.view(), datanet)
+        ledger = self.chain.ledger
+        total = check_supply_invariant(self.chain.state)
+        c.print(f"\nPool dust kept: {fmt(pool['pool_balance'])} OPEN.  Supply invariant holds: "
+                f"{fmt(total)} OPEN = genesis - burned.")
+        c.print(f"Height {ledger.height}, app hash {ledger.app_hash.hex()}")
+
+    # --- output ----------------------------------------------------------------------------------
+    def print_graph(self, asset_id: bytes) -> None:
+        root = get_upstream(self.view(), asset_id)
+        tree = Tree(f"[bold]{self.label(asset_id)}[/] (the attribution graph above it)")
+        nodes = {id(root): tree}
+        stack = [root]
+        while stack:
+            node = stack.pop()
+            for child in node.children:
+                kind = AssetKind(child.kind).name.lower()
+                nodes[id(child)] = nodes[id(node)].add(
+                    f"{self.label(child.asset_id)} [dim]({kind}, edge {pct(child.weight_ppm)} %, "
+                    f"path {pct(child.path_ppm)} %)[/]")
+                stack.append(child)
+        self.console.print()
+        self.console.print(tree)
+
+    def print_trace(self, asset_id: bytes, price: int) -> None:
+        fee, flows = compute_use_flows(self.view(), asset_id, price)
+        tree = Tree(f"[bold]one use of {self.label(asset_id)} at {fmt(price)} OPEN[/]")
+        tree.add(f"{fmt(fee)} protocol fee -> the block's validators")
+        for f in flows:
+            path = " -> ".join(self.label(x) for x in f.path)
+            to = (f"{self.who(f.recipient)} (holder)" if f.to == "holder"
+                  else f"{self.label(f.recipient)}'s contributor pool")
+            tree.add(f"{fmt(f.amount):>12} to {to}  [dim]via {path}[/]")
+        self.console.print()
+        self.console.print(tree)
+
+    def print_earnings(self, assets: list[bytes]) -> None:
+        view = self.view()
+        table = Table(title="Who earned what, from which asset, along which path")
+        table.add_column("account")
+        table.add_column("asset")
+        table.add_column("earned (OPEN)", justify="right")
+        table.add_column("along")
+        for name in CAST:
+            rows = get_earnings(view, self.addr[name])
+            for asset, amount in rows:
+                table.add_row(name, self.label(asset), fmt(amount),
+                              "\n".join(self.paths.get((self.addr[name], asset), [])))
+            if rows:
+                table.add_section()
+        self.console.print()
+        self.console.print(table)
+
+
+@click.command("demo")
+@click.option("--uses", default=3, show_default=True, type=click.IntRange(1, 1_000),
+              help="how many times Uma uses the agent")
+def command(uses: int) -> None:
+    """Run a scripted attribution workload through the ledger and show who earned what."""
+    console = Console()
+    with tempfile.TemporaryDirectory(prefix="attrchain-demo-") as tmp:
+        store = Store(tmp + "/db")
+        try:
+            Story(store, console).run(uses)
+        finally:
+            store.close()
