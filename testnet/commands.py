@@ -146,3 +146,9 @@ def load(directory: Path, rate: int, duration: int) -> None:
         raise click.ClickException(str(e))
     summary = run_load(directory, info, rate, duration)
     click.echo(summary)
+
+
+
+from testnet.demo_testnet import command as demo_command  # noqa: E402  (light imports only)
+
+testnet_group.add_command(demo_command, "demo")

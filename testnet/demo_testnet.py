@@ -1,0 +1,238 @@
+"""The attribution story on a real 4-validator testnet: every tx goes through a node's RPC,
+is gossiped, proposed, voted and committed; every figure printed is read back from the
+nodes (earnings and graphs with Merkle proofs).
+
+Dana curates a datanet of clinical notes; Ada, Bao and Chidi contribute (Mallory submits a
+copy, rejected); Eve trains a model on the datanet and on Ada's notes; Finn builds an
+agent on the model; Gus buys a quarter of the model's revenue rights; Uma uses the agent,
+Vic the model; the contributors claim. Then: who earned what, and along which path.
+"""
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import click
+from nacl.signing import SigningKey
+from rich.console import Console
+from rich.table import Table
+from rich.tree import Tree
+
+from node.keys import Keyring, encode_address
+from node.rpc_client import RpcClient, RpcClientError
+from testnet.network import TestnetInfo, generate, node_status, start_node, stop_node, wait_for
+
+OPEN = 1_000_000
+CAST = {
+    "Dana": "curates the rare-disease clinical-notes datanet",
+    "Ada": "contributes 1,200 annotated notes",
+    "Bao": "contributes 500 notes",
+    "Chidi": "contributes 200 notes",
+    "Mallory": "submits a scraped copy (spam)",
+    "Eve": "trains the triage model",
+    "Gus": "buys 25 % of the model's revenue rights",
+    "Finn": "builds the care-navigator agent on the model",
+    "Uma": "a clinic that uses the agent",
+    "Vic": "a researcher who uses the model",
+}
+
+
+def fmt(uopen: int) -> str:
+    return f"{uopen // OPEN:,}.{uopen % OPEN:06d}"
+
+
+def pct(ppm: int) -> str:
+    whole, frac = divmod(ppm, 10_000)
+    return f"{whole}.{frac:04d}".rstrip("0").rstrip(".")
+
+
+class Client:
+    """Signs with the cast's keys, spreads senders over the nodes, waits for commits."""
+
+    def __init__(self, info: TestnetInfo, ring: Keyring, console: Console):
+        self.info = info
+        self.ring = ring
+        self.console = console
+        self.rpcs = [RpcClient(n.rpc, timeout=30) for n in info.nodes]
+        self.keys = {name: ring.get(name) for name in CAST}
+        self.addr = {name: k.address for name, k in self.keys.items()}
+        self.nonces: dict[str, int] = {}
+        self.node_of = {name: i % len(self.rpcs) for i, name in enumerate(CAST)}
+
+    def close(self) -> None:
+        for c in self.rpcs:
+            c.close()
+
+    def block(self, *txs: tuple[str, str, list]) -> list[str]:
+        """Submit txs (each sender to its own node, so its nonces stay ordered) and wait
+        until all are committed; any failure stops the demo with the node's reason."""
+        from state.tx import sign_tx
+        hashes = []
+        for who, kind, fields in txs:
+            c = self.rpcs[self.node_of[who]]
+            if who not in self.nonces:
+                self.nonces[who] = c.query("account", address=encode_address(self.addr[who]))["nonce"]
+            raw = sign_tx(SigningKey(self.keys[who].seed), self.info.chain_id, self.nonces[who], 1000, kind, fields)
+            res = c.broadcast_tx_sync(raw)
+            if res["code"] != 0:
+                raise click.ClickException(f"{who}'s {kind} refused: {res['code']}: {res['log']}")
+            self.nonces[who] += 1
+            hashes.append((who, kind, res["hash"]))
+        out = []
+        for who, kind, h in hashes:
+            rec = wait_for(lambda: self._tx(h), 30, what=f"{who}'s {kind} to be committed")
+            if rec["tx_result"]["code"] != 0:
+                raise click.ClickException(f"{who}'s {kind} failed in block {rec['height']}: {rec['tx_result']['log']}")
+            out.append(h)
+        return out
+
+    def _tx(self, h: str) -> dict | None:
+        try:
+            return self.rpcs[0].get("/tx", hash=h)
+        except RpcClientError:
+            return None
+
+
+def asset_id_of(tx_hash: str) -> bytes:
+    from state.asset_records import compute_asset_id
+    return compute_asset_id(bytes.fromhex(tx_hash))
+
+
+def run_story(info: TestnetInfo, ring: Keyring, console: Console, uses: int) -> None:
+    from state.asset_records import compute_contribution_id
+    cl = Client(info, ring, console)
+    a = cl.addr
+    names: dict[str, str] = {}
+    try:
+        console.rule("[bold]attrchain on a 4-validator testnet: who earns when an AI agent is used?")
+        for name, role in CAST.items():
+            console.print(f"  [bold]{name:8}[/] {role}")
+        h, = cl.block(("Dana", "create_datanet", ["rare-disease notes", "ipfs://datanet/notes",
+                                                  600_000, 5 * OPEN, [a["Dana"]]]))
+        datanet = asset_id_of(h)
+        names[datanet.hex()] = "notes"
+        items = {"Ada": ("ada-notes", 1_200), "Bao": ("bao-notes", 500), "Chidi": ("chidi-notes", 200),
+                 "Mallory": ("ada-notes-copy", 1_200)}
+        cl.block(*[(who, "contribute", [datanet, hashlib.sha256(label.encode()).digest(), size,
+                                        f"ipfs://{label}"]) for who, (label, size) in items.items()])
+        contrib = {who: compute_contribution_id(datanet, hashlib.sha256(label.encode()).digest())
+                   for who, (label, _) in items.items()}
+        for who, cid in contrib.items():
+            names[cid.hex()] = f"notes/{who}"
+        weights = {"Ada": 600_000, "Bao": 300_000, "Chidi": 100_000}
+        cl.block(*[("Dana", "review", [contrib[w], True, wt]) for w, wt in weights.items()],
+                 ("Dana", "review", [contrib["Mallory"], False, 0]))
+        console.print("\nDana accepts Ada, Bao and Chidi (weights 600,000 / 300,000 / 100,000; bonds "
+                      "returned) and rejects Mallory's copy: its 5 OPEN bond goes to the datanet's holders.")
+        h, = cl.block(("Eve", "register_model", ["triage-7b", "ipfs://model/triage", 2 * OPEN,
+                                                 [[datanet, 400_000], [contrib["Ada"], 50_000]]]))
+        model = asset_id_of(h)
+        names[model.hex()] = "triage-7b"
+        h, = cl.block(("Finn", "register_agent", ["care-navigator", "ipfs://agent/care", 5 * OPEN,
+                                                  [[model, 300_000]]]))
+        agent = asset_id_of(h)
+        names[agent.hex()] = "care-nav"
+        cl.block(("Eve", "transfer_shares", [model, a["Gus"], 250_000]))
+        graph = cl.rpcs[1].query("upstream", id=agent.hex())
+        print_graph(console, graph["graph"], names)
+        cl.block(*[("Uma", "use", [agent, 5 * OPEN]) for _ in range(uses)], ("Vic", "use", [model, 2 * OPEN]))
+        console.print(f"\nUma uses the agent {uses} time(s) at 5 OPEN; Vic uses the model once at 2 OPEN.")
+        cl.block(*[(w, "claim", [contrib[w]]) for w in weights])
+        console.print("Ada, Bao and Chidi claim what their contributions accrued in the pool.")
+        model_graph = cl.rpcs[3].query("upstream", id=model.hex())
+        paths = paths_from_graph(graph["graph"], names, "Uma's use: ")
+        for k, v in paths_from_graph(model_graph["graph"], names, "Vic's use: ").items():
+            paths.setdefault(k, []).extend(v)
+        print_earnings(console, cl, names, paths)
+        st = [node_status(n) for n in info.nodes]
+        hashes = {s["app_hash"] for s in st if s}
+        heights = [s["height"] for s in st if s]
+        console.print(f"\nHeights {heights}; app hash after the last common height agrees on every node: "
+                      f"{_same_app_hash(cl, min(heights))}.")
+    finally:
+        cl.close()
+
+
+def _same_app_hash(cl: Client, height: int) -> bool:
+    return len({c.get("/query/key", key="00", height=height)["app_hash"] for c in cl.rpcs}) == 1
+
+
+def print_graph(console: Console, root: dict, names: dict[str, str]) -> None:
+    tree = Tree(f"[bold]{names.get(root['id'], root['name'])}[/] (the attribution graph above it, read from a node)")
+    stack = [(root, tree)]
+    while stack:
+        node, t = stack.pop()
+        for child in node["children"]:
+            sub = t.add(f"{names.get(child['id'], child['name'])} [dim]({child['kind']}, edge "
+                        f"{pct(child['weight_ppm'])} %, path {pct(child['path_ppm'])} %)[/]")
+            stack.append((child, sub))
+    console.print()
+    console.print(tree)
+
+
+def paths_from_graph(root: dict, names: dict[str, str], prefix: str) -> dict[str, list[str]]:
+    """asset id -> the paths a payment to `root` takes to reach it (from the graph)."""
+    out: dict[str, list[str]] = {}
+    stack = [(root, [names.get(root["id"], root["name"])])]
+    while stack:
+        node, path = stack.pop()
+        out.setdefault(node["id"], []).append(prefix + " > ".join(path))
+        for c in node["children"]:
+            stack.append((c, path + [names.get(c["id"], c["name"])]))
+    return out
+
+
+def print_earnings(console: Console, cl: Client, names: dict[str, str], paths: dict[str, list[str]]) -> None:
+    table = Table(title="Who earned what, from which asset, along which path (queried with proofs)")
+    for col, just in (("account", "left"), ("asset", "left"), ("earned (OPEN)", "right"), ("along", "left")):
+        table.add_column(col, justify=just)
+    for name in CAST:
+        q = cl.rpcs[2].query("earnings", address=encode_address(cl.addr[name]))
+        for row in q["earnings"]:
+            label = names.get(row["asset"], row["name"])
+            how = list(paths.get(row["asset"], []))
+            if label.startswith("notes/"):
+                how += [f"claim: pool of notes, filled by {p}" for p in paths.get(
+                    next(k for k, v in names.items() if v == "notes"), [])]
+            elif label == "notes" and name == "Dana":
+                how.append("Mallory's forfeited bond")
+            table.add_row(name, label, fmt(row["amount"]), "\n".join(how))
+        if q["earnings"]:
+            table.add_section()
+    console.print()
+    console.print(table)
+
+
+@click.command("demo")
+@click.option("--dir", "directory", type=click.Path(path_type=Path), default=None,
+              help="testnet directory (default: a temporary one, removed at the end)")
+@click.option("--uses", default=3, show_default=True, type=click.IntRange(1, 100))
+@click.option("--keep", is_flag=True, help="leave the testnet running")
+def command(directory: Path | None, uses: int, keep: bool) -> None:
+    """Start a 4-validator testnet, run the attribution story through it, print who earned what."""
+    console = Console()
+    tmp = None
+    if directory is None:
+        tmp = Path(tempfile.mkdtemp(prefix="attrchain-demo-"))
+        directory = tmp
+    t0 = time.monotonic()
+    info = generate(directory, 4, chain_id="attrchain-demo", accounts=tuple(CAST))
+    try:
+        for n in info.nodes:
+            start_node(n)
+        wait_for(lambda: all((node_status(n) or {}).get("height", 0) >= 1 for n in info.nodes), 60,
+                 what="the first block")
+        console.print(f"4 validators up, first block committed {time.monotonic() - t0:.1f} s after start "
+                      f"({directory})")
+        run_story(info, Keyring(directory / "keyring"), console, uses)
+    finally:
+        if not keep:
+            for n in info.nodes:
+                stop_node(n)
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            console.print(f"testnet left running: `attrchain testnet status --dir {directory}`")
