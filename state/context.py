@@ -38,7 +38,7 @@ class BlockInfo:
 
 
 class Context:
-    __slots__ = ("block", "_parent", "_read", "_writes", "fees", "events")
+    __slots__ = ("block", "_parent", "_read", "_writes", "_cache", "fees", "events")
 
     def __init__(self, read: Callable[[bytes], bytes | None], block: BlockInfo,
                  parent: "Context | None" = None) -> None:
@@ -46,6 +46,7 @@ class Context:
         self._parent = parent
         self._read = read                 # committed-state read (root only)
         self._writes: dict[bytes, bytes | None] = {}   # None marks a delete
+        self._cache: dict[bytes, bytes | None] = {}    # root only: committed values read so far
         self.fees = 0                     # collected for the validators in this scope
         self.events: list[tuple] = []     # (kind, ...) facts for tx results and the demo
 
@@ -75,7 +76,11 @@ class Context:
                 return v  # type: ignore[return-value]
             root = c
             c = c._parent
-        return root._read(key)
+        # the committed state does not change while a block executes: read each key once
+        v = root._cache.get(key, _MISSING)
+        if v is _MISSING:
+            v = root._cache[key] = root._read(key)
+        return v  # type: ignore[return-value]
 
     def put(self, key: bytes, value: bytes) -> None:
         self._writes[key] = value
