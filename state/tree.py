@@ -9,9 +9,9 @@ so the root does not depend on insertion order or batching.
 A child reference ("ref") is `bytes`:
   * a leaf:  keyhash(32) || valuehash(32)   (64 bytes; valuehash = sha256(value))
   * a node:  its hash (32 bytes); the node is stored content-addressed under it.
-A node is encoded as `kinds || refs`: `kinds` is 16 bytes, one per nibble (0 empty,
-1 node, 2 leaf), then the refs of the present children in nibble order. The encoding is
-exactly what is hashed:
+A node is encoded as `0x01 || kinds || refs`: `kinds` is 16 bytes, one per nibble
+(0 empty, 1 node, 2 leaf), then the refs of the present children in nibble order. The
+encoding is exactly what is hashed (so a node is spliced and hashed with no extra copy):
 
     node hash  = sha256(0x01 || kinds || refs)
     root       = node hash | sha256(0x00 || keyhash || valuehash) for a lone leaf
@@ -38,6 +38,7 @@ NODE_PREFIX = b"\x01"
 KIND_EMPTY, KIND_NODE, KIND_LEAF = 0, 1, 2
 RADIX = 16
 MAX_DEPTH = 64  # nibbles in a sha256 digest
+DECODED_DEPTH = 3  # nodes this high (<= 4,369) are kept decoded between blocks
 
 Loader = Callable[[bytes], bytes]
 Children = list  # 16 entries: None | 32-byte node hash | 64-byte leaf ref
@@ -61,7 +62,7 @@ def compute_root_hash(ref: bytes | None) -> bytes:
 
 
 def compute_node_hash(encoding: bytes) -> bytes:
-    return sha256(NODE_PREFIX + encoding).digest()
+    return sha256(encoding).digest()
 
 
 def nibble(key_hash: bytes, depth: int) -> int:
@@ -69,18 +70,23 @@ def nibble(key_hash: bytes, depth: int) -> int:
     return (b >> 4) if not depth & 1 else (b & 15)
 
 
+# offsets inside an encoding: the 0x01 prefix, then kinds, then refs
+K0 = 1
+R0 = K0 + RADIX
+
+
 def encode_node(children: Children) -> bytes:
-    return bytes([0 if c is None else len(c) >> 5 for c in children]) + b"".join(
-        [c for c in children if c is not None])
+    return NODE_PREFIX + bytes([0 if c is None else len(c) >> 5 for c in children]) + \
+        b"".join([c for c in children if c is not None])
 
 
 def decode_node(encoding: bytes) -> Children:
     """Children of a node; raises ValueError on a malformed encoding."""
-    if len(encoding) < RADIX:
-        raise ValueError("tree node too short")
+    if len(encoding) < R0 or encoding[0] != 1:
+        raise ValueError("malformed tree node")
     children: Children = [None] * RADIX
-    pos = RADIX
-    for i, k in enumerate(encoding[:RADIX]):
+    pos = R0
+    for i, k in enumerate(encoding[K0:R0]):
         if k:
             if k > KIND_LEAF:
                 raise ValueError("bad child kind in tree node")
@@ -92,27 +98,34 @@ def decode_node(encoding: bytes) -> Children:
     return children
 
 
+def child_span(encoding: bytes, nib: int) -> tuple[int, int]:
+    """[start, end) of child `nib`'s ref inside an encoding (empty span if absent)."""
+    off = R0 + 32 * sum(encoding[K0:K0 + nib])
+    return off, off + 32 * encoding[K0 + nib]
+
+
 def child_at(encoding: bytes, nib: int) -> bytes | None:
     """One child of an encoded node, without decoding the others."""
-    k = encoding[nib]
-    if not k:
-        return None
-    off = RADIX + 32 * sum(encoding[:nib])
-    return encoding[off:off + 32 * k]
+    off, end = child_span(encoding, nib)
+    return encoding[off:end] if end > off else None
 
 
 class TreeUpdate:
     """One batch of changes applied in a single pass.
 
-    `apply(root, items)`: items sorted by keyhash, each `(keyhash, leaf_ref | None)` (None
-    deletes; deleting an absent key is a no-op). Each touched path is rebuilt once.
-    After it: `new_nodes` {hash: encoding} to persist, `replaced` hashes no longer in the
-    latest tree.
+    `apply(root, items)`: items sorted by keyhash, each `(keyhash, leaf_ref | None, ...)`
+    (None deletes; deleting an absent key is a no-op; further fields are ignored). Each
+    touched path is rebuilt once. After it: `new_nodes` {hash: encoding} to persist,
+    `replaced` hashes no longer in the latest tree, `new_decoded` {hash: children} of the
+    nodes built from decoded children (the top of the tree, touched by every block), which
+    the caller may hand back as `decoded` next time to skip decoding them.
     """
 
-    def __init__(self, load: Loader):
+    def __init__(self, load: Loader, decoded: dict[bytes, Children] | None = None):
         self.load = load
+        self.decoded = decoded if decoded is not None else {}
         self.new_nodes: dict[bytes, bytes] = {}
+        self.new_decoded: dict[bytes, Children] = {}
         self.replaced: list[bytes] = []
 
     def apply(self, root: bytes | None, items: list[tuple[bytes, bytes | None]]) -> bytes | None:
@@ -122,11 +135,11 @@ class TreeUpdate:
 
     # -- creation ---------------------------------------------------------------------
     def _store(self, encoding: bytes) -> bytes:
-        h = sha256(NODE_PREFIX + encoding).digest()
+        h = sha256(encoding).digest()
         self.new_nodes[h] = encoding
         return h
 
-    def _make_node(self, children: Children) -> bytes | None:
+    def _make_node(self, children: Children, depth: int) -> bytes | None:
         """Canonical ref for these children: None, a lone leaf moved up, or a new node."""
         present = [c for c in children if c is not None]
         if len(present) < 2:
@@ -134,8 +147,11 @@ class TreeUpdate:
                 return None
             if len(present[0]) == 64:
                 return present[0]
-        return self._store(bytes([0 if c is None else len(c) >> 5 for c in children])
-                           + b"".join(present))
+        h = self._store(NODE_PREFIX + bytes([0 if c is None else len(c) >> 5 for c in children])
+                        + b"".join(present))
+        if depth <= DECODED_DEPTH:
+            self.new_decoded[h] = children
+        return h
 
     def _build(self, depth: int, leaves: list[bytes]) -> bytes | None:
         """The canonical subtree of sorted, distinct leaf refs."""
@@ -145,70 +161,90 @@ class TreeUpdate:
         if depth >= MAX_DEPTH:
             raise ValueError("two leaves with one key hash")
         children: Children = [None] * RADIX
-        for nib, lo, hi in _groups(leaves, depth, lambda r: r):
+        for nib, lo, hi in _groups(leaves, depth, None):
             children[nib] = self._build(depth + 1, leaves[lo:hi])
-        return self._make_node(children)
+        return self._make_node(children, depth)
 
     # -- update -------------------------------------------------------------------------
     def _update(self, ref: bytes | None, depth: int, items) -> bytes | None:
         if len(items) == 1:
-            kh, new = items[0]
-            return self._update_one(ref, depth, kh, new)
+            return self._update_one(ref, depth, items[0][0], items[0][1])
         if ref is None:
-            return self._build(depth, [r for _, r in items if r is not None])
+            return self._build(depth, [it[1] for it in items if it[1] is not None])
         if len(ref) == 64:  # a leaf meets several changes: merge it in and rebuild
             old_kh = ref[:32]
-            merged = [r for _, r in items if r is not None]
-            if not any(kh == old_kh for kh, _ in items):
+            merged = [it[1] for it in items if it[1] is not None]
+            if not any(it[0] == old_kh for it in items):
                 merged.append(ref)
                 merged.sort()
             return self._build(depth, merged)
-        encoding = self.load(ref)
-        children = decode_node(encoding)
+        old_children = self.decoded.get(ref)
+        if old_children is None:
+            old_children = decode_node(self.load(ref))
+        children = list(old_children)
         changed = False
         for nib, lo, hi in _groups(items, depth, _first):
             old = children[nib]
-            new = self._update(old, depth + 1, items[lo:hi])
+            if hi - lo == 1:
+                item = items[lo]
+                new = self._update_one(old, depth + 1, item[0], item[1])
+            else:
+                new = self._update(old, depth + 1, items[lo:hi])
             if new != old:
                 children[nib] = new
                 changed = True
         if not changed:
             return ref
         self.replaced.append(ref)
-        return self._make_node(children)
+        return self._make_node(children, depth)
 
     def _update_one(self, ref: bytes | None, depth: int, kh: bytes, new: bytes | None):
-        """The common case below the top levels: one change in this subtree."""
-        if ref is None:
-            return new
-        if len(ref) == 64:
-            if ref[:32] == kh:
-                return new
-            if new is None:
-                return ref
-            return self._build(depth, [ref, new] if ref < new else [new, ref])
-        encoding = self.load(ref)
-        nib = nibble(kh, depth)
-        k = encoding[nib]
-        off = RADIX + 32 * sum(encoding[:nib])
-        end = off + 32 * k
-        old_child = encoding[off:end] if k else None
-        new_child = self._update_one(old_child, depth + 1, kh, new)
-        if new_child == old_child:
-            return ref
-        self.replaced.append(ref)
-        if new_child is None:
-            if RADIX - encoding[:RADIX].count(0) == 2:  # one child left: maybe a lone leaf
-                rest = encoding[RADIX:off] + encoding[end:]
-                if len(rest) == 64:
-                    return rest
-            return self._store(encoding[:nib] + b"\x00" + encoding[nib + 1:off]
-                               + encoding[end:])
-        nk = len(new_child) >> 5
-        if nk == KIND_LEAF and k and RADIX - encoding[:RADIX].count(0) == 1:
-            return new_child  # this node's only subtree shrank to a leaf: it moves up
-        return self._store(encoding[:nib] + bytes((nk,)) + encoding[nib + 1:off]
-                           + new_child + encoding[end:])
+        """The common case below the top levels: one change in this subtree. Walks down
+        without decoding nodes (offsets come from `kinds`), then splices the path back up."""
+        load = self.load
+        path = []
+        while ref is not None and len(ref) == 32:
+            encoding = load(ref)
+            b = kh[depth >> 1]
+            nib = (b & 15) if depth & 1 else (b >> 4)
+            k = encoding[K0 + nib]
+            off = R0 + 32 * sum(encoding[K0:K0 + nib])
+            end = off + 32 * k
+            path.append((ref, encoding, nib, k, off, end))
+            ref = encoding[off:end] if k else None
+            depth += 1
+        if ref is None or ref[:32] == kh:
+            child = new
+        elif new is None:
+            child = ref  # deleting an absent key
+        else:
+            child = self._build(depth, [ref, new] if ref < new else [new, ref])
+        if child == ref:
+            return path[0][0] if path else ref
+        replaced = self.replaced
+        store = self._store
+        join = b"".join
+        for ref, encoding, nib, k, off, end in reversed(path):
+            replaced.append(ref)
+            at = K0 + nib
+            if child is None:
+                if RADIX - encoding[K0:R0].count(0) == 2:  # one child left: a lone leaf?
+                    rest = encoding[R0:off] + encoding[end:]
+                    if len(rest) == 64:
+                        child = rest
+                        continue
+                child = store(join((encoding[:at], b"\x00", encoding[at + 1:off],
+                                    encoding[end:])))
+                continue
+            nk = len(child) >> 5
+            if nk == KIND_LEAF and k and RADIX - encoding[K0:R0].count(0) == 1:
+                continue  # this node's only subtree shrank to a leaf: the leaf moves up
+            child = store(join((encoding[:at], _KIND_BYTE[nk], encoding[at + 1:off], child,
+                                encoding[end:])))
+        return child
+
+
+_KIND_BYTE = (b"\x00", b"\x01", b"\x02")
 
 
 def _first(item):
@@ -216,28 +252,33 @@ def _first(item):
 
 
 def _groups(items, depth: int, keyhash_of):
-    """(nibble, lo, hi) runs of sorted items sharing the nibble at `depth`."""
+    """(nibble, lo, hi) runs of sorted items sharing the nibble at `depth`; an item is a
+    leaf ref (keyhash_of=None) or a tuple whose first field is the keyhash."""
     n = len(items)
     b = depth >> 1
+    shift = 0 if depth & 1 else 4
     if n <= 8:  # few items: a linear scan beats bisecting
+        if keyhash_of is None:
+            nibs = [(r[b] >> shift) & 15 for r in items]
+        else:
+            nibs = [(it[0][b] >> shift) & 15 for it in items]
         start = 0
-        cur = nibble(keyhash_of(items[0]), depth)
+        cur = nibs[0]
         for i in range(1, n):
-            nb = nibble(keyhash_of(items[i]), depth)
-            if nb != cur:
+            if nibs[i] != cur:
                 yield cur, start, i
                 start = i
-                cur = nb
+                cur = nibs[i]
         yield cur, start, n
         return
     # all items share the nibbles above `depth`, so byte b orders them by this nibble
     if depth & 1:
-        base = keyhash_of(items[0])[b] & 0xF0
+        base = (items[0][b] if keyhash_of is None else items[0][0][b]) & 0xF0
         step = 1
     else:
         base = 0
         step = 16
-    key = (lambda it: keyhash_of(it)[b])
+    key = (lambda r: r[b]) if keyhash_of is None else (lambda it: it[0][b])
     lo = 0
     for nib in range(RADIX):
         if lo >= n:

@@ -255,3 +255,40 @@ def test_reopen_gives_same_state_and_continues_identically(tmp_path):
             assert s.get(k) == t.get(k)
             assert s.get_at(k, 2) == t.get_at(k, 2)
             assert s.prove(k, 4) == t.prove(k, 4)
+
+
+# --- bulk load (genesis of a large state, benchmarks) -------------------------------------
+def test_bulk_load_equals_commit_and_continues_normally(tmp_path):
+    state = {b"acct/%d" % i: b"v%d" % (i * 7) for i in range(3000)}
+    with Store(tmp_path / "bulk") as bulk, Store(tmp_path / "plain") as plain:
+        seen = []
+        root = bulk.bulk_load(0, iter(state.items()), {b"genesis": b"g"}, progress=seen.append)
+        assert root == plain.commit(0, state) == reference_root(state)
+        assert seen[-1] == 3000
+        assert bulk.get(b"acct/5") == b"v35" and bulk.get_at(b"acct/5", 0) == b"v35"
+        assert bulk.get_record(b"genesis") == b"g"
+        value, proof = bulk.prove(b"acct/9")
+        assert value == b"v63" and verify_proof(root, b"acct/9", value, proof)
+        nxt = {b"acct/1": None, b"new": b"n"}
+        assert bulk.commit(1, nxt) == plain.commit(1, nxt)
+    with Store(tmp_path / "bulk") as reopened:
+        assert reopened.height == 1 and reopened.get(b"new") == b"n"
+
+
+def test_bulk_load_refuses_a_used_store_and_an_interrupted_load(tmp_path):
+    with Store(tmp_path / "used") as used:
+        used.commit(1, {b"a": b"1"})
+        with pytest.raises(StoreError) as e:
+            used.bulk_load(2, [(b"b", b"2")])
+        assert e.value.code == "not_empty"
+
+    def dies_halfway():
+        yield b"a", b"1"
+        raise RuntimeError("killed")
+
+    with Store(tmp_path / "half") as half:
+        with pytest.raises(RuntimeError):
+            half.bulk_load(0, dies_halfway())
+    with pytest.raises(StoreError) as e:
+        Store(tmp_path / "half")
+    assert e.value.code == "incomplete_bulk_load"
