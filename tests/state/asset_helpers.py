@@ -9,7 +9,7 @@ from state.asset_records import compute_asset_id, compute_contribution_id, get_a
 from state.attribution import get_accrued
 from state.asset_records import get_earned
 from state.devchain import DevChain, seeded_key
-from state.tx import tx_id
+from state.tx import PPM, tx_id
 
 NAMES = ("ada", "bao", "chidi", "dana", "eve", "finn", "gus", "uma")
 KEYS = {n: seeded_key(n) for n in NAMES}
@@ -106,6 +106,29 @@ def build_wide_graph(chain, who: str = "eve"):
                         [(f"y{i}", "", 0, [[m, 60_000] for m in L]) for i in range(3)])
     Y = [compute_asset_id(tx_id(r)) for r in y_raws]
     return D, L, Y
+
+
+def reference_payout(view_, asset, amount, out, pools):
+    """An independent, recursive statement of the rule (for the 1,024-node graph)."""
+    from state.asset_records import get_asset, get_pool
+    rec = get_asset(view_, asset)
+    rest = amount
+    for s, w in rec.sources:
+        part = amount * w // PPM
+        rest -= part
+        if part:
+            reference_payout(view_, s, part, out, pools)
+    if rec.kind == 1 and get_pool(view_, asset).total_weight:
+        part = rest * rec.contributor_share_ppm // PPM
+        pools[asset] = pools.get(asset, 0) + part
+        rest -= part
+    shares = [(a, rest * n // PPM) for a, n in rec.holders]
+    top = min(rec.holders, key=lambda h: (-h[1], h[0]))[0]
+    dust = rest - sum(p for _, p in shares)
+    for a, p in shares:
+        p += dust if a == top else 0
+        if p:
+            out[(a, asset)] = out.get((a, asset), 0) + p
 
 
 import pytest  # noqa: E402

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from asset_helpers import (  # noqa: F401
     ADDR, KEYS, NAMES, accepted, accrued, balances, build_wide_graph, cast, contribute, create_datanet,
-    earned, pool, record, register, review, submit, use,
+    earned, pool, record, reference_payout, register, review, submit, use,
 )
 from conftest import START_BALANCE, view
 from state.asset_records import ACC_SCALE
@@ -218,29 +218,6 @@ def test_use_cost_does_not_depend_on_number_of_contributions(cast, monkeypatch):
     assert counts[0] == counts[1] and counts[0][0] > 0 and counts[0][2] > 0, counts
 
 
-def _reference_payout(view_, asset, amount, out, pools):
-    """An independent, recursive statement of the rule (for the 1,024-node graph)."""
-    from state.asset_records import get_asset, get_pool
-    rec = get_asset(view_, asset)
-    rest = amount
-    for s, w in rec.sources:
-        part = amount * w // PPM
-        rest -= part
-        if part:
-            _reference_payout(view_, s, part, out, pools)
-    if rec.kind == 1 and get_pool(view_, asset).total_weight:
-        part = rest * rec.contributor_share_ppm // PPM
-        pools[asset] = pools.get(asset, 0) + part
-        rest -= part
-    shares = [(a, rest * n // PPM) for a, n in rec.holders]
-    top = min(rec.holders, key=lambda h: (-h[1], h[0]))[0]
-    dust = rest - sum(p for _, p in shares)
-    for a, p in shares:
-        p += dust if a == top else 0
-        if p:
-            out[(a, asset)] = out.get((a, asset), 0) + p
-
-
 def test_use_of_asset_with_upstream_expansion_of_1024(cast):
     D, L, Y = build_wide_graph(cast, who="eve")
     accepted(cast, "ada", D[0], "ada", 3, curator="eve")
@@ -249,7 +226,7 @@ def test_use_of_asset_with_upstream_expansion_of_1024(cast):
                  price=987_654_321)
     assert record(cast, z).expansion == 1_024
     expected, pools = {}, {}
-    _reference_payout(view(cast), z, 987_654_321 - 987_654_321 * 50_000 // PPM, expected, pools)
+    reference_payout(view(cast), z, 987_654_321 - 987_654_321 * 50_000 // PPM, expected, pools)
     before = balances(cast, *NAMES)
     pool_before = pool(cast, D[0]).balance
     use(cast, "uma", z, 987_654_321)
