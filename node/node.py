@@ -107,6 +107,7 @@ class Node:
         self.current_round = 0
         self._round_started = time.monotonic()
         self.blocks: dict[bytes, Block] = {}   # value id -> block, for the current height
+        self.block_txs: dict[bytes, bytes] = {}  # tx id -> tx of those blocks
         self.wal = Wal(home.wal_file)
         self.driver: core.Core | None = None
         self.tx_gossip = None
@@ -125,12 +126,14 @@ class Node:
         p = self.mempool.get(tx_id)
         if p is not None:
             return p.raw
-        for b in self.blocks.values():
-            for raw in b.txs:
-                from state.tx import tx_id as compute_id
-                if compute_id(raw) == tx_id:
-                    return raw
-        return None
+        return self.block_txs.get(tx_id)
+
+    def _remember_block(self, block: Block) -> None:
+        """Keep a block of this height and index its txs (peers fetch them by id)."""
+        from state.tx import tx_id
+        self.blocks[block.id()] = block
+        for raw in block.txs:
+            self.block_txs[tx_id(raw)] = raw
 
     def is_validator_at(self, height: int) -> bool:
         vs = self.chain.validator_set(height)
@@ -197,6 +200,9 @@ class Node:
             return  # already started (a commit timeout and a catch-up can both ask)
         # keep blocks of proposals for h that arrived during the commit timeout
         self.blocks = {k: b for k, b in self.blocks.items() if b.height == h}
+        self.block_txs = {}
+        for b in self.blocks.values():
+            self._remember_block(b)
         self.pending_decision = None
         self._set_round(0, force=True)
         await self._run_effects(self.driver.start_height(h, self.chain.validator_set(h)))
@@ -220,7 +226,7 @@ class Node:
             return
         if p.height != self.chain.height + 1:
             return
-        self.blocks[p.value_id] = block
+        self._remember_block(block)
         try:
             self.chain.execute(block, self.mempool.verified_ids)
             valid = True
@@ -275,14 +281,14 @@ class Node:
         reaped = self.mempool.reap(mc.block_max_txs, mc.block_max_bytes)
         block = self.chain.make_block([t.raw for t in reaped], self.validator_key.address,
                                       int(time.time() * 1000))
-        self.blocks[block.id()] = block
+        self._remember_block(block)
         try:
             self.chain.execute(block, self.mempool.verified_ids)
         except BlockError as e:
             # should not happen: our own block from our own state; propose an empty one
             log_event(log, logging.ERROR, "own_block_invalid", reason=e.reason, error=e.message)
             block = self.chain.make_block([], self.validator_key.address, int(time.time() * 1000))
-            self.blocks[block.id()] = block
+            self._remember_block(block)
         log_event(log, logging.DEBUG, "proposing", height=height, round=round, txs=len(block.txs))
         return self.driver.value_ready(height, round, block.id())
 

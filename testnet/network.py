@@ -53,6 +53,7 @@ class NodeInfo:
 
 @dataclass
 class TestnetInfo:
+    __test__ = False  # not a pytest test class
     chain_id: str
     nodes: list[NodeInfo]
     accounts: list[str]
