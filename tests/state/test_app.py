@@ -159,3 +159,24 @@ def test_app_check_tx_state_resets_on_commit(chain):
     assert chain.ledger.check_tx(raw).ok  # recheck after commit: admissible again
     assert chain.ledger.store.get(account_key(addr(ALICE))) == chain.state[account_key(addr(ALICE))]
     assert nonce(chain, ALICE) == 0
+
+
+def test_app_context_child_scopes_merge_or_vanish(chain):
+    from conftest import view
+    root = view(chain)
+    key = b"test/x"
+    ok, failed = root.child(), root.child()
+    ok.put(key, b"1")
+    ok.collect_fee(5)
+    ok.emit("e")
+    failed.put(key, b"2")
+    failed.collect_fee(7)
+    inner = ok.child()
+    inner.put(b"test/y", b"3")
+    assert inner.get(key) == b"1" and root.get(key) is None
+    inner.merge()
+    ok.merge()                    # `failed` is simply dropped
+    assert root.get(key) == b"1" and root.get(b"test/y") == b"3"
+    assert root.fees == 5 and root.events == [("e",)]
+    root.delete(key)
+    assert root.get(key) is None and root.changes()[key] is None
