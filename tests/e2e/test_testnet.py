@@ -54,8 +54,22 @@ def test_four_validators_commit_txs_with_same_app_hash(net):
                                    p["total"], [bytes.fromhex(a) for a in p["aunts"]])
     top = min(net.height(n) for n in v)
     assert_same_chain(net, v, top)
-    bal = net.clients["node3"].query("account", address=_addr(net, "grace"))["balance"]
-    assert bal == 1_000_000_000_000 + 777
+    q = net.clients["node3"].query("account", address=_addr(net, "grace"))
+    assert q["balance"] == 1_000_000_000_000 + 777
+    # the answer is proven against the app hash of that height
+    from state.proof import verify_proof
+    assert verify_proof(bytes.fromhex(q["app_hash"]), bytes.fromhex(q["key"]),
+                        bytes.fromhex(q["raw_value"]), bytes.fromhex(q["proof"]))
+    assert not verify_proof(bytes.fromhex(q["app_hash"]), bytes.fromhex(q["key"]),
+                            _flip_last(bytes.fromhex(q["raw_value"])), bytes.fromhex(q["proof"]))
+    # ... and that app hash is the one the next header commits to
+    nxt = wait_until(lambda: net.height(v[0]) > q["height"] and
+                     net.clients["node0"].get("/block", height=q["height"] + 1), 20, "next block")
+    assert nxt["header"]["app_hash"] == q["app_hash"]
+
+
+def _flip_last(b: bytes) -> bytes:
+    return b[:-1] + bytes([b[-1] ^ 1])
 
 
 def _addr(net, name):
