@@ -269,12 +269,22 @@ class Ledger:
         return BlockInfo(self.chain_id, height, time_ms, self.params, proposer, self.validator_set)
 
     # --- admission -------------------------------------------------------------------------------
-    def check_tx(self, tx_bytes: bytes, verified: bool = False) -> TxResult:
+    def reset_check_state(self) -> None:
+        """Forget the txs admitted since the last commit (e.g. after a mempool eviction);
+        commit does this itself."""
+        self._check_ctx = None
+
+    def check_tx(self, tx_bytes: bytes, verified: bool = False, decoded: SignedTx | None = None) -> TxResult:
         """Admission to the mempool: the full checks against the committed state plus the txs
         admitted since the last commit (so a sender can queue nonces n, n+1, ...). Rejected
-        txs change nothing. `verified=True` skips the signature (a recheck after commit)."""
+        txs change nothing. `verified=True` skips the signature (a recheck after commit);
+        `decoded` (the SignedTx of exactly these bytes, already decoded and verified) skips
+        decoding too."""
         try:
-            stx = decode_tx(tx_bytes, self.params.max_tx_bytes)
+            if decoded is not None and decoded.raw == tx_bytes:
+                stx, verified = decoded, True
+            else:
+                stx = decode_tx(tx_bytes, self.params.max_tx_bytes)
             validate_basic(stx, self.chain_id, self.params.min_fee)
             if not verified:
                 verify_signature(stx)

@@ -180,3 +180,12 @@ def test_app_context_child_scopes_merge_or_vanish(chain):
     assert root.fees == 5 and root.events == [("e",)]
     root.delete(key)
     assert root.get(key) is None and root.changes()[key] is None
+
+
+def test_app_check_tx_with_decoded_and_reset(chain):
+    from state.tx import decode_tx
+    raw = chain.tx(ALICE, "transfer", addr(BOB), 5)
+    assert chain.ledger.check_tx(raw, decoded=decode_tx(raw)).ok
+    assert chain.ledger.check_tx(raw).code == Code.STALE_NONCE      # admitted: nonce taken
+    chain.ledger.reset_check_state()                                  # e.g. evicted from the mempool
+    assert chain.ledger.check_tx(raw).ok
