@@ -160,7 +160,7 @@ class Store:
             else:
                 raise StoreError("bad_value", f"value for {key!r} must be bytes or None")
         items.sort()  # by keyhash: key hashes are distinct, so later fields never compare
-        update = TreeUpdate(self._load_node, self._decoded)
+        update = TreeUpdate(self._load_node, self._decoded, self._cache)
         new_root = update.apply(self._root, items)
         t1 = perf_counter()
         c1 = thread_time()
@@ -301,8 +301,10 @@ class Store:
     def _remember(self, update: TreeUpdate) -> None:
         cache = self._cache
         decoded = self._decoded
+        pop = cache.pop
         for h in update.replaced:
-            cache.pop(h, None)
+            pop(h, None)
+        for h in update.replaced_decoded:
             decoded.pop(h, None)
         decoded.update(update.new_decoded)
         room = self._cache_limit - len(cache)
@@ -321,6 +323,22 @@ class Store:
             if len(self._cache) < self._cache_limit:
                 self._cache[h] = encoding
         return encoding
+
+    def warm_cache(self) -> int:
+        """Load the latest tree's nodes into the cache (after a restart the first blocks
+        would otherwise read them one by one); returns how many nodes are cached."""
+        stack = [self._root]
+        while stack and len(self._cache) < self._cache_limit:
+            ref = stack.pop()
+            if ref is None or len(ref) != 32:
+                continue
+            encoding = self._load_node(ref)
+            off = R0
+            for k in encoding[K0:R0]:
+                if k == 1:
+                    stack.append(encoding[off:off + 32])
+                off += 32 * k
+        return len(self._cache)
 
     def _peek_node(self, h: bytes) -> bytes:
         """Like _load_node but leaves the cache alone (historical nodes would stick)."""

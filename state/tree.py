@@ -121,9 +121,12 @@ class TreeUpdate:
     the caller may hand back as `decoded` next time to skip decoding them.
     """
 
-    def __init__(self, load: Loader, decoded: dict[bytes, Children] | None = None):
+    def __init__(self, load: Loader, decoded: dict[bytes, Children] | None = None,
+                 cache: dict[bytes, bytes] | None = None):
         self.load = load
         self.decoded = decoded if decoded is not None else {}
+        self.cache_get = (cache if cache is not None else {}).get  # tried before `load`
+        self.replaced_decoded: list[bytes] = []
         self.new_nodes: dict[bytes, bytes] = {}
         self.new_decoded: dict[bytes, Children] = {}
         self.replaced: list[bytes] = []
@@ -181,6 +184,8 @@ class TreeUpdate:
         old_children = self.decoded.get(ref)
         if old_children is None:
             old_children = decode_node(self.load(ref))
+        else:
+            self.replaced_decoded.append(ref)  # (if unchanged, dropping it costs a decode)
         children = list(old_children)
         changed = False
         for nib, lo, hi in _groups(items, depth, _first):
@@ -202,9 +207,10 @@ class TreeUpdate:
         """The common case below the top levels: one change in this subtree. Walks down
         without decoding nodes (offsets come from `kinds`), then splices the path back up."""
         load = self.load
+        cache_get = self.cache_get
         path = []
         while ref is not None and len(ref) == 32:
-            encoding = load(ref)
+            encoding = cache_get(ref) or load(ref)
             b = kh[depth >> 1]
             nib = (b & 15) if depth & 1 else (b >> 4)
             k = encoding[K0 + nib]

@@ -97,12 +97,15 @@ def main() -> None:
             if n % 200_000 == 0 or n == args.keys:
                 el = time.perf_counter() - t_build
                 print(f"  build: {n:>9,} keys  {el:6.1f} s  {n / el:9,.0f} keys/s  "
-                      f"RSS {rss_mb():6.0f} MB", flush=True)
+                      f"RSS {rss_mb():6.0f} MB (peak {peak_rss_mb():.0f})", flush=True)
 
         height = 1
         store.bulk_load(height, ((make_key(i), make_value(i, 0)) for i in range(args.keys)),
                         {b"block/1": b"r"}, progress=progress)
         build_s = time.perf_counter() - t_build
+        build_peak = peak_rss_mb()
+        print(f"  built: {args.keys:,} keys in {build_s:.1f} s, RSS {rss_mb():.0f} MB "
+              f"(peak {build_peak:.0f})", flush=True)
 
         version = {}
         next_key = args.keys
@@ -159,6 +162,7 @@ def main() -> None:
             "leveldb_sync_keys_per_s": round(ldb_rate),
             "write_vs_yardstick": round((args.block / med[3]) / ldb_rate, 3),
             "rss_mb": round(rss_mb()),
+            "build_peak_rss_mb": round(build_peak),
             "peak_rss_mb": round(peak_rss_mb()),
             "proof_bytes": len(p),
         }

@@ -292,3 +292,17 @@ def test_bulk_load_refuses_a_used_store_and_an_interrupted_load(tmp_path):
     with pytest.raises(StoreError) as e:
         Store(tmp_path / "half")
     assert e.value.code == "incomplete_bulk_load"
+
+
+def test_warm_cache_after_reopen_loads_the_latest_tree(tmp_path):
+    state = {b"k%d" % i: b"v" for i in range(2000)}
+    with Store(tmp_path / "db") as store:
+        store.commit(1, state)
+        expected = store.commit(2, {b"k1": b"changed", b"k2": None})
+    with Store(tmp_path / "db") as reopened:
+        cached = reopened.warm_cache()
+        assert cached > 100  # ~2000 keys over 16-ary nodes: a few hundred internal nodes
+        final = {**state, b"k1": b"changed", b"k3": b"x"}
+        del final[b"k2"]
+        assert reopened.commit(3, {b"k3": b"x"}) == reference_root(final)
+        assert reopened.app_hash_at(2) == expected
