@@ -47,12 +47,10 @@ class Code(IntEnum):
     EVIDENCE_TOO_OLD = 48
     EVIDENCE_FROM_FUTURE = 49
     UNKNOWN_VALIDATOR = 50
-    EVIDENCE_WRONG_CHAIN = 51
     # --- assets / attribution (used by state/assets.py, state/attribution.py) -----------
     UNKNOWN_ASSET = 60
     WRONG_ASSET_KIND = 61
     WRONG_EDGE_KIND = 62
-    TOO_MANY_SOURCES = 63
     EXPANSION_TOO_LARGE = 64
     NOT_CURATOR = 65
     ALREADY_REVIEWED = 66

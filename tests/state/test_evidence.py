@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import (ALICE, SMALL_PARAMS, all_but, apply_ok, assert_rejected, double_sign, sign_vote, view)
+from conftest import ALICE, SMALL_PARAMS, apply_ok, assert_rejected, double_sign, sign_vote, view
 from consensus.types import DuplicateVoteEvidence, Vote
 from state.codec import decode_value
 from state.devchain import seeded_key
@@ -166,23 +166,3 @@ def test_invalid_block_evidence_rejects_the_block(make):
     good = DuplicateVoteEvidence.of(*(Vote.decode(x) for x in double_sign(chain, 2, 2))).encode()
     with pytest.raises(BlockError, match="duplicate_evidence"):
         chain.ledger.execute_block(chain.make_block([], evidence=[good, good]))
-
-
-def test_invalid_stake_when_tombstoned(make):
-    chain = make(params=SMALL_PARAMS)
-    advance(chain, 3)
-    apply_ok(chain, chain.tx(ALICE, "evidence", *double_sign(chain, 2, 2)))
-    assert_rejected(chain, chain.tx(chain.validators[2].operator_key, "stake", 5_000_000), Code.TOMBSTONED,
-                    charged=True)
-
-
-def test_invalid_unjail_when_tombstoned(make):
-    chain = make(params=SMALL_PARAMS)
-    advance(chain, 3)
-    apply_ok(chain, chain.tx(ALICE, "evidence", *double_sign(chain, 2, 2)))
-    signers = None
-    for _ in range(3):
-        apply_ok(chain, signers=signers)
-        signers = all_but(chain, 2)
-    assert_rejected(chain, chain.tx(chain.validators[2].operator_key, "unjail"), Code.TOMBSTONED,
-                    charged=True, signers=all_but(chain, 2))

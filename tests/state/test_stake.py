@@ -1,7 +1,7 @@
 """stake(amount): add to the sender's own validator bond."""
 from __future__ import annotations
 
-from conftest import ALICE, apply_ok, assert_rejected, balance, view
+from conftest import ALICE, SMALL_PARAMS, apply_ok, assert_rejected, balance, double_sign, view
 from state.errors import Code
 from state.staking import get_validator
 
@@ -42,3 +42,12 @@ def test_invalid_zero_amount(chain):
 
 def test_invalid_negative_amount(chain):
     assert_rejected(chain, chain.tx(chain.validators[0].operator_key, "stake", -1), Code.OUT_OF_RANGE)
+
+
+def test_invalid_tombstoned(make):
+    chain = make(params=SMALL_PARAMS)
+    for _ in range(3):
+        apply_ok(chain)
+    apply_ok(chain, chain.tx(ALICE, "evidence", *double_sign(chain, 2, 2)))
+    assert_rejected(chain, chain.tx(chain.validators[2].operator_key, "stake", 5_000_000), Code.TOMBSTONED,
+                    charged=True)

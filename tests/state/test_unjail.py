@@ -1,7 +1,8 @@
 """unjail(): bring a validator jailed for downtime back after downtime_jail_blocks."""
 from __future__ import annotations
 
-from conftest import ALICE, SMALL_PARAMS, all_but, apply_ok, assert_rejected, jail_for_downtime, view
+from conftest import (ALICE, SMALL_PARAMS, all_but, apply_ok, assert_rejected, double_sign, jail_for_downtime,
+                      view)
 from state.errors import Code
 from state.staking import get_validator
 
@@ -54,3 +55,16 @@ def test_invalid_not_a_validator(chain):
 
 def test_invalid_extra_field(chain):
     assert_rejected(chain, chain.tx(chain.validators[0].operator_key, "unjail", 1), Code.EXTRA_FIELD)
+
+
+def test_invalid_tombstoned(make):
+    chain = make(params=SMALL_PARAMS)
+    for _ in range(3):
+        apply_ok(chain)
+    apply_ok(chain, chain.tx(ALICE, "evidence", *double_sign(chain, 2, 2)))
+    signers = None
+    for _ in range(3):
+        apply_ok(chain, signers=signers)
+        signers = all_but(chain, 2)
+    assert_rejected(chain, chain.tx(chain.validators[2].operator_key, "unjail"), Code.TOMBSTONED,
+                    charged=True, signers=all_but(chain, 2))
