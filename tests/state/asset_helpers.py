@@ -5,9 +5,8 @@ from __future__ import annotations
 import hashlib
 
 from conftest import START_BALANCE, addr, apply_ok, view
-from state.asset_records import compute_asset_id, compute_contribution_id, get_asset, get_pool
+from state.asset_records import compute_asset_id, compute_contribution_id, get_asset, get_earned, get_pool
 from state.attribution import get_accrued
-from state.asset_records import get_earned
 from state.devchain import DevChain, seeded_key
 from state.tx import PPM, tx_id
 

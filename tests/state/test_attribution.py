@@ -13,7 +13,7 @@ from asset_helpers import (  # noqa: F401
     ADDR, KEYS, NAMES, accepted, accrued, balances, build_wide_graph, cast, contribute, create_datanet,
     earned, pool, record, reference_payout, register, review, submit, use,
 )
-from conftest import START_BALANCE, view
+from conftest import view
 from state.asset_records import ACC_SCALE
 from state.attribution import compute_use_flows
 from state.graph import get_earnings
@@ -117,6 +117,21 @@ def test_shares_sold_to_second_holder(cast):
     assert deltas(before, balances(cast, *NAMES)) == {
         "uma": -1_001 - FEE, low: 381, high: 380, "dana": 190}
     assert earned(cast, "gus", m) == 190 + (381 if low == "gus" else 380)
+
+
+def test_sixteen_sources(cast):
+    ds = [create_datanet(cast, "dana", name=f"d{i}") for i in range(16)]
+    for d in ds[:4]:
+        submit(cast, "dana", "transfer_shares", d, ADDR["gus"], 1_000_000)
+    m = register(cast, "eve", "model", [(d, 60_000) for d in ds], price=1_000_000)
+    before = balances(cast, *NAMES)
+    use(cast, "uma", m, 1_000_000)
+    # R = 950,000; each datanet 950,000 * 6 % = 57,000 (no pools: nothing accepted);
+    # eve keeps 950,000 - 16 * 57,000 = 38,000; gus holds 4 of the datanets
+    assert deltas(before, balances(cast, *NAMES)) == {
+        "uma": -1_000_000 - FEE, "eve": 38_000, "dana": 12 * 57_000, "gus": 4 * 57_000}
+    assert [earned(cast, "gus", d) for d in ds[:4]] == [57_000] * 4
+    assert [earned(cast, "dana", d) for d in ds[4:]] == [57_000] * 12
 
 
 def test_dust_protocol_fee_and_source_parts_floor(cast):
@@ -238,4 +253,3 @@ def test_use_of_asset_with_upstream_expansion_of_1024(cast):
     gained = sum(after[n] - before[n] for n in ("eve", "gus", "finn"))
     assert gained + pools[D[0]] + 987_654_321 * 50_000 // PPM == 987_654_321
     assert before["uma"] - after["uma"] == 987_654_321 + FEE
-    assert START_BALANCE  # cast funded

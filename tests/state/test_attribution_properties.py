@@ -12,6 +12,7 @@ from state.asset_records import (
     ALLOWED_SOURCES,
     AssetKind,
     Pool,
+    get_asset,
     get_pool,
     new_built_asset,
     new_contribution,
@@ -20,7 +21,6 @@ from state.asset_records import (
     set_pool,
 )
 from state.attribution import Payout, compute_accrued, get_settlement, process_pool_join, process_settle
-from state.asset_records import get_asset
 from state.context import BlockInfo, Context
 from state.params import Params
 from state.tx import PPM

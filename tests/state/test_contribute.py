@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from asset_helpers import (  # noqa: F401
-    ADDR, BOND, KEYS, accepted, cast, content, contribute, create_datanet, record, register, submit,
+    ADDR, BOND, KEYS, accepted, cast, content, contribute, create_datanet, record, register,
 )
 from conftest import START_BALANCE, assert_rejected, balance, view
 from state.asset_records import AssetKind, Status, compute_contribution_id

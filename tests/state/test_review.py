@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from asset_helpers import (  # noqa: F401
-    ADDR, BOND, KEYS, NAMES, balances, cast, contribute, create_datanet, earned, pool, record, register,
+    ADDR, BOND, KEYS, NAMES, balances, cast, contribute, create_datanet, earned, pool, record,
     review, submit,
 )
 from conftest import assert_rejected

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from asset_helpers import ADDR, KEYS, cast, create_datanet, record, register, submit  # noqa: F401
 from conftest import assert_rejected
+from state.asset_records import get_top_holder
 from state.errors import Code
 
 
@@ -37,6 +38,12 @@ def test_set_price_tie_goes_to_smallest_address(cast):
     submit(cast, low, "set_price", m, 77)
     assert record(cast, m).price == 77
     assert_rejected(cast, cast.tx(KEYS[high], "set_price", m, 1), Code.NOT_OWNER)
+
+
+def test_set_price_owner_rule_is_most_shares_then_smallest_address():
+    a, b = b"\x01" * 20, b"\x02" * 20
+    assert get_top_holder([[a, 500_000], [b, 500_000]]) == a
+    assert get_top_holder([[a, 400_000], [b, 600_000]]) == b
 
 
 def test_invalid_unknown_asset(cast):

@@ -3,10 +3,9 @@ block's validators and the rest flows up the attribution graph (amounts: test_at
 from __future__ import annotations
 
 from asset_helpers import (  # noqa: F401
-    ADDR, KEYS, NAMES, accepted, balances, cast, create_datanet, earned, register, submit, use,
+    ADDR, KEYS, accepted, balances, cast, create_datanet, earned, register, submit, use,
 )
 from conftest import START_BALANCE, assert_rejected, view
-from state.asset_records import get_top_holder
 from state.attribution import compute_use_flows
 from state.devchain import seeded_key
 from state.errors import Code
@@ -130,9 +129,3 @@ def test_invalid_wrong_type(cast):
     m = register(cast, "eve", "model", [])
     assert_rejected(cast, _use(cast, "uma", m, "10"), Code.WRONG_TYPE, charged=False)
 
-
-def test_top_holder_helper_breaks_ties_by_smallest_address():
-    a, b = b"\x01" * 20, b"\x02" * 20
-    assert get_top_holder([[b, 500_000], [a, 500_000]]) == a
-    assert get_top_holder([[a, 400_000], [b, 600_000]]) == b
-    assert NAMES  # the cast exists
