@@ -22,7 +22,6 @@
 from __future__ import annotations
 
 import json
-import os
 import resource
 import shutil
 import statistics
