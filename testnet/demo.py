@@ -22,7 +22,7 @@ from rich.tree import Tree
 from state.address import address_from_pubkey, encode_address
 from state.asset_records import AssetKind, compute_asset_id, compute_contribution_id
 from state.attribution import compute_use_flows, get_accrued
-from state.context import Context
+from state.context import BlockInfo, Context
 from state.devchain import DevChain, seeded_key
 from state.errors import Code
 from state.graph import get_asset_view, get_earnings, get_upstream
@@ -81,8 +81,9 @@ class Story:
         return raws
 
     def view(self) -> Context:
+        """A read-only view of the committed state (with the chain's parameters)."""
         ledger = self.chain.ledger
-        return Context(ledger.store.get, ledger._block_info(ledger.height + 1, 0))
+        return Context(ledger.store.get, BlockInfo(ledger.chain_id, ledger.height + 1, 0, ledger.params))
 
     def who(self, address: bytes) -> str:
         return self.name_of.get(address, "validator " + encode_address(address)[:12] + "...")
