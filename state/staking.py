@@ -315,8 +315,9 @@ def process_fee_distribution(ctx: Context, last_valset, signers: Iterable[bytes]
     FEE_POOL for the next block."""
     total = checked_add(ctx.fees, get_counter(ctx, FEE_POOL), "fees")
     ctx.fees = 0
+    signed = set(signers)
     members = [] if last_valset is None else sorted(
-        (m for m in last_valset if m.address in set(signers)), key=lambda m: m.address)
+        (m for m in last_valset if m.address in signed), key=lambda m: m.address)
     if total == 0:
         return
     if not members:
