@@ -13,9 +13,12 @@ class P2PConfig:
     identity_seed: bytes  # 32 bytes from the node key file -> a stable ed25519 peer id
     listen_addrs: tuple[str, ...] = ("/ip4/127.0.0.1/tcp/0",)
     # Multiaddrs with /p2p/<peer id>: dialled at start and redialled within
-    # `redial_interval` of losing them; gossipsub direct peers; exempt from scoring.
+    # `redial_interval` of losing them; exempt from scoring and bans.
     persistent_peers: tuple[str, ...] = ()
-    # More peer ids treated as validators (exempt from scoring and bans).
+    # Peer ids of the validators (ours included if we are one): exempt from scoring
+    # and bans. Persistent peers that are validators become gossipsub direct peers
+    # when we are a validator too (direct peering must be mutual). Left empty, every
+    # persistent peer is taken as a fellow validator.
     validator_peer_ids: tuple[str, ...] = ()
     max_gossip_size: int = 512 * 1024  # enforced on publish (MessageTooLarge) and receive
     max_request_size: int = 256 * 1024

@@ -18,6 +18,7 @@ class TransportCounters:
     peers_disconnected: int = 0
     reconnects: int = 0  # persistent peers connected again after a loss
     dials_failed: int = 0  # redial attempts that failed (a peer that is down)
+    backpressure_ms: int = 0  # time publishes waited for the library's peer queues
     drops: Counter = field(default_factory=Counter)  # reason -> count
     penalties: Counter = field(default_factory=Counter)  # reason -> count
 
@@ -29,7 +30,7 @@ class TransportCounters:
             name: getattr(self, name)
             for name in (
                 "messages_in", "messages_out", "bytes_in", "bytes_out", "requests_in",
-                "requests_out", "peers_connected", "peers_disconnected", "reconnects", "dials_failed",
+                "requests_out", "peers_connected", "peers_disconnected", "reconnects", "dials_failed", "backpressure_ms",
             )
         }
         out.update({f"drops.{k}": v for k, v in sorted(self.drops.items())})

@@ -148,6 +148,17 @@ class Libp2pTransport:
         ]
         self.validators: set[PeerId] = {p.peer_id.to_base58() for p in self.persistent}
         self.validators.update(config.validator_peer_ids)
+        # Gossipsub direct peering must be mutual: a peer that treats us as direct
+        # refuses our GRAFT, and if we do not treat it as direct too it never gets
+        # our messages. Validators list each other, so direct = persistent peers that
+        # are validators, when we are one. No validator list: all persistent peers
+        # are taken as fellow validators (a testnet that lists everyone).
+        if not config.validator_peer_ids:
+            self.direct = list(self.persistent)
+        elif self.local_peer in config.validator_peer_ids:
+            self.direct = [p for p in self.persistent if p.peer_id.to_base58() in config.validator_peer_ids]
+        else:
+            self.direct = []
         self.penalties = PenaltyBook(self.validators, config.ban_threshold, ban_seconds=config.ban_seconds)
         self.limiter = InboundLimiter(config.inbound_msgs_per_s, config.inbound_bytes_per_s)
         self._events = EventFanout(self.counters)
@@ -172,7 +183,7 @@ class Libp2pTransport:
         self.router = GossipSub(
             protocols=[PROTOCOL_ID_V11],  # trap 3: v1.2 sends an IDONTWANT per message
             degree=6, degree_low=4, degree_high=12,
-            direct_peers=self.persistent,
+            direct_peers=self.direct,
             heartbeat_interval=config.heartbeat_interval,  # trap 12: default 120 s
             # Our supervisor redials persistent peers (with counters and a 0.2 s
             # period); the library's own direct-connect loop is parked.
@@ -427,16 +438,20 @@ class Libp2pTransport:
     async def _wait_for_peer_queues(self) -> None:
         """Trap 2: publish() has no backpressure; the library's per-peer queue holds 32
         RPCs and drops the rest. Wait (bounded) until every peer queue has room."""
-        deadline = trio.current_time() + BACKPRESSURE_MAX_WAIT
-        while True:
-            fullest = max((len(q) for q in self.pubsub.peer_queues.values()), default=0)
-            if fullest < PEER_QUEUE_HIGH_WATER:
-                return
-            if trio.current_time() >= deadline:
-                if fullest >= PEER_QUEUE_LIMIT:
-                    self.counters.drop("peer_queue_full")
-                return
-            await trio.sleep(0.002)
+        start = trio.current_time()
+        deadline = start + BACKPRESSURE_MAX_WAIT
+        try:
+            while True:
+                fullest = max((len(q) for q in self.pubsub.peer_queues.values()), default=0)
+                if fullest < PEER_QUEUE_HIGH_WATER:
+                    return
+                if trio.current_time() >= deadline:
+                    if fullest >= PEER_QUEUE_LIMIT:
+                        self.counters.drop("peer_queue_full")
+                    return
+                await trio.sleep(0.002)
+        finally:
+            self.counters.backpressure_ms += int((trio.current_time() - start) * 1000)
 
     # --- request/response ---
     def set_request_handler(self, protocol: str, handler: RequestHandler) -> None:

@@ -104,6 +104,7 @@ def command(nodes: int, total: int, rate: float, size: int, flush_ms: float, wit
         "per_node_tx_per_s": [round(x, 1) for x in rates],
         "cpu_s_per_node": [round(s["cpu_s"] - c, 3) for s, c in zip(statuses, cpu0)],
         "gossip_msgs_in_per_node": [s["counters"]["messages_in"] for s in statuses],
+        "backpressure_ms_per_node": [s["counters"]["backpressure_ms"] for s in statuses],
         "loadavg_before": load_before[0], "loadavg_after": load_after[0],
         "yardstick_sha256_per_s": round(yard), "yardstick_ratio_to_quiet": round(yard / REFERENCE_SHA256_200B_PER_S, 3),
     }))

@@ -136,6 +136,9 @@ async def run_child(args: argparse.Namespace) -> None:
                 "height": max(blocks, default=0), "blocks_digest": blocks_digest(), "counters": transport.counters.snapshot(),
                 "cpu_s": time.process_time(), "p50_s": pick(0.50), "p99_s": pick(0.99),
                 "banned": transport.penalties.banned(), "t": time.time(), **state,
+                "tx_pending": len(txs._pending) if txs else 0,
+                "outbound_queued": {t: q.statistics().current_buffer_used for t, q in transport._outbound.items()},
+                "peer_queues": [len(q) for q in transport.pubsub.peer_queues.values()],
             }
 
         async def submit(node: int, start: int, count: int, size: int, rate: float) -> None:
@@ -270,7 +273,19 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     import trio
 
-    trio.run(run_child, args)
+    profile_to = os.environ.get("GOSSIP_PEER_PROFILE")  # a path prefix: dump cProfile stats
+    if profile_to:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+        try:
+            trio.run(run_child, args)
+        finally:
+            profiler.disable()
+            profiler.dump_stats(f"{profile_to}.{args.index}")
+    else:
+        trio.run(run_child, args)
 
 
 # --------------------------------------------------------------------------- parent

@@ -140,3 +140,20 @@ async def test_only_noise_is_offered_plaintext_tls_and_secio_are_refused():
         for refused in ("/plaintext/2.0.0", "/plaintext/1.0.0", "/tls/1.0.0", "/secio/1.0.0"):
             assert await multistream_propose(port, refused) in ("na", "<closed>"), refused
         assert a.peers() == []
+
+
+async def test_persistent_peer_is_redialled_within_2s_after_a_restart():
+    from testnet.gossip_peer import free_port
+
+    port = free_port()
+    b_addr = f"/ip4/127.0.0.1/tcp/{port}/p2p/{peer_id_from_seed(b'g' * 32)}"
+    b_config = config(b"g" * 32, listen_addrs=(f"/ip4/127.0.0.1/tcp/{port}",))  # dials nobody
+    async with open_libp2p_transport(config(b"f" * 32, persistent_peers=(b_addr,))) as a:
+        async with open_libp2p_transport(b_config) as b:
+            await until(lambda: a.peers() == [b.local_peer])
+        await until(lambda: a.peers() == [])
+        await until(lambda: a.counters.dials_failed >= 2)  # it keeps trying while b is down
+        async with open_libp2p_transport(b_config) as b:
+            # Only a's supervisor can bring b back; it must within 2 s of b listening.
+            await until(lambda: b.local_peer in a.peers(), within=2.0)
+            assert a.counters.reconnects == 1
