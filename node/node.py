@@ -33,7 +33,7 @@ from node.metrics import NodeMetrics
 from node.sync import PulledVotes, SyncedBlocks, VoteCache
 from p2p.ids import ChainTopics
 from p2p.messages import (
-    CompactProposal, MessageError, TxsRequest, TxsResponse, VoteMessage,
+    CompactProposal, EvidenceMessage, MessageError, TxsRequest, TxsResponse, VoteMessage,
 )
 from p2p.transport import PeerId, RequestError, Transport
 from state.block import Block, Header
@@ -117,6 +117,7 @@ class Node:
         self._nursery: trio.Nursery | None = None
         self.pending_decision: tuple[int, bytes, Commit] | None = None
         self.early_proposals: list[BlockProposal] = []
+        self.pending_evidence: dict[bytes, bytes] = {}  # hash -> encoded DuplicateVoteEvidence
 
     # ------------------------------------------------------------------ helpers for others
     def round_age(self) -> float:
@@ -263,6 +264,12 @@ class Node:
         elif kind == "evidence":
             log_event(log, logging.WARNING, "equivocation", validator=e.evidence.validator,
                       height=e.evidence.height)
+            raw = e.evidence.encode()
+            if self._add_evidence(raw):
+                try:
+                    await self.transport.publish(self.topics.evidence, EvidenceMessage(raw).encode())
+                except Exception as err:  # never let gossip stop consensus
+                    log_event(log, logging.WARNING, "publish_failed", error=str(err))
         return []
 
     def _schedule(self, timeout: Any, duration_ms: int) -> None:
@@ -275,12 +282,37 @@ class Node:
         assert self._nursery is not None
         self._nursery.start_soon(fire)
 
+    def _add_evidence(self, raw: bytes) -> bool:
+        import hashlib
+        key = hashlib.sha256(raw).digest()
+        if key in self.pending_evidence or len(self.pending_evidence) >= 64:
+            return False
+        self.pending_evidence[key] = raw
+        return True
+
     def _get_value(self, height: int, round: int) -> list:
-        """Proposer: reap the mempool and build the block for (height, round)."""
+        """Proposer: reap the mempool and build the block for (height, round), with the
+        pending evidence the ledger accepts (an invalid item would make the block invalid)."""
         mc = self.config.mempool
         reaped = self.mempool.reap(mc.block_max_txs, mc.block_max_bytes)
-        block = self.chain.make_block([t.raw for t in reaped], self.validator_key.address,
-                                      int(time.time() * 1000))
+        now = int(time.time() * 1000)
+        txs = [t.raw for t in reaped]
+        evidence = list(self.pending_evidence.values())
+        block = self.chain.make_block(txs, self.validator_key.address, now, evidence)
+        if evidence:
+            try:
+                self.chain.execute(block, self.mempool.verified_ids)
+            except BlockError:
+                # keep only the items that pass on their own; drop the others for good
+                good = []
+                for ev in evidence:
+                    try:
+                        self.chain.execute(self.chain.make_block([], self.validator_key.address, now, good + [ev]),
+                                           frozenset())
+                        good.append(ev)
+                    except BlockError:
+                        self.pending_evidence = {k: v for k, v in self.pending_evidence.items() if v != ev}
+                block = self.chain.make_block(txs, self.validator_key.address, now, good)
         self._remember_block(block)
         try:
             self.chain.execute(block, self.mempool.verified_ids)
@@ -330,6 +362,9 @@ class Node:
 
     def _after_commit(self, block: Block, result: Any) -> None:
         tx_ids = [r.tx_id for r in result.tx_results]
+        if block.evidence and self.pending_evidence:
+            included = set(block.evidence)
+            self.pending_evidence = {k: v for k, v in self.pending_evidence.items() if v not in included}
         self.wal.truncate()
         self.mempool.update(tx_ids)
         self.waiters.committed(tx_ids)
@@ -471,6 +506,27 @@ class Node:
         if any(i not in have for i in ids):
             return None
         return [have[i] for i in ids]
+
+    async def run_evidence_receiver(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        """Evidence gossiped by peers: kept (after a signature check) for our next block."""
+        from consensus.types import DuplicateVoteEvidence, InvalidEvidence
+        channel = await self.transport.subscribe(self.topics.evidence)
+        task_status.started()
+        async for g in channel:
+            try:
+                raw = EvidenceMessage.decode(g.payload, max_size=256 * 1024 + 16).evidence
+                ev = DuplicateVoteEvidence.decode(raw)
+                vs = self.chain.validator_set(ev.height)
+                val = vs.get(ev.validator) if vs else None
+                if val is None:
+                    raise InvalidEvidence("unknown_validator", "not a validator at that height")
+                ev.verify(self.chain_id, val.pub_key)
+            except (MessageError, ValueError, InvalidEvidence) as e:
+                self.metrics.gossip_drops.labels("invalid_evidence").inc()
+                self.transport.penalise(g.source, "invalid")
+                log_event(log, logging.INFO, "bad_evidence", peer=g.source, error=str(e))
+                continue
+            self._add_evidence(raw)
 
     async def run_tx_gossip(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         from p2p.tx_gossip import open_tx_gossip

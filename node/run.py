@@ -66,6 +66,7 @@ async def run_services(node, rpc_listen: str | None, *, task_status=trio.TASK_ST
         await nursery.start(node.run_tx_gossip)
         await nursery.start(node.run_vote_receiver)
         await nursery.start(node.run_proposal_receiver)
+        await nursery.start(node.run_evidence_receiver)
         await nursery.start(node.run_peer_watch)
         await nursery.start(node.run_consensus)
         await nursery.start(run_catchup, node)

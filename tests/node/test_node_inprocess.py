@@ -170,3 +170,88 @@ async def test_synced_block_with_forged_commit_is_refused(tmp_path):
     fresh.chain.apply_synced(block2, commit2)
     assert fresh.chain.height == 2
     fresh.close()
+
+
+async def test_gossiped_evidence_is_included_and_the_offender_leaves_the_set(tmp_path):
+    from consensus.types import DuplicateVoteEvidence, Vote, VoteType
+    from p2p.ids import ChainTopics
+    from p2p.messages import EvidenceMessage
+    info = generate(tmp_path, 4, chain_id="mem-chain", config_overrides=FAST)
+    offender = Ed25519Key(Home(info.nodes[3].home).validator_key().seed)
+    async with open_memory_network(seed=4) as net, trio.open_nursery() as nursery:
+        nodes = [await start(nursery, net, n.home, n.name) for n in info.nodes]
+        await wait_for(lambda: all(r.node.chain.height >= 2 for r in nodes))
+        votes = [Vote(VoteType.PREVOTE, 2, 0, bytes([i]) * 32, offender.address) for i in (1, 2)]
+        signed = [Vote(v.type, v.height, v.round, v.value_id, v.validator,
+                       offender.sign(v.sign_bytes("mem-chain"))) for v in votes]
+        ev = DuplicateVoteEvidence.of(*signed).encode()
+        async with net.open_transport("witness") as w:
+            topic = ChainTopics("mem-chain").evidence
+            await w.publish(topic, b"\x93garbage")  # undecodable: dropped, nothing breaks
+            await w.publish(topic, EvidenceMessage(ev).encode())
+
+            def included():
+                c = nodes[0].node.chain
+                return next((h for h in range(1, c.height + 1) if ev in c.block(h).evidence), None)
+            await wait_for(lambda: included() is not None)
+            h = included()
+            await wait_for(lambda: nodes[0].node.chain.height >= h + 1)
+            chain = nodes[0].node.chain
+            assert chain.validator_set(h + 2).get(offender.address) is None
+            assert chain.validator_set(h + 1).get(offender.address) is not None
+            assert all(not r.node.pending_evidence for r in nodes[:3])
+            assert nodes[0].node.metrics.gossip_drops.labels("invalid_evidence")._value.get() >= 1
+            nursery.cancel_scope.cancel()
+
+
+async def test_rpc_served_by_a_node(tmp_path):
+    import httpx
+    from nacl.signing import SigningKey
+    from node.keys import Keyring, encode_address
+    from state.asset_records import compute_asset_id
+    from state.proof import verify_proof
+    info = generate(tmp_path, 1, chain_id="mem-chain", config_overrides=FAST)
+    ring = Keyring(tmp_path / "keyring")
+    alice, bob = ring.get("alice"), ring.get("bob")
+    async with open_memory_network(seed=5) as net, trio.open_nursery() as nursery, \
+            net.open_transport("n0") as t:
+        node = make_node(info.nodes[0].home, t)
+        binds = await nursery.start(run_services, node, "127.0.0.1:0")
+        async with httpx.AsyncClient(base_url="http://" + binds[0], timeout=10) as c:
+            tx = sign_tx(SigningKey(alice.seed), "mem-chain", 0, 1000, "create_datanet",
+                         ["notes", "ipfs://x", 500_000, 1_000_000, [bob.address]])
+            r = (await c.post("/broadcast_tx_commit", json={"tx": tx.hex()})).json()
+            assert r["committed"] and r["tx_result"]["code"] == 0, r
+            h = r["height"]
+            again = (await c.post("/broadcast_tx_sync", json={"tx": tx.hex()})).json()
+            assert again["code"] in ("stale_nonce", "nonce_too_low")
+            got = (await c.get("/tx", params={"hash": r["hash"]})).json()
+            assert got["height"] == h and bytes.fromhex(got["tx"]) == tx
+            blk = (await c.get("/block", params={"height": h})).json()
+            assert blk["header"]["data_hash"] == got["proof"]["data_hash"]
+            cm = (await c.get("/commit", params={"height": h})).json()
+            assert cm["commit"]["block_id"] == blk["block_id"]
+            vs = (await c.get("/validators", params={"height": h})).json()
+            assert vs["total_power"] == 100 and len(vs["validators"]) == 1
+            datanet = compute_asset_id(bytes.fromhex(r["hash"]))
+            a = (await c.get("/query/asset", params={"id": datanet.hex(), "height": h})).json()
+            assert a["asset"]["kind"] == "datanet" and a["asset"]["creator"] == encode_address(alice.address)
+            p = a["proofs"][0]
+            assert verify_proof(bytes.fromhex(a["app_hash"]), bytes.fromhex(p["key"]),
+                                bytes.fromhex(p["value"]), bytes.fromhex(p["proof"]))
+            up = (await c.get("/query/upstream", params={"id": datanet.hex()})).json()
+            assert up["graph"]["kind"] == "datanet" and up["graph"]["children"] == []
+            down = (await c.get("/query/downstream", params={"id": datanet.hex()})).json()
+            assert down["truncated"] is False
+            e = (await c.get("/query/earnings", params={"address": encode_address(bob.address)})).json()
+            assert e["total"] == 0 and e["earnings"] == []
+            missing = await c.get("/query/asset", params={"id": "11" * 32})
+            assert missing.status_code == 404 and missing.json()["error"]["code"] == "unknown_asset"
+            future = await c.get("/block", params={"height": "999999"})
+            assert future.status_code == 404
+            st = (await c.get("/status")).json()
+            assert st["height"] >= h and st["voting_power"] == 100 and st["chain_id"] == "mem-chain"
+            m = (await c.get("/metrics")).text
+            assert "attrchain_committed_txs_total 1.0" in m and "attrchain_rejected_txs_total" in m
+        nursery.cancel_scope.cancel()
+    node.close()
