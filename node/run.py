@@ -107,3 +107,20 @@ def start_command(home_dir: Path) -> None:
         trio.run(_main, home)
     except KeyboardInterrupt:
         pass
+    except BaseException as e:  # noqa: BLE001 -- report OSErrors (a port taken) in one line
+        os_error = _find(e, OSError)
+        if os_error is None:
+            raise
+        click.echo(f"error: {os_error}", err=True)
+        sys.exit(1)
+
+
+def _find(exc: BaseException, kind: type) -> BaseException | None:
+    """The first `kind` inside (possibly nested) exception groups."""
+    if isinstance(exc, kind):
+        return exc
+    for sub in getattr(exc, "exceptions", ()):
+        found = _find(sub, kind)
+        if found is not None:
+            return found
+    return None

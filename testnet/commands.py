@@ -79,6 +79,9 @@ def up(n_validators: int, directory: Path, watch: float | None, timeout: float) 
         old = TestnetInfo.load(directory)
         if any(is_running(n) for n in old.nodes):
             raise click.ClickException(f"a testnet is running in {directory}; `attrchain testnet down --dir {directory}` first")
+        # `up` starts a fresh chain: remove the old one (only a directory we created)
+        import shutil
+        shutil.rmtree(directory)
     t0 = time.monotonic()
     info = generate(directory, n_validators)
     for n in info.nodes:
