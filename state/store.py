@@ -96,15 +96,22 @@ class Store:
 
     def get(self, key: bytes) -> bytes | None:
         """Latest committed value of `key`, or None."""
-        return self._db.get(b"S" + key)
+        try:
+            return self._db.get(b"S" + key)
+        except TypeError:
+            raise StoreError("bad_key", f"key must be bytes, got {type(key).__name__}") from None
 
     def get_at(self, key: bytes, height: int) -> bytes | None:
         """Value of `key` as committed at `height` (any committed height)."""
+        _check_key(key)
         self._require_committed(height)
         return self._value_at(sha256(key).digest(), height)
 
     def get_record(self, key: bytes) -> bytes | None:
-        return self._db.get(b"R" + key)
+        try:
+            return self._db.get(b"R" + key)
+        except TypeError:
+            raise StoreError("bad_key", f"key must be bytes, got {type(key).__name__}") from None
 
     def app_hash_at(self, height: int) -> bytes:
         self._require_committed(height)

@@ -157,6 +157,15 @@ def test_bad_record_rejected_and_nothing_changes(tmp_path):
             (1, h1, b"1", None)
 
 
+def test_reads_with_a_non_bytes_key_name_the_reason(tmp_path):
+    with Store(tmp_path / "db") as store:
+        store.commit(1, {b"a": b"1"})
+        for read in (store.get, store.get_record, lambda k: store.get_at(k, 1), store.prove):
+            with pytest.raises(StoreError) as e:
+                read("a")
+            assert e.value.code == "bad_key"
+
+
 def test_get_at_and_prove_refuse_uncommitted_heights(tmp_path):
     with Store(tmp_path / "db") as store:
         store.commit(1, {b"a": b"1"})
