@@ -50,7 +50,20 @@ from state.errors import Code, TxError
 from state.tx import PPM, SignedTx
 
 
+# A `use` does work in proportion to the assets it reaches and the keys it writes, up to
+# 1,024 arrivals x MAX_HOLDERS holders; a flat fee would let one cheap tx cost a block
+# thousands of writes. So a use pays min_fee per USE_WORK_PER_FEE units of its work:
+# checked on the stored expansion before any work, and on the keys it would write before
+# it writes them (a refused use pays its fee and writes nothing).
+USE_WORK_PER_FEE = 32
+
+
 # --- pure math -----------------------------------------------------------------------------
+def compute_use_fee(work: int, min_fee: int) -> int:
+    """The least tx fee a use doing `work` units (arrivals, or keys written) must pay."""
+    return min_fee * max(1, -(-work // USE_WORK_PER_FEE))
+
+
 def compute_protocol_fee(price: int, protocol_fee_ppm: int) -> int:
     return price * protocol_fee_ppm // PPM
 
@@ -240,7 +253,9 @@ def process_use(ctx: Context, tx: SignedTx) -> None:
     # Verify the price is within what the sender agreed to pay
     if price > max_price:
         raise TxError(Code.PRICE_ABOVE_MAX, f"price {price} is above max_price {max_price}")
-    # Verify the sender can pay it (decrease_balance raises INSUFFICIENT_FUNDS)
+    # Verify the tx fee pays for the assets the payment may reach
+    verify_use_fee(tx.tx.fee, rec.expansion, ctx.params.min_fee, "reaches", "assets")
+    # Verify the sender can pay the price (decrease_balance raises INSUFFICIENT_FUNDS)
     decrease_balance(ctx, tx.sender, price)
     fee = compute_protocol_fee(price, ctx.params.protocol_fee_ppm)
     ctx.collect_fee(fee)
@@ -249,7 +264,17 @@ def process_use(ctx: Context, tx: SignedTx) -> None:
         payout = Payout(ctx)
         payout.records[asset_id] = rec
         payout.distribute(asset_id, price - fee)
+        # Verify the tx fee pays for the keys the payment writes
+        writes = len(payout.credits) + len(payout.earnings) + len(payout.deposits)
+        verify_use_fee(tx.tx.fee, writes, ctx.params.min_fee, "writes", "keys")
         payout.apply()
+
+
+def verify_use_fee(fee: int, work: int, min_fee: int, verb: str, what: str) -> None:
+    need = compute_use_fee(work, min_fee)
+    if fee < need:
+        raise TxError(Code.FEE_TOO_LOW, f"this use {verb} {work} {what}: it needs a fee of at least {need} "
+                                        f"(min_fee per {USE_WORK_PER_FEE})")
 
 
 def process_claim(ctx: Context, tx: SignedTx) -> None:

@@ -25,9 +25,9 @@ def content(label: str) -> bytes:
     return hashlib.sha256(label.encode()).digest()
 
 
-def submit(chain: DevChain, who: str, kind: str, *fields):
+def submit(chain: DevChain, who: str, kind: str, *fields, fee: int | None = None):
     """Apply one tx in its own block, assert it succeeded; return (tx result, raw tx)."""
-    raw = chain.tx(KEYS[who], kind, *fields)
+    raw = chain.tx(KEYS[who], kind, *fields, fee=fee)
     result = apply_ok(chain, raw)
     return result.tx_results[0], raw
 
@@ -59,8 +59,8 @@ def register(chain, who: str, kind: str, sources, price: int = 0, name: str = "m
     return compute_asset_id(tx_id(raw))
 
 
-def use(chain, who: str, asset: bytes, max_price: int):
-    return submit(chain, who, "use", asset, max_price)[0]
+def use(chain, who: str, asset: bytes, max_price: int, fee: int | None = None):
+    return submit(chain, who, "use", asset, max_price, fee=fee)[0]
 
 
 def balances(chain, *names) -> dict[str, int]:

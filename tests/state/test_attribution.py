@@ -15,7 +15,7 @@ from asset_helpers import (  # noqa: F401
 )
 from conftest import view
 from state.asset_records import ACC_SCALE
-from state.attribution import compute_use_flows
+from state.attribution import compute_use_fee, compute_use_flows
 from state.graph import get_earnings
 from state.tx import PPM
 
@@ -244,7 +244,8 @@ def test_use_of_asset_with_upstream_expansion_of_1024(cast):
     reference_payout(view(cast), z, 987_654_321 - 987_654_321 * 50_000 // PPM, expected, pools)
     before = balances(cast, *NAMES)
     pool_before = pool(cast, D[0]).balance
-    use(cast, "uma", z, 987_654_321)
+    use_fee = compute_use_fee(1_024, FEE)        # 32 x min_fee: the use reaches 1,024 assets
+    use(cast, "uma", z, 987_654_321, fee=use_fee)
     after = balances(cast, *NAMES)
     got = {(ADDR[n], a): earned(cast, n, a) for n in ("eve", "gus", "finn") for a in [z] + D + L + Y}
     assert {k: v for k, v in got.items() if v} == expected
@@ -252,4 +253,4 @@ def test_use_of_asset_with_upstream_expansion_of_1024(cast):
     # every uopen accounted for: holders + pool + protocol fee == price
     gained = sum(after[n] - before[n] for n in ("eve", "gus", "finn"))
     assert gained + pools[D[0]] + 987_654_321 * 50_000 // PPM == 987_654_321
-    assert before["uma"] - after["uma"] == 987_654_321 + FEE
+    assert before["uma"] - after["uma"] == 987_654_321 + use_fee

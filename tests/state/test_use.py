@@ -3,10 +3,10 @@ block's validators and the rest flows up the attribution graph (amounts: test_at
 from __future__ import annotations
 
 from asset_helpers import (  # noqa: F401
-    ADDR, KEYS, accepted, balances, cast, create_datanet, earned, register, submit, use,
+    ADDR, KEYS, accepted, balances, build_wide_graph, cast, create_datanet, earned, register, submit, use,
 )
 from conftest import START_BALANCE, assert_rejected, view
-from state.attribution import compute_use_flows
+from state.attribution import compute_use_fee, compute_use_flows
 from state.devchain import seeded_key
 from state.errors import Code
 from state.params import Params
@@ -128,4 +128,44 @@ def test_invalid_asset_id_length(cast):
 def test_invalid_wrong_type(cast):
     m = register(cast, "eve", "model", [])
     assert_rejected(cast, _use(cast, "uma", m, "10"), Code.WRONG_TYPE, charged=False)
+
+
+def test_use_fee_scales_with_expansion(cast):
+    D, L, Y = build_wide_graph(cast)
+    z = register(cast, "finn", "agent", [(y, 1) for y in Y] + [(m, 1) for m in L[:12]], price=10)
+    min_fee = cast.ledger.params.min_fee
+    assert compute_use_fee(1_024, min_fee) == 32 * min_fee
+    use(cast, "uma", z, 10, fee=32 * min_fee)
+
+
+def test_invalid_fee_too_low_for_expansion(cast):
+    D, L, Y = build_wide_graph(cast)
+    z = register(cast, "finn", "agent", [(y, 1) for y in Y] + [(m, 1) for m in L[:12]], price=10)
+    raw = cast.tx(KEYS["uma"], "use", z, 10, fee=31 * cast.ledger.params.min_fee)
+    assert_rejected(cast, raw, Code.FEE_TOO_LOW, charged=True)
+
+
+def _spread_shares(cast, asset, n):
+    """eve gives one share of `asset` to each of n new holders."""
+    from conftest import apply_ok
+    apply_ok(cast, *[cast.tx(KEYS["eve"], "transfer_shares", asset, bytes([i + 1]) * 20, 1) for i in range(n)])
+
+
+def test_use_fee_scales_with_keys_written(cast):
+    m = register(cast, "eve", "model", [], price=10**8)
+    _spread_shares(cast, m, 31)          # 32 holders: 32 balances + 32 earnings records
+    use(cast, "uma", m, 10**8, fee=2 * cast.ledger.params.min_fee)
+    assert earned(cast, "eve", m) > 0 and record_holders(cast, m) == 32
+
+
+def test_invalid_fee_too_low_for_keys_written(cast):
+    m = register(cast, "eve", "model", [], price=10**8)
+    _spread_shares(cast, m, 31)
+    raw = cast.tx(KEYS["uma"], "use", m, 10**8, fee=2 * cast.ledger.params.min_fee - 1)
+    assert_rejected(cast, raw, Code.FEE_TOO_LOW, charged=True)
+
+
+def record_holders(cast, asset) -> int:
+    from asset_helpers import record
+    return len(record(cast, asset).holders)
 
