@@ -65,8 +65,10 @@ class Store:
                  lru_cache_size: int = 32 << 20, write_buffer_size: int = 16 << 20):
         _fix_malloc_threshold()
         # bloom filters: a get of a tree node or key touches one table file, not every
-        # overlapping one (node keys are random hashes, so the filters do work)
+        # overlapping one. No compression: tree nodes are random hashes (incompressible),
+        # so snappy would only cost compaction CPU on a machine whose cores are scarce.
         self._db = plyvel.DB(str(path), create_if_missing=True, bloom_filter_bits=10,
+                             compression=None,
                              lru_cache_size=lru_cache_size, write_buffer_size=write_buffer_size)
         if self._db.get(_BULK_KEY) is not None:
             self._db.close()
