@@ -5,7 +5,7 @@ from asset_helpers import (  # noqa: F401
     ADDR, KEYS, accepted, accrued, balances, cast, create_datanet, earned, record, register, submit, use,
 )
 from conftest import apply_ok, assert_rejected
-from state.asset_records import MAX_HOLDERS
+from state.asset_records import MAX_HOLDERS, is_share_table_valid
 from state.errors import Code
 
 
@@ -28,6 +28,8 @@ def test_transfer_shares_to_existing_holder_merges(cast):
     submit(cast, "eve", "transfer_shares", m, ADDR["gus"], 200)
     submit(cast, "gus", "transfer_shares", m, ADDR["ada"], 50)
     assert record(cast, m).holders == sorted([[ADDR["eve"], 999_700], [ADDR["gus"], 250], [ADDR["ada"], 50]])
+    assert is_share_table_valid(record(cast, m).holders)
+    assert not is_share_table_valid([[ADDR["eve"], 999_999]])
 
 
 def test_transfer_shares_moves_future_revenue(cast):
