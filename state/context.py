@@ -46,7 +46,8 @@ class Context:
         self._parent = parent
         self._read = read                 # committed-state read (root only)
         self._writes: dict[bytes, bytes | None] = {}   # None marks a delete
-        self._cache: dict[bytes, bytes | None] = {}    # root only: committed values read so far
+        # root only: committed values read so far (children never read the store directly)
+        self._cache: dict[bytes, bytes | None] | None = {} if parent is None else None
         self.fees = 0                     # collected for the validators in this scope
         self.events: list[tuple] = []     # (kind, ...) facts for tx results and the demo
 
