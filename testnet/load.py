@@ -1,8 +1,11 @@
 """`attrchain testnet load`: a steady stream of signed txs through the nodes' RPC.
 
-Each account sends to one node only (so its nonces arrive in order), tracks its nonce
-locally, and the mix is mostly transfers with, when the ledger has assets, uses of a model
-registered at the start. Prints a progress bar, then submitted / accepted / committed.
+Each account sends to one node only (so its nonces arrive in order) and tracks its nonce
+locally. A setup block registers a datanet (curated by the first account), a model on it
+and an agent on the model; then the mix is about 55 % transfers, 25 % uses of the agent or
+the model (payments that flow up the graph), 15 % contributions to the datanet and, from
+the curator, reviews of contributions committed a few seconds earlier. Prints a progress
+bar, then one JSON line: submitted / accepted / committed, refusals by reason, mix.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from nacl.signing import SigningKey
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from node.keys import Keyring, encode_address
+from state.asset_records import compute_contribution_id
 from node.rpc_client import RpcClient, RpcClientError
 from testnet.network import TestnetInfo, is_running
 
@@ -51,7 +55,6 @@ def build_senders(directory: Path, info: TestnetInfo) -> list[Sender]:
 def run_load(directory: Path, info: TestnetInfo, rate: int, duration: int, seed: int = 1) -> str:
     from state.tx import sign_tx
     senders = build_senders(directory, info)
-    rng = random.Random(seed)
     total = rate * duration
     first = senders[0].node_rpc
     with RpcClient(first) as c:
@@ -60,22 +63,49 @@ def run_load(directory: Path, info: TestnetInfo, rate: int, duration: int, seed:
     lock = threading.Lock()
     done = [0]
 
-    def worker(group: list[Sender], share: int) -> None:
+    world = setup_assets(senders, chain_id)
+    mix: dict[str, int] = {}
+    sample: list[tuple[str, str]] = []
+
+    def choose(s: Sender, r: random.Random) -> tuple[str, list]:
+        x = r.randrange(100)
+        if s is senders[0]:
+            with lock:
+                ready = world.pending and world.pending[0][0] < time.monotonic() - 3
+                cid = world.pending.pop(0)[1] if ready else None
+            if cid is not None:
+                return "review", [cid, True, 1 + r.randrange(1_000_000)]
+        if x < 25:
+            asset, price = world.uses[r.randrange(len(world.uses))]
+            return "use", [asset, price]
+        if x < 40:
+            content = r.randbytes(32)
+            with lock:
+                world.pending.append((time.monotonic(), compute_contribution_id(world.datanet, content)))
+            return "contribute", [world.datanet, content, 1 + r.randrange(10_000), "ipfs://load"]
+        to = senders[r.randrange(len(senders))].address
+        if to == s.address:
+            to = senders[(senders.index(s) + 1) % len(senders)].address
+        return "transfer", [to, 1 + r.randrange(1_000_000)]
+
+    def worker(group: list[Sender], share: int, wseed: int) -> None:
         clients = {s.node_rpc: RpcClient(s.node_rpc, timeout=10) for s in group}
+        r = random.Random(wseed)
         t0 = time.monotonic()
         for i in range(share):
             s = group[i % len(group)]
-            to = senders[rng.randrange(len(senders))].address
-            if to == s.address:
-                to = senders[(senders.index(s) + 1) % len(senders)].address
-            raw = sign_tx(SigningKey(s.seed), chain_id, s.nonce, 1000 + rng.randrange(100),
-                          "transfer", [to, 1 + rng.randrange(1_000_000)])
+            kind, fields = choose(s, r)
+            with lock:
+                mix[kind] = mix.get(kind, 0) + 1
+            raw = sign_tx(SigningKey(s.seed), chain_id, s.nonce, 1000 + r.randrange(100), kind, fields)
             try:
                 res = clients[s.node_rpc].broadcast_tx_sync(raw)
                 s.sent += 1
                 if res["code"] == 0:
                     s.accepted += 1
                     s.nonce += 1
+                    if len(sample) < 2000:
+                        sample.append((kind, res["hash"]))
                 else:
                     s.rejected[res["code"]] = s.rejected.get(res["code"], 0) + 1
                     if res["code"] in ("nonce_too_low", "stale_nonce"):
@@ -95,7 +125,8 @@ def run_load(directory: Path, info: TestnetInfo, rate: int, duration: int, seed:
     n_workers = min(len(senders), 4)
     groups = [senders[i::n_workers] for i in range(n_workers)]
     shares = [total // n_workers + (1 if i < total % n_workers else 0) for i in range(n_workers)]
-    threads = [threading.Thread(target=worker, args=(g, sh), daemon=True) for g, sh in zip(groups, shares)]
+    threads = [threading.Thread(target=worker, args=(g, sh, seed + i), daemon=True)
+               for i, (g, sh) in enumerate(zip(groups, shares))]
     t_start = time.monotonic()
     with Progress(TextColumn("load"), BarColumn(), TextColumn("{task.completed}/{task.total} txs"),
                   TimeRemainingColumn()) as progress:
@@ -117,6 +148,18 @@ def run_load(directory: Path, info: TestnetInfo, rate: int, duration: int, seed:
                 break
             time.sleep(0.5)
     committed = st["total_txs"] - tx0
+    # execution results of a sample of the accepted txs (a failed tx is included, pays its fee)
+    failed: dict[str, int] = {}
+    with RpcClient(first) as c:
+        for kind, h in random.Random(seed).sample(sample, min(100, len(sample))):
+            try:
+                r = c.get("/tx", hash=h)
+            except RpcClientError:
+                failed["not_found"] = failed.get("not_found", 0) + 1
+                continue
+            if r["tx_result"]["code"] != 0:
+                k = f"{kind}:{r['tx_result']['log'][:40]}"
+                failed[k] = failed.get(k, 0) + 1
     rejected: dict[str, int] = {}
     for s in senders:
         for k, v in s.rejected.items():
@@ -124,4 +167,31 @@ def run_load(directory: Path, info: TestnetInfo, rate: int, duration: int, seed:
     return json.dumps({"submitted": sum(s.sent for s in senders), "accepted": accepted,
                        "committed": committed, "rejected": rejected,
                        "submit_rate": round(sum(s.sent for s in senders) / elapsed, 1),
-                       "blocks": st["height"] - h0, "seconds": round(elapsed, 1)})
+                       "blocks": st["height"] - h0, "seconds": round(elapsed, 1), "mix": mix,
+                       "sampled_results": min(100, len(sample)), "sampled_failed": failed})
+
+
+@dataclass
+class World:
+    datanet: bytes
+    uses: list[tuple[bytes, int]]                       # (asset, price)
+    pending: list[tuple[float, bytes]] = field(default_factory=list)  # contributions to review
+
+
+def setup_assets(senders: list[Sender], chain_id: str) -> World:
+    """One block: a datanet curated by the first sender, a model on it, an agent on that."""
+    from state.asset_records import compute_asset_id
+    from state.tx import sign_tx
+    owner = senders[0]
+    with RpcClient(owner.node_rpc, timeout=60) as c:
+        def commit(kind: str, fields: list) -> bytes:
+            raw = sign_tx(SigningKey(owner.seed), chain_id, owner.nonce, 1000, kind, fields)
+            res = c.broadcast_tx_commit(raw, timeout_ms=30_000)
+            if not res.get("committed") or res["tx_result"]["code"] != 0:
+                raise RuntimeError(f"load setup: {kind} failed: {res}")
+            owner.nonce += 1
+            return compute_asset_id(bytes.fromhex(res["hash"]))
+        datanet = commit("create_datanet", ["load-datanet", "ipfs://load", 500_000, 1_000, [owner.address]])
+        model = commit("register_model", ["load-model", "ipfs://load/model", 10_000, [[datanet, 400_000]]])
+        agent = commit("register_agent", ["load-agent", "ipfs://load/agent", 20_000, [[model, 300_000]]])
+    return World(datanet, [(model, 10_000), (agent, 20_000)])

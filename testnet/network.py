@@ -94,7 +94,7 @@ def fast_config(moniker: str) -> Config:
     c.timeout_propose_ms, c.timeout_propose_delta_ms = 2000, 500
     c.timeout_prevote_ms, c.timeout_prevote_delta_ms = 500, 250
     c.timeout_precommit_ms, c.timeout_precommit_delta_ms = 500, 250
-    c.timeout_commit_ms = 900
+    c.timeout_commit_ms = 750
     return cfg
 
 
