@@ -10,7 +10,7 @@ penalty for the sender.
 """
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any, Callable, ClassVar, TypeVar
 
 import msgpack
@@ -72,12 +72,13 @@ def optional(inner: Checker) -> Checker:
 
 
 def array_of(inner: Checker, max_items: int) -> Checker:
+    # Hot path (a batch holds thousands of txs): no per-item string formatting.
     def check(value: Any, name: str) -> tuple:
         if type(value) is not list:
             raise MessageError("bad_field", f"{name} must be an array")
         if len(value) > max_items:
             raise MessageError("too_large", f"{name} has {len(value)} items > {max_items}")
-        return tuple(inner(item, f"{name}[{i}]") for i, item in enumerate(value))
+        return tuple([inner(item, name) for item in value])
 
     return check
 
@@ -95,7 +96,9 @@ class Message:
     SCHEMA: ClassVar[tuple[Checker, ...]]
 
     def encode(self) -> bytes:
-        return msgpack.packb([self.KIND, *_plain(astuple(self))], use_bin_type=True)
+        # Not dataclasses.astuple: it deep-copies every field (24 ms for a 600-tx batch).
+        values = tuple(getattr(self, f.name) for f in fields(self))
+        return msgpack.packb([self.KIND, *_plain(values)], use_bin_type=True)
 
     @classmethod
     def decode(cls: type[M], data: bytes, max_size: int) -> M:

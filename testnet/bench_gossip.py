@@ -44,15 +44,16 @@ def loadavg() -> tuple[float, float, float]:
 @click.option("--rate", default=12_000, show_default=True, help="offered tx/s over all nodes")
 @click.option("--size", default=200, show_default=True, help="bytes per transaction")
 @click.option("--flush-ms", default=50.0, show_default=True, help="TxGossip flush interval")
+@click.option("--max-batch-kb", default=128, show_default=True, help="TxGossip batch size limit")
 @click.option("--timeout", "within", default=120.0, show_default=True, help="seconds to wait for delivery")
-def command(nodes: int, total: int, rate: float, size: int, flush_ms: float, within: float) -> None:
+def command(nodes: int, total: int, rate: float, size: int, flush_ms: float, max_batch_kb: int, within: float) -> None:
     """Gossip throughput, loss and latency of the p2p layer across node processes."""
     load_before = loadavg()
     yard_before = yardstick_sha256_per_s()
     per_node = total // nodes
     total = per_node * nodes
     click.echo(f"starting {nodes} nodes; {total} txs of {size} B offered at {rate:.0f} tx/s; flush {flush_ms} ms")
-    procs = start_network(nodes, "bench-gossip", ["--flush-ms", str(flush_ms)])
+    procs = start_network(nodes, "bench-gossip", ["--flush-ms", str(flush_ms), "--max-batch-kb", str(max_batch_kb)])
     try:
         for p in procs:
             r = p.call("wait", within=30, timeout=60, peers=nodes - 1, subscribed=nodes - 1)
@@ -100,7 +101,7 @@ def command(nodes: int, total: int, rate: float, size: int, flush_ms: float, wit
         "nodes": nodes, "txs": total, "tx_size": size, "offered_tx_per_s": rate,
         "tx_per_s": round(tx_per_s, 1), "delivered_ratio": delivered_ratio,
         "p50_s": round(max(p50s), 4), "p99_s": round(max(p99s), 4),
-        "duration_s": round(duration, 3), "flush_ms": flush_ms,
+        "duration_s": round(duration, 3), "flush_ms": flush_ms, "max_batch_kb": max_batch_kb,
         "per_node_tx_per_s": [round(x, 1) for x in rates],
         "cpu_s_per_node": [round(s["cpu_s"] - c, 3) for s, c in zip(statuses, cpu0)],
         "gossip_msgs_in_per_node": [s["counters"]["messages_in"] for s in statuses],

@@ -66,6 +66,8 @@ async def run_child(args: argparse.Namespace) -> None:
         max_gossip_size=args.max_gossip_size,
         ban_threshold=args.ban_threshold,
         max_request_size=args.max_request_size,
+        # --no-direct: list validators without us, so no gossipsub direct peering (mesh only)
+        validator_peer_ids=("none",) if args.no_direct else (),
     )
     out_lock = threading.Lock()
 
@@ -85,7 +87,8 @@ async def run_child(args: argparse.Namespace) -> None:
         transport = await stack.enter_async_context(open_libp2p_transport(config))
         # The attacker subscribes to nothing: our own validator would refuse its garbage.
         txs = None if args.attacker else await stack.enter_async_context(
-            open_tx_gossip(transport, topics.txs, flush_interval=args.flush_ms / 1000))
+            open_tx_gossip(transport, topics.txs, flush_interval=args.flush_ms / 1000,
+                           max_batch_bytes=args.max_batch_kb * 1024))
         proposals = None if args.attacker else await transport.subscribe(topics.proposals)
 
         async def status_handler(peer: str, request: bytes) -> bytes:
@@ -127,6 +130,17 @@ async def run_child(args: argparse.Namespace) -> None:
                 h.update(b"%d:" % height + hashlib.sha256(blocks[height][0]).digest() + blocks[height][1])
             return h.hexdigest()
 
+        def zero_window_waits() -> list:
+            out = []
+            try:
+                for conns in transport.host.get_network().get_connections_map().values():
+                    for conn in conns:
+                        for stream in list(getattr(conn.muxed_conn, "streams", {}).values()):
+                            out.append((stream.send_window, getattr(stream, "_zero_window_waits", -1)))
+            except Exception as exc:
+                out.append(repr(exc))
+            return out
+
         def status() -> dict:
             lat = sorted(latencies_ns)
             pick = (lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] / 1e9) if lat else (lambda q: None)
@@ -139,6 +153,7 @@ async def run_child(args: argparse.Namespace) -> None:
                 "tx_pending": len(txs._pending) if txs else 0,
                 "outbound_queued": {t: q.statistics().current_buffer_used for t, q in transport._outbound.items()},
                 "peer_queues": [len(q) for q in transport.pubsub.peer_queues.values()],
+                "zero_window_waits": zero_window_waits(),
             }
 
         async def submit(node: int, start: int, count: int, size: int, rate: float) -> None:
@@ -266,6 +281,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--peer", action="append", default=[])
     parser.add_argument("--flush-ms", type=float, default=50)
+    parser.add_argument("--max-batch-kb", type=int, default=128)
+    parser.add_argument("--no-direct", action="store_true")
     parser.add_argument("--max-gossip-size", type=int, default=512 * 1024)
     parser.add_argument("--attacker", action="store_true")
     parser.add_argument("--ban-threshold", type=float, default=100.0)
