@@ -51,17 +51,25 @@ def keys_group() -> None:
     """Account keys in <home>/keyring (files mode 0600)."""
 
 
-home_option = click.option("--home", "home_dir", type=click.Path(path_type=Path),
-                           default=DEFAULT_HOME, show_default=True)
+def home_option(f):
+    f = click.option("--keyring-dir", type=click.Path(path_type=Path), default=None,
+                     help="keyring directory (default: <home>/keyring)")(f)
+    return click.option("--home", "home_dir", type=click.Path(path_type=Path),
+                        default=DEFAULT_HOME, show_default=True)(f)
+
+
+def _ring(home_dir: Path, keyring_dir: Path | None):
+    from node.keys import Keyring
+    return Keyring(keyring_dir) if keyring_dir else Home(home_dir).keyring
 
 
 @keys_group.command("add")
 @click.argument("name")
 @home_option
-def keys_add(name: str, home_dir: Path) -> None:
+def keys_add(name: str, home_dir: Path, keyring_dir: Path | None) -> None:
     """Create a new account key NAME."""
     try:
-        k = Home(home_dir).keyring.add(name)
+        k = _ring(home_dir, keyring_dir).add(name)
     except KeyError_ as e:
         fail(str(e))
     click.echo(json.dumps({"name": name, "address": encode_address(k.address),
@@ -70,9 +78,9 @@ def keys_add(name: str, home_dir: Path) -> None:
 
 @keys_group.command("list")
 @home_option
-def keys_list(home_dir: Path) -> None:
+def keys_list(home_dir: Path, keyring_dir: Path | None) -> None:
     """List account keys."""
-    ring = Home(home_dir).keyring
+    ring = _ring(home_dir, keyring_dir)
     for name in ring.names():
         try:
             click.echo(f"{name}\t{encode_address(ring.get(name).address)}")
@@ -83,10 +91,10 @@ def keys_list(home_dir: Path) -> None:
 @keys_group.command("show")
 @click.argument("name")
 @home_option
-def keys_show(name: str, home_dir: Path) -> None:
+def keys_show(name: str, home_dir: Path, keyring_dir: Path | None) -> None:
     """Show an account key's address and public key (never the private key)."""
     try:
-        k = Home(home_dir).keyring.get(name)
+        k = _ring(home_dir, keyring_dir).get(name)
     except KeyError_ as e:
         fail(str(e))
     click.echo(json.dumps({"name": name, "address": encode_address(k.address),
