@@ -61,7 +61,7 @@ class Store:
     when nothing was committed yet); the first commit may be at any height >= 0 (genesis),
     every later one at exactly `height + 1`."""
 
-    def __init__(self, path: str | Path, *, node_cache_size: int = 2_000_000,
+    def __init__(self, path: str | Path, *, node_cache_size: int = 600_000,
                  lru_cache_size: int = 32 << 20, write_buffer_size: int = 16 << 20):
         _fix_malloc_threshold()
         # bloom filters: a get of a tree node or key touches one table file, not every
@@ -78,6 +78,8 @@ class Store:
         self._cache: dict[bytes, bytes] = {}
         # decoded children of the latest tree's top nodes (rebuilt by every block)
         self._decoded: dict[bytes, Children] = {}
+        # 600k nodes ~ 220 MB holds the whole latest tree up to ~1.6M keys; beyond, the
+        # top of the tree (rebuilt and re-cached every block) stays hot, the rest is read
         self._cache_limit = node_cache_size
         self.last_commit_timings: dict[str, float] = {}
         raw = self._db.get(_HEIGHT_KEY)
