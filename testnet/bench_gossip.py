@@ -40,8 +40,8 @@ def loadavg() -> tuple[float, float, float]:
 
 @click.command()
 @click.option("--nodes", default=4, show_default=True, help="node processes")
-@click.option("--txs", "total", default=40_000, show_default=True, help="transactions in all")
-@click.option("--rate", default=12_000, show_default=True, help="offered tx/s over all nodes")
+@click.option("--txs", "total", default=60_000, show_default=True, help="transactions in all")
+@click.option("--rate", default=16_000, show_default=True, help="offered tx/s over all nodes")
 @click.option("--size", default=200, show_default=True, help="bytes per transaction")
 @click.option("--flush-ms", default=50.0, show_default=True, help="TxGossip flush interval")
 @click.option("--max-batch-kb", default=128, show_default=True, help="TxGossip batch size limit")

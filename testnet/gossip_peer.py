@@ -105,14 +105,15 @@ async def run_child(args: argparse.Namespace) -> None:
         transport.set_request_handler(topics.protocol(BLOCKS), blocks_handler)
 
         async def record_txs() -> None:
-            async for received in txs.received:
-                key = tx_key(received.tx)
-                delivered.append(key)
-                unique.add(key)
-                state["last_delivery_t"] = time.time()
-                sent_ns = TX_HEADER.unpack_from(received.tx)[2]
-                if sent_ns:
-                    latencies_ns.append(time.time_ns() - sent_ns)
+            async for batch in txs.received:
+                now_ns = time.time_ns()
+                for received in batch:
+                    node, index, sent_ns = TX_HEADER.unpack_from(received.tx)
+                    delivered.append((node, index))
+                    unique.add((node, index))
+                    if sent_ns:
+                        latencies_ns.append(now_ns - sent_ns)
+                state["last_delivery_t"] = now_ns / 1e9
 
         async def record_blocks() -> None:
             async for gossip in proposals:

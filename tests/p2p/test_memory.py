@@ -17,6 +17,16 @@ async def receive_n(channel, n, within=5.0):
         return [await channel.receive() for _ in range(n)]
 
 
+async def receive_txs(gossip, n, within=5.0):
+    """Collect n delivered txs (TxGossip delivers one tuple per received batch)."""
+    got = []
+    with trio.fail_after(within):
+        while len(got) < n:
+            got.extend(await gossip.received.receive())
+    assert len(got) == n
+    return got
+
+
 async def test_memory_transport_implements_the_interface_and_gossips():
     async with open_memory_network() as net:
         async with net.open_transport("a") as a, net.open_transport("b") as b, net.open_transport("c") as c:
@@ -115,15 +125,15 @@ async def test_tx_gossip_delivers_each_tx_once_despite_duplicates_and_relays():
                 assert not a.submit(txs_a[0])  # already seen
                 for tx in txs_b:
                     b.submit(tx)
-                got_c = await receive_n(c.received, 1000)
+                got_c = await receive_txs(c, 1000)
                 assert sorted(r.tx for r in got_c) == sorted(txs_a + txs_b)
                 assert all(r.tx_id == tx_id(r.tx) for r in got_c)
-                got_a = await receive_n(a.received, 500)
+                got_a = await receive_txs(a, 500)
                 assert sorted(r.tx for r in got_a) == sorted(txs_b)
                 # Re-gossiping the same txs (a relay) delivers nothing new.
                 c.submit(b"c-0")
                 await c.flush()
-                await receive_n(a.received, 1)
+                await receive_txs(a, 1)
                 for tx in txs_b[:10]:
                     tb_batch = TxBatch((tx,)).encode()
                     await tb.publish(TOPIC, tb_batch)
@@ -143,7 +153,7 @@ async def test_tx_gossip_flushes_at_the_size_limit_without_waiting():
                     open_tx_gossip(tb, TOPIC) as b:
                 for i in range(10):
                     a.submit(b"%03d" % i + b"x" * 97)  # 10 x 100 bytes fills a batch
-                got = await receive_n(b.received, 9, within=2)  # long before the hour
+                got = await receive_txs(b, 9, within=2)  # long before the hour
                 assert len(got) == 9
 
 
@@ -153,7 +163,7 @@ async def test_bad_batch_penalises_its_source_and_delivers_nothing():
             async with open_tx_gossip(tb, TOPIC) as b:
                 await ta.publish(TOPIC, b"\xc1garbage")
                 await ta.publish(TOPIC, TxBatch((b"ok",)).encode())
-                (got,) = await receive_n(b.received, 1)
+                (got,) = await receive_txs(b, 1)
                 assert got.tx == b"ok"
                 assert tb.counters.penalties["malformed"] == 1
                 assert tb.counters.drops["bad_tx_batch.malformed"] == 1
