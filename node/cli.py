@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "tx": "node.client_commands:tx_group",
     "query": "node.client_commands:query_group",
     "status": "node.client_commands:status_command",
+    "light": "node.light_commands:light_group",
 }
 
 BENCH_COMMANDS: dict[str, str] = {
