@@ -171,7 +171,7 @@ class Store:
             else:
                 raise StoreError("bad_value", f"value for {key!r} must be bytes or None")
         items.sort()  # by keyhash: key hashes are distinct, so later fields never compare
-        update = TreeUpdate(self._load_node, self._decoded, self._cache)
+        update = TreeUpdate(self._read_node, self._decoded, self._cache)
         new_root = update.apply(self._root, items)
         t1 = perf_counter()
         c1 = thread_time()
@@ -310,11 +310,8 @@ class Store:
         batch.write()
 
     def _remember(self, update: TreeUpdate) -> None:
-        cache = self._cache
+        cache = self._cache  # (the update took the nodes it replaced out of it already)
         decoded = self._decoded
-        pop = cache.pop
-        for h in update.replaced:
-            pop(h, None)
         for h in update.replaced_decoded:
             decoded.pop(h, None)
         decoded.update(update.new_decoded)
@@ -324,6 +321,12 @@ class Store:
         elif room > 0:
             for h, enc in list(update.new_nodes.items())[:room]:
                 cache[h] = enc
+
+    def _read_node(self, h: bytes) -> bytes:
+        encoding = self._db.get(b"N" + h)
+        if encoding is None:
+            raise StoreError("corrupt", f"missing tree node {h.hex()}")
+        return encoding
 
     def _load_node(self, h: bytes) -> bytes:
         encoding = self._cache.get(h)

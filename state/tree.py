@@ -119,13 +119,19 @@ class TreeUpdate:
     `replaced` hashes no longer in the latest tree, `new_decoded` {hash: children} of the
     nodes built from decoded children (the top of the tree, touched by every block), which
     the caller may hand back as `decoded` next time to skip decoding them.
+
+    `cache` (optional) maps hashes of the latest tree's nodes to their encodings; a node
+    this update replaces is TAKEN out of it as it is read (put back if it turns out
+    unchanged), so the caller only has to add `new_nodes` afterwards. Every entry stays a
+    true (hash, encoding) pair whatever happens, so an update abandoned halfway leaves at
+    worst a few nodes to be read from disk again.
     """
 
     def __init__(self, load: Loader, decoded: dict[bytes, Children] | None = None,
                  cache: dict[bytes, bytes] | None = None):
         self.load = load
         self.decoded = decoded if decoded is not None else {}
-        self.cache_get = (cache if cache is not None else {}).get  # tried before `load`
+        self.cache = cache if cache is not None else {}
         self.replaced_decoded: list[bytes] = []
         self.new_nodes: dict[bytes, bytes] = {}
         self.new_decoded: dict[bytes, Children] = {}
@@ -181,11 +187,11 @@ class TreeUpdate:
                 merged.append(ref)
                 merged.sort()
             return self._build(depth, merged)
+        taken = self.cache.pop(ref, None)
         old_children = self.decoded.get(ref)
+        was_decoded = old_children is not None
         if old_children is None:
-            old_children = decode_node(self.load(ref))
-        else:
-            self.replaced_decoded.append(ref)  # (if unchanged, dropping it costs a decode)
+            old_children = decode_node(taken or self.load(ref))
         children = list(old_children)
         changed = False
         for nib, lo, hi in _groups(items, depth, _first):
@@ -199,18 +205,22 @@ class TreeUpdate:
                 children[nib] = new
                 changed = True
         if not changed:
+            if taken is not None:
+                self.cache[ref] = taken
             return ref
         self.replaced.append(ref)
+        if was_decoded:
+            self.replaced_decoded.append(ref)
         return self._make_node(children, depth)
 
     def _update_one(self, ref: bytes | None, depth: int, kh: bytes, new: bytes | None):
         """The common case below the top levels: one change in this subtree. Walks down
         without decoding nodes (offsets come from `kinds`), then splices the path back up."""
         load = self.load
-        cache_get = self.cache_get
+        take = self.cache.pop
         path = []
         while ref is not None and len(ref) == 32:
-            encoding = cache_get(ref) or load(ref)
+            encoding = take(ref, None) or load(ref)
             b = kh[depth >> 1]
             nib = (b & 15) if depth & 1 else (b >> 4)
             k = encoding[K0 + nib]
@@ -225,7 +235,9 @@ class TreeUpdate:
             child = ref  # deleting an absent key
         else:
             child = self._build(depth, [ref, new] if ref < new else [new, ref])
-        if child == ref:
+        if child == ref:  # nothing changes (same value, or deleting an absent key)
+            for node_ref, encoding, *_ in path:
+                self.cache[node_ref] = encoding
             return path[0][0] if path else ref
         replaced = self.replaced
         store = self._store

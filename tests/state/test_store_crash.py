@@ -64,11 +64,19 @@ def test_exception_while_building_the_batch_changes_nothing(tmp_path):
     with pytest.raises(RuntimeError):
         store.commit(3, HALF_BLOCK, ExplodingRecords(good=2))
     _assert_at_block2(store, h2)
-    # the same height can be committed afterwards, and gives the honest result
+    # the same height can be committed afterwards, and gives the honest result (the
+    # same root as a store that never saw the failure: caches were not poisoned)
     h3 = store.commit(3, HALF_BLOCK)
+    with Store(tmp_path / "clean") as clean:
+        clean.commit(1, BLOCK1)
+        clean.commit(2, BLOCK2)
+        assert clean.commit(3, HALF_BLOCK) == h3
+        h4 = store.commit(4, {b"d": None, b"g": b"7"})
+        assert clean.commit(4, {b"d": None, b"g": b"7"}) == h4
     store.close()
     with Store(tmp_path / "db") as reopened:
-        assert (reopened.height, reopened.app_hash) == (3, h3)
+        assert (reopened.height, reopened.app_hash) == (4, h4)
+        assert reopened.app_hash_at(3) == h3
         assert reopened.get(b"a") == b"100" and reopened.get_at(b"a", 2) == b"10"
 
 
