@@ -2,7 +2,7 @@
 file without importing libp2p."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .ids import check_chain_id
 
@@ -35,7 +35,6 @@ class P2PConfig:
     ban_seconds: float = 60.0
     handler_timeout: float = 10.0  # a request handler that takes longer is cancelled
     library_log_level: str = "CRITICAL"  # py-libp2p logs failed dials as ERROR tracebacks
-    extra: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         check_chain_id(self.chain_id)

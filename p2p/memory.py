@@ -224,6 +224,9 @@ class MemoryTransport:
         return sorted(p for p in self.network._nodes if self.network.reachable(self.local_peer, p)
                       and not self.penalties.is_banned(p))
 
+    def subscribed_peers(self, topic: str) -> list[PeerId]:
+        return [p for p in self.peers() if topic in self.network._nodes[p]._subscriptions]
+
     def peer_events(self) -> trio.MemoryReceiveChannel[PeerEvent]:
         return self._events.open()
 

@@ -88,7 +88,7 @@ async def run_child(args: argparse.Namespace) -> None:
         # The attacker subscribes to nothing: our own validator would refuse its garbage.
         txs = None if args.attacker else await stack.enter_async_context(
             open_tx_gossip(transport, topics.txs, flush_interval=args.flush_ms / 1000,
-                           max_batch_bytes=args.max_batch_kb * 1024))
+                           max_batch_bytes=args.max_batch_kb * 1024, batched=True))
         proposals = None if args.attacker else await transport.subscribe(topics.proposals)
 
         async def status_handler(peer: str, request: bytes) -> bytes:

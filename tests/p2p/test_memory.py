@@ -18,11 +18,12 @@ async def receive_n(channel, n, within=5.0):
 
 
 async def receive_txs(gossip, n, within=5.0):
-    """Collect n delivered txs (TxGossip delivers one tuple per received batch)."""
+    """Collect n delivered txs (one per item, or a tuple per batch with batched=True)."""
     got = []
     with trio.fail_after(within):
         while len(got) < n:
-            got.extend(await gossip.received.receive())
+            item = await gossip.received.receive()
+            got.extend(item) if gossip.batched else got.append(item)
     assert len(got) == n
     return got
 
@@ -37,6 +38,7 @@ async def test_memory_transport_implements_the_interface_and_gossips():
                 (gossip,) = await receive_n(channel, 1)
                 assert (gossip.topic, gossip.source, gossip.payload) == (TOPIC, "a", b"hello")
             assert a.peers() == ["b", "c"]
+            assert a.subscribed_peers(TOPIC) == ["b", "c"] and b.subscribed_peers(TOPIC) == ["c"]
             assert a.counters.messages_out == 1 and b.counters.messages_in == 1
 
 
@@ -117,7 +119,8 @@ async def test_penalised_peer_is_banned_after_enough_points():
 async def test_tx_gossip_delivers_each_tx_once_despite_duplicates_and_relays():
     async with open_memory_network(seed=3, duplicate=0.5, delay=0.002) as net:
         async with net.open_transport("a") as ta, net.open_transport("b") as tb, net.open_transport("c") as tc:
-            async with open_tx_gossip(ta, TOPIC) as a, open_tx_gossip(tb, TOPIC) as b, open_tx_gossip(tc, TOPIC) as c:
+            async with open_tx_gossip(ta, TOPIC) as a, open_tx_gossip(tb, TOPIC) as b, \
+                    open_tx_gossip(tc, TOPIC, batched=True) as c:
                 txs_a = [b"a-%d" % i for i in range(500)]
                 txs_b = [b"b-%d" % i for i in range(500)]
                 for tx in txs_a:
