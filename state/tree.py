@@ -240,7 +240,7 @@ class TreeUpdate:
                 self.cache[node_ref] = encoding
             return path[0][0] if path else ref
         replaced = self.replaced
-        store = self._store
+        new_nodes = self.new_nodes
         join = b"".join
         for ref, encoding, nib, k, off, end in reversed(path):
             replaced.append(ref)
@@ -251,14 +251,17 @@ class TreeUpdate:
                     if len(rest) == 64:
                         child = rest
                         continue
-                child = store(join((encoding[:at], b"\x00", encoding[at + 1:off],
-                                    encoding[end:])))
+                encoding = join((encoding[:at], b"\x00", encoding[at + 1:off], encoding[end:]))
+                child = sha256(encoding).digest()
+                new_nodes[child] = encoding
                 continue
             nk = len(child) >> 5
             if nk == KIND_LEAF and k and RADIX - encoding[K0:R0].count(0) == 1:
                 continue  # this node's only subtree shrank to a leaf: the leaf moves up
-            child = store(join((encoding[:at], _KIND_BYTE[nk], encoding[at + 1:off], child,
-                                encoding[end:])))
+            encoding = join((encoding[:at], _KIND_BYTE[nk], encoding[at + 1:off], child,
+                             encoding[end:]))
+            child = sha256(encoding).digest()
+            new_nodes[child] = encoding
         return child
 
 
