@@ -67,9 +67,12 @@ class Store:
         # bloom filters: a get of a tree node or key touches one table file, not every
         # overlapping one. No compression: tree nodes are random hashes (incompressible),
         # so snappy would only cost compaction CPU on a machine whose cores are scarce.
-        self._db = plyvel.DB(str(path), create_if_missing=True, bloom_filter_bits=10,
-                             compression=None,
-                             lru_cache_size=lru_cache_size, write_buffer_size=write_buffer_size)
+        try:
+            self._db = plyvel.DB(str(path), create_if_missing=True, bloom_filter_bits=10,
+                                 compression=None, lru_cache_size=lru_cache_size,
+                                 write_buffer_size=write_buffer_size)
+        except plyvel.Error as e:  # e.g. another process (or Store) holds the lock
+            raise StoreError("open_failed", f"cannot open {path}: {e}") from e
         if self._db.get(_BULK_KEY) is not None:
             self._db.close()
             raise StoreError("incomplete_bulk_load",

@@ -88,6 +88,13 @@ def test_fresh_store_is_empty(tmp_path):
         assert e.value.code == "unknown_height"
 
 
+def test_a_store_open_twice_names_the_reason(tmp_path):
+    with Store(tmp_path / "db"):
+        with pytest.raises(StoreError) as e:
+            Store(tmp_path / "db")
+        assert e.value.code == "open_failed"
+
+
 def test_commit_get_get_at_and_records(tmp_path):
     with Store(tmp_path / "db") as store:
         h1 = store.commit(1, {b"a": b"1", b"b": b"2"}, {b"block/1": b"B1"})
