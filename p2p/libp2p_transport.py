@@ -93,6 +93,16 @@ def content_message_id(msg: rpc_pb2.Message) -> bytes:
     return h.digest()
 
 
+def _caused_by(exc: BaseException, class_name: str) -> bool:
+    seen = 0
+    while exc is not None and seen < 10:
+        if type(exc).__name__ == class_name:
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
+
+
 class _NoValidationCache:
     """Replaces pubsub's validation cache. It is keyed by message id, so a message we
     refused from one peer for a per-peer reason (rate limit) would stay refused when an
@@ -537,6 +547,8 @@ class Libp2pTransport:
             except RequestError:
                 raise
             except Exception as exc:
+                if peer_id in self._connected and _caused_by(exc, "MultiselectClientError"):
+                    raise RequestError("no_handler", f"{peer} does not serve {protocol}") from None
                 raise RequestError("unreachable", f"{type(exc).__name__}: {exc}") from None
             finally:
                 if stream is not None:
