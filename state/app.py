@@ -131,8 +131,9 @@ def process_ante(ctx: Context, tx: SignedTx) -> None:
         raise TxError(Code.FUTURE_NONCE, f"nonce {tx.tx.nonce} is ahead; next is {nonce}")
     # Verify the sender can pay the fee
     balance = checked_sub(balance, tx.tx.fee, "balance (for the fee)")
-    set_account(ctx, tx.sender, balance, nonce + 1)
+    # every check is done before the first write, so the ante needs no scope of its own
     ctx.collect_fee(tx.tx.fee)
+    set_account(ctx, tx.sender, balance, nonce + 1)
 
 
 def process_tx(ctx: Context, raw: bytes, verified: bool, stx: SignedTx | None = None) -> TxResult:
@@ -144,16 +145,14 @@ def process_tx(ctx: Context, raw: bytes, verified: bool, stx: SignedTx | None = 
         except TxError as e:
             return TxResult(tx_id(raw), e.code, e.message)
     result = TxResult(stx.id, kind=stx.tx.kind)
-    ante = ctx.child()
     try:
         validate_basic(stx, ctx.chain_id, ctx.params.min_fee)
         if not verified:
             verify_signature(stx)
-        process_ante(ante, stx)
+        process_ante(ctx, stx)        # writes nothing unless it succeeds
     except TxError as e:
         result.code, result.log = e.code, e.message
         return result
-    ante.merge()
     result.charged = True
     body = ctx.child()
     try:
