@@ -29,8 +29,8 @@ def alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
-def test_testnet_up_tx_query_load_down(tmp_path):
-    d = str(tmp_path / "tn")
+def test_testnet_up_tx_query_load_down(own_dir):
+    d = str(own_dir / "tn")
     pids = []
     try:
         r = run("testnet", "up", "-n", "4", "--dir", d, "--watch", "0", "--timeout", "60")
@@ -73,11 +73,11 @@ def test_testnet_up_tx_query_load_down(tmp_path):
     assert not any((Path(d) / f"node{i}" / "node.pid").exists() for i in range(4))
 
 
-def test_demo_runs_the_story_on_four_validators(tmp_path):
-    r = run("testnet", "demo", "--dir", str(tmp_path / "demo"), timeout=150)
+def test_demo_runs_the_story_on_four_validators(own_dir):
+    r = run("testnet", "demo", "--dir", str(own_dir / "demo"), timeout=150)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     out = " ".join(r.stdout.split())  # rich wraps lines at the terminal width
     assert "Who earned what" in out and "Finn" in out and "care-nav" in out
     assert "agrees on every node: True" in out
-    info = TestnetInfo.load(tmp_path / "demo")
+    info = TestnetInfo.load(own_dir / "demo")
     assert not any((Path(n.home) / "node.pid").exists() for n in info.nodes)

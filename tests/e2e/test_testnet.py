@@ -14,8 +14,13 @@ pytestmark = [pytest.mark.xdist_group("e2e"), pytest.mark.slow, pytest.mark.time
 
 
 @pytest.fixture(scope="module")
-def net(tmp_path_factory):
-    n = Net(tmp_path_factory.mktemp("testnet"), n_validators=4, n_full=1)
+def net():
+    # not tmp_path: see conftest.own_dir (other pytest sessions prune pytest's basetemps)
+    import shutil
+    import tempfile
+    from pathlib import Path
+    d = Path(tempfile.mkdtemp(prefix="attrchain-e2e-net-"))
+    n = Net(d, n_validators=4, n_full=1)
     try:
         for v in n.validators:
             n.start(v)
@@ -23,6 +28,7 @@ def net(tmp_path_factory):
         yield n
     finally:
         n.stop_all()
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def assert_same_chain(net: Net, nodes, upto: int) -> None:

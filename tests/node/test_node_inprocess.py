@@ -65,15 +65,15 @@ async def start(nursery, network, home_dir, name) -> Running:
     return r
 
 
-async def test_four_nodes_commit_same_blocks_and_a_tx_everywhere(tmp_path):
-    info = generate(tmp_path, 4, chain_id="mem-chain", config_overrides=FAST)
+async def test_four_nodes_commit_same_blocks_and_a_tx_everywhere(own_dir):
+    info = generate(own_dir, 4, chain_id="mem-chain", config_overrides=FAST)
     async with open_memory_network(seed=1) as net, trio.open_nursery() as nursery:
         nodes = [await start(nursery, net, n.home, n.name) for n in info.nodes]
         await wait_for(lambda: all(r.node.chain.height >= 2 for r in nodes))
         # a tx admitted at node 1 reaches the others by gossip and is committed once
         from node.keys import Keyring
         from nacl.signing import SigningKey
-        ring = Keyring(tmp_path / "keyring")
+        ring = Keyring(own_dir / "keyring")
         alice, bob = ring.get("alice"), ring.get("bob")
         raw = sign_tx(SigningKey(alice.seed), "mem-chain", 0, 1000, "transfer", [bob.address, 42])
         p = nodes[1].node.admit_tx(raw)
@@ -88,8 +88,8 @@ async def test_four_nodes_commit_same_blocks_and_a_tx_everywhere(tmp_path):
         nursery.cancel_scope.cancel()
 
 
-async def test_crash_restart_replays_wal_and_never_double_signs(tmp_path):
-    info = generate(tmp_path, 4, chain_id="mem-chain", config_overrides=FAST)
+async def test_crash_restart_replays_wal_and_never_double_signs(own_dir):
+    info = generate(own_dir, 4, chain_id="mem-chain", config_overrides=FAST)
     signed: dict[tuple, bytes] = {}
     conflicts = []
     async with open_memory_network(seed=2) as net, trio.open_nursery() as nursery:
@@ -128,9 +128,9 @@ async def test_crash_restart_replays_wal_and_never_double_signs(tmp_path):
             nursery.cancel_scope.cancel()
 
 
-async def test_synced_block_with_forged_commit_is_refused(tmp_path):
-    info = generate(tmp_path, 1, chain_id="mem-chain", config_overrides=FAST)
-    other = generate(tmp_path / "b", 1, chain_id="mem-chain", config_overrides=FAST)
+async def test_synced_block_with_forged_commit_is_refused(own_dir):
+    info = generate(own_dir, 1, chain_id="mem-chain", config_overrides=FAST)
+    other = generate(own_dir / "b", 1, chain_id="mem-chain", config_overrides=FAST)
     async with open_memory_network(seed=3) as net, trio.open_nursery() as nursery:
         r = await start(nursery, net, info.nodes[0].home, "a")
         await wait_for(lambda: r.node.chain.height >= 3)
@@ -143,7 +143,7 @@ async def test_synced_block_with_forged_commit_is_refused(tmp_path):
     src.close()
     # a fresh node of the same chain applies block 1 with its real commit...
     import shutil
-    fresh_home = tmp_path / "fresh"
+    fresh_home = own_dir / "fresh"
     shutil.copytree(info.nodes[0].home, fresh_home, ignore=shutil.ignore_patterns("data"))
     (fresh_home / "data").mkdir()
     fresh = make_node(fresh_home, None)
@@ -172,11 +172,11 @@ async def test_synced_block_with_forged_commit_is_refused(tmp_path):
     fresh.close()
 
 
-async def test_gossiped_evidence_is_included_and_the_offender_leaves_the_set(tmp_path):
+async def test_gossiped_evidence_is_included_and_the_offender_leaves_the_set(own_dir):
     from consensus.types import DuplicateVoteEvidence, Vote, VoteType
     from p2p.ids import ChainTopics
     from p2p.messages import EvidenceMessage
-    info = generate(tmp_path, 4, chain_id="mem-chain", config_overrides=FAST)
+    info = generate(own_dir, 4, chain_id="mem-chain", config_overrides=FAST)
     offender = Ed25519Key(Home(info.nodes[3].home).validator_key().seed)
     async with open_memory_network(seed=4) as net, trio.open_nursery() as nursery:
         nodes = [await start(nursery, net, n.home, n.name) for n in info.nodes]
@@ -204,14 +204,14 @@ async def test_gossiped_evidence_is_included_and_the_offender_leaves_the_set(tmp
             nursery.cancel_scope.cancel()
 
 
-async def test_rpc_served_by_a_node(tmp_path):
+async def test_rpc_served_by_a_node(own_dir):
     import httpx
     from nacl.signing import SigningKey
     from node.keys import Keyring, encode_address
     from state.asset_records import compute_asset_id
     from state.proof import verify_proof
-    info = generate(tmp_path, 1, chain_id="mem-chain", config_overrides=FAST)
-    ring = Keyring(tmp_path / "keyring")
+    info = generate(own_dir, 1, chain_id="mem-chain", config_overrides=FAST)
+    ring = Keyring(own_dir / "keyring")
     alice, bob = ring.get("alice"), ring.get("bob")
     async with open_memory_network(seed=5) as net, trio.open_nursery() as nursery, \
             net.open_transport("n0") as t:
