@@ -113,6 +113,14 @@ def test_commit_get_get_at_and_records(tmp_path):
         assert h3 == reference_root({b"a": b"10", b"b": b"again", b"c": b"3"})
 
 
+def test_records_can_be_deleted_and_empty_blocks_keep_the_root(tmp_path):
+    with Store(tmp_path / "db") as store:
+        h1 = store.commit(1, {b"k": b"v"}, {b"r1": b"x", b"r2": b"y"})
+        assert store.commit(2, {}, {b"r1": None}) == h1
+        assert store.get_record(b"r1") is None and store.get_record(b"r2") == b"y"
+        assert store.commit(3, {}) == h1 and store.app_hash_at(3) == h1
+
+
 def test_records_stay_out_of_the_app_hash(tmp_path):
     with Store(tmp_path / "a") as a, Store(tmp_path / "b") as b:
         assert a.commit(1, {b"k": b"v"}, {b"r": b"1"}) == b.commit(1, {b"k": b"v"}, {})
@@ -213,6 +221,7 @@ batches = st.lists(
 def test_root_depends_only_on_final_state_and_matches_reference(blocks, cache_choice):
     cache_size = [0, 3, 50, 2_000_000][cache_choice]  # also exercise nodes read from disk
     model: dict = {}
+    history = {}
     with tempfile.TemporaryDirectory() as d:
         with Store(d + "/inc", node_cache_size=cache_size) as inc:
             for height, changes in enumerate(blocks, start=1):
@@ -223,11 +232,15 @@ def test_root_depends_only_on_final_state_and_matches_reference(blocks, cache_ch
                     else:
                         model[k] = v
                 assert root == reference_root(model)
-            # every key in the pool proves correctly at the last height
-            for k in KEY_POOL:
-                value, proof = inc.prove(k)
-                assert value == model.get(k)
-                assert verify_proof(root, k, value, proof)
+                history[height] = (root, dict(model))
+            # every key in the pool proves correctly at every height (historical proofs)
+            for height, (app_hash, state) in history.items():
+                assert inc.app_hash_at(height) == app_hash
+                for k in KEY_POOL:
+                    value, proof = inc.prove(k, height)
+                    assert value == state.get(k) == inc.get_at(k, height)
+                    assert verify_proof(app_hash, k, value, proof)
+                    assert not verify_proof(app_hash, k, b"forged", proof)
         with Store(d + "/once") as once:
             # the same final set in one batch, inserted in reverse order
             assert once.commit(1, dict(reversed(list(model.items())))) == root
