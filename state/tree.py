@@ -2,7 +2,7 @@
 
 Keys live at the path given by the nibbles of sha256(key). A subtree holding one key is
 that key's leaf, placed as high as it can go, so the tree is only as deep as the keys'
-hashes need to tell them apart (~5 levels for a million keys). An internal node has 2+
+hashes need to tell them apart (5-6 levels for a million keys). An internal node has 2+
 keys below it and up to 16 children. The shape is a pure function of the key/value set,
 so the root does not depend on insertion order or batching.
 
@@ -35,21 +35,13 @@ from typing import Callable
 EMPTY_ROOT = bytes(32)
 LEAF_PREFIX = b"\x00"
 NODE_PREFIX = b"\x01"
-KIND_EMPTY, KIND_NODE, KIND_LEAF = 0, 1, 2
+KIND_LEAF = 2  # kinds: 0 empty, 1 node, 2 leaf
 RADIX = 16
 MAX_DEPTH = 64  # nibbles in a sha256 digest
 DECODED_DEPTH = 3  # nodes this high (<= 4,369) are kept decoded between blocks
 
 Loader = Callable[[bytes], bytes]
 Children = list  # 16 entries: None | 32-byte node hash | 64-byte leaf ref
-
-
-def compute_key_hash(key: bytes) -> bytes:
-    return sha256(key).digest()
-
-
-def compute_leaf_ref(key: bytes, value: bytes) -> bytes:
-    return sha256(key).digest() + sha256(value).digest()
 
 
 def compute_root_hash(ref: bytes | None) -> bytes:
@@ -61,10 +53,6 @@ def compute_root_hash(ref: bytes | None) -> bytes:
     return ref
 
 
-def compute_node_hash(encoding: bytes) -> bytes:
-    return sha256(encoding).digest()
-
-
 def nibble(key_hash: bytes, depth: int) -> int:
     b = key_hash[depth >> 1]
     return (b >> 4) if not depth & 1 else (b & 15)
@@ -73,11 +61,6 @@ def nibble(key_hash: bytes, depth: int) -> int:
 # offsets inside an encoding: the 0x01 prefix, then kinds, then refs
 K0 = 1
 R0 = K0 + RADIX
-
-
-def encode_node(children: Children) -> bytes:
-    return NODE_PREFIX + bytes([0 if c is None else len(c) >> 5 for c in children]) + \
-        b"".join([c for c in children if c is not None])
 
 
 def decode_node(encoding: bytes) -> Children:
