@@ -255,7 +255,21 @@ class LightClient:
             raise ProviderError("height_not_available", "need two committed blocks to prove state")
         return latest - 1
 
+    async def wait_for_height(self, height: int, timeout_s: float = 15.0, poll_s: float = 0.1) -> int:
+        """Wait until the provider has committed `height` (the state after H is proven by
+        header H+1, which exists one block later)."""
+        with trio.move_on_after(timeout_s):
+            while True:
+                latest = await self.provider.latest_height()
+                if latest >= height:
+                    return latest
+                await trio.sleep(poll_s)
+        raise ProviderError("timeout", f"{self.provider.name} did not reach height {height} "
+                            f"within {timeout_s:g} s")
+
     async def _prove(self, p: StateProof) -> ProvenValue:
+        if self.store.get(p.height + 1) is None:
+            await self.wait_for_height(p.height + 1)
         nxt = await self.verify_to(p.height + 1)
         verify_state_proof(nxt.header, p)
         return ProvenValue(p.key, p.value, p.height, nxt.header.app_hash)

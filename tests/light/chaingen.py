@@ -41,6 +41,8 @@ class GenChain:
     chain_id: str
     sets: dict[int, tuple[list[Ed25519Key], list[int]]]
     blocks: dict[int, LightBlock] = field(default_factory=dict)
+    genesis_ms: int = GENESIS_MS
+    block_ms: int = BLOCK_MS
 
     def keys_at(self, h: int) -> list[Ed25519Key]:
         return self.sets[h][0]
@@ -51,7 +53,7 @@ class GenChain:
 
     def header(self, h: int, **changes) -> Header:
         prev = self.blocks.get(h - 1)
-        fields = dict(chain_id=self.chain_id, height=h, time_ms=GENESIS_MS + h * BLOCK_MS,
+        fields = dict(chain_id=self.chain_id, height=h, time_ms=self.genesis_ms + h * self.block_ms,
                       last_block_id=b"" if prev is None else prev.id(),
                       last_commit_hash=EMPTY_HASH if prev is None else prev.commit.hash(),
                       data_hash=EMPTY_HASH, evidence_hash=EMPTY_HASH,
@@ -84,9 +86,11 @@ def rotating_chain(chain_id: str, heights: int, *, n: int = 4, rotate_every: int
     return GenChain(chain_id, sets).build(heights)
 
 
-def static_chain(chain_id: str, heights: int, n: int = 4, seed: str = "v") -> GenChain:
+def static_chain(chain_id: str, heights: int, n: int = 4, seed: str = "v", *,
+                 genesis_ms: int = GENESIS_MS, block_ms: int = BLOCK_MS) -> GenChain:
     keys = [key(f"{seed}{i}") for i in range(n)]
-    return GenChain(chain_id, {h: (keys, [10] * n) for h in range(1, heights + 2)}).build(heights)
+    return GenChain(chain_id, {h: (keys, [10] * n) for h in range(1, heights + 2)},
+                    genesis_ms=genesis_ms, block_ms=block_ms).build(heights)
 
 
 class MemoryProvider:
