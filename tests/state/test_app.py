@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import ALICE, BOB, START_BALANCE, addr, apply_ok, balance, make_chain, nonce
+from ledger_helpers import ALICE, BOB, START_BALANCE, addr, apply_ok, balance, make_chain, nonce
 from state.app import Ledger
 from state.codec import decode_value
 from state.devchain import DevChain
@@ -162,7 +162,7 @@ def test_app_check_tx_state_resets_on_commit(chain):
 
 
 def test_app_context_child_scopes_merge_or_vanish(chain):
-    from conftest import view
+    from ledger_helpers import view
     root = view(chain)
     key = b"test/x"
     ok, failed = root.child(), root.child()

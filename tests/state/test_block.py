@@ -5,7 +5,7 @@ import dataclasses
 
 import pytest
 
-from conftest import ALICE, BOB, addr, apply_ok
+from ledger_helpers import ALICE, BOB, addr, apply_ok
 from consensus.types import Commit
 from state.block import Block, Header, compute_data_hash
 from state.errors import BlockError

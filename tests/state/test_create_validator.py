@@ -1,7 +1,7 @@
 """create_validator(consensus_pubkey, amount)."""
 from __future__ import annotations
 
-from conftest import ALICE, BOB, START_BALANCE, addr, apply_ok, assert_rejected, balance, view
+from ledger_helpers import ALICE, BOB, START_BALANCE, addr, apply_ok, assert_rejected, balance, view
 from state.address import address_from_pubkey
 from state.devchain import seeded_key
 from state.errors import Code

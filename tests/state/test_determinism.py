@@ -6,7 +6,7 @@ import tempfile
 
 from hypothesis import HealthCheck, given, settings
 
-from conftest import SMALL_PARAMS, make_chain
+from ledger_helpers import SMALL_PARAMS, make_chain
 from state.app import Ledger
 from state.store import Store
 from state.tx import tx_id

@@ -2,7 +2,7 @@
 signed_blocks_window commits is slashed slash_downtime_ppm and jailed."""
 from __future__ import annotations
 
-from conftest import SMALL_PARAMS, all_but, apply_ok, jail_for_downtime, view
+from ledger_helpers import SMALL_PARAMS, all_but, apply_ok, jail_for_downtime, view
 from state.codec import decode_value
 from state.keys import BURNED, signing_info_key
 from state.staking import get_validator

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import ALICE, SMALL_PARAMS, apply_ok, assert_rejected, double_sign, sign_vote, view
+from ledger_helpers import ALICE, SMALL_PARAMS, apply_ok, assert_rejected, double_sign, sign_vote, view
 from consensus.types import DuplicateVoteEvidence, Vote
 from state.codec import decode_value
 from state.devchain import seeded_key

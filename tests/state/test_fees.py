@@ -3,7 +3,7 @@ their voting power in the set of H-1 (floor); the dust goes to the signer with t
 power (ties: smallest consensus address)."""
 from __future__ import annotations
 
-from conftest import ALICE, BOB, addr, all_but, apply_ok, balance
+from ledger_helpers import ALICE, BOB, addr, all_but, apply_ok, balance
 from state.codec import decode_value
 from state.keys import FEE_POOL
 

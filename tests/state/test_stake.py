@@ -1,7 +1,7 @@
 """stake(amount): add to the sender's own validator bond."""
 from __future__ import annotations
 
-from conftest import ALICE, SMALL_PARAMS, apply_ok, assert_rejected, balance, double_sign, view
+from ledger_helpers import ALICE, SMALL_PARAMS, apply_ok, assert_rejected, balance, double_sign, view
 from state.errors import Code
 from state.staking import get_validator
 

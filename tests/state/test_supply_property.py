@@ -6,7 +6,7 @@ import tempfile
 
 from hypothesis import HealthCheck, given, settings
 
-from conftest import SMALL_PARAMS, make_chain
+from ledger_helpers import SMALL_PARAMS, make_chain
 from state.supply import check_supply_invariant
 from workload import Workload, blocks, prelude
 

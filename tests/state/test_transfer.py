@@ -1,7 +1,7 @@
 """transfer(to, amount)."""
 from __future__ import annotations
 
-from conftest import ALICE, BOB, CAROL, START_BALANCE, addr, apply_ok, assert_rejected, balance, nonce
+from ledger_helpers import ALICE, BOB, CAROL, START_BALANCE, addr, apply_ok, assert_rejected, balance, nonce
 from state.errors import Code
 from state.tx import MAX_AMOUNT
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import msgpack
 import pytest
 
-from conftest import ALICE, BOB, addr, apply_ok, assert_rejected, nonce
+from ledger_helpers import ALICE, BOB, addr, apply_ok, assert_rejected, nonce
 from state.address import decode_address, encode_address
 from state.errors import Code, TxError
 from state.tx import KINDS, MAX_TX_BYTES, Tx, decode_tx, encode_signed, sign_tx, verify_signature

@@ -1,7 +1,7 @@
 """unjail(): bring a validator jailed for downtime back after downtime_jail_blocks."""
 from __future__ import annotations
 
-from conftest import (ALICE, SMALL_PARAMS, all_but, apply_ok, assert_rejected, double_sign, jail_for_downtime,
+from ledger_helpers import (ALICE, SMALL_PARAMS, all_but, apply_ok, assert_rejected, double_sign, jail_for_downtime,
                       view)
 from state.errors import Code
 from state.staking import get_validator

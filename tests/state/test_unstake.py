@@ -1,7 +1,7 @@
 """unstake(amount): move bond to an unbonding entry, paid out after unbonding_blocks."""
 from __future__ import annotations
 
-from conftest import ALICE, SMALL_PARAMS, apply_ok, assert_rejected, balance, view
+from ledger_helpers import ALICE, SMALL_PARAMS, apply_ok, assert_rejected, balance, view
 from state.errors import Code
 from state.keys import unbonding_queue_key
 from state.staking import get_unbonding, get_validator

@@ -12,7 +12,7 @@ import hashlib
 
 from hypothesis import strategies as st
 
-from conftest import ACCOUNTS, addr, double_sign
+from ledger_helpers import ACCOUNTS, addr, double_sign
 from state.app import PROCESSORS
 from state.devchain import DevChain, seeded_key
 
