@@ -5,6 +5,9 @@
               with a prevote and a precommit for that sender's own value (so different
               peers get conflicting signed votes), and as proposer sends two different
               valid proposals to two halves of the network
+  split       the classic attack that locking defeats: prevote the round's proposal to
+              everyone, precommit it only to one victim (so the victim alone may decide)
+              and nil to the rest; as proposer always propose a fresh value
   random      on each new (height, round) votes for a random choice among nil, the values
               seen, a fresh value and an invalid one -- sometimes a different choice to a
               random half -- and proposes random (sometimes invalid) values
@@ -74,7 +77,9 @@ class ByzantineNode:
         self.max_height = max(self.max_height, h)
         self._maybe_propose(h, r)
         self._maybe_propose(h, r + 1)
-        if self.behaviour == "equivocate":
+        if self.behaviour == "split":
+            self._split(h, r)
+        elif self.behaviour == "equivocate":
             v = p.value_id
             if v is None:
                 seen = self.seen_values.get((h, r))
@@ -95,6 +100,20 @@ class ByzantineNode:
                 for dst in b:
                     self.world.send(self.index, dst, self._vote(t, h, r, second))
 
+    def _split(self, h: int, r: int) -> None:
+        seen = self.seen_values.get((h, r))
+        if not seen or (h, r) in self.acted:
+            return
+        self.acted.add((h, r))
+        v = seen[0]
+        honest = self.world.sc.honest
+        victim = honest[h % len(honest)]
+        for dst in range(self.world.sc.n):
+            if dst != self.index:
+                self.world.send(self.index, dst, self._vote(VoteType.PREVOTE, h, r, v))
+                self.world.send(self.index, dst, self._vote(
+                    VoteType.PRECOMMIT, h, r, v if dst == victim else None))
+
     def _pick(self, h: int, r: int) -> bytes | None:
         choices: list[bytes | None] = [None] + self.seen_values.get((h, r), [])
         x = self.rng.random()
@@ -111,7 +130,9 @@ class ByzantineNode:
             return
         self.proposed_rounds.add((h, r))
         a, b = self._halves()
-        if self.behaviour == "equivocate":
+        if self.behaviour == "split":
+            pa = pb = self._proposal(h, r, self._value(h, r), -1)
+        elif self.behaviour == "equivocate":
             pa, pb = self._proposal(h, r, self._value(h, r), -1), self._proposal(h, r, self._value(h, r), -1)
         else:
             invalid = self.rng.random() < 0.3

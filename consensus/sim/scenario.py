@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from consensus.params import ConsensusParams
 
-BEHAVIOURS = ("silent", "equivocate", "random")
+BEHAVIOURS = ("silent", "equivocate", "random", "split")
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,7 @@ class Scenario:
     params: ConsensusParams
     gossip_ms: int
     heights_after_heal: int = 3
+    block_sync: bool = True  # lagging nodes fetch decided blocks with their commits
     end_ms: int = 0  # hard stop; liveness must be reached before it
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -65,8 +66,13 @@ class Scenario:
                 f"heal={self.heal_ms}ms")
 
 
-def generate(seed: int, *, sizes: tuple[int, ...] = (4, 7, 10), byzantine: bool = True,
-             max_power: int = 10) -> Scenario:
+def generate(seed: int, *, sizes: tuple[int, ...] = (4, 7, 10), byzantine: str = "mixed",
+             max_power: int = 10, block_sync: bool = True,
+             behaviours: tuple[str, ...] = BEHAVIOURS) -> Scenario:
+    """`byzantine`: "none"; "f" -- up to f = (n-1)//3 validators, total power < 1/3;
+    "power" -- as many validators as fit under 1/3 of the power (more than f of the
+    small ones: what makes counting votes by number instead of power unsafe);
+    "mixed" -- the seed picks "f" or "power"."""
     rng = random.Random(seed * 7919 + 17)
     n = sizes[rng.randrange(len(sizes))]
     powers = tuple(rng.randint(1, max_power) for _ in range(n))
@@ -74,16 +80,21 @@ def generate(seed: int, *, sizes: tuple[int, ...] = (4, 7, 10), byzantine: bool 
         powers = (powers[0] + 1,) + powers[1:]
     total = sum(powers)
     byz: list[tuple[int, str]] = []
-    if byzantine:
+    mode = byzantine if byzantine != "mixed" else ("f", "power")[rng.randrange(2)]
+    if mode not in ("none", "f", "power"):
+        raise ValueError(f"unknown byzantine mode {byzantine!r}")
+    if mode != "none":
         f = (n - 1) // 3
-        want = rng.randint(0, f)
+        want = rng.randint(0, f) if mode == "f" else n
         order = list(range(n))
         rng.shuffle(order)
+        if mode == "power":
+            order.sort(key=lambda i: powers[i])  # the small ones: many validators, < 1/3 power
         for i in order:
             if len(byz) == want:
                 break
             if 3 * (sum(powers[j] for j, _ in byz) + powers[i]) < total:
-                byz.append((i, BEHAVIOURS[rng.randrange(len(BEHAVIOURS))]))
+                byz.append((i, behaviours[rng.randrange(len(behaviours))]))
     byz.sort()
     honest = [i for i in range(n) if i not in {b for b, _ in byz}]
     dmin = rng.randint(1, 10)
@@ -115,5 +126,5 @@ def generate(seed: int, *, sizes: tuple[int, ...] = (4, 7, 10), byzantine: bool 
         seed=seed, powers=powers, byzantine=tuple(byz), delay_min_ms=dmin, delay_max_ms=dmax,
         drop_per_mille=rng.randint(0, 300), duplicate_per_mille=rng.randint(0, 150),
         partitions=tuple(partitions), crashes=tuple(crashes), heal_ms=heal, params=params,
-        gossip_ms=3 * dmax, end_ms=heal + 120_000,
+        gossip_ms=3 * dmax, end_ms=heal + 120_000, block_sync=block_sync,
     )
