@@ -27,7 +27,7 @@ class P2PConfig:
     inbound_queue_size: int = 8192  # messages per topic waiting for the subscriber
     heartbeat_interval: float = 1.0
     redial_interval: float = 0.2
-    dial_timeout: float = 1.5
+    dial_timeout: float = 1.0  # a hung dial must not hold back the next attempt for long
     # Our inbound limiter, per forwarding peer (the library's spam protection is off).
     inbound_msgs_per_s: float = 2000.0
     inbound_bytes_per_s: float = 64 * 1024 * 1024
