@@ -400,6 +400,16 @@ def make_light_tx_command(kind: str, schema: Any) -> click.Command:
                          help=f"Sign a `{kind}` tx, submit it, wait and prove its inclusion.")
 
 
+@light_group.command("bench")
+@click.option("--heights", type=int, default=200, show_default=True)
+@click.option("--sizes", default="4,32,100", show_default=True, help="validator set sizes")
+@click.pass_context
+def bench_command(ctx: click.Context, heights: int, sizes: str) -> None:
+    """Time header verification against PyNaCl verifies/s measured in the same run."""
+    from node.light.bench import command
+    ctx.invoke(command, heights=heights, sizes=sizes)
+
+
 class LightTxGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         from state.tx import KINDS
