@@ -261,7 +261,9 @@ class Libp2pTransport:
         self._events.emit(PeerEvent(name, True))
 
     def _on_disconnected(self, peer: ID) -> None:
-        if self.host.get_network().get_connections(peer):
+        live = [c for c in self.host.get_network().get_connections(peer)
+                if not getattr(getattr(c, "muxed_conn", None), "is_closed", False)]
+        if live:
             return  # another connection to this peer is still up
         name = self._connected.pop(peer, None)
         if name is not None:
