@@ -47,6 +47,13 @@ def _load_config(directory: Path) -> dict:
     raise AssertionError
 
 
+def _endpoint(cfg: dict, node: str | None, peer: str | None) -> tuple[str | None, str | None]:
+    """The node to ask: --node/--peer on the command line, else the one given at init."""
+    if node or peer:
+        return node, peer
+    return cfg.get("node"), cfg.get("peer")
+
+
 @asynccontextmanager
 async def _open_provider(chain_id: str, node: str | None, peer: str | None) -> AsyncIterator[Any]:
     if peer:
@@ -190,7 +197,7 @@ def verify_command(directory: Path, node: str | None, peer: str | None, height: 
     cfg = _load_config(directory)
 
     async def main() -> dict:
-        async with _open_provider(cfg["chain_id"], node or cfg["node"], peer or cfg["peer"]) as p:
+        async with _open_provider(cfg["chain_id"], *_endpoint(cfg, node, peer)) as p:
             client = _client(cfg, p, directory, sequential)
             start = client.store.latest().height
             lb = await client.verify_to(height)
@@ -242,7 +249,7 @@ def query_account(address: str, directory: Path, node: str | None, peer: str | N
     cfg = _load_config(directory)
 
     async def main() -> dict:
-        async with _open_provider(cfg["chain_id"], node or cfg["node"], peer or cfg["peer"]) as p:
+        async with _open_provider(cfg["chain_id"], *_endpoint(cfg, node, peer)) as p:
             a = await _client(cfg, p, directory).account(addr, height)
             return {"address": address, "balance": a.balance, "nonce": a.nonce,
                     "exists": a.proven.value is not None, "height": a.proven.height,
@@ -269,7 +276,7 @@ def query_key(key_hex: str, directory: Path, node: str | None, peer: str | None,
     cfg = _load_config(directory)
 
     async def main() -> dict:
-        async with _open_provider(cfg["chain_id"], node or cfg["node"], peer or cfg["peer"]) as p:
+        async with _open_provider(cfg["chain_id"], *_endpoint(cfg, node, peer)) as p:
             v = await _client(cfg, p, directory).query_key(key, height)
             return {"key": key.hex(), "value": None if v.value is None else v.value.hex(),
                     "present": v.value is not None, "height": v.height,
@@ -317,7 +324,7 @@ def _submit(cfg: dict, directory: Path, node: str | None, peer: str | None,
     from node.light.errors import ProviderError
 
     async def main() -> dict:
-        async with _open_provider(cfg["chain_id"], node or cfg["node"], peer or cfg["peer"]) as p:
+        async with _open_provider(cfg["chain_id"], *_endpoint(cfg, node, peer)) as p:
             client = _client(cfg, p, directory)
             raw = await make_tx(client)
             try:
@@ -326,7 +333,7 @@ def _submit(cfg: dict, directory: Path, node: str | None, peer: str | None,
                 if e.code in ("unreachable", "timeout", "bad_response", "not_found"):
                     raise
                 _fail(f"refused: {e.code}: {e.reason}", 2)
-            return _proven_tx_json("libp2p" if (peer or cfg["peer"]) else "rpc", proven)
+            return _proven_tx_json("libp2p" if _endpoint(cfg, node, peer)[1] else "rpc", proven)
 
     _echo(_run(main))
 
