@@ -8,7 +8,6 @@ eviction (here), since an evicted tx's effects must not linger in it.
 """
 from __future__ import annotations
 
-from state.accounts import get_account
 from state.app import Ledger
 from state.codec import decode_value
 from state.errors import TxError

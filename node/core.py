@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from consensus.crypto import Ed25519Key
 from consensus.driver import Driver
 from consensus.messages import (
     Broadcast, Decide, EvidenceFound, GetValue, ProposalReceived, ScheduleTimeout, StartHeight,

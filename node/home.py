@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from node.config import Config, load_config, save_config
-from node.keys import KeyPair, Keyring, encode_address, load_key, save_key
+from node.keys import KeyPair, Keyring, load_key, save_key
 
 
 @dataclass(frozen=True)

@@ -20,12 +20,12 @@ from typing import Any
 import trio
 
 from consensus.crypto import Ed25519Key
-from consensus.types import Commit, Proposal, ValidatorSet, Vote
+from consensus.types import Commit, Proposal, Vote
 from node import core
 from node.chain import Chain
 from node.checker import LedgerChecker
 from node.config import Config
-from node.durable import FileLastSignStore, Wal
+from node.durable import Wal
 from node.home import Home
 from node.logs import get_logger, log_event
 from node.mempool import Mempool, TxRejected

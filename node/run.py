@@ -63,6 +63,8 @@ async def run_services(node, rpc_listen: str | None, *, task_status=trio.TASK_ST
     async with trio.open_nursery() as nursery:
         node._nursery = nursery
         register_handlers(node)
+        from node.light.serve import register_light_handlers  # submit-tx, light-block, proof
+        register_light_handlers(node)
         await nursery.start(node.run_tx_gossip)
         await nursery.start(node.run_vote_receiver)
         await nursery.start(node.run_proposal_receiver)

@@ -1,5 +1,4 @@
 import httpx
-import trio
 
 from node.metrics import NodeMetrics
 from node.rpc import RpcError, make_app, serve_rpc
