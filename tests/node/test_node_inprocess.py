@@ -255,3 +255,23 @@ async def test_rpc_served_by_a_node(own_dir):
             assert "attrchain_committed_txs_total 1.0" in m and "attrchain_rejected_txs_total" in m
         nursery.cancel_scope.cancel()
     node.close()
+
+
+async def test_signatures_verified_at_admission_are_not_verified_again_in_the_block(own_dir, monkeypatch):
+    from nacl.signing import SigningKey
+    import state.app
+    from node.keys import Keyring
+    calls = []
+    real = state.app.verify_signature
+    monkeypatch.setattr(state.app, "verify_signature", lambda stx: (calls.append(stx.id), real(stx))[1])
+    info = generate(own_dir, 1, chain_id="mem-chain", config_overrides=FAST)
+    ring = Keyring(own_dir / "keyring")
+    alice, bob = ring.get("alice"), ring.get("bob")
+    async with open_memory_network(seed=6) as net, trio.open_nursery() as nursery:
+        r = await start(nursery, net, info.nodes[0].home, "n0")
+        ids = [r.node.admit_tx(sign_tx(SigningKey(alice.seed), "mem-chain", n, 1000, "transfer",
+                                       [bob.address, 1 + n])).tx_id for n in range(20)]
+        await wait_for(lambda: all(r.node.chain.tx_record(i) is not None for i in ids))
+        assert all(r.node.chain.tx_record(i)[2] == 0 for i in ids)
+        assert not set(calls) & set(ids)  # executed without a second signature check
+        nursery.cancel_scope.cancel()
