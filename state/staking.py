@@ -249,6 +249,9 @@ def process_liveness(ctx: Context, commit_height: int, last_valset, signers: set
     was missed, so a validator that keeps signing costs no write."""
     p = ctx.params
     window = p.signed_blocks_window
+    # a validator (re)joining the set starts a fresh window: bits left from an earlier
+    # membership describe heights long gone
+    previous = ctx.block.valset_at(commit_height - 1) if commit_height > 1 else None
     for member in last_valset:
         address = member.address
         operator = get_operator(ctx, address)
@@ -257,6 +260,8 @@ def process_liveness(ctx: Context, commit_height: int, last_valset, signers: set
             continue
         key = signing_info_key(address)
         info = ctx.get_record(key)
+        if info is not None and previous is not None and previous.get(address) is None:
+            info = None
         if info is None:
             info = [commit_height, 0, bytes((window + 7) // 8)]
             dirty = True

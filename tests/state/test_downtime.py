@@ -65,3 +65,27 @@ def test_downtime_jailed_validator_not_judged_again(make):
     for _ in range(12):
         apply_ok(chain, signers=all_but(chain, 3))
     assert get_validator(view(chain), v3.operator).bonded == bonded
+
+
+def test_downtime_rejoining_validator_starts_a_fresh_window(make):
+    """Misses from an earlier membership do not count after the validator rejoins."""
+    chain = make(params=SMALL_PARAMS)
+    v3 = chain.validators[3]
+    apply_ok(chain)
+    for _ in range(5):                                    # 5 misses: not jailed yet
+        apply_ok(chain, signers=all_but(chain, 3))
+    assert not get_validator(view(chain), v3.operator).jailed
+    bonded = get_validator(view(chain), v3.operator).bonded
+    apply_ok(chain, chain.tx(v3.operator_key, "unstake", bonded), signers=all_but(chain, 3))
+    for _ in range(4):                                    # out of the set
+        apply_ok(chain, signers=all_but(chain, 3))
+    assert chain.ledger.validator_set(chain.ledger.height).get(v3.consensus_address) is None
+    r = apply_ok(chain, chain.tx(v3.operator_key, "stake", 5_000_000_000), signers=all_but(chain, 3))
+    while chain.ledger.height < r.height + 2:
+        apply_ok(chain, signers=all_but(chain, 3))
+    # back in the set: a few misses now are judged on the new window only
+    for _ in range(3):
+        apply_ok(chain, signers=all_but(chain, 3))
+    assert not get_validator(view(chain), v3.operator).jailed
+    info = decode_value(chain.ledger.store.get(signing_info_key(v3.consensus_address)))
+    assert info[0] > r.height and info[1] <= 3
