@@ -79,8 +79,6 @@ class Store:
                              f"{path}: a bulk load was interrupted; delete the directory")
         # encodings of the latest tree's nodes seen so far (replaced ones are dropped)
         self._cache: dict[bytes, bytes] = {}
-        # decoded children of the latest tree's top nodes (rebuilt by every block)
-        self._decoded: dict[bytes, Children] = {}
         # 600k nodes ~ 220 MB holds the whole latest tree up to ~1.6M keys; beyond, the
         # top of the tree (rebuilt and re-cached every block) stays hot, the rest is read
         self._cache_limit = node_cache_size
@@ -174,7 +172,7 @@ class Store:
             else:
                 raise StoreError("bad_value", f"value for {key!r} must be bytes or None")
         items.sort()  # by keyhash: key hashes are distinct, so later fields never compare
-        update = TreeUpdate(self._read_node, self._decoded, self._cache)
+        update = TreeUpdate(self._read_node, self._cache)
         new_root = update.apply(self._root, items)
         t1 = perf_counter()
         c1 = thread_time()
@@ -271,8 +269,8 @@ class Store:
                 if len(update.new_nodes) > 20_000:
                     self._write_nodes(update.new_nodes)
                     update.new_nodes = {}
-            top[hi] = update._make_node(mid, 1)
-        root = update._make_node(top, 0)
+            top[hi] = update._make_node(mid)
+        root = update._make_node(top)
         self._write_nodes(update.new_nodes)
         batch = self._db.write_batch(sync=True)
         for key, value in (records or {}).items():
@@ -285,7 +283,6 @@ class Store:
         self._height = height
         self._root = root
         self._empty = False
-        self._decoded.update(update.new_decoded)
         if progress:
             progress(count)
         return compute_root_hash(root)
@@ -314,10 +311,6 @@ class Store:
 
     def _remember(self, update: TreeUpdate) -> None:
         cache = self._cache  # (the update took the nodes it replaced out of it already)
-        decoded = self._decoded
-        for h in update.replaced_decoded:
-            decoded.pop(h, None)
-        decoded.update(update.new_decoded)
         room = self._cache_limit - len(cache)
         if room >= len(update.new_nodes):
             cache.update(update.new_nodes)

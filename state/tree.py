@@ -38,7 +38,6 @@ NODE_PREFIX = b"\x01"
 KIND_LEAF = 2  # kinds: 0 empty, 1 node, 2 leaf
 RADIX = 16
 MAX_DEPTH = 64  # nibbles in a sha256 digest
-DECODED_DEPTH = 3  # nodes this high (<= 4,369) are kept decoded between blocks
 
 Loader = Callable[[bytes], bytes]
 Children = list  # 16 entries: None | 32-byte node hash | 64-byte leaf ref
@@ -63,24 +62,6 @@ K0 = 1
 R0 = K0 + RADIX
 
 
-def decode_node(encoding: bytes) -> Children:
-    """Children of a node; raises ValueError on a malformed encoding."""
-    if len(encoding) < R0 or encoding[0] != 1:
-        raise ValueError("malformed tree node")
-    children: Children = [None] * RADIX
-    pos = R0
-    for i, k in enumerate(encoding[K0:R0]):
-        if k:
-            if k > KIND_LEAF:
-                raise ValueError("bad child kind in tree node")
-            end = pos + 32 * k
-            children[i] = encoding[pos:end]
-            pos = end
-    if pos != len(encoding):
-        raise ValueError("tree node length does not match its kinds")
-    return children
-
-
 def child_span(encoding: bytes, nib: int) -> tuple[int, int]:
     """[start, end) of child `nib`'s ref inside an encoding (empty span if absent)."""
     off = R0 + 32 * sum(encoding[K0:K0 + nib])
@@ -98,10 +79,8 @@ class TreeUpdate:
 
     `apply(root, items)`: items sorted by keyhash, each `(keyhash, leaf_ref | None, ...)`
     (None deletes; deleting an absent key is a no-op; further fields are ignored). Each
-    touched path is rebuilt once. After it: `new_nodes` {hash: encoding} to persist,
-    `replaced` hashes no longer in the latest tree, `new_decoded` {hash: children} of the
-    nodes built from decoded children (the top of the tree, touched by every block), which
-    the caller may hand back as `decoded` next time to skip decoding them.
+    touched path is rebuilt once. After it: `new_nodes` {hash: encoding} to persist and
+    `replaced`, the hashes no longer in the latest tree.
 
     `cache` (optional) maps hashes of the latest tree's nodes to their encodings; a node
     this update replaces is TAKEN out of it as it is read (put back if it turns out
@@ -110,14 +89,10 @@ class TreeUpdate:
     worst a few nodes to be read from disk again.
     """
 
-    def __init__(self, load: Loader, decoded: dict[bytes, Children] | None = None,
-                 cache: dict[bytes, bytes] | None = None):
+    def __init__(self, load: Loader, cache: dict[bytes, bytes] | None = None):
         self.load = load
-        self.decoded = decoded if decoded is not None else {}
         self.cache = cache if cache is not None else {}
-        self.replaced_decoded: list[bytes] = []
         self.new_nodes: dict[bytes, bytes] = {}
-        self.new_decoded: dict[bytes, Children] = {}
         self.replaced: list[bytes] = []
 
     def apply(self, root: bytes | None, items: list[tuple[bytes, bytes | None]]) -> bytes | None:
@@ -131,7 +106,7 @@ class TreeUpdate:
         self.new_nodes[h] = encoding
         return h
 
-    def _make_node(self, children: Children, depth: int) -> bytes | None:
+    def _make_node(self, children: Children) -> bytes | None:
         """Canonical ref for these children: None, a lone leaf moved up, or a new node."""
         present = [c for c in children if c is not None]
         if len(present) < 2:
@@ -139,11 +114,8 @@ class TreeUpdate:
                 return None
             if len(present[0]) == 64:
                 return present[0]
-        h = self._store(NODE_PREFIX + bytes([0 if c is None else len(c) >> 5 for c in children])
-                        + b"".join(present))
-        if depth <= DECODED_DEPTH:
-            self.new_decoded[h] = children
-        return h
+        return self._store(NODE_PREFIX + bytes([0 if c is None else len(c) >> 5 for c in children])
+                           + b"".join(present))
 
     def _build(self, depth: int, leaves: list[bytes]) -> bytes | None:
         """The canonical subtree of sorted, distinct leaf refs."""
@@ -155,7 +127,7 @@ class TreeUpdate:
         children: Children = [None] * RADIX
         for nib, lo, hi in _groups(leaves, depth, None):
             children[nib] = self._build(depth + 1, leaves[lo:hi])
-        return self._make_node(children, depth)
+        return self._make_node(children)
 
     # -- update -------------------------------------------------------------------------
     def _update(self, ref: bytes | None, depth: int, items) -> bytes | None:
@@ -170,31 +142,46 @@ class TreeUpdate:
                 merged.append(ref)
                 merged.sort()
             return self._build(depth, merged)
+        # several changes below this node: recurse per nibble group, then splice every
+        # changed child into the encoding in one join (no decoding into a list)
         taken = self.cache.pop(ref, None)
-        old_children = self.decoded.get(ref)
-        was_decoded = old_children is not None
-        if old_children is None:
-            old_children = decode_node(taken or self.load(ref))
-        children = list(old_children)
-        changed = False
+        encoding = taken or self.load(ref)
+        kinds = bytearray(encoding[K0:R0])
+        parts = [NODE_PREFIX, b""]
+        pos = R0
         for nib, lo, hi in _groups(items, depth, _first):
-            old = children[nib]
+            off = R0 + 32 * sum(encoding[K0:K0 + nib])
+            end = off + 32 * encoding[K0 + nib]
+            old = encoding[off:end] if end > off else None
             if hi - lo == 1:
                 item = items[lo]
                 new = self._update_one(old, depth + 1, item[0], item[1])
             else:
                 new = self._update(old, depth + 1, items[lo:hi])
-            if new != old:
-                children[nib] = new
-                changed = True
-        if not changed:
+            if new == old:
+                continue
+            parts.append(encoding[pos:off])
+            if new is None:
+                kinds[nib] = 0
+            else:
+                kinds[nib] = len(new) >> 5
+                parts.append(new)
+            pos = end
+        if pos == R0 and len(parts) == 2:  # nothing changed below
             if taken is not None:
                 self.cache[ref] = taken
             return ref
         self.replaced.append(ref)
-        if was_decoded:
-            self.replaced_decoded.append(ref)
-        return self._make_node(children, depth)
+        parts.append(encoding[pos:])
+        present = RADIX - kinds.count(0)
+        if present < 2:
+            if not present:
+                return None
+            rest = b"".join(parts[2:])
+            if len(rest) == 64:
+                return rest  # a lone leaf moves up to replace this node
+        parts[1] = bytes(kinds)
+        return self._store(b"".join(parts))
 
     def _update_one(self, ref: bytes | None, depth: int, kh: bytes, new: bytes | None):
         """The common case below the top levels: one change in this subtree. Walks down
