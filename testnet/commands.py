@@ -147,7 +147,11 @@ def load(directory: Path, rate: int, duration: int) -> None:
         info = TestnetInfo.load(directory)
     except FileNotFoundError as e:
         raise click.ClickException(str(e))
-    summary = run_load(directory, info, rate, duration)
+    from node.rpc_client import RpcClientError
+    try:
+        summary = run_load(directory, info, rate, duration)
+    except (RpcClientError, RuntimeError) as e:
+        raise click.ClickException(f"load stopped: {e}")
     click.echo(summary)
 
 
