@@ -14,7 +14,7 @@ from test_supply_property import run_plan
 from workload import blocks
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(plan=blocks)
 def test_determinism_same_blocks_same_app_hash(plan):
     with tempfile.TemporaryDirectory() as d:

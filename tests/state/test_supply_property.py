@@ -32,7 +32,7 @@ def run_plan(chain, plan):
         yield result
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(plan=blocks)
 def test_supply_invariant_at_every_block(plan):
     with tempfile.TemporaryDirectory() as d:
