@@ -69,12 +69,23 @@ async def _open_provider(chain_id: str, node: str | None, peer: str | None) -> A
         await p.aclose()
 
 
-def _client(cfg: dict, provider: Any, directory: Path, sequential: bool = False):
+@asynccontextmanager
+async def _open_client(cfg: dict, directory: Path, node: str | None, peer: str | None,
+                       sequential: bool = False) -> AsyncIterator[Any]:
+    """A LightClient on the chosen node, with the witnesses given at init (RPC)."""
     from node.light.client import LightClient
+    from node.light.rpc_provider import RpcProvider
     from node.light.store import TrustedStore
-    return LightClient(cfg["chain_id"], provider, TrustedStore(directory),
-                       trust_level=Fraction(cfg["trust_level"]),
-                       trusting_period_ms=cfg["trusting_period_ms"], sequential=sequential)
+    witnesses = [RpcProvider(w) for w in cfg.get("witnesses", [])]
+    try:
+        async with _open_provider(cfg["chain_id"], node, peer) as provider:
+            yield LightClient(cfg["chain_id"], provider, TrustedStore(directory),
+                              trust_level=Fraction(cfg["trust_level"]),
+                              trusting_period_ms=cfg["trusting_period_ms"], sequential=sequential,
+                              witnesses=witnesses)
+    finally:
+        for w in witnesses:
+            await w.aclose()
 
 
 def _run(fn: Callable[[], Awaitable[Any]]) -> Any:
@@ -127,9 +138,12 @@ def light_group() -> None:
               help="fraction of the trusted set's power needed to skip ([1/3, 1])")
 @click.option("--trusting-period-ms", type=int, default=None,
               help="how long a verified header stays usable (default 666000: 2/3 of 1,000 blocks)")
+@click.option("--witness", "witnesses", multiple=True,
+              help="RPC address of another full node that must agree on every header verified "
+                   "(repeatable); detects a fork signed by trusted validators")
 def init_command(directory: Path, node: str | None, peer: str | None, trusted_height: int | None,
                  trusted_hash: str | None, genesis_file: Path | None, chain_id: str | None,
-                 trust_level: str, trusting_period_ms: int | None) -> None:
+                 trust_level: str, trusting_period_ms: int | None, witnesses: tuple[str, ...]) -> None:
     """Trust one header (height + hash), or the genesis validator set, once."""
     from node.light.client import DEFAULT_TRUSTING_PERIOD_MS, LightClient
     from node.light.store import TrustedStore
@@ -179,7 +193,7 @@ def init_command(directory: Path, node: str | None, peer: str | None, trusted_he
         _fail("error: missing_chain_id: with --peer, give --chain-id (protocol ids carry it)")
     out = _run(main)
     cfg = {"chain_id": out["chain_id"], "trust_level": str(level), "trusting_period_ms": period,
-           "node": node, "peer": peer}
+           "node": node, "peer": peer, "witnesses": list(witnesses)}
     directory.mkdir(parents=True, exist_ok=True)
     (directory / CONFIG_FILE).write_text(json.dumps(cfg, indent=2) + "\n")
     _echo(out)
@@ -191,18 +205,23 @@ def init_command(directory: Path, node: str | None, peer: str | None, trusted_he
 @peer_option
 @click.option("--height", type=int, default=None, help="default: the node's latest")
 @click.option("--sequential", is_flag=True, help="verify every header in between (no skipping)")
+@click.option("--witness", "witnesses", multiple=True,
+              help="RPC address of a node that must agree (repeatable; default: those given at init)")
 def verify_command(directory: Path, node: str | None, peer: str | None, height: int | None,
-                   sequential: bool) -> None:
+                   sequential: bool, witnesses: tuple[str, ...]) -> None:
     """Verify the header at a height (default latest) from the trusted one."""
     cfg = _load_config(directory)
+    if witnesses:
+        cfg["witnesses"] = list(witnesses)
 
     async def main() -> dict:
-        async with _open_provider(cfg["chain_id"], *_endpoint(cfg, node, peer)) as p:
-            client = _client(cfg, p, directory, sequential)
+        async with _open_client(cfg, directory, *_endpoint(cfg, node, peer), sequential) as client:
             start = client.store.latest().height
             lb = await client.verify_to(height)
             return {"verified": _header_json(lb), "from_trusted_height": start,
-                    "headers_fetched": client.fetched}
+                    "headers_fetched": client.fetched, "witnesses_agreed":
+                    len(client.witnesses) - len(client.witness_errors),
+                    "witness_errors": client.witness_errors}
 
     _echo(_run(main))
 
@@ -223,6 +242,7 @@ def status_command(directory: Path) -> None:
     age = wall_clock_ms() - lb.time_ms
     _echo({"chain_id": cfg["chain_id"], "trust_level": cfg["trust_level"],
            "trusting_period_ms": cfg["trusting_period_ms"], "node": cfg["node"], "peer": cfg["peer"],
+           "witnesses": cfg.get("witnesses", []),
            "latest_trusted": _header_json(lb), "trusted_headers": len(store),
            "age_ms": age, "expired": age >= cfg["trusting_period_ms"]})
 
@@ -249,8 +269,8 @@ def query_account(address: str, directory: Path, node: str | None, peer: str | N
     cfg = _load_config(directory)
 
     async def main() -> dict:
-        async with _open_provider(cfg["chain_id"], *_endpoint(cfg, node, peer)) as p:
-            a = await _client(cfg, p, directory).account(addr, height)
+        async with _open_client(cfg, directory, *_endpoint(cfg, node, peer)) as client:
+            a = await client.account(addr, height)
             return {"address": address, "balance": a.balance, "nonce": a.nonce,
                     "exists": a.proven.value is not None, "height": a.proven.height,
                     "app_hash": a.proven.app_hash.hex(), "verified": True}
@@ -276,8 +296,8 @@ def query_key(key_hex: str, directory: Path, node: str | None, peer: str | None,
     cfg = _load_config(directory)
 
     async def main() -> dict:
-        async with _open_provider(cfg["chain_id"], *_endpoint(cfg, node, peer)) as p:
-            v = await _client(cfg, p, directory).query_key(key, height)
+        async with _open_client(cfg, directory, *_endpoint(cfg, node, peer)) as client:
+            v = await client.query_key(key, height)
             return {"key": key.hex(), "value": None if v.value is None else v.value.hex(),
                     "present": v.value is not None, "height": v.height,
                     "app_hash": v.app_hash.hex(), "verified": True}
@@ -309,8 +329,8 @@ def prove_tx_command(tx_hash: str, directory: Path, node: str | None) -> None:
     cfg = _load_config(directory)
 
     async def main() -> dict:
-        async with _open_provider(cfg["chain_id"], node or cfg["node"], None) as p:
-            proven = await _client(cfg, p, directory).prove_tx(tid)
+        async with _open_client(cfg, directory, node or cfg["node"], None) as client:
+            proven = await client.prove_tx(tid)
             if proven is None:
                 from node.light.errors import ProviderError
                 raise ProviderError("not_found", f"no committed tx {tid.hex()}")
@@ -324,8 +344,7 @@ def _submit(cfg: dict, directory: Path, node: str | None, peer: str | None,
     from node.light.errors import ProviderError
 
     async def main() -> dict:
-        async with _open_provider(cfg["chain_id"], *_endpoint(cfg, node, peer)) as p:
-            client = _client(cfg, p, directory)
+        async with _open_client(cfg, directory, *_endpoint(cfg, node, peer)) as client:
             raw = await make_tx(client)
             try:
                 res, proven = await client.submit_and_prove(raw, timeout_s)

@@ -72,7 +72,8 @@ class LightClient:
                  trust_level: Fraction = DEFAULT_TRUST_LEVEL,
                  trusting_period_ms: int = DEFAULT_TRUSTING_PERIOD_MS,
                  max_clock_drift_ms: int = DEFAULT_MAX_CLOCK_DRIFT_MS,
-                 sequential: bool = False, clock: Callable[[], int] = wall_clock_ms):
+                 sequential: bool = False, clock: Callable[[], int] = wall_clock_ms,
+                 witnesses: list[Provider] = ()):
         self.chain_id = chain_id
         self.provider = provider
         self.store = store if store is not None else TrustedStore()
@@ -82,6 +83,10 @@ class LightClient:
         self.sequential = sequential
         self.clock = clock
         self.fetched = 0          # light blocks fetched (how many a skip saved is visible)
+        # other full nodes asked for the same header (CometBFT's detector): a fork signed
+        # by more than 1/3 of a trusted set verifies, but cannot hide from an honest witness
+        self.witnesses = list(witnesses)
+        self.witness_errors: list[str] = []
 
     # ------------------------------------------------------------------ fetching
     async def fetch(self, height: int) -> LightBlock:
@@ -146,24 +151,47 @@ class LightClient:
         if height < trusted.height:
             return await self._verify_backwards(height)
         if self.sequential:
-            return await self._verify_sequential(trusted, height)
-        return await self._verify_skipping(trusted, height)
+            trace = await self._verify_sequential(trusted, height)
+        else:
+            trace = await self._verify_skipping(trusted, height)
+        await self._compare_with_witnesses(trace[-1])
+        self.store.save(*trace)          # only now: nothing a witness contradicts is kept
+        return trace[-1]
 
-    async def _verify_sequential(self, trusted: LightBlock, height: int) -> LightBlock:
+    async def _compare_with_witnesses(self, lb: LightBlock) -> None:
+        """Every witness must have the very same block at that height. A witness that
+        cannot answer is noted and skipped (it may be behind); one that differs stops us."""
+        for w in self.witnesses:
+            try:
+                sh = await w.signed_header(lb.height)
+            except ProviderError as e:
+                self.witness_errors.append(f"{w.name}: {e}")
+                continue
+            if sh.header.id() != lb.id():
+                raise VerificationError(
+                    "conflicting_headers",
+                    f"witness {w.name} has block {sh.header.id().hex()[:16]} at height {lb.height}, "
+                    f"primary {self.provider.name} has {lb.id().hex()[:16]}: a fork signed by "
+                    "trusted validators (light client attack) or a lying node; trust neither")
+
+    async def _verify_sequential(self, trusted: LightBlock, height: int) -> list[LightBlock]:
+        trace = []
         for h in range(trusted.height + 1, height + 1):
             lb = await self.fetch(h)
             self._verify(trusted, lb)
-            self.store.save(lb)
+            trace.append(lb)
             trusted = lb
-        return trusted
+        return trace
 
-    async def _verify_skipping(self, trusted: LightBlock, height: int) -> LightBlock:
+    async def _verify_skipping(self, trusted: LightBlock, height: int) -> list[LightBlock]:
         """CometBFT's verifySkipping: try the target from the newest verified block; when
         too little of the trusted set signed it, fetch the block half-way and try that
-        first. Blocks fetched for pivots are kept and retried before fetching more."""
+        first. Blocks fetched for pivots are kept and retried before fetching more.
+        Returns the trace: every block verified on the way, the target last."""
         cache = [await self.fetch(height)]
         depth = 0
         verified = trusted
+        trace: list[LightBlock] = []
         while True:
             candidate = cache[depth]
             try:
@@ -174,9 +202,9 @@ class LightClient:
                     cache.append(await self.fetch(pivot))
                 depth += 1
                 continue
-            self.store.save(candidate)
+            trace.append(candidate)
             if depth == 0:
-                return candidate
+                return trace
             verified = candidate
             cache = cache[:depth]
             depth = 0

@@ -154,3 +154,38 @@ async def test_provider_without_sets_uses_trusted_sets_by_hash():
     with pytest.raises(ProviderError) as e:
         await lr.verify_to(6)
     assert e.value.code == "validators_unavailable"
+
+
+def forked_by_trusted_validators(honest, fork_from: int):
+    """The same validators sign a second chain from `fork_from` on (a light-client
+    attack): every block of it verifies on its own and from the trusted header."""
+    from chaingen import GenChain
+    fork = GenChain(CHAIN, honest.sets)
+    for h in sorted(honest.blocks):
+        changes = {"app_hash": bytes([h % 256]) * 32} if h >= fork_from else {}
+        hd = fork.header(h, **changes)
+        fork.blocks[h] = LightBlock(hd, sign_commit(CHAIN, hd, fork.keys_at(h)), fork.set_at(h))
+    return fork
+
+
+async def test_a_witness_exposes_a_fork_signed_by_the_trusted_validators():
+    honest = static_chain(CHAIN, 10)
+    fork = forked_by_trusted_validators(honest, 5)
+    assert fork.blocks[10].id() != honest.blocks[10].id()
+    # alone, the client cannot tell: the fork is signed by the very set it trusts
+    alone = client(fork)
+    await alone.init_trusted(1, honest.blocks[1].id())
+    assert (await alone.verify_to(10)).id() == fork.blocks[10].id()
+    # with an honest witness it refuses, and keeps nothing of the fork
+    watched = client(fork, witnesses=[MemoryProvider(honest)])
+    await watched.init_trusted(1, honest.blocks[1].id())
+    with pytest.raises(VerificationError) as e:
+        await watched.verify_to(10)
+    assert e.value.code == "conflicting_headers"
+    assert sorted(watched.store.blocks) == [1]
+    # a witness that agrees, and one that cannot answer, let it through
+    behind = MemoryProvider(static_chain(CHAIN, 3))
+    ok = client(honest, witnesses=[MemoryProvider(honest), behind])
+    await ok.init_trusted(1, honest.blocks[1].id())
+    assert (await ok.verify_to(10)).id() == honest.blocks[10].id()
+    assert len(ok.witness_errors) == 1 and "not_found" in ok.witness_errors[0]

@@ -18,7 +18,7 @@ from nacl.signing import SigningKey
 
 from chaingen import static_chain
 from liar import open_liar
-from netfix import LightNet, wait_until
+from netfix import LightNet
 from node.keys import Keyring, encode_address
 from node.light.client import LightClient
 from node.light.errors import VerificationError
@@ -375,17 +375,26 @@ async def test_cli_init_verify_query_and_tx_over_libp2p(net, tmp_path):
     assert code == 0 and json.loads(out)["latest_trusted"]["height"] >= t["height"]
 
 
-async def test_cli_genesis_init_and_a_liar_is_reported(net, tmp_path):
+async def test_cli_genesis_init_witnesses_and_liars_are_reported(net, tmp_path):
     d = str(tmp_path / "light")
     genesis = Path(net.nodes[0].home) / "config" / "genesis.json"
-    code, out, err = await _cli("init", "--dir", d, "--node", net.nodes[3].rpc, "--genesis", str(genesis))
+    code, out, err = await _cli("init", "--dir", d, "--node", net.nodes[3].rpc, "--genesis", str(genesis),
+                                "--witness", net.nodes[1].rpc)
     assert code == 0, err
     assert json.loads(out)["trusted"]["height"] == 1
+    code, out, err = await _cli("verify", "--dir", d)
+    assert code == 0, err
+    assert json.loads(out)["witnesses_agreed"] == 1
     alice = encode_address(net.ring.get("alice").address)
     async with open_liar(net.nodes[3].rpc, lie_balance) as liar:
         code, out, err = await _cli("query", "account", alice, "--dir", d, "--node", liar.url)
     assert code == 3
     assert "REJECTED: forged_value" in err
+    # a witness that serves another history (here: a fork by strangers) stops verification
+    trusted = TrustedStore(tmp_path / "light").latest()
+    async with open_liar(net.nodes[1].rpc, lie_fork(trusted)) as liar:
+        code, out, err = await _cli("verify", "--dir", d, "--witness", liar.url)
+    assert code == 3 and "conflicting_headers" in err, err
     code, out, err = await _cli("init", "--dir", str(tmp_path / "x"), "--node", net.nodes[3].rpc,
                                 "--trusted-height", "1", "--trusted-hash", "ab" * 32)
     assert code == 3 and "trusted_hash_mismatch" in err
