@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from conftest import START_BALANCE, addr, apply_ok, view
+from ledger_helpers import START_BALANCE, addr, apply_ok, view
 from state.asset_records import compute_asset_id, compute_contribution_id, get_asset, get_earned, get_pool
 from state.attribution import get_accrued
 from state.devchain import DevChain, seeded_key
@@ -64,7 +64,7 @@ def use(chain, who: str, asset: bytes, max_price: int, fee: int | None = None):
 
 
 def balances(chain, *names) -> dict[str, int]:
-    from conftest import balance
+    from ledger_helpers import balance
     return {n: balance(chain, ADDR[n]) for n in names}
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-from ledger_helpers import *  # noqa: F401,F403 -- kept for old `from conftest import` users
 from ledger_helpers import make_chain
 
 

@@ -13,7 +13,7 @@ from asset_helpers import (  # noqa: F401
     ADDR, KEYS, NAMES, accepted, accrued, balances, build_wide_graph, cast, contribute, create_datanet,
     earned, pool, record, reference_payout, register, review, submit, use,
 )
-from conftest import view
+from ledger_helpers import view
 from state.asset_records import ACC_SCALE
 from state.attribution import compute_use_fee, compute_use_flows
 from state.graph import get_earnings
@@ -206,7 +206,7 @@ def test_pool_accumulator_with_contributions_accepted_at_different_times(cast):
 def test_use_cost_does_not_depend_on_number_of_contributions(cast, monkeypatch):
     """A payment reads and writes the same keys whether a datanet has 1 or 40 accepted
     contributions: the pool is one accumulator, not a loop over contributions."""
-    from conftest import apply_ok
+    from ledger_helpers import apply_ok
     small = create_datanet(cast, "dana", name="small", bond=0)
     big = create_datanet(cast, "dana", name="big", bond=0)
     accepted(cast, "ada", small, "only", 5)

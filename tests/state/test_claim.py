@@ -5,7 +5,7 @@ from asset_helpers import (  # noqa: F401
     ADDR, KEYS, accepted, accrued, balances, cast, contribute, create_datanet, earned, pool, register,
     review, submit, use,
 )
-from conftest import assert_rejected, view
+from ledger_helpers import assert_rejected, view
 from state.errors import Code
 from state.graph import get_earnings
 

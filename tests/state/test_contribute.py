@@ -4,7 +4,7 @@ from __future__ import annotations
 from asset_helpers import (  # noqa: F401
     ADDR, BOND, KEYS, accepted, cast, content, contribute, create_datanet, record, register,
 )
-from conftest import START_BALANCE, assert_rejected, balance, view
+from ledger_helpers import START_BALANCE, assert_rejected, balance, view
 from state.asset_records import AssetKind, Status, compute_contribution_id
 from state.devchain import seeded_key
 from state.errors import Code
@@ -47,7 +47,7 @@ def test_contribute_same_content_to_two_datanets(cast):
 def test_contribute_many_listed_across_pages(cast):
     d = create_datanet(cast, bond=0)
     raws = [cast.tx(KEYS["bao"], "contribute", d, content(f"c{i}"), 1, "") for i in range(70)]
-    from conftest import apply_ok
+    from ledger_helpers import apply_ok
     apply_ok(cast, *raws)
     ids = get_contributions(view(cast), d)
     assert ids == [compute_contribution_id(d, content(f"c{i}")) for i in range(70)]

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from asset_helpers import ADDR, KEYS, cast, create_datanet, record, submit  # noqa: F401
-from conftest import START_BALANCE, assert_rejected, balance
+from ledger_helpers import START_BALANCE, assert_rejected, balance
 from state.asset_records import AssetKind, compute_asset_id
 from state.errors import Code
 from state.tx import TOTAL_SHARES, tx_id

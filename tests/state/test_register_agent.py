@@ -4,7 +4,7 @@ from __future__ import annotations
 from asset_helpers import (  # noqa: F401
     ADDR, KEYS, accepted, build_wide_graph, cast, create_datanet, record, register,
 )
-from conftest import assert_rejected, view
+from ledger_helpers import assert_rejected, view
 from state.asset_records import AssetKind
 from state.errors import Code
 from state.graph import get_upstream

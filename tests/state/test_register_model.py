@@ -7,7 +7,7 @@ from asset_helpers import (  # noqa: F401
     ADDR, KEYS, accepted, build_wide_graph, cast, contribute, create_datanet, record, register, review,
     submit,
 )
-from conftest import assert_rejected, view
+from ledger_helpers import assert_rejected, view
 from state.asset_records import AssetKind, compute_asset_id
 from state.errors import Code
 from state.graph import get_downstream, get_upstream

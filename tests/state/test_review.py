@@ -5,7 +5,7 @@ from asset_helpers import (  # noqa: F401
     ADDR, BOND, KEYS, NAMES, balances, cast, contribute, create_datanet, earned, pool, record,
     review, submit,
 )
-from conftest import assert_rejected
+from ledger_helpers import assert_rejected
 from state.asset_records import Status
 from state.errors import Code
 

@@ -3,7 +3,7 @@ ties to the smallest address); only models and agents have prices."""
 from __future__ import annotations
 
 from asset_helpers import ADDR, KEYS, cast, create_datanet, record, register, submit  # noqa: F401
-from conftest import assert_rejected
+from ledger_helpers import assert_rejected
 from state.asset_records import get_top_holder
 from state.errors import Code
 

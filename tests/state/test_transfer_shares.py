@@ -4,7 +4,7 @@ from __future__ import annotations
 from asset_helpers import (  # noqa: F401
     ADDR, KEYS, accepted, accrued, balances, cast, create_datanet, earned, record, register, submit, use,
 )
-from conftest import apply_ok, assert_rejected
+from ledger_helpers import apply_ok, assert_rejected
 from state.asset_records import MAX_HOLDERS, is_share_table_valid
 from state.errors import Code
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from asset_helpers import (  # noqa: F401
     ADDR, KEYS, accepted, balances, build_wide_graph, cast, create_datanet, earned, register, submit, use,
 )
-from conftest import START_BALANCE, assert_rejected, view
+from ledger_helpers import START_BALANCE, assert_rejected, view
 from state.attribution import compute_use_fee, compute_use_flows
 from state.devchain import seeded_key
 from state.errors import Code
@@ -28,7 +28,7 @@ def test_use_model_pays_price_to_holders_and_fee_to_validators(cast):
 def test_use_protocol_fee_reaches_validators(cast):
     """The protocol fee joins the block's fees, paid to the last commit's signers."""
     m = register(cast, "eve", "model", [], price=10_000_000)
-    from conftest import balance
+    from ledger_helpers import balance
     from state.keys import FEE_POOL
 
     def validators_and_fee_pool() -> int:
@@ -147,7 +147,7 @@ def test_invalid_fee_too_low_for_expansion(cast):
 
 def _spread_shares(cast, asset, n):
     """eve gives one share of `asset` to each of n new holders."""
-    from conftest import apply_ok
+    from ledger_helpers import apply_ok
     apply_ok(cast, *[cast.tx(KEYS["eve"], "transfer_shares", asset, bytes([i + 1]) * 20, 1) for i in range(n)])
 
 
