@@ -18,6 +18,7 @@ from node.keys import encode_address
 from state.block import Block, Header
 from state.codec import decode_value
 from state.keys import account_key
+from state.tx import tx_id as compute_tx_id
 
 
 def _url(node: str) -> str:
@@ -151,8 +152,10 @@ class RpcProvider:
     async def submit(self, tx: bytes) -> SubmitResult:
         doc = await self._call("POST", "/broadcast_tx_sync", body={"tx": tx.hex()})
         code = doc.get("code")
-        return SubmitResult(_hex(doc.get("hash"), "hash"), "ok" if code == 0 else str(code),
-                            str(doc.get("log", "")))
+        tid = compute_tx_id(tx)
+        if _hex(doc.get("hash"), "hash") != tid:
+            raise ProviderError("bad_response", "broadcast_tx_sync answered for another tx id")
+        return SubmitResult(tid, "ok" if code == 0 else str(code), str(doc.get("log", "")))
 
 
 def decode_account(value: bytes | None) -> tuple[int, int]:

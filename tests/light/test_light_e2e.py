@@ -126,8 +126,6 @@ async def test_libp2p_submit_as_a_non_validator_peer_then_prove(net):
         with net.rpc(3) as c:                             # a validator that never saw us
             rec = c.get("/tx", hash=tx_id(raw).hex())
             assert (rec["height"], rec["index"]) == (proven.height, proven.index)
-            # we are a peer, not a validator: the set is still the four genesis validators
-            assert len(c.get("/validators")["validators"]) == 4
         # a refused tx names the node's reason (same nonce again: already used)
         res2 = await client.submit(raw)
         assert not res2.accepted and res2.code
@@ -398,3 +396,41 @@ async def test_cli_genesis_init_witnesses_and_liars_are_reported(net, tmp_path):
     code, out, err = await _cli("init", "--dir", str(tmp_path / "x"), "--node", net.nodes[3].rpc,
                                 "--trusted-height", "1", "--trusted-hash", "ab" * 32)
     assert code == 3 and "trusted_hash_mismatch" in err
+
+
+# ------------------------------------------------------------------ a set change (runs last)
+async def _wait_committed(client, height: int) -> None:
+    await client.wait_for_height(height, timeout_s=30)
+
+
+async def test_follows_a_validator_set_change_on_the_real_chain(net):
+    """Adds a validator (never started, power 1 of 401: the chain keeps committing) with a
+    create_validator tx, then verifies header by header across the change and by one skip.
+    Last in the module (pytest runs a module in file order): it changes its testnet for good."""
+    import os
+    from consensus.crypto import Ed25519Key
+    p = RpcProvider(net.nodes[0].rpc)
+    try:
+        seq = LightClient(CHAIN, p, await trusted_store(net), sequential=True)
+        heidi = net.ring.get("heidi")
+        newcomer = Ed25519Key(os.urandom(32))
+        nonce = (await seq.account(heidi.address)).nonce
+        raw = sign_tx(SigningKey(heidi.seed), CHAIN, nonce, 1000, "create_validator",
+                      [newcomer.pub_key, 1_000_000])
+        _, proven = await seq.submit_and_prove(raw, timeout_s=30)
+        with net.rpc(0) as c:
+            assert c.get("/tx", hash=tx_id(raw).hex())["tx_result"]["code"] == 0
+        h = proven.height                        # decided at h, in the set of h + 2
+        await _wait_committed(seq, h + 3)
+        top = await seq.verify_to(h + 3)
+        before, after = seq.store.get(h + 1), seq.store.get(h + 2)
+        assert before.validators.get(newcomer.address) is None and len(before.validators) == 4
+        assert after.validators.get(newcomer.address).voting_power == 1 and len(after.validators) == 5
+        assert before.header.next_validators_hash == after.header.validators_hash != before.header.validators_hash
+        assert top.validators.get(newcomer.address) is not None
+        # skipping from header 1: the old set still signs with all of its power
+        skip = LightClient(CHAIN, p, await trusted_store(net))
+        assert (await skip.verify_to(h + 3)).id() == top.id()
+        assert skip.fetched == 1
+    finally:
+        await p.aclose()
