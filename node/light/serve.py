@@ -1,10 +1,9 @@
 """The full node's side of the light-client protocols over libp2p: `submit-tx`,
 `light-block` and `proof` (envelopes in p2p/messages.py).
 
-The node does not register these yet; `register_light_handlers(node)` is meant to be
-called next to `node.sync.register_handlers(node)` in `node.run.run_services`. Handlers
-only read, except `submit-tx`, which goes through the same admission as the RPC's
-`broadcast_tx_sync` (`Node.admit_tx`: mempool, then gossip).
+`node.run.run_services` calls `register_light_handlers(node)` next to the node's own
+handlers. Handlers only read, except `submit-tx`, which goes through the same admission
+as the RPC's `broadcast_tx_sync` (`Node.admit_tx`: mempool, then gossip).
 
 `SubmitTxResponse.code` is an integer on the wire while the mempool's refusal codes are
 strings: code 0 = admitted; 1 = refused, and `log` is "<refusal code>: <reason>".

@@ -1,17 +1,13 @@
-"""A real 4-validator testnet for the light-client tests (OS processes, libp2p on
-127.0.0.1, free ports), started through light_node.py so the light protocols are served."""
+"""A real 4-validator testnet for the light-client tests: `attrchain start` processes
+(testnet/network.py), libp2p on 127.0.0.1, free ports, every process stopped at the end."""
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 from node.rpc_client import RpcClient, RpcClientError
-from testnet.network import NodeInfo, TestnetInfo, generate, stop_node
-
-LAUNCHER = Path(__file__).with_name("light_node.py")
+from testnet.network import NodeInfo, TestnetInfo, generate, start_node, stop_node
 
 
 def wait_until(predicate, timeout: float, what: str, interval: float = 0.05):
@@ -34,25 +30,14 @@ class LightNet:
         self.info: TestnetInfo = generate(directory, n_validators, chain_id="light-chain",
                                           config_overrides={"consensus": {"timeout_commit_ms": 300}})
         self.nodes: list[NodeInfo] = list(self.info.nodes)
-        self.procs: list[subprocess.Popen] = []
 
     def start(self) -> None:
         for n in self.nodes:
-            log = open(n.logfile, "ab")
-            p = subprocess.Popen([sys.executable, str(LAUNCHER), "--home", n.home], stdout=log,
-                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                 start_new_session=True, cwd=n.home)
-            log.close()
-            n.pidfile.write_text(f"{p.pid}\n")
-            self.procs.append(p)
+            start_node(n)
 
     def stop(self) -> None:
         for n in self.nodes:
-            stop_node(n, signal.SIGTERM, timeout=5)
-        for p in self.procs:
-            if p.poll() is None:
-                p.kill()
-            p.wait(timeout=10)
+            stop_node(n, signal.SIGTERM, timeout=5)   # SIGKILL after 5 s
 
     def rpc(self, i: int = 0) -> RpcClient:
         return RpcClient(self.nodes[i].rpc, timeout=5)
