@@ -21,7 +21,7 @@ import trio
 
 from consensus.crypto import Ed25519Key
 from consensus.types import Commit, Proposal, Vote
-from node import core
+from node import core, faults
 from node.chain import Chain
 from node.checker import LedgerChecker
 from node.config import Config
@@ -235,6 +235,10 @@ class Node:
             log_event(log, logging.WARNING, "invalid_proposal", height=p.height, round=p.round,
                       reason=e.reason, error=e.message)
             valid = False
+        except Exception as e:  # noqa: BLE001 -- a crafted block must not crash every node
+            log_event(log, logging.ERROR, "proposal_execution_error", height=p.height, round=p.round,
+                      error=f"{type(e).__name__}: {e}")
+            valid = False
         await self._run_effects(self.driver.on_proposal(p, valid))
         if self.pending_decision and self.pending_decision[1] == p.value_id and valid:
             await self._finish_decision()
@@ -330,6 +334,11 @@ class Node:
                 raw = message.encode()
                 self.vote_cache.add(message.height, message.round, raw)
                 await self.transport.publish(self.topics.votes, VoteMessage(raw).encode())
+                if faults.FAULTS.any:  # test-only (node/faults.py): equivocate on purpose
+                    twin = faults.conflicting_vote(message, self.validator_key, self.chain_id)
+                    if twin is not None:
+                        self.vote_cache.add(twin.height, twin.round, twin.encode())
+                        await self.transport.publish(self.topics.votes, VoteMessage(twin.encode()).encode())
             else:
                 block = self.blocks.get(message.value_id)
                 if block is None:
@@ -400,6 +409,11 @@ class Node:
                 self.transport.penalise(sb.peer, "invalid")
                 log_event(log, logging.WARNING, "synced_block_invalid", peer=sb.peer,
                           height=block.height, reason=e.reason, error=e.message)
+                break
+            except (ValueError, TypeError, KeyError) as e:  # crafted content: refuse, stay up
+                self.transport.penalise(sb.peer, "invalid")
+                log_event(log, logging.ERROR, "synced_block_error", peer=sb.peer,
+                          height=block.height, error=f"{type(e).__name__}: {e}")
                 break
             self._after_commit(block, result)
             applied += 1
