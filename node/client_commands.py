@@ -192,7 +192,7 @@ def query_group() -> None:
 @node_option
 @height_option
 def q_account(address: str, node: str, height: int | None) -> None:
-    """Balance and nonce of an account (open1... or a key name with --home)."""
+    """Balance and nonce of an account (open1... address), with its Merkle proof."""
     _run_query(node, "account", height, address=address)
 
 
