@@ -44,5 +44,4 @@ class LedgerChecker:
             raise TxRejected(code_name(r.code), r.log)
 
     def reset(self) -> None:
-        # the ledger has no public reset of its admission context; this is the one it uses
-        self.ledger._check_ctx = None
+        self.ledger.reset_check_state()

@@ -12,7 +12,8 @@ import click
 
 # name -> "module:attribute" of a click.Command
 COMMANDS: dict[str, str] = {
-    "demo": "testnet.demo:command",
+    "demo": "testnet.demo_testnet:command",          # 4 validators, real processes
+    "ledger-demo": "testnet.demo:command",           # the same story, ledger only, one process
     "sim": "node.sim_command:command",
     "init": "node.home_commands:init_command",
     "keys": "node.home_commands:keys_group",
