@@ -83,6 +83,7 @@ class Store:
         # top of the tree (rebuilt and re-cached every block) stays hot, the rest is read
         self._cache_limit = node_cache_size
         self.last_commit_timings: dict[str, float] = {}
+        self._batch = None  # the reused WriteBatch (see commit)
         raw = self._db.get(_HEIGHT_KEY)
         self._empty = raw is None
         self._height = 0 if raw is None else int.from_bytes(raw, "big")
@@ -177,7 +178,13 @@ class Store:
         t1 = perf_counter()
         c1 = thread_time()
 
-        batch = self._db.write_batch(sync=True)
+        # One WriteBatch, reused: refilling a cleared batch keeps its ~25 MB buffer, which
+        # measured 6x cheaper than growing a new one (realloc + page faults). Cleared
+        # first, so nothing from an abandoned commit can ride along.
+        batch = self._batch
+        if batch is None:
+            batch = self._batch = self._db.write_batch(sync=True)
+        batch.clear()
         hkey = _be8(height)
         put = batch.put
         delete = batch.delete
@@ -296,6 +303,7 @@ class Store:
             self._cache.update(nodes if room >= len(nodes) else list(nodes.items())[:room])
 
     def close(self) -> None:
+        self._batch = None
         if not self._db.closed:
             self._db.close()
 

@@ -67,6 +67,7 @@ def test_exception_while_building_the_batch_changes_nothing(tmp_path):
     # the same height can be committed afterwards, and gives the honest result (the
     # same root as a store that never saw the failure: caches were not poisoned)
     h3 = store.commit(3, HALF_BLOCK)
+    assert store.get_record(b"rec/0") is None  # nothing of the abandoned batch rode along
     with Store(tmp_path / "clean") as clean:
         clean.commit(1, BLOCK1)
         clean.commit(2, BLOCK2)
