@@ -5,9 +5,12 @@
               with a prevote and a precommit for that sender's own value (so different
               peers get conflicting signed votes), and as proposer sends two different
               valid proposals to two halves of the network
-  split       the classic attack that locking defeats: prevote the round's proposal to
-              everyone, precommit it only to one victim (so the victim alone may decide)
-              and nil to the rest; as proposer always propose a fresh value
+  split       the classic attack that locking defeats: per height one honest "victim"
+              and one "outsider"; prevote the round's proposal to all but the outsider
+              (it stays unlocked), precommit it only to the victim (so the victim alone
+              may decide) and nil to the rest; as proposer, propose a fresh value to all
+              but the outsider (which then times out and stays without a valid value);
+              in the height's later rounds, back every proposal for everyone
   random      on each new (height, round) votes for a random choice among nil, the values
               seen, a fresh value and an invalid one -- sometimes a different choice to a
               random half -- and proposes random (sometimes invalid) values
@@ -36,6 +39,7 @@ class ByzantineNode:
         self.answered: set[tuple[int, int, int, int]] = set()
         self.proposed_rounds: set[tuple[int, int]] = set()
         self.fresh = 0
+        self.split_round: dict[int, int] = {}
 
     def _value(self, h: int, r: int, invalid: bool = False) -> bytes:
         self.fresh += 1
@@ -77,6 +81,7 @@ class ByzantineNode:
         self.max_height = max(self.max_height, h)
         self._maybe_propose(h, r)
         self._maybe_propose(h, r + 1)
+        self._maybe_propose(h + 1, 0)  # early: honest nodes keep it until they get there
         if self.behaviour == "split":
             self._split(h, r)
         elif self.behaviour == "equivocate":
@@ -100,17 +105,32 @@ class ByzantineNode:
                 for dst in b:
                     self.world.send(self.index, dst, self._vote(t, h, r, second))
 
+    def _split_roles(self, h: int) -> tuple[int, int]:
+        """Per height, one honest victim (the only one that may decide) and one honest
+        outsider (kept from seeing the polka, so it stays unlocked)."""
+        honest = self.world.sc.honest
+        victim = honest[h % len(honest)]
+        return victim, honest[(h + 1) % len(honest)]
+
     def _split(self, h: int, r: int) -> None:
         seen = self.seen_values.get((h, r))
         if not seen or (h, r) in self.acted:
             return
         self.acted.add((h, r))
         v = seen[0]
-        honest = self.world.sc.honest
-        victim = honest[h % len(honest)]
+        victim, outsider = self._split_roles(h)
+        first = self.split_round.setdefault(h, r)
+        if r > first:  # later rounds: back whatever is proposed, for everyone
+            victim = outsider = -1
         for dst in range(self.world.sc.n):
+            if victim == -1:
+                if dst != self.index:
+                    self.world.send(self.index, dst, self._vote(VoteType.PREVOTE, h, r, v))
+                    self.world.send(self.index, dst, self._vote(VoteType.PRECOMMIT, h, r, v))
+                continue
             if dst != self.index:
-                self.world.send(self.index, dst, self._vote(VoteType.PREVOTE, h, r, v))
+                self.world.send(self.index, dst, self._vote(
+                    VoteType.PREVOTE, h, r, None if dst == outsider else v))
                 self.world.send(self.index, dst, self._vote(
                     VoteType.PRECOMMIT, h, r, v if dst == victim else None))
 
@@ -126,13 +146,19 @@ class ByzantineNode:
     def _maybe_propose(self, h: int, r: int) -> None:
         if (h, r) in self.proposed_rounds:
             return
+        self.proposed_rounds.add((h, r))
         if self.world.valset_for(h).proposer(h, r).address != self.key.address:
             return
-        self.proposed_rounds.add((h, r))
         a, b = self._halves()
-        if self.behaviour == "split":
-            pa = pb = self._proposal(h, r, self._value(h, r), -1)
-        elif self.behaviour == "equivocate":
+        if self.behaviour == "split":  # a fresh value, kept from the outsider
+            p = self._proposal(h, r, self._value(h, r), -1)
+            self.seen_values.setdefault((h, r), []).insert(0, p.value_id)
+            outsider = self._split_roles(h)[1]
+            for dst in range(self.world.sc.n):
+                if dst != self.index and dst != outsider:
+                    self.world.send(self.index, dst, p)
+            return
+        if self.behaviour == "equivocate":
             pa, pb = self._proposal(h, r, self._value(h, r), -1), self._proposal(h, r, self._value(h, r), -1)
         else:
             invalid = self.rng.random() < 0.3

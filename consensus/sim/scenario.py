@@ -67,7 +67,7 @@ class Scenario:
 
 
 def generate(seed: int, *, sizes: tuple[int, ...] = (4, 7, 10), byzantine: str = "mixed",
-             max_power: int = 10, block_sync: bool = True,
+             max_power: int = 10, block_sync: bool = True, run_ms_after_heal: int = 120_000,
              behaviours: tuple[str, ...] = BEHAVIOURS) -> Scenario:
     """`byzantine`: "none"; "f" -- up to f = (n-1)//3 validators, total power < 1/3;
     "power" -- as many validators as fit under 1/3 of the power (more than f of the
@@ -126,5 +126,5 @@ def generate(seed: int, *, sizes: tuple[int, ...] = (4, 7, 10), byzantine: str =
         seed=seed, powers=powers, byzantine=tuple(byz), delay_min_ms=dmin, delay_max_ms=dmax,
         drop_per_mille=rng.randint(0, 300), duplicate_per_mille=rng.randint(0, 150),
         partitions=tuple(partitions), crashes=tuple(crashes), heal_ms=heal, params=params,
-        gossip_ms=3 * dmax, end_ms=heal + 120_000, block_sync=block_sync,
+        gossip_ms=3 * dmax, end_ms=heal + run_ms_after_heal, block_sync=block_sync,
     )

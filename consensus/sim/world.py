@@ -29,6 +29,7 @@ from consensus.wal import replay
 CHAIN_ID = "attrchain-sim"
 DELIVER, TIMER, VALUE, GOSSIP, CRASH, RESTART, HEAL = range(7)
 FULL_SYNC_TICKS = 8
+GOSSIP_FANOUT = 2
 
 
 def is_valid_value(value_id: bytes) -> bool:
@@ -157,9 +158,16 @@ class HonestNode:
         self.last_gossip_height = d.height
         if key == self.last_gossip_key or (self.ticks_at_height and
                                            self.ticks_at_height % FULL_SYNC_TICKS == 0):
-            for m in d.gossip_messages():
-                self.world.broadcast(self.index, m)
-            self.world.broadcast(self.index, Status(d.height))
+            # push to a few random peers per period (epidemic gossip): every peer is
+            # reached within a few periods at a fraction of the cost of a broadcast
+            w = self.world
+            peers = [p for p in range(w.sc.n) if p != self.index]
+            w.rng.shuffle(peers)
+            msgs = d.gossip_messages()
+            for p in peers[:GOSSIP_FANOUT]:
+                for m in msgs:
+                    w.send(self.index, p, m)
+                w.send(self.index, p, Status(d.height))
         self.last_gossip_key = key
 
     # -- effects: run in order, exactly as the node does
@@ -191,12 +199,12 @@ class HonestNode:
 
     def commit_block(self, h: int, value_id: bytes, commit: Commit, rnd: int, via: str) -> None:
         w = self.world
-        w.check_commit(self.index, h, value_id, commit)
         self.committed[h] = (value_id, commit)
         self.committed_height = h
         self.wal.clear()  # the block store now holds the height; the WAL restarts
         self.synced = 0
         w.record_decision(self.index, h, value_id, rnd, via)
+        w.check_commit(self.index, h, value_id, commit)
 
     def on_decided_block(self, b: DecidedBlock) -> None:
         d = self.driver
@@ -306,19 +314,20 @@ class World:
         return True
 
     def send(self, src: int, dst: int, payload: object) -> None:
-        sc, rng = self.sc, self.rng
-        faulty = self.now < sc.heal_ms
-        if faulty:
-            if rng.randrange(1000) < sc.drop_per_mille or not self._connected(src, dst):
+        sc = self.sc
+        rand = self.rng.random  # the C-level draw: this is the simulator's hottest path
+        if self.now < sc.heal_ms:
+            if rand() * 1000 < sc.drop_per_mille or (sc.partitions and not self._connected(src, dst)):
                 return
         node = self.nodes[src]
         if isinstance(node, HonestNode) and node.driver is not None:
             env = Envelope(src, node.driver.height, node.driver.state.round, payload)
         else:
             env = Envelope(src, getattr(node, "max_height", 0), 0, payload)
-        self.schedule(self.now + rng.randint(sc.delay_min_ms, sc.delay_max_ms), DELIVER, dst, env)
-        if rng.randrange(1000) < sc.duplicate_per_mille:
-            self.schedule(self.now + rng.randint(sc.delay_min_ms, sc.delay_max_ms), DELIVER, dst, env)
+        span = sc.delay_max_ms - sc.delay_min_ms + 1
+        self.schedule(self.now + sc.delay_min_ms + int(rand() * span), DELIVER, dst, env)
+        if rand() * 1000 < sc.duplicate_per_mille:
+            self.schedule(self.now + sc.delay_min_ms + int(rand() * span), DELIVER, dst, env)
 
     def broadcast(self, src: int, payload: object) -> None:
         for dst in range(self.sc.n):
