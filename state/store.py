@@ -63,7 +63,6 @@ class Store:
 
     def __init__(self, path: str | Path, *, node_cache_size: int = 600_000,
                  lru_cache_size: int = 32 << 20, write_buffer_size: int = 16 << 20):
-        _fix_malloc_threshold()
         # bloom filters: a get of a tree node or key touches one table file, not every
         # overlapping one. No compression: tree nodes are random hashes (incompressible),
         # so snappy would only cost compaction CPU on a machine whose cores are scarce.
@@ -395,25 +394,6 @@ class Store:
         finally:
             it.close()
         return None if v[:1] == _DELETED else v[1:]
-
-
-_malloc_fixed = False
-
-
-def _fix_malloc_threshold() -> None:
-    """Pin glibc's mmap threshold (process-wide, once). A commit builds a ~25 MB WriteBatch;
-    freeing it makes glibc raise its dynamic mmap threshold, after which such buffers come
-    from the heap and fragment it: measured RSS at 1M keys went from ~570 MB to ~400 MB."""
-    global _malloc_fixed
-    if _malloc_fixed:
-        return
-    _malloc_fixed = True
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD = 128 KiB
-    except (OSError, AttributeError):  # not glibc: nothing to tune
-        pass
 
 
 def _check_key(key) -> None:
