@@ -53,7 +53,8 @@ def command(seeds: int, start: int, validators: str, verify_signatures: bool, tr
     summary = Summary()
     t0 = time.perf_counter()
     for seed in range(start, start + seeds):
-        r = run_seed(seed, sizes=sizes, verify_signatures=verify_signatures, trace=trace)
+        r = run_seed(seed, sizes=sizes, verify_signatures=verify_signatures, trace=trace,
+                     timer=time.perf_counter_ns)
         summary.add(r)
         if trace and r.trace:
             click.echo(f"--- seed {seed}: {r.scenario.describe()}")

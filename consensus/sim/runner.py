@@ -51,9 +51,11 @@ def liveness_round_bound(sc: Scenario) -> int:
 
 def run_seed(seed: int, *, driver_class: Callable[..., Driver] = Driver,
              scenario: Scenario | None = None, verify_signatures: bool = False,
-             trace: bool = False, **gen) -> SeedResult:
+             trace: bool = False, timer: Callable[[], int] | None = None,
+             **gen) -> SeedResult:
     sc = scenario if scenario is not None else generate(seed, **gen)
-    w = World(sc, driver_class=driver_class, verify_signatures=verify_signatures, trace=trace)
+    w = World(sc, driver_class=driver_class, verify_signatures=verify_signatures, trace=trace,
+              timer=timer)
     w.run()
     violations = list(w.violations)
     if not violations:

@@ -2,8 +2,8 @@
 honest nodes running the real Driver exactly as the node does (WAL, signer with a last-sign
 store, crash and restart by replay), and Byzantine validators (sim/byzantine.py).
 
-Nothing here reads a clock except `perf_counter_ns` around `Driver.apply` for votes, which
-only feeds the cost counter and never influences the run.
+Nothing here reads a clock. A caller may pass `timer` (e.g. time.perf_counter_ns): it is
+called around `Driver.apply` for votes only to report their cost, never to decide anything.
 """
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import hashlib
 import heapq
 import random
 from dataclasses import dataclass
-from time import perf_counter_ns
 from typing import Callable
 
 from consensus.crypto import Ed25519Key
@@ -111,9 +110,13 @@ class HonestNode:
     def apply(self, inp) -> None:
         w = self.world
         if type(inp) is VoteReceived:
-            t0 = perf_counter_ns()
-            fx = self.driver.apply(inp)
-            w.vote_ns += perf_counter_ns() - t0
+            timer = w.timer
+            if timer is None:
+                fx = self.driver.apply(inp)
+            else:
+                t0 = timer()
+                fx = self.driver.apply(inp)
+                w.vote_ns += timer() - t0
             w.vote_inputs += 1
         else:
             fx = self.driver.apply(inp)
@@ -247,9 +250,11 @@ class HonestNode:
 
 class World:
     def __init__(self, sc: Scenario, *, driver_class: Callable[..., Driver] = Driver,
-                 verify_signatures: bool = False, trace: bool = False):
+                 verify_signatures: bool = False, trace: bool = False,
+                 timer: Callable[[], int] | None = None):
         from consensus.sim.byzantine import ByzantineNode
 
+        self.timer = timer
         self.sc = sc
         self.driver_class = driver_class
         self.verify_signatures = verify_signatures

@@ -153,3 +153,22 @@ def test_sim_command_ends_with_a_json_line():
     assert out["us_per_vote_input"] > 0 and out["us_per_verify"] > 0
     bad = CliRunner().invoke(command, ["--seeds", "1", "--validators", "four"])
     assert bad.exit_code != 0 and "validator counts" in bad.output
+
+
+def test_consensus_imports_only_stdlib_msgpack_and_pynacl_and_reads_no_clock():
+    import ast
+    import pathlib
+    import sys
+
+    root = pathlib.Path(__file__).resolve().parents[2] / "consensus"
+    allowed = (set(sys.stdlib_module_names) | {"msgpack", "nacl", "consensus"}) - {
+        "time", "datetime", "asyncio", "threading", "socket", "os", "io", "pathlib"}
+    files = sorted(root.rglob("*.py"))
+    assert len(files) >= 12
+    for f in files:
+        for node in ast.walk(ast.parse(f.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module] if isinstance(node, ast.ImportFrom) and node.module
+                     else [])
+            for name in names:
+                assert name.split(".")[0] in allowed, f"{f.name} imports {name}"
