@@ -12,14 +12,15 @@ Layout (one-byte table prefixes):
     H height(8, BE)           -> root ref         one per committed height (b"" = empty tree)
     R key                     -> value            records, not in the app hash
     M height                  -> height(8, BE)    last committed height
+    M bulk                    -> 1                a bulk load is in progress (see bulk_load)
 The tree (state/tree.py) is keyed by sha256(key); since nodes are content-addressed and
 never overwritten, every committed root stays provable ("historical proofs for free").
 """
 from __future__ import annotations
 
 from hashlib import sha256
-from time import perf_counter, thread_time
 from pathlib import Path
+from time import perf_counter, thread_time
 from typing import Callable, Iterable, Mapping
 
 import plyvel
