@@ -272,12 +272,12 @@ class Store:
                 refs.sort()
                 if len(refs) != len(set(r[:32] for r in refs)):
                     raise StoreError("bad_key", "bulk_load keys must be distinct")
-                mid[lo] = update._build(2, refs)
+                mid[lo] = update.build(2, refs)
                 if len(update.new_nodes) > 20_000:
                     self._write_nodes(update.new_nodes)
                     update.new_nodes = {}
-            top[hi] = update._make_node(mid)
-        root = update._make_node(top)
+            top[hi] = update.make_node(mid)
+        root = update.make_node(top)
         self._write_nodes(update.new_nodes)
         batch = self._db.write_batch(sync=True)
         for key, value in (records or {}).items():

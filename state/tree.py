@@ -101,6 +101,14 @@ class TreeUpdate:
         return self._update(root, 0, items)
 
     # -- creation ---------------------------------------------------------------------
+    def build(self, depth: int, leaves: list[bytes]) -> bytes | None:
+        """The canonical subtree at `depth` of sorted, distinct leaf refs (bulk loads)."""
+        return self._build(depth, leaves)
+
+    def make_node(self, children: Children) -> bytes | None:
+        """The canonical ref for a node with these children (bulk loads)."""
+        return self._make_node(children)
+
     def _store(self, encoding: bytes) -> bytes:
         h = sha256(encoding).digest()
         self.new_nodes[h] = encoding
