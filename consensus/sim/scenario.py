@@ -45,6 +45,7 @@ class Scenario:
     gossip_ms: int
     heights_after_heal: int = 3
     block_sync: bool = True  # lagging nodes fetch decided blocks with their commits
+    check_commits: bool = True  # every decision's commit must verify against the set
     end_ms: int = 0  # hard stop; liveness must be reached before it
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -68,6 +69,7 @@ class Scenario:
 
 def generate(seed: int, *, sizes: tuple[int, ...] = (4, 7, 10), byzantine: str = "mixed",
              max_power: int = 10, block_sync: bool = True, run_ms_after_heal: int = 120_000,
+             check_commits: bool = True,
              behaviours: tuple[str, ...] = BEHAVIOURS) -> Scenario:
     """`byzantine`: "none"; "f" -- up to f = (n-1)//3 validators, total power < 1/3;
     "power" -- as many validators as fit under 1/3 of the power (more than f of the
@@ -127,4 +129,5 @@ def generate(seed: int, *, sizes: tuple[int, ...] = (4, 7, 10), byzantine: str =
         drop_per_mille=rng.randint(0, 300), duplicate_per_mille=rng.randint(0, 150),
         partitions=tuple(partitions), crashes=tuple(crashes), heal_ms=heal, params=params,
         gossip_ms=3 * dmax, end_ms=heal + run_ms_after_heal, block_sync=block_sync,
+        check_commits=check_commits,
     )

@@ -117,15 +117,23 @@ def test_teeth_ignoring_the_lock_breaks_agreement_within_40_seeds():
 
 
 def test_teeth_counting_votes_by_number_is_caught_within_20_seeds():
+    # caught first by the commit check (a decision on less than 2/3 of the power)...
     found = _safety_violations(ByNumberDriver, range(20), byzantine="power")
     assert found
     assert _safety_violations(Driver, sorted(found), byzantine="power") == {}
+    # ...and without that check, as disagreement itself within 60 seeds
+    gen = dict(byzantine="power", check_commits=False, run_ms_after_heal=5000)
+    found = _safety_violations(ByNumberDriver, range(60), **gen)
+    assert any(v.startswith("agreement") for vs in found.values() for v in vs), found
 
 
 def test_teeth_a_simple_majority_quorum_is_caught_within_10_seeds():
     found = _safety_violations(HalfQuorumDriver, range(10))
     assert found
     assert _safety_violations(Driver, sorted(found)) == {}
+    gen = dict(check_commits=False, run_ms_after_heal=5000)
+    found = _safety_violations(HalfQuorumDriver, range(30), **gen)
+    assert any(v.startswith("agreement") for vs in found.values() for v in vs), found
 
 
 def test_a_failing_seed_prints_its_trace():
