@@ -31,6 +31,7 @@ class ExecutedBlock:
 class Chain:
     def __init__(self, state_dir: Path, genesis: Genesis, seen_commit_file: Path):
         self.store = Store(str(state_dir))
+        self.store.warm_cache()  # after a restart, load the tree once instead of node by node
         self.ledger = Ledger(self.store, genesis)
         self.genesis = genesis
         self.chain_id = self.ledger.chain_id
