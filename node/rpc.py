@@ -99,6 +99,8 @@ def build_openapi() -> dict:
         "/broadcast_tx_commit": {**op("admit a tx and wait until it is committed (or timeout_ms)",
                                       tx_param + [("timeout_ms", "how long to wait", False)]),
                                  **op("same, JSON body", [], "post")},
+        "/broadcast_txs_sync": op("admit many txs, JSON body {\"txs\": [hex, ...]}; one broadcast_tx_sync result each",
+                                  [], "post"),
         "/tx": op("a committed tx by hash, with its result and inclusion proof against the block's data_hash",
                   [("hash", "tx id, hex", True)]),
         "/block": op("a block by height (default: latest)", [("height", "block height", False)]),
@@ -166,6 +168,30 @@ def make_app(backend: RpcBackend, max_body_bytes: int = 1_048_576,
     async def broadcast_sync(request: Request):
         return await backend.broadcast_tx_sync(await tx_bytes(request))
 
+    async def broadcast_batch(request: Request):
+        """Many txs in one request (load generators): `{"txs": [hex, ...]}` -> one
+        broadcast_tx_sync result per tx, in order. Saves the per-request HTTP cost."""
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > max_body_bytes):
+            raise RpcError(413, "body_too_large", f"body exceeds {max_body_bytes} bytes")
+        body = await request.body()
+        if len(body) > max_body_bytes:
+            raise RpcError(413, "body_too_large", f"body exceeds {max_body_bytes} bytes")
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            raise RpcError(400, "bad_json", "body is not JSON") from None
+        txs = doc.get("txs") if isinstance(doc, dict) else None
+        if not isinstance(txs, list) or not all(isinstance(t, str) for t in txs):
+            raise RpcError(400, "bad_param", "body must be {\"txs\": [\"<hex>\", ...]}")
+        raws = [_hex_param("tx", t) for t in txs]
+        results = []
+        for i, raw in enumerate(raws):
+            if i and i % 64 == 0:
+                await trio.sleep(0)  # let consensus run between chunks of a big batch
+            results.append(await backend.broadcast_tx_sync(raw))
+        return {"results": results}
+
     async def broadcast_commit(request: Request):
         raw = await tx_bytes(request)
         return await backend.broadcast_tx_commit(
@@ -211,6 +237,7 @@ def make_app(backend: RpcBackend, max_body_bytes: int = 1_048_576,
         Route("/status", handler(status)),
         Route("/broadcast_tx_sync", handler(broadcast_sync), methods=both),
         Route("/broadcast_tx_commit", handler(broadcast_commit), methods=both),
+        Route("/broadcast_txs_sync", handler(broadcast_batch), methods=["POST"]),
         Route("/tx", handler(tx)),
         Route("/block", handler(block)),
         Route("/commit", handler(commit)),

@@ -57,6 +57,41 @@ from .transport import (
 
 log = logging.getLogger("attrchain.p2p")
 
+
+class _Pubsub(Pubsub):
+    """Two library fixes, found by `attrchain testnet bench` (a node died under load):
+    - yamux `stream.write` takes its lock per FRAME, so two tasks writing RPCs to one
+      peer's stream (the per-peer queue's publishes and the heartbeat's control
+      messages) interleave the frames of a large RPC; the receiver then reads a
+      corrupt frame. One lock per stream makes each RPC's bytes contiguous.
+    - a frame that does not parse (`DecodeError`) escaped the read loop and killed the
+      whole process: any peer could crash a node. It now resets that stream only."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        import weakref
+        self._write_locks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    async def write_msg(self, stream, rpc_msg) -> bool:
+        lock = self._write_locks.get(stream)
+        if lock is None:
+            lock = self._write_locks[stream] = trio.Lock()
+        async with lock:
+            return await super().write_msg(stream, rpc_msg)
+
+    async def continuously_read_stream(self, stream) -> None:
+        from google.protobuf.message import DecodeError
+        try:
+            await super().continuously_read_stream(stream)
+        except DecodeError as e:
+            peer_id = stream.muxed_conn.peer_id
+            log.warning("pubsub frame from %s does not parse (%s): stream reset", peer_id, e)
+            try:
+                await stream.reset()
+            except Exception:  # noqa: BLE001 -- already broken
+                pass
+            self._handle_dead_peer(peer_id)
+
 # The envelope each topic carries; anything else on it is penalised.
 TOPIC_MESSAGE: dict[str, type[Message]] = {
     "txs": TxBatch, "proposals": CompactProposal, "votes": VoteMessage, "evidence": EvidenceMessage,
@@ -212,7 +247,7 @@ class Libp2pTransport:
             adaptive_gossip_enabled=False,
             eclipse_protection_enabled=False,  # IP diversity means nothing on a validator LAN
         )
-        self.pubsub = Pubsub(self.host, self.router, msg_id_constructor=content_message_id, strict_signing=True)
+        self.pubsub = _Pubsub(self.host, self.router, msg_id_constructor=content_message_id, strict_signing=True)
         self.pubsub.validation_cache = _NoValidationCache()
         # Seqnos start at unix seconds and +1 per message; a node restarted after
         # publishing faster than 1 msg/s would reuse seqnos and be dropped as an

@@ -159,3 +159,7 @@ def load(directory: Path, rate: int, duration: int) -> None:
 from testnet.demo_testnet import command as demo_command  # noqa: E402  (light imports only)
 
 testnet_group.add_command(demo_command, "demo")
+
+from testnet.bench_testnet import command as bench_command  # noqa: E402
+
+testnet_group.add_command(bench_command, "bench")
