@@ -57,12 +57,26 @@ class DecidedBlock:
     commit: Commit
 
 
+class SigningLog(MemoryLastSignStore):
+    """The last-sign store of a simulated validator, which also reports every signature
+    the signer makes (it saves each one before returning it), sent or not."""
+
+    def __init__(self, world: "World", index: int):
+        super().__init__()
+        self.world = world
+        self.index = index
+
+    def save(self, record: dict) -> None:
+        super().save(record)
+        self.world.record_signature(self.index, record)
+
+
 class HonestNode:
     def __init__(self, world: "World", index: int, key: Ed25519Key):
         self.world = world
         self.index = index
         self.key = key
-        self.store = MemoryLastSignStore()      # survives crashes, like the disk file
+        self.store = SigningLog(world, index)   # survives crashes, like the disk file
         self.wal: list = []                     # the log on disk
         self.synced = 0                         # records up to here survive a power cut
         self.committed: dict[int, tuple[bytes, Commit]] = {}  # block store
@@ -278,6 +292,7 @@ class World:
         # safety bookkeeping
         self.decisions: dict[int, dict[int, tuple[bytes, int, str]]] = {}
         self.signed: dict[tuple[bytes, int, int, int], bytes] = {}
+        self.signatures: dict[tuple[int, int, int, int], str] = {}
         self.proposed: set[tuple[int, bytes]] = set()
         self.verified_commit_heights: set[int] = set()
         # liveness bookkeeping
@@ -359,6 +374,16 @@ class World:
             self.violation(f"double sign: honest node {index} signed two different messages "
                            f"at height {key[1]} round {key[2]} step {key[3]}")
         self.trace(f"n{index} sends {_fmt(m)}")
+
+    def record_signature(self, index: int, record: dict) -> None:
+        """Every signature an honest signer produced (from its last-sign store): two
+        different sign bytes at one (height, round, step) is a double sign even if the
+        second message never left the node."""
+        key = (index, record["height"], record["round"], record["step"])
+        prev = self.signatures.setdefault(key, record["sign_bytes"])
+        if prev != record["sign_bytes"]:
+            self.violation(f"double sign: honest signer {index} signed two different messages "
+                           f"at height {key[1]} round {key[2]} step {key[3]}")
 
     def record_proposal(self, p: Proposal) -> None:
         self.proposed.add((p.height, p.value_id))
