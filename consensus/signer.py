@@ -1,9 +1,12 @@
 """Double-sign protection (CometBFT's FilePV, minus the file).
 
-The signer holds the validator's ed25519 key and the last (height, round, step) it signed.
-It signs only strictly later positions -- or the very same sign bytes again, returning the
-same signature -- and persists the new record through a `LastSignStore` BEFORE returning
-the signature, so no message can leave the node that a restarted node might contradict.
+The signer holds the validator's ed25519 key and the last (height, round, step) it signed,
+with what it signed at that height in the last two rounds. It signs only strictly later
+positions -- or the very same sign bytes again at a position it signed, returning the same
+signature (a node that lost its WAL tail after signing must be able to send that message
+again, or it could stay silent for a round) -- and persists the new record through a
+`LastSignStore` BEFORE returning the signature, so no message can leave the node that a
+restarted node might contradict.
 """
 from __future__ import annotations
 
@@ -22,22 +25,39 @@ class DoubleSignError(ConsensusError):
     """The signer refused: the message conflicts with (or precedes) one already signed."""
 
 
+# Signatures of the latest height kept for re-signing: those of the last round and the one
+# before (a node that lost its WAL tail after signing may be asked for them again).
+HISTORY_ROUNDS = 2
+
+
 @dataclass(frozen=True, slots=True)
 class LastSignState:
+    """The last (highest) position signed, plus what was signed at the latest height in
+    the last HISTORY_ROUNDS rounds: ((round, step, sign_bytes, signature), ...)."""
+
     height: int
     round: int
     step: int
     sign_bytes: bytes
     signature: bytes
+    history: tuple[tuple[int, int, bytes, bytes], ...] = ()
 
     @property
     def position(self) -> tuple[int, int, int]:
         return (self.height, self.round, self.step)
 
+    def signed_at(self, height: int, round: int, step: int) -> tuple[bytes, bytes] | None:
+        if height == self.height:
+            for r, st, sb, sig in self.history:
+                if (r, st) == (round, step):
+                    return sb, sig
+        return None
+
     def to_record(self) -> dict[str, Any]:
         """A JSON-safe dict (ints and hex strings) for the store."""
         return {"height": self.height, "round": self.round, "step": self.step,
-                "sign_bytes": self.sign_bytes.hex(), "signature": self.signature.hex()}
+                "sign_bytes": self.sign_bytes.hex(), "signature": self.signature.hex(),
+                "history": [[r, st, sb.hex(), sig.hex()] for r, st, sb, sig in self.history]}
 
     @classmethod
     def from_record(cls, rec: dict[str, Any]) -> "LastSignState":
@@ -45,7 +65,14 @@ class LastSignState:
             h, r, s = rec["height"], rec["round"], rec["step"]
             if not all(type(x) is int and x >= 0 for x in (h, r, s)):
                 raise ValueError("height/round/step must be non-negative integers")
-            return cls(h, r, s, bytes.fromhex(rec["sign_bytes"]), bytes.fromhex(rec["signature"]))
+            hist = []
+            for item in rec.get("history", []):
+                hr, hs, hsb, hsig = item
+                if type(hr) is not int or type(hs) is not int:
+                    raise ValueError("history positions must be integers")
+                hist.append((hr, hs, bytes.fromhex(hsb), bytes.fromhex(hsig)))
+            return cls(h, r, s, bytes.fromhex(rec["sign_bytes"]), bytes.fromhex(rec["signature"]),
+                       tuple(hist))
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"corrupt last-sign record: {e}") from None
 
@@ -112,16 +139,21 @@ class Signer:
 
     def _sign(self, height: int, round: int, step: int, sign_bytes: bytes) -> bytes:
         last = self.last
+        pos = (height, round, step)
         if last is not None:
-            pos = (height, round, step)
-            if pos < last.position:
-                raise DoubleSignError("regression", f"{pos} is before last signed {last.position}")
-            if pos == last.position:
-                if sign_bytes == last.sign_bytes:
-                    return last.signature  # the same message again: same signature
+            before = last.signed_at(height, round, step)
+            if before is not None:
+                if before[0] == sign_bytes:
+                    return before[1]  # the same message again: the same signature
                 raise DoubleSignError("conflict", f"conflicting message at {pos}")
+            if pos <= last.position:
+                raise DoubleSignError("regression", f"{pos} is not after last signed {last.position}")
         sig = self.key.sign(sign_bytes)
-        rec = LastSignState(height, round, step, sign_bytes, sig)
+        history = ()
+        if last is not None and last.height == height:
+            history = tuple(e for e in last.history if e[0] >= round - HISTORY_ROUNDS + 1)
+        rec = LastSignState(height, round, step, sign_bytes, sig,
+                            history + ((round, step, sign_bytes, sig),))
         self.store.save(rec.to_record())  # durable before the signature exists outside
         self.last = rec
         return sig

@@ -26,7 +26,8 @@ class Crash:
     node: int
     at_ms: int
     restart_ms: int
-    lose_unsynced: bool  # the unsynced tail of the WAL is lost (power cut)
+    lose_unsynced: bool  # a power cut in the middle of an input: its effects and the
+    # unsynced WAL tail are lost, while the signer's record may already be saved
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,7 @@ class HonestNode:
         self.ticks_at_height = 0
         self.catchup_sent: dict[tuple[int, int], int] = {}  # (peer, height or -1-round)
         self.pre_crash: tuple | None = None
+        self.power_cut_pending = False
 
     # -- life cycle
     def boot(self) -> None:
@@ -135,6 +136,13 @@ class HonestNode:
         else:
             fx = self.driver.apply(inp)
         w.inputs += 1
+        if self.power_cut_pending:
+            # power cut after the core ran (the signer already saved its record) but
+            # before any effect ran: nothing of this input reaches the WAL or the network
+            self.power_cut_pending = False
+            w.trace(f"n{self.index} POWER CUT mid-effects ({len(fx)} effects lost)")
+            self.crash(lose_unsynced=True)
+            return
         self.run_effects(fx)
 
     def deliver(self, env: Envelope) -> None:
@@ -450,12 +458,18 @@ class World:
                     node.on_gossip()
                 self.schedule(t + sc.gossip_ms, GOSSIP, a)
             elif kind == CRASH:
-                self.trace(f"n{a} CRASH (lose unsynced WAL tail: {b})")
-                nodes[a].crash(b)
+                if b:  # a power cut: it strikes in the middle of the node's next input
+                    nodes[a].power_cut_pending = True
+                else:
+                    self.trace(f"n{a} CRASH")
+                    nodes[a].crash(False)
             elif kind == RESTART:
-                self.trace(f"n{a} RESTART")
-                nodes[a].alive = True
-                nodes[a].boot()
+                node = nodes[a]
+                node.power_cut_pending = False
+                if not node.alive:
+                    self.trace(f"n{a} RESTART")
+                    node.alive = True
+                    node.boot()
             elif kind == HEAL:
                 self.height_at_heal = max(n.committed_height for n in self.honest)
                 self.target_height = self.height_at_heal + sc.heights_after_heal

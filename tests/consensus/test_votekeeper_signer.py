@@ -135,3 +135,25 @@ def test_corrupt_last_sign_record_is_an_error():
 
     with pytest.raises(ValueError, match="corrupt"):
         Signer(K[0], CHAIN, Bad())
+
+
+def test_signer_resigns_an_earlier_message_of_the_height_but_nothing_conflicting():
+    """A power cut after the signer saved a prevote and a precommit but before the WAL got
+    them: the restarted node must be able to send that prevote again (or it would stay
+    silent for the round), and still never anything conflicting."""
+    store = MemoryLastSignStore()
+    s = Signer(K[0], CHAIN, store)
+    pv = s.sign_vote(Vote(PV, 4, 1, A, K[0].address))
+    s.sign_vote(Vote(PC, 4, 1, A, K[0].address))
+    again = Signer(K[0], CHAIN, store)  # restarted
+    assert again.sign_vote(Vote(PV, 4, 1, A, K[0].address)) == pv
+    with pytest.raises(DoubleSignError):
+        again.sign_vote(Vote(PV, 4, 1, None, K[0].address))
+    with pytest.raises(DoubleSignError):  # never signed there, and before the last: refused
+        again.sign_vote(Vote(PV, 4, 0, A, K[0].address))
+    # history keeps the last two rounds of the height, and resets at a new height
+    for r in (2, 3, 4):
+        again.sign_vote(Vote(PV, 4, r, B, K[0].address))
+    assert sorted({e[0] for e in LastSignState.from_record(store.load()).history}) == [3, 4]
+    again.sign_vote(Vote(PV, 5, 0, B, K[0].address))
+    assert len(LastSignState.from_record(store.load()).history) == 1
