@@ -16,10 +16,11 @@ blocks: a tx's latency is (block seen committed) - (its batch was posted).
 
 Rate search: steps of `--step` seconds at rising rates (x1.25 each); a step keeps up when
 >= 99 % of its txs are committed within 3 s of the step's end, their p99 <= 3 s, and the
-committed rate while it ran (blocks seen after a warm-up of 1/5 of the step) is >= 90 %
+committed rate while it ran (blocks seen after a warm-up of 1/5 of the step) is >= 85 %
 of the offered rate. The
-rest of `--duration` (at least 40 %) is then a sustained phase at the highest rate that
-kept up; the headline figures are that phase's.
+rest of `--duration` (at least 40 %) is then a sustained phase at 90 % of the committed
+rate of the highest step that kept up (a 5 s step hides a slowly growing backlog); the
+headline figures are that phase's.
 
 Yardstick, same run, same machine: PyNaCl verifies/s on one core (150-byte messages),
 measured before and after the load; floor = 2 cores x verifies/s / N nodes (each node must
@@ -345,15 +346,21 @@ def run_phase(info: TestnetInfo, world: World, accounts: Accounts, tracker: Trac
     with tracker.lock:
         lat = [tracker.committed[i] - tracker.submitted[i] for i in mine if i in tracker.committed]
     committed = len(lat)
-    # committed rate while the load was offered: txs of the blocks seen in the phase's
-    # window, after a warm-up of a fifth of it (the pipeline fills: ~p50 of latency)
+    # committed rate while the load was offered: the txs of the blocks seen in the
+    # phase's window (after a warm-up of a fifth of it, while the pipeline fills) over
+    # the time between the first and the last of those commits (block edges, so a
+    # window of a few blocks is not off by a whole block)
     warm = seconds / 5
     with tracker.lock:
-        in_window = sum(b[3] for b in tracker.blocks if t0 + warm <= b[1] < t0 + seconds)
+        win = [b for b in tracker.blocks if t0 + warm <= b[1] <= t0 + seconds + 0.5]
+    if len(win) >= 3 and win[-1][1] > win[0][1]:
+        tx_per_s = sum(b[3] for b in win[1:]) / (win[-1][1] - win[0][1])
+    else:
+        tx_per_s = committed / max(seconds, 1e-9)
     res = PhaseResult(rate, seconds, len(planned), len(mine), committed, percentile(lat, 50),
-                      percentile(lat, 99), in_window / (seconds - warm), False)
+                      percentile(lat, 99), tx_per_s, False)
     res.kept_up = (len(mine) >= 0.97 * len(planned) and committed >= 0.99 * len(mine)
-                   and res.p99 <= P99_BOUND_S and res.tx_per_s >= 0.9 * rate)
+                   and res.p99 <= P99_BOUND_S and res.tx_per_s >= 0.85 * rate)
     return res
 
 
@@ -482,9 +489,11 @@ def run_bench(n: int, duration: float, step: float, start_rate: float, max_rate:
                  f"{'keeps up' if r.kept_up else 'falls behind'} (load {loadavg():.1f})")
             if not r.kept_up:
                 break
-            best = rate
+            # a 5 s step hides a slowly growing backlog (the mempool absorbs it): sustain
+            # 90 % of what the step actually committed, never more than it was offered
+            best = round(0.9 * min(rate, r.tx_per_s))
         if best is None:
-            best = ladder[0]
+            best = round(0.9 * ladder[0])
         # let the network drain what a failed step left, then sustain the best rate
         _drain(info, 20)
         sustain_s = max(duration - (time.monotonic() - t_search), duration * 0.4)
