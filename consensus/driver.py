@@ -10,7 +10,10 @@ No I/O: the node runs the returned effects in order (WalAppend before Broadcast)
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Iterator
+
+import msgpack
 
 from consensus import state_machine as sm
 from consensus.messages import (
@@ -19,9 +22,9 @@ from consensus.messages import (
     VoteReceived, WalAppend,
 )
 from consensus.params import ConsensusParams, TimeoutKind
-from consensus.signer import DoubleSignError, Signer
+from consensus.signer import DoubleSignError, Signer, vote_step
 from consensus.state_machine import RoundState, Step
-from consensus.types import Commit, Proposal, ValidatorSet, Vote, VoteType
+from consensus.types import DOMAIN_VOTE, Commit, Proposal, ValidatorSet, Vote, VoteType
 from consensus.votekeeper import AddResult, Threshold, VoteKeeper
 
 _EMPTY: list[Effect] = []
@@ -214,6 +217,12 @@ class Driver:
                 return
             signed = self._sign(Vote(o.type, h, o.round, o.value_id, self.address))
             if signed is not None:
+                if (signed.value_id != o.value_id and signed.type == VoteType.PRECOMMIT
+                        and signed.value_id is not None):
+                    # we had precommitted this value before a crash (so we had locked
+                    # it, line 38): take the lock back, or we could later contradict it
+                    self.state = replace(self.state, locked_value=signed.value_id,
+                                         locked_round=o.round)
                 self._fx.append(WalAppend(OwnVote(signed), True))
                 self._fx.append(Broadcast(signed))
                 self.own.append(signed)
@@ -247,7 +256,30 @@ class Driver:
                 return self.signer.sign_vote(msg)
             return self.signer.sign_proposal(msg)
         except DoubleSignError:
-            self.sign_refusals += 1  # never sign a conflict; staying silent is safe
+            self.sign_refusals += 1  # never sign a conflict
+            if type(msg) is Vote:
+                return self._previous_vote(msg)
+            return None
+
+    def _previous_vote(self, want: Vote) -> Vote | None:
+        """The vote the signer already signed at `want`'s position, if it kept it. A node
+        whose WAL lost the tail after signing may want another vote there; staying silent
+        instead could stall the round (no 2f+1 of anything), while sending the vote it
+        signed before is what it would have sent had the crash not happened."""
+        previous = getattr(self.signer, "previous", None)
+        found = None if previous is None else previous(want.height, want.round,
+                                                       vote_step(want.type))
+        if found is None:
+            return None
+        sign_bytes, signature = found
+        try:
+            f = msgpack.unpackb(sign_bytes, raw=False)
+            if (f[0], f[1], f[2], f[3], f[4], f[6]) != (
+                    DOMAIN_VOTE, self.chain_id, int(want.type), want.height, want.round,
+                    want.validator):
+                return None
+            return Vote(want.type, want.height, want.round, f[5], want.validator, signature)
+        except Exception:  # noqa: BLE001 -- a record we cannot read: stay silent
             return None
 
     # ------------------------------------------------------------ for the node

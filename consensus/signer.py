@@ -137,6 +137,10 @@ class Signer:
         sig = self._sign(p.height, p.round, STEP_PROPOSE, p.sign_bytes(self.chain_id))
         return Proposal(p.height, p.round, p.value_id, p.pol_round, p.proposer, sig)
 
+    def previous(self, height: int, round: int, step: int) -> tuple[bytes, bytes] | None:
+        """(sign_bytes, signature) of what this signer signed at that position, if kept."""
+        return None if self.last is None else self.last.signed_at(height, round, step)
+
     def _sign(self, height: int, round: int, step: int, sign_bytes: bytes) -> bytes:
         last = self.last
         pos = (height, round, step)

@@ -120,6 +120,9 @@ class ReplaySigner:
         self.address = real.address
         self.chain_id = real.chain_id
 
+    def previous(self, height: int, round: int, step: int) -> tuple[bytes, bytes] | None:
+        return self.real.previous(height, round, step)
+
     def sign_vote(self, vote: Vote) -> Vote:
         logged = self.own.get((vote.height, vote.round, vote_step(vote.type)))
         if logged is None:

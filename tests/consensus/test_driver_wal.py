@@ -221,7 +221,9 @@ def test_restarted_node_continues_without_signing_anything_conflicting():
 
 def test_lost_wal_tail_cannot_make_the_node_sign_a_conflict():
     """The WAL lost the proposal a node prevoted for (unsynced), but the last-sign store has
-    the prevote: replay takes the timeout path to a nil prevote, which the signer refuses."""
+    the prevote: replay takes the timeout path to a nil prevote, which the signer refuses;
+    the node sends the prevote it signed before instead of nothing (silence could stall
+    the round), and never a conflicting one."""
     ks = keys(4)
     vs = valset(ks, [1, 1, 1, 1])
     me = next(i for i, k in enumerate(ks) if k.address != vs.proposer(1, 0).address)
@@ -235,5 +237,33 @@ def test_lost_wal_tail_cannot_make_the_node_sign_a_conflict():
     # crash: only StartHeight survived. Replay, then the propose timeout fires.
     d2 = replay(wal, Driver(CHAIN, None, Signer(ks[me], CHAIN, store)))
     fx = d2.apply(TimeoutElapsed(Timeout(TimeoutKind.PROPOSE, 1, 0)))
-    assert not any(isinstance(e, Broadcast) for e in fx)  # no nil prevote leaves the node
+    assert [e.message for e in fx if isinstance(e, Broadcast)] == [prevote]
+    assert WalAppend(OwnVote(prevote), True) in fx
     assert d2.sign_refusals == 1 and d2.state.step == Step.PREVOTE
+
+
+def test_a_precommit_signed_before_the_crash_restores_the_lock():
+    ks = keys(4)
+    vs = valset(ks, [1, 1, 1, 1])
+    me = next(i for i, k in enumerate(ks) if k.address != vs.proposer(1, 0).address)
+    store = MemoryLastSignStore()
+    d = Driver(CHAIN, None, Signer(ks[me], CHAIN, store))
+    wal = [e.record for e in d.apply(StartHeight(1, vs)) if isinstance(e, WalAppend)]
+    prop_key = next(k for k in ks if k.address == vs.proposer(1, 0).address)
+    x = value("x")
+    d.apply(ProposalReceived(signed_proposal(prop_key, 1, 0, x), True))
+    others = [k for i, k in enumerate(ks) if i != me]
+    fx = []
+    for k in others:
+        fx += d.apply(VoteReceived(signed_vote(k, PV, 1, 0, x)))
+    precommit = next(e.message for e in fx if isinstance(e, Broadcast) and e.message.type == PC)
+    assert precommit.value_id == x and d.state.locked_value == x
+    # power cut: the WAL kept only StartHeight. The replayed node times out twice and
+    # wants to precommit nil; it sends its precommit for x and takes the lock back.
+    d2 = replay(wal, Driver(CHAIN, None, Signer(ks[me], CHAIN, store)))
+    d2.apply(TimeoutElapsed(Timeout(TimeoutKind.PROPOSE, 1, 0)))
+    for k in others:
+        d2.apply(VoteReceived(signed_vote(k, PV, 1, 0, None)))
+    sent = [m for m in d2.own if m.type == PC]
+    assert sent == [precommit]
+    assert (d2.state.locked_value, d2.state.locked_round) == (x, 0)
