@@ -1,5 +1,5 @@
 """Byzantine and lazy validators punished end to end: real node processes, real libp2p on
-127.0.0.1, one network for the module (tests run in order and build on each other).
+127.0.0.1, one network for one story whose steps build on each other:
 
 1. node3 runs with the test-only fault switch `ATTRCHAIN_TEST_FAULT=double_sign:3`
    (node/faults.py): every prevote it sends is followed by a conflicting one. Honest
@@ -120,7 +120,7 @@ class ByzNet(Net):
         return None
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def net():
     d = Path(tempfile.mkdtemp(prefix="attrchain-e2e-byz-"))
     n = ByzNet(d)
@@ -133,10 +133,11 @@ def net():
         yield n
     finally:
         n.stop_all()
-        shutil.rmtree(d, ignore_errors=True)
+        if not os.environ.get("ATTRCHAIN_E2E_KEEP"):  # keep the homes (logs) for a post-mortem
+            shutil.rmtree(d, ignore_errors=True)
 
 
-def test_double_signer_is_slashed_and_leaves_the_set_at_h_plus_2(net):
+def check_double_signer_is_slashed_and_leaves_the_set_at_h_plus_2(net):
     v0, byz = net.validators[0], net.validators[3]
     honest = net.validators[:3]
     byz_addr = net.consensus_address(byz)
@@ -167,7 +168,7 @@ def test_double_signer_is_slashed_and_leaves_the_set_at_h_plus_2(net):
     stop_node(byz)  # out of the set for good; spare the machine its CPU
 
 
-def test_stake_transactions_change_the_set_at_h_plus_2(net):
+def check_stake_transactions_change_the_set_at_h_plus_2(net):
     v0, full = net.validators[0], net.full[0]
     honest = net.validators[:3]
     # create_validator: the full node's consensus key, bonded by a funded account
@@ -194,7 +195,7 @@ def test_stake_transactions_change_the_set_at_h_plus_2(net):
     assert net.set_at(v0, h + 2)[addr0] == 100
 
 
-def test_stopped_validator_is_jailed_then_unjailed(net):
+def check_stopped_validator_is_jailed_then_unjailed(net):
     from testnet.network import stop_node
     v0, lazy = net.validators[0], net.validators[1]
     live = [net.validators[0], net.validators[2], net.full[0]]
@@ -205,7 +206,10 @@ def test_stopped_validator_is_jailed_then_unjailed(net):
         h = net.height(v0)
         rec = net.record(v0, lazy_op.address, h)
         return h if rec[2] else None
-    h_jail = wait_until(jailed_at, 60, "the stopped validator jailed")
+    try:
+        h_jail = wait_until(jailed_at, 60, "the stopped validator jailed")
+    except AssertionError as e:  # say where the chain stood
+        raise AssertionError(f"{e}; heights {[net.height(n) for n in net.info.nodes]}") from None
     # find the block that jailed it (the first height whose state has it jailed)
     while net.record(v0, lazy_op.address, h_jail - 1)[2]:
         h_jail -= 1
@@ -225,6 +229,15 @@ def test_stopped_validator_is_jailed_then_unjailed(net):
     assert net.set_at(v0, h + 2)[lazy_addr] == rec[1] // 1_000_000
     # and it signs again
     net.wait_signing(v0, lazy_addr, h + 2)
+
+
+def test_byzantine_and_offline_validators_are_punished_and_stake_txs_change_the_set(net):
+    """One story on one network (its steps build on each other, so they are one test:
+    pytest-xdist may interleave a module's tests with other modules of the group, and a
+    module fixture would then be rebuilt between them)."""
+    check_double_signer_is_slashed_and_leaves_the_set_at_h_plus_2(net)
+    check_stake_transactions_change_the_set_at_h_plus_2(net)
+    check_stopped_validator_is_jailed_then_unjailed(net)
 
 
 def test_fault_switch_parses_only_known_faults():
