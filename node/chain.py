@@ -37,6 +37,9 @@ class Chain:
         self.chain_id = self.ledger.chain_id
         self.seen_commit_file = seen_commit_file
         self._executed: dict[bytes, BlockResult] = {}  # block id -> result (current height)
+        # tx id -> SignedTx decoded AND signature-verified at admission (the mempool
+        # checker's cache): execution neither decodes nor verifies those again
+        self.admitted: dict | None = None
 
     def close(self) -> None:
         self.store.close()
@@ -114,7 +117,7 @@ class Chain:
         bid = block.id()
         res = self._executed.get(bid)
         if res is None:
-            res = self.ledger.execute_block(block, verified_tx_ids)
+            res = self.ledger.execute_block(block, verified_tx_ids, self.admitted)
             if len(self._executed) > 16:
                 self._executed.clear()
             self._executed[bid] = res
@@ -128,6 +131,9 @@ class Chain:
         atomic_write(self.seen_commit_file, commit.encode())
         self.ledger.commit(result)
         self._executed.clear()
+        if self.admitted:  # committed txs are never executed again: free their decodes
+            for r in result.tx_results:
+                self.admitted.pop(r.tx_id, None)
         return result
 
     def apply_synced(self, block: Block, commit: Commit) -> BlockResult:

@@ -8,11 +8,13 @@ eviction (here), since an evicted tx's effects must not linger in it.
 """
 from __future__ import annotations
 
+import itertools
+
 from state.app import Ledger
 from state.codec import decode_value
 from state.errors import TxError
 from state.keys import account_key
-from state.tx import decode_tx, validate_basic, verify_signature
+from state.tx import SignedTx, decode_tx, validate_basic, verify_signature
 
 from node.mempool import PendingTx, TxRejected
 
@@ -21,9 +23,16 @@ def code_name(code) -> str:
     return code.name.lower() if hasattr(code, "name") else str(code)
 
 
+DECODED_CACHE_SIZE = 100_000
+
+
 class LedgerChecker:
     def __init__(self, ledger: Ledger):
         self.ledger = ledger
+        # tx id -> SignedTx that passed decode + signature here: check_state, the recheck
+        # after each commit and block execution reuse it instead of decoding again.
+        # Bounded: when full, the older half goes (a miss only costs a decode).
+        self.decoded: dict[bytes, SignedTx] = {}
 
     def verify(self, raw: bytes) -> PendingTx:
         try:
@@ -32,6 +41,10 @@ class LedgerChecker:
             verify_signature(stx)
         except TxError as e:
             raise TxRejected(code_name(e.code), e.message) from None
+        if len(self.decoded) >= DECODED_CACHE_SIZE:
+            for k in list(itertools.islice(self.decoded, DECODED_CACHE_SIZE // 2)):
+                del self.decoded[k]
+        self.decoded[stx.id] = stx
         return PendingTx(stx.id, raw, stx.sender, stx.tx.nonce, stx.tx.fee)
 
     def account_nonce(self, sender: bytes) -> int:
@@ -39,7 +52,7 @@ class LedgerChecker:
         return 0 if raw is None else decode_value(raw)[1]
 
     def check_state(self, tx: PendingTx, pending_before: list[PendingTx]) -> None:
-        r = self.ledger.check_tx(tx.raw, verified=True)
+        r = self.ledger.check_tx(tx.raw, verified=True, decoded=self.decoded.get(tx.tx_id))
         if not r.ok:
             raise TxRejected(code_name(r.code), r.log)
 
