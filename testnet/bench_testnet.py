@@ -568,7 +568,7 @@ def _drain(info: TestnetInfo, timeout: float) -> None:
 @click.option("--duration", type=click.FloatRange(10, 3600), default=60, show_default=True,
               help="seconds of load: rate search (<= 60 %) then the sustained phase")
 @click.option("--step", type=click.FloatRange(2, 60), default=5, show_default=True, help="seconds per search step")
-@click.option("--start-rate", type=click.FloatRange(10, 100_000), default=800, show_default=True,
+@click.option("--start-rate", type=click.FloatRange(10, 100_000), default=1000, show_default=True,
               help="first step of the search (x1.25 per step)")
 @click.option("--max-rate", type=click.FloatRange(10, 100_000), default=8000, show_default=True)
 @click.option("--timeout-commit-ms", type=click.IntRange(0, 10_000), default=300, show_default=True,
