@@ -2,11 +2,17 @@
 inputs using the vote keeper and the proposals seen, and the machine's outputs into
 effects for the node (signing through the Signer on the way).
 
-    driver = Driver(chain_id, params, signer)
+    driver = Driver(chain_id, params, signer, wal=input_log)
     effects = driver.apply(StartHeight(h, valset))
     effects = driver.apply(VoteReceived(vote))      # etc., one input at a time
 
-No I/O: the node runs the returned effects in order (WalAppend before Broadcast).
+No I/O of its own: the node runs the returned effects in order (WalAppend before
+Broadcast). Two calls go out during `apply`, both to ports the node passed in: each input
+the driver will act on goes to `wal.append` before any rule fires, and `wal.sync()` runs
+before the signer is asked to sign (the signer saves its record before it returns). So
+the input that led to a signature is durable before the signature is, and a power cut
+can only take inputs that signed nothing (CometBFT: the WAL write precedes handleMsg, and
+signVote calls wal.FlushAndSync() before the privval signs).
 """
 from __future__ import annotations
 
@@ -17,7 +23,7 @@ import msgpack
 
 from consensus import state_machine as sm
 from consensus.messages import (
-    Broadcast, Decide, Effect, EvidenceFound, GetValue, Input, OwnProposal, OwnVote,
+    Broadcast, Decide, Effect, EvidenceFound, GetValue, Input, InputLog, OwnProposal, OwnVote,
     ProposalReceived, ScheduleTimeout, StartHeight, Timeout, TimeoutElapsed, ValueReady,
     VoteReceived, WalAppend,
 )
@@ -38,10 +44,12 @@ class Driver:
         return sm.apply(state, inp, self._is_proposer)
 
     def __init__(self, chain_id: str, params: ConsensusParams | None = None,
-                 signer: Signer | None = None, *, address: bytes | None = None):
+                 signer: Signer | None = None, *, address: bytes | None = None,
+                 wal: InputLog | None = None):
         self.chain_id = chain_id
         self.params = params or ConsensusParams()
         self.signer = signer
+        self.wal = wal  # None: inputs are not logged (replay, tests)
         self.address: bytes | None = signer.address if signer is not None else address
         self.height = 0
         self.valset: ValidatorSet | None = None
@@ -89,7 +97,9 @@ class Driver:
         res = k.add(v)
         if res >= AddResult.DUPLICATE:
             return  # the same vote again, or not counted: changes nothing
-        self._fx.append(WalAppend(inp, False))
+        wal = self.wal
+        if wal is not None:  # counted: logged before any rule can fire on it
+            wal.append(inp)
         if len(k.evidence) != n_evidence:
             self._fx.append(EvidenceFound(k.evidence[-1]))
         if res == AddResult.CROSSED:
@@ -109,7 +119,7 @@ class Driver:
             per_round = self.proposals[p.round] = {}
         if p.value_id in per_round or len(per_round) >= self.params.max_proposals_per_round:
             return
-        self._fx.append(WalAppend(inp, False))
+        self._log(inp)
         per_round[p.value_id] = (p, bool(inp.valid))
         self._advance()
 
@@ -117,21 +127,21 @@ class Driver:
         t = inp.timeout
         if t.height != self.height or t.kind == TimeoutKind.COMMIT or self.state is None:
             return  # COMMIT is the node's cue to start the next height
-        self._fx.append(WalAppend(inp, False))
+        self._log(inp)
         self._feed(sm.Timeout(t.kind, t.round))
         self._advance()
 
     def _on_value(self, inp: ValueReady) -> None:
         if inp.height != self.height or self.state is None or inp.round != self.state.round:
             return
-        self._fx.append(WalAppend(inp, False))
+        self._log(inp)
         self._feed(sm.ProposeValue(inp.round, inp.value_id))
         self._advance()
 
     def _on_start_height(self, inp: StartHeight) -> None:
         if inp.height <= self.height:
             raise ValueError(f"StartHeight({inp.height}) but already at height {self.height}")
-        self._fx.append(WalAppend(inp, False))
+        self._log(inp)
         self.height = inp.height
         self.valset = inp.validator_set
         self.is_validator = (self.address is not None and self.signer is not None
@@ -149,6 +159,10 @@ class Driver:
                 self._on_vote(p)
             else:
                 self._on_proposal(p)
+
+    def _log(self, inp: Input) -> None:
+        if self.wal is not None:
+            self.wal.append(inp)
 
     def _buffer(self, inp: Input, height: int) -> None:
         if height == self.height + 1 and len(self.future) < self.params.max_future_inputs:
@@ -251,6 +265,10 @@ class Driver:
             raise TypeError(f"unknown output {o!r}")
 
     def _sign(self, msg: Vote | Proposal) -> Vote | Proposal | None:
+        if self.wal is not None:
+            # every input that led here must outlive the signature the signer is about
+            # to save: otherwise a power cut can leave a lock (line 38) without its POL
+            self.wal.sync()
         try:
             if type(msg) is Vote:
                 return self.signer.sign_vote(msg)
@@ -263,9 +281,11 @@ class Driver:
 
     def _previous_vote(self, want: Vote) -> Vote | None:
         """The vote the signer already signed at `want`'s position, if it kept it. A node
-        whose WAL lost the tail after signing may want another vote there; staying silent
+        whose WAL is behind its signer may want another vote there; staying silent
         instead could stall the round (no 2f+1 of anything), while sending the vote it
-        signed before is what it would have sent had the crash not happened."""
+        signed before is what it would have sent had the crash not happened. (Since the
+        WAL is synced before signing, a power cut alone no longer puts the WAL behind;
+        a lost or damaged WAL file still can.)"""
         previous = getattr(self.signer, "previous", None)
         found = None if previous is None else previous(want.height, want.round,
                                                        vote_step(want.type))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
+from typing import Protocol, Union
 
 from consensus.params import TimeoutKind
 from consensus.types import Commit, DuplicateVoteEvidence, Proposal, ValidatorSet, Vote
@@ -71,11 +71,26 @@ WalRecord = Union[StartHeight, ProposalReceived, VoteReceived, TimeoutElapsed, V
                   OwnProposal, OwnVote]
 
 
+class InputLog(Protocol):
+    """The node's write-ahead log, as the driver sees it (CometBFT writes a received
+    message to its WAL before handling it, and flushes and fsyncs the WAL before the
+    privval signs). The driver calls `append(input)` for each input it will act on,
+    before any rule fires, and `sync()` before it asks the signer to sign: the signer's
+    saved record then never names a message whose cause a power cut could erase."""
+
+    def append(self, record: WalRecord) -> None:
+        """Write the record (it need not be durable yet)."""
+
+    def sync(self) -> None:
+        """Make every record appended so far durable (flush + fsync)."""
+
+
 # ---------------------------------------------------------------- effects
 @dataclass(frozen=True, slots=True)
 class WalAppend:
-    """Append `record` to the WAL before running the effects after it. `sync` = fsync
-    now (own signed messages: they must be durable before Broadcast)."""
+    """Append `record` (a message this node signed: OwnProposal/OwnVote) to the WAL
+    before running the effects after it; `sync` = fsync now (it must be durable before
+    its Broadcast). Inputs do not come as effects: they go through `InputLog`."""
     record: WalRecord
     sync: bool
 

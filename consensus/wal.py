@@ -1,10 +1,11 @@
 """WAL records and a pure replay.
 
-The driver emits `WalAppend(record, sync)` for every input that changed (or could have
-changed) its state, before the effects of that input, and for every message it signed
-(`OwnProposal`/`OwnVote`, sync=True) before the Broadcast of it. The node appends
-`encode_record(record)` to its log and truncates the log once a height's block is
-durably committed (so a log holds one height, starting with StartHeight).
+The driver hands every input that changes (or could change) its state to its `InputLog`
+(`wal.append`) before acting on it, syncs that log before it asks the signer to sign, and
+emits `WalAppend(OwnProposal|OwnVote, sync=True)` before the Broadcast of every message
+it signed. The node appends `encode_record(record)` to its log for both and truncates the
+log once a height's block is durably committed (so a log holds one height, starting with
+StartHeight). A power cut can therefore lose only inputs that led to no signature.
 
 After a crash: `replay(decoded_records, fresh_driver)` re-applies the inputs from the last
 StartHeight on. Whenever the driver wants to sign, the message signed before the crash is
@@ -31,7 +32,7 @@ import msgpack
 from consensus.driver import Driver
 from consensus.messages import (
     OwnProposal, OwnVote, ProposalReceived, StartHeight, Timeout, TimeoutElapsed, ValueReady,
-    VoteReceived, WalRecord,
+    VoteReceived, WalAppend, WalRecord,
 )
 from consensus.params import TimeoutKind
 from consensus.signer import STEP_PROPOSE, DoubleSignError, Signer, vote_step
@@ -110,6 +111,36 @@ def decode_record(data: bytes) -> WalRecord:
     raise ValueError(f"WAL record: unknown tag {tag} or wrong length {n}")
 
 
+class MemoryWal:
+    """An InputLog in memory that models a disk (tests, the simulator): `records` as
+    written, of which the first `synced` survive a power cut."""
+
+    def __init__(self) -> None:
+        self.records: list[WalRecord] = []
+        self.synced = 0
+
+    def append(self, record: WalRecord) -> None:
+        self.records.append(record)
+
+    def sync(self) -> None:
+        self.synced = len(self.records)
+
+    def run(self, effect: WalAppend) -> None:
+        """Run a driver's WalAppend effect."""
+        self.records.append(effect.record)
+        if effect.sync:
+            self.synced = len(self.records)
+
+    def power_cut(self) -> None:
+        """Lose the unsynced tail."""
+        del self.records[self.synced:]
+
+    def clear(self) -> None:
+        """Truncate (the height's block is committed)."""
+        self.records.clear()
+        self.synced = 0
+
+
 class ReplaySigner:
     """Answers the driver's signing requests during replay from the logged own messages,
     and otherwise from the real signer (which refuses anything conflicting)."""
@@ -155,13 +186,14 @@ def replay(records: Iterable[WalRecord], driver: Driver) -> Driver:
             own[(r.vote.height, r.vote.round, vote_step(r.vote.type))] = r.vote
         elif type(r) is OwnProposal:
             own[(r.proposal.height, r.proposal.round, STEP_PROPOSE)] = r.proposal
-    real = driver.signer
+    real, log = driver.signer, driver.wal
     if real is not None:
         driver.signer = ReplaySigner(real, own)
+    driver.wal = None  # the records are already in the log
     try:
         for r in recs:
             if type(r) not in (OwnVote, OwnProposal):
                 driver.apply(r)
     finally:
-        driver.signer = real
+        driver.signer, driver.wal = real, log
     return driver

@@ -23,7 +23,7 @@ from consensus.params import TimeoutKind
 from consensus.signer import STEP_PROPOSE, MemoryLastSignStore, Signer, vote_step
 from consensus.sim.scenario import Scenario
 from consensus.types import Commit, InvalidCommit, Proposal, Validator, ValidatorSet, Vote
-from consensus.wal import replay
+from consensus.wal import MemoryWal, replay
 
 CHAIN_ID = "attrchain-sim"
 DELIVER, TIMER, VALUE, GOSSIP, CRASH, RESTART, HEAL = range(7)
@@ -77,8 +77,7 @@ class HonestNode:
         self.index = index
         self.key = key
         self.store = SigningLog(world, index)   # survives crashes, like the disk file
-        self.wal: list = []                     # the log on disk
-        self.synced = 0                         # records up to here survive a power cut
+        self.wal = MemoryWal()                  # the log on disk; its synced part survives a power cut
         self.committed: dict[int, tuple[bytes, Commit]] = {}  # block store
         self.committed_height = 0
         self.alive = True
@@ -94,9 +93,10 @@ class HonestNode:
     # -- life cycle
     def boot(self) -> None:
         w = self.world
-        self.driver = w.driver_class(CHAIN_ID, w.sc.params, Signer(self.key, CHAIN_ID, self.store))
-        if self.wal:
-            replay(self.wal, self.driver)
+        self.driver = w.driver_class(CHAIN_ID, w.sc.params, Signer(self.key, CHAIN_ID, self.store),
+                                     wal=self.wal)
+        if self.wal.records:
+            replay(self.wal.records, self.driver)
         if self.pre_crash is not None and self.driver.snapshot() != self.pre_crash:
             w.violation(f"replay mismatch: node {self.index} rebuilt a different state "
                         f"at height {self.driver.height}")
@@ -112,7 +112,7 @@ class HonestNode:
         if d is not None and d.height > self.committed_height and not lose_unsynced:
             self.pre_crash = d.snapshot()
         if lose_unsynced:
-            del self.wal[self.synced:]
+            self.wal.power_cut()
         self.alive = False
         self.incarnation += 1
         self.driver = None
@@ -137,8 +137,9 @@ class HonestNode:
             fx = self.driver.apply(inp)
         w.inputs += 1
         if self.power_cut_pending:
-            # power cut after the core ran (the signer already saved its record) but
-            # before any effect ran: nothing of this input reaches the WAL or the network
+            # power cut after the core ran (the signer already saved its record, after
+            # the driver synced the WAL) but before any effect ran: the WAL keeps what was
+            # synced, nothing reaches the network
             self.power_cut_pending = False
             w.trace(f"n{self.index} POWER CUT mid-effects ({len(fx)} effects lost)")
             self.crash(lose_unsynced=True)
@@ -201,9 +202,7 @@ class HonestNode:
         for e in fx:
             te = type(e)
             if te is WalAppend:
-                self.wal.append(e.record)
-                if e.sync:
-                    self.synced = len(self.wal)
+                self.wal.run(e)
             elif te is Broadcast:
                 w.record_signed(self.index, e.message)
                 w.broadcast(self.index, e.message)
@@ -227,7 +226,6 @@ class HonestNode:
         self.committed[h] = (value_id, commit)
         self.committed_height = h
         self.wal.clear()  # the block store now holds the height; the WAL restarts
-        self.synced = 0
         w.record_decision(self.index, h, value_id, rnd, via)
         w.check_commit(self.index, h, value_id, commit)
 

@@ -7,10 +7,12 @@ from consensus.crypto import Ed25519Key
 from consensus.driver import Driver
 from consensus.messages import (
     Broadcast, Decide, GetValue, ProposalReceived, StartHeight, ValueReady, VoteReceived,
+    WalAppend,
 )
 from consensus.params import ConsensusParams
 from consensus.signer import MemoryLastSignStore, Signer
 from consensus.types import Proposal, Validator, ValidatorSet, Vote, VoteType
+from consensus.wal import MemoryWal
 
 CHAIN = "test-chain"
 
@@ -46,8 +48,9 @@ class Lockstep:
         self.keys = keys(len(powers))
         self.vs = valset(self.keys, powers)
         self.stores = [MemoryLastSignStore() for _ in powers]
-        self.drivers = [Driver(CHAIN, params, Signer(k, CHAIN, s))
-                        for k, s in zip(self.keys, self.stores)]
+        self.wals = [MemoryWal() for _ in powers]
+        self.drivers = [Driver(CHAIN, params, Signer(k, CHAIN, s), wal=w)
+                        for k, s, w in zip(self.keys, self.stores, self.wals)]
         self.queue: list[tuple[int, object]] = []
         self.effects: list[list] = [[] for _ in powers]
         self.decisions: list[list[Decide]] = [[] for _ in powers]
@@ -56,7 +59,9 @@ class Lockstep:
         fx = self.drivers[i].apply(inp)
         self.effects[i].extend(fx)
         for e in fx:
-            if isinstance(e, Broadcast):
+            if isinstance(e, WalAppend):
+                self.wals[i].run(e)
+            elif isinstance(e, Broadcast):
                 m = e.message
                 for j in range(len(self.drivers)):
                     if j != i:
@@ -77,3 +82,26 @@ class Lockstep:
             limit -= 1
             j, inp = self.queue.pop(0)
             self.apply(j, inp)
+
+
+class _InputsAsEffects:
+    """Turns the driver's input-log calls back into WalAppend effects (no sync)."""
+
+    def __init__(self, driver: Driver):
+        self.driver = driver
+
+    def append(self, record) -> None:
+        self.driver._fx.append(WalAppend(record, False))
+
+    def sync(self) -> None:
+        pass
+
+
+class LateInputLogDriver(Driver):
+    """The order before the fix (the teeth of the WAL ordering): each input reached the
+    WAL as a `WalAppend(input, sync=False)` effect the node ran after `apply` returned,
+    while the signer had already saved its record during `apply`, and nothing synced the
+    WAL before signing."""
+
+    def __init__(self, *args, wal=None, **kw):
+        super().__init__(*args, wal=None if wal is None else _InputsAsEffects(self), **kw)

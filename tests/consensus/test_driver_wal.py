@@ -14,8 +14,11 @@ from consensus.params import ConsensusParams, TimeoutKind
 from consensus.signer import MemoryLastSignStore, Signer
 from consensus.state_machine import Step
 from consensus.types import Proposal, Vote, VoteType
-from consensus.wal import decode_record, encode_record, replay
-from consensus_helpers import CHAIN, Lockstep, keys, signed_proposal, signed_vote, value, valset
+from consensus.votekeeper import Threshold
+from consensus.wal import MemoryWal, decode_record, encode_record, replay
+from consensus_helpers import (
+    CHAIN, LateInputLogDriver, Lockstep, keys, signed_proposal, signed_vote, value, valset,
+)
 
 PV, PC = VoteType.PREVOTE, VoteType.PRECOMMIT
 
@@ -53,14 +56,75 @@ def test_wal_append_is_synced_and_comes_before_broadcast():
     net = Lockstep([1, 1, 1, 1])
     net.start()
     net.drain()
+    broadcasts = 0
     for fx in net.effects:
         for i, e in enumerate(fx):
             if isinstance(e, Broadcast):
+                broadcasts += 1
                 prev = fx[i - 1]
                 assert isinstance(prev, WalAppend) and prev.sync
                 assert isinstance(prev.record, (OwnVote, OwnProposal))
                 own = prev.record.vote if isinstance(prev.record, OwnVote) else prev.record.proposal
                 assert own == e.message
+            elif isinstance(e, WalAppend):  # inputs go through the input log, never effects
+                assert isinstance(e.record, (OwnVote, OwnProposal))
+    assert broadcasts >= 4 * 2 + 1
+
+
+class EventLog(MemoryWal):
+    """An input log and a last-sign store writing to one timeline of events."""
+
+    def __init__(self, events: list):
+        super().__init__()
+        self.events = events
+
+    def append(self, record) -> None:
+        super().append(record)
+        self.events.append(("append", record))
+
+    def sync(self) -> None:
+        super().sync()
+        self.events.append(("sync",))
+
+
+class EventStore(MemoryLastSignStore):
+    def __init__(self, events: list):
+        super().__init__()
+        self.events = events
+
+    def save(self, record) -> None:
+        super().save(record)
+        self.events.append(("save", record["height"], record["round"], record["step"]))
+
+
+def test_each_input_is_logged_before_it_acts_and_the_log_is_synced_before_each_signature():
+    net = Lockstep([1, 1, 1, 1])
+    events: list = []
+    i = 1
+    d = net.drivers[i] = Driver(CHAIN, None, Signer(net.keys[i], CHAIN, EventStore(events)),
+                                wal=EventLog(events))
+    net.wals[i] = d.wal
+    fed = []
+    net.start()
+    while net.queue:
+        j, inp = net.queue.pop(0)
+        if j == i:
+            fed.append(inp)
+            events.append(("apply", inp))
+        net.apply(j, inp)
+    assert d.decision is not None
+    saves = [k for k, e in enumerate(events) if e[0] == "save"]
+    assert len(saves) >= 2  # a prevote and a precommit at least
+    for k in saves:
+        before = events[:k]
+        last_apply = max(n for n, e in enumerate(before) if e[0] == "apply")
+        # the input being applied is in the log, and the log was synced after it
+        assert ("append", before[last_apply][1]) in before[last_apply:]
+        assert before[-1] == ("sync",)  # so is everything appended before it
+    # every logged input was fed, in order, before anything it caused was signed
+    logged = [e[1] for e in events if e[0] == "append"]
+    assert logged == [r for r in d.wal.records if not isinstance(r, (OwnVote, OwnProposal))]
+    assert logged[0] == StartHeight(1, net.vs) and set(map(id, logged[1:])) <= set(map(id, fed))
 
 
 def test_timeouts_come_from_params_and_grow_per_round():
@@ -109,8 +173,10 @@ def test_inputs_for_the_next_height_wait_for_start_height():
     d.apply(StartHeight(1, net.vs))
     early = signed_vote(net.keys[1], PV, 2, 0, value("y"))
     assert d.apply(VoteReceived(early)) == []
-    fx = d.apply(StartHeight(2, net.vs.advance()))
-    assert WalAppend(VoteReceived(early), False) in fx  # logged when applied
+    n = len(net.wals[0].records)
+    d.apply(StartHeight(2, net.vs.advance()))
+    # logged when applied (inside StartHeight, after it)
+    assert net.wals[0].records[n:] == [StartHeight(2, net.vs.advance()), VoteReceived(early)]
     assert early in d.keeper.all_votes()
 
 
@@ -186,8 +252,7 @@ def test_replay_of_wal_prefixes_rebuilds_exactly_the_state(seed):
             continue
         i = 1
         d = net.drivers[i]
-        wal = [e.record for e in net.effects[i] if isinstance(e, WalAppend)]
-        wal = [decode_record(encode_record(r)) for r in wal]  # through the byte format
+        wal = [decode_record(encode_record(r)) for r in net.wals[i].records]  # as bytes
         fresh = Driver(CHAIN, None, Signer(net.keys[i], CHAIN, net.stores[i]))
         replay(wal, fresh)
         assert fresh.snapshot() == d.snapshot()
@@ -203,7 +268,7 @@ def test_restarted_node_continues_without_signing_anything_conflicting():
                                 for e in net.effects[2]):
         j, inp = net.queue.pop(0)
         net.apply(j, inp)
-    wal = [e.record for e in net.effects[2] if isinstance(e, WalAppend)]
+    wal = list(net.wals[2].records)
     signed_before = [e.message for e in net.effects[2] if isinstance(e, Broadcast)]
     net.drivers[2] = replay(wal, Driver(CHAIN, None, Signer(net.keys[2], CHAIN, net.stores[2])))
     again = net.drivers[2].restart_effects()
@@ -220,21 +285,23 @@ def test_restarted_node_continues_without_signing_anything_conflicting():
 
 
 def test_lost_wal_tail_cannot_make_the_node_sign_a_conflict():
-    """The WAL lost the proposal a node prevoted for (unsynced), but the last-sign store has
-    the prevote: replay takes the timeout path to a nil prevote, which the signer refuses;
-    the node sends the prevote it signed before instead of nothing (silence could stall
-    the round), and never a conflicting one."""
+    """The WAL lost the proposal a node prevoted for (the file was damaged: a power cut
+    alone can no longer do this, the log is synced before signing), but the last-sign
+    store has the prevote: replay takes the timeout path to a nil prevote, which the
+    signer refuses; the node sends the prevote it signed before instead of nothing
+    (silence could stall the round), and never a conflicting one."""
     ks = keys(4)
     vs = valset(ks, [1, 1, 1, 1])
     me = next(i for i, k in enumerate(ks) if k.address != vs.proposer(1, 0).address)
     store = MemoryLastSignStore()
-    d = Driver(CHAIN, None, Signer(ks[me], CHAIN, store))
-    wal = [e.record for e in d.apply(StartHeight(1, vs)) if isinstance(e, WalAppend)]
+    d = Driver(CHAIN, None, Signer(ks[me], CHAIN, store), wal=MemoryWal())
+    d.apply(StartHeight(1, vs))
+    wal = list(d.wal.records)
     prop_key = next(k for k in ks if k.address == vs.proposer(1, 0).address)
     fx = d.apply(ProposalReceived(signed_proposal(prop_key, 1, 0, value("x")), True))
     prevote = next(e.message for e in fx if isinstance(e, Broadcast))
     assert prevote.value_id == value("x")
-    # crash: only StartHeight survived. Replay, then the propose timeout fires.
+    # only StartHeight survived. Replay, then the propose timeout fires.
     d2 = replay(wal, Driver(CHAIN, None, Signer(ks[me], CHAIN, store)))
     fx = d2.apply(TimeoutElapsed(Timeout(TimeoutKind.PROPOSE, 1, 0)))
     assert [e.message for e in fx if isinstance(e, Broadcast)] == [prevote]
@@ -247,8 +314,9 @@ def test_a_precommit_signed_before_the_crash_restores_the_lock():
     vs = valset(ks, [1, 1, 1, 1])
     me = next(i for i, k in enumerate(ks) if k.address != vs.proposer(1, 0).address)
     store = MemoryLastSignStore()
-    d = Driver(CHAIN, None, Signer(ks[me], CHAIN, store))
-    wal = [e.record for e in d.apply(StartHeight(1, vs)) if isinstance(e, WalAppend)]
+    d = Driver(CHAIN, None, Signer(ks[me], CHAIN, store), wal=MemoryWal())
+    d.apply(StartHeight(1, vs))
+    wal = list(d.wal.records)
     prop_key = next(k for k in ks if k.address == vs.proposer(1, 0).address)
     x = value("x")
     d.apply(ProposalReceived(signed_proposal(prop_key, 1, 0, x), True))
@@ -258,7 +326,7 @@ def test_a_precommit_signed_before_the_crash_restores_the_lock():
         fx += d.apply(VoteReceived(signed_vote(k, PV, 1, 0, x)))
     precommit = next(e.message for e in fx if isinstance(e, Broadcast) and e.message.type == PC)
     assert precommit.value_id == x and d.state.locked_value == x
-    # power cut: the WAL kept only StartHeight. The replayed node times out twice and
+    # the WAL kept only StartHeight (damaged). The replayed node times out twice and
     # wants to precommit nil; it sends its precommit for x and takes the lock back.
     d2 = replay(wal, Driver(CHAIN, None, Signer(ks[me], CHAIN, store)))
     d2.apply(TimeoutElapsed(Timeout(TimeoutKind.PROPOSE, 1, 0)))
@@ -267,3 +335,60 @@ def test_a_precommit_signed_before_the_crash_restores_the_lock():
     sent = [m for m in d2.own if m.type == PC]
     assert sent == [precommit]
     assert (d2.state.locked_value, d2.state.locked_round) == (x, 0)
+
+
+def _precommit_then_power_cut(driver_class):
+    """A validator (one of 4 equal ones) prevotes the round-0 proposal x; the prevotes
+    of two others complete the POL (line 36) and it precommits x and locks. The power
+    fails right after the driver applied that last prevote: the signer has saved the
+    precommit, none of the effects ran, the unsynced WAL tail is gone. Returns the driver
+    before the cut, the one rebuilt from the WAL, and x."""
+    ks = keys(4)
+    vs = valset(ks, [1, 1, 1, 1])
+    proposer = next(k for k in ks if k.address == vs.proposer(1, 0).address)
+    me, a, b = [k for k in ks if k is not proposer]
+    store, wal = MemoryLastSignStore(), MemoryWal()
+    d = driver_class(CHAIN, None, Signer(me, CHAIN, store), wal=wal)
+    x = value("x")
+    for inp in (StartHeight(1, vs), ProposalReceived(signed_proposal(proposer, 1, 0, x), True),
+                VoteReceived(signed_vote(a, PV, 1, 0, x))):
+        for e in d.apply(inp):
+            if isinstance(e, WalAppend):
+                wal.run(e)
+    assert d.state.locked_value is None
+    d.apply(VoteReceived(signed_vote(b, PV, 1, 0, x)))  # completes the POL; effects lost
+    wal.power_cut()
+    precommit = d.own[-1]
+    assert (precommit.type, precommit.value_id) == (PC, x) and d.state.locked_value == x
+    assert store.record["sign_bytes"] == precommit.sign_bytes(CHAIN).hex()  # saved
+    rebuilt = replay(list(wal.records), driver_class(CHAIN, None, Signer(me, CHAIN, store),
+                                                     wal=MemoryWal()))
+    return d, rebuilt, x
+
+
+def test_power_cut_after_the_signer_saved_lost_the_pol_with_the_old_order():
+    """The window the simulator found (seed 1384): with the input written as an effect
+    after apply, the prevote that completed the POL is lost while the precommit it led to
+    is saved. The restarted node holds a precommit for x but no POL for it; when it later
+    must act on the lock (here: it takes the lock back on the way to a nil precommit) it
+    is locked on x with nothing to justify x to anyone."""
+    before, d, x = _precommit_then_power_cut(LateInputLogDriver)
+    assert not d.keeper.has(0, Threshold.POLKA_VALUE, x) and d.state.locked_value is None
+    assert d.snapshot() != before.snapshot()
+    d.apply(TimeoutElapsed(Timeout(TimeoutKind.PREVOTE, 1, 0)))  # wants to precommit nil
+    assert d.state.locked_value == x and not d.keeper.has(0, Threshold.POLKA_VALUE, x)
+
+
+def test_power_cut_after_the_signer_saved_keeps_the_pol_with_the_fixed_order():
+    """Same cut with inputs logged before they act and the log synced before signing:
+    the WAL has every input up to the precommit, so replay rebuilds the state at the cut
+    exactly (lock, POL, the precommit itself, re-signed to the same bytes), and the POL
+    can be shown to anyone (a re-proposal of x carries these prevotes)."""
+    before, d, x = _precommit_then_power_cut(Driver)
+    assert d.snapshot() == before.snapshot()
+    assert (d.state.locked_value, d.state.locked_round) == (x, 0)
+    assert d.keeper.has(0, Threshold.POLKA_VALUE, x) and d.sign_refusals == 0
+    pol = d.pol_votes(Proposal(1, 1, x, 0, d.address))
+    assert len(pol) == 3 and {v.value_id for v in pol} == {x}
+    fx = d.restart_effects()  # the precommit goes out again (it was never sent)
+    assert [e.message.type for e in fx if isinstance(e, Broadcast)] == [PV, PC]

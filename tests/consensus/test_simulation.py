@@ -15,6 +15,7 @@ from consensus.sim.scenario import generate
 from consensus.state_machine import Step
 from consensus.types import VoteType
 from consensus.votekeeper import VoteKeeper
+from consensus_helpers import LateInputLogDriver
 
 CI_SEEDS = 1000
 
@@ -134,6 +135,18 @@ def test_teeth_a_simple_majority_quorum_is_caught_within_10_seeds():
     gen = dict(check_commits=False, run_ms_after_heal=5000)
     found = _safety_violations(HalfQuorumDriver, range(30), **gen)
     assert any(v.startswith("agreement") for vs in found.values() for v in vs), found
+
+
+def test_teeth_inputs_logged_after_apply_lose_a_pol_at_a_power_cut_seed_1384():
+    # Seed 1384: an equivocator gives one honest validator (9 of 17 power) the prevotes
+    # that complete a POL; it precommits, and the power fails after its signer saved the
+    # precommit. With the input written to the WAL only after apply (the old order), the
+    # node comes back locked without the POL and the height never finishes.
+    late = run_seed(1384, driver_class=LateInputLogDriver)
+    assert [v for v in late.violations if v.startswith("liveness")], late.violations
+    assert any(c.lose_unsynced for c in late.scenario.crashes)
+    fixed = run_seed(1384)
+    assert not fixed.violations and fixed.heights_decided >= 3
 
 
 def test_a_failing_seed_prints_its_trace():
