@@ -583,5 +583,8 @@ def command(n_validators: int, duration: float, step: float, start_rate: float, 
         info = TestnetInfo.load(directory)
         if any(is_running(nd) for nd in info.nodes):
             raise click.ClickException(f"a testnet is running in {directory}")
+        shutil.rmtree(directory)  # a fresh chain, as `testnet up` does (only a testnet dir)
+    elif directory is not None and directory.exists() and any(directory.iterdir()):
+        raise click.ClickException(f"{directory} is not empty and holds no testnet")
     result = run_bench(n_validators, duration, step, start_rate, max_rate, timeout_commit_ms, directory, keep)
     click.echo(json.dumps(result))
