@@ -13,7 +13,7 @@ from consensus.messages import (
 from consensus.params import ConsensusParams, TimeoutKind
 from consensus.signer import Signer
 from consensus.wal import decode_record, encode_record, replay
-from node.durable import FileLastSignStore
+from node.durable import FileLastSignStore, Wal
 from node.logs import get_logger, log_event
 
 if TYPE_CHECKING:
@@ -31,6 +31,22 @@ def effect_kind(e: Any) -> str:
 
 def encode_wal(record: Any) -> bytes:
     return encode_record(record)
+
+
+class WalInputLog:
+    """The driver's InputLog on the node's WAL file: each input the driver acts on is
+    written before it acts (no fsync: a killed process keeps it in the OS), and `sync`
+    fsyncs before every signature, so a power cut cannot keep a signature and lose the
+    input that caused it (CometBFT: wal.Write before handleMsg, FlushAndSync in signVote)."""
+
+    def __init__(self, wal: Wal):
+        self.wal = wal
+
+    def append(self, record: Any) -> None:
+        self.wal.append(encode_record(record), sync=False)
+
+    def sync(self) -> None:
+        self.wal.sync()
 
 
 def is_commit_timeout(t: Any) -> bool:
@@ -54,7 +70,8 @@ class Core:
         if key is not None:
             signer = Signer(key, node.chain_id, FileLastSignStore(node.home.last_sign_file))
         self.driver = Driver(node.chain_id, params_from_config(node.config), signer,
-                             address=None if key is None else key.address)
+                             address=None if key is None else key.address,
+                             wal=WalInputLog(node.wal))
 
     @property
     def round(self) -> int:

@@ -1,7 +1,10 @@
 """Durable files for a validator: the write-ahead log and the last-signed record.
 
 Both must be on disk before a signed message leaves the node (DESIGN.md, node/):
-- `Wal`: append-only records `[u32 length][u32 crc32][payload]`, fsynced per append.
+- `Wal`: append-only records `[u32 length][u32 crc32][payload]`. Own signed messages are
+  fsynced as they are appended; received inputs are written without fsync and made
+  durable by `sync()`, which the consensus driver calls before every signature (so an
+  input that led to a signature outlives it; node/core.py `WalInputLog`).
   A crash mid-append leaves a torn tail; `read_wal` stops at the first bad record.
   The WAL holds only the current height: once a block is committed to the store the log
   is truncated (the store, not the WAL, is the source of truth for finished heights).
@@ -54,20 +57,29 @@ class Wal:
             self._f.truncate(good)
             self._f.seek(good)
             os.fsync(self._f.fileno())
+        self.unsynced = 0  # records appended since the last fsync
 
     def append(self, payload: bytes, sync: bool = True) -> None:
         if len(payload) > MAX_RECORD:
             raise ValueError(f"WAL record of {len(payload)} bytes exceeds {MAX_RECORD}")
         self._f.write(_HEAD.pack(len(payload), zlib.crc32(payload)) + payload)
-        self._f.flush()
+        self._f.flush()  # in the OS from here: a killed process loses nothing, a power cut may
+        self.unsynced += 1
         if sync:
+            self.sync()
+
+    def sync(self) -> None:
+        """Make every appended record durable (no-op if nothing was appended since)."""
+        if self.unsynced:
             os.fsync(self._f.fileno())
+            self.unsynced = 0
 
     def truncate(self) -> None:
         """Forget the log (called after the height's block is durably committed)."""
         self._f.truncate(0)
         self._f.seek(0)
         os.fsync(self._f.fileno())
+        self.unsynced = 0
         self.records = []
 
     def close(self) -> None:
