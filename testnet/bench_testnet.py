@@ -365,8 +365,10 @@ def run_phase(info: TestnetInfo, world: World, accounts: Accounts, tracker: Trac
 
 
 # ---------------------------------------------------------------------------- setup
-def build_testnet(directory: Path, n: int, n_accounts: int, timeout_commit_ms: int) -> TestnetInfo:
-    overrides = {"mempool": {"max_txs": 100_000, "max_bytes": 256 * 1024 * 1024},
+def build_testnet(directory: Path, n: int, n_accounts: int, timeout_commit_ms: int,
+                  gossip_batch_ms: int = 100) -> TestnetInfo:
+    overrides = {"mempool": {"max_txs": 100_000, "max_bytes": 256 * 1024 * 1024,
+                             "gossip_batch_interval_ms": gossip_batch_ms},
                  "rpc": {"max_body_bytes": 8 * 1024 * 1024},
                  "consensus": {"timeout_commit_ms": timeout_commit_ms},
                  "node": {"log_level": "info"}}
@@ -450,7 +452,8 @@ def summarize_nodes(info: TestnetInfo, cpu0: dict[str, float], seconds: float) -
 
 
 def run_bench(n: int, duration: float, step: float, start_rate: float, max_rate: float,
-              timeout_commit_ms: int, directory: Path | None, keep: bool, echo=click.echo) -> dict:
+              timeout_commit_ms: int, directory: Path | None, keep: bool, echo=click.echo,
+              gossip_batch_ms: int = 100) -> dict:
     own_dir = directory is None
     d = Path(tempfile.mkdtemp(prefix="attrchain-bench-")) if own_dir else directory
     search_budget = duration * 0.6
@@ -460,7 +463,7 @@ def run_bench(n: int, duration: float, step: float, start_rate: float, max_rate:
     need += math.ceil(max_rate * duration * 0.9 / CHAIN_LEN) + N_CURATORS + 2
     accounts = Accounts(need)
     echo(f"bench: {n} validators in {d}; {need} funded accounts; load average {loadavg():.1f}")
-    info = build_testnet(d, n, need, timeout_commit_ms)
+    info = build_testnet(d, n, need, timeout_commit_ms, gossip_batch_ms)
     try:
         for node in info.nodes:
             start_node(node)
@@ -573,11 +576,13 @@ def _drain(info: TestnetInfo, timeout: float) -> None:
 @click.option("--max-rate", type=click.FloatRange(10, 100_000), default=8000, show_default=True)
 @click.option("--timeout-commit-ms", type=click.IntRange(0, 10_000), default=300, show_default=True,
               help="the testnet's pause after each commit (`testnet up` uses 750)")
+@click.option("--gossip-batch-ms", type=click.IntRange(10, 2000), default=100, show_default=True,
+              help="mempool.gossip_batch_interval_ms of the nodes (the node default is 100)")
 @click.option("--dir", "directory", type=click.Path(path_type=Path), default=None,
               help="testnet directory (default: a fresh temporary one, removed after)")
 @click.option("--keep", is_flag=True, help="keep the temporary directory (logs) after the run")
 def command(n_validators: int, duration: float, step: float, start_rate: float, max_rate: float,
-            timeout_commit_ms: int, directory: Path | None, keep: bool) -> None:
+            timeout_commit_ms: int, gossip_batch_ms: int, directory: Path | None, keep: bool) -> None:
     """Start a testnet, find the highest rate it keeps up with, sustain it; print figures."""
     if directory is not None and (directory / "testnet.json").exists():
         info = TestnetInfo.load(directory)
@@ -586,5 +591,6 @@ def command(n_validators: int, duration: float, step: float, start_rate: float, 
         shutil.rmtree(directory)  # a fresh chain, as `testnet up` does (only a testnet dir)
     elif directory is not None and directory.exists() and any(directory.iterdir()):
         raise click.ClickException(f"{directory} is not empty and holds no testnet")
-    result = run_bench(n_validators, duration, step, start_rate, max_rate, timeout_commit_ms, directory, keep)
+    result = run_bench(n_validators, duration, step, start_rate, max_rate, timeout_commit_ms, directory, keep,
+                       gossip_batch_ms=gossip_batch_ms)
     click.echo(json.dumps(result))
