@@ -84,6 +84,16 @@ class Driver:
         self._fx = _EMPTY
         return fx
 
+    def final_commit(self) -> Commit | None:
+        """The decision's Commit with every precommit for it received so far, late ones
+        included (CometBFT builds the next block's LastCommit the same way, from what
+        arrives during the commit timeout), so a live validator slower than the first
+        2/3 is still credited for signing. None before a decision."""
+        d = self.decision
+        if d is None:
+            return None
+        return Commit.from_votes(self.keeper.precommits_for(d.round, d.value_id))
+
     # ------------------------------------------------------------ inputs
     def _on_vote(self, inp: VoteReceived) -> None:
         v = inp.vote

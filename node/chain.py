@@ -86,6 +86,16 @@ class Chain:
         except FileNotFoundError:
             return None
 
+    def extend_seen_commit(self, commit: Commit) -> bool:
+        """Replace the newest block's seen commit by `commit` if it is for the same block
+        and carries more signatures (late precommits); returns whether it did."""
+        seen = self.seen_commit()
+        if (seen is None or commit.height != self.height or commit.value_id != seen.value_id
+                or len(commit.signatures) <= len(seen.signatures)):
+            return False
+        atomic_write(self.seen_commit_file, commit.encode())
+        return True
+
     def tx_record(self, tx_id: bytes) -> tuple[int, int, int, str] | None:
         raw = self.store.get_record(tx_record_key(tx_id))
         return None if raw is None else tuple(decode_value(raw))  # type: ignore[return-value]

@@ -200,6 +200,12 @@ class Node:
         h = self.chain.height + 1
         if self.driver.driver.height >= h:
             return  # already started (a commit timeout and a catch-up can both ask)
+        if self.driver.driver.height == h - 1:
+            # precommits that arrived during the commit timeout join the seen commit that
+            # our next proposal carries as its last_commit (fees, downtime accounting)
+            final = self.driver.driver.final_commit()
+            if final is not None:
+                self.chain.extend_seen_commit(final)
         # keep blocks of proposals for h that arrived during the commit timeout
         self.blocks = {k: b for k, b in self.blocks.items() if b.height == h}
         self.block_txs = {}

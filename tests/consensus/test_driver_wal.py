@@ -392,3 +392,20 @@ def test_power_cut_after_the_signer_saved_keeps_the_pol_with_the_fixed_order():
     assert len(pol) == 3 and {v.value_id for v in pol} == {x}
     fx = d.restart_effects()  # the precommit goes out again (it was never sent)
     assert [e.message.type for e in fx if isinstance(e, Broadcast)] == [PV, PC]
+
+
+def test_final_commit_adds_precommits_that_arrive_after_the_decision():
+    # a driver decides on the first 2/3 of precommits; the slowest validator's precommit
+    # arrives during the commit timeout and must still reach the next block's LastCommit
+    net = Lockstep([1, 1, 1, 1])
+    assert all(d.final_commit() is None for d in net.drivers)
+    net.start()
+    net.drain()
+    at_decision = [len(d.decision.commit.signatures) for d in net.drivers]
+    assert min(at_decision) == 3  # someone decided before the last precommit arrived
+    for d in net.drivers:
+        final = d.final_commit()
+        net.vs.verify_commit(CHAIN, final)
+        assert (final.height, final.round, final.value_id) == (
+            d.decision.height, d.decision.round, d.decision.value_id)
+        assert len(final.signatures) == 4
