@@ -156,4 +156,6 @@ async def test_persistent_peer_is_redialled_within_2s_after_a_restart():
         async with open_libp2p_transport(b_config) as b:
             # Only a's supervisor can bring b back; it must within 2 s of b listening.
             await until(lambda: b.local_peer in a.peers(), within=2.0)
-            assert a.counters.reconnects == 1
+            # the supervisor's redial did it (a second redial can follow if the first
+            # connection of the restarted host is torn down by a simultaneous dial)
+            assert a.counters.reconnects >= 1
