@@ -112,7 +112,9 @@ def sign_and_send(client: RpcClient, key: KeyPair, kind: str, fields: list, *, f
     return client.broadcast_tx_commit(raw) if wait else client.broadcast_tx_sync(raw)
 
 
-def make_tx_command(kind: str, schema: Any) -> click.Command:
+def field_options(schema: Any) -> tuple[list[click.Parameter], Callable[[dict], list]]:
+    """One required `--field` option per field of a tx kind's schema, and a function that
+    parses the given values in schema order (raises ValueError naming the option)."""
     params: list[click.Parameter] = []
     parsers: dict[str, Callable[[str], Any]] = {}
     for name, check in schema.fields:
@@ -120,13 +122,25 @@ def make_tx_command(kind: str, schema: Any) -> click.Command:
         parsers[name] = parser
         params.append(click.Option([f"--{name.replace('_', '-')}", name], required=True, help=help_))
 
-    def callback(**kw: Any) -> None:
+    def parse(kw: dict) -> list:
         fields = []
         for name, _ in schema.fields:
             try:
                 fields.append(parsers[name](kw[name]))
             except (click.BadParameter, ValueError) as e:
-                fail(f"--{name.replace('_', '-')}: {e}")
+                raise ValueError(f"--{name.replace('_', '-')}: {e}") from None
+        return fields
+    return params, parse
+
+
+def make_tx_command(kind: str, schema: Any) -> click.Command:
+    params, parse_fields = field_options(schema)
+
+    def callback(**kw: Any) -> None:
+        try:
+            fields = parse_fields(kw)
+        except ValueError as e:
+            fail(str(e))
         key = load_signer(kw["from_"], kw["home"], kw["keyring_dir"])
         try:
             with RpcClient(kw["node"], timeout=30) as c:

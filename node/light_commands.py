@@ -382,21 +382,14 @@ def submit_command(tx_hex: str, directory: Path, node: str | None, peer: str | N
 
 def make_light_tx_command(kind: str, schema: Any) -> click.Command:
     """`light tx <kind>`: sign with the PROVEN nonce, submit, wait, prove inclusion."""
-    from node.client_commands import field_parser, load_signer
-    parsers: dict[str, Callable[[str], Any]] = {}
-    params: list[click.Parameter] = []
-    for name, check in schema.fields:
-        parser, help_ = field_parser(check)
-        parsers[name] = parser
-        params.append(click.Option([f"--{name.replace('_', '-')}", name], required=True, help=help_))
+    from node.client_commands import field_options, load_signer
+    params, parse_fields = field_options(schema)
 
     def callback(**kw: Any) -> None:
-        fields = []
-        for name, _ in schema.fields:
-            try:
-                fields.append(parsers[name](kw[name]))
-            except (click.BadParameter, ValueError) as e:
-                _fail(f"error: bad_param: --{name.replace('_', '-')}: {e}")
+        try:
+            fields = parse_fields(kw)
+        except ValueError as e:
+            _fail(f"error: bad_param: {e}")
         key = load_signer(kw["from_"], kw["home"], kw["keyring_dir"])
         cfg = _load_config(kw["directory"])
 
