@@ -126,6 +126,9 @@ def test_full_node_joins_late_and_reaches_same_app_hash(net):
     net.wait_height([full], top + 1, timeout=40)
     assert net.status(full)["voting_power"] == 0
     assert_same_chain(net, [net.validators[0], full], top + 1)
+    # a tx submitted to the full node's RPC reaches the validators and is committed
+    res = net.transfer(full, "alice", "bob", 7, wait=True)
+    assert res["committed"], res
 
 
 def test_malformed_rpc_and_garbage_peer_leave_network_running(net):
