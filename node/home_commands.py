@@ -63,6 +63,12 @@ def _ring(home_dir: Path, keyring_dir: Path | None):
     return Keyring(keyring_dir) if keyring_dir else Home(home_dir).keyring
 
 
+def _echo_key(name: str, key) -> None:
+    """One account key as JSON: its name, address and public key (never the seed)."""
+    click.echo(json.dumps({"name": name, "address": encode_address(key.address),
+                           "pub_key": key.pub_key.hex()}))
+
+
 @keys_group.command("add")
 @click.argument("name")
 @home_option
@@ -72,8 +78,7 @@ def keys_add(name: str, home_dir: Path, keyring_dir: Path | None) -> None:
         k = _ring(home_dir, keyring_dir).add(name)
     except KeyError_ as e:
         fail(str(e))
-    click.echo(json.dumps({"name": name, "address": encode_address(k.address),
-                           "pub_key": k.pub_key.hex()}))
+    _echo_key(name, k)
 
 
 @keys_group.command("list")
@@ -97,5 +102,4 @@ def keys_show(name: str, home_dir: Path, keyring_dir: Path | None) -> None:
         k = _ring(home_dir, keyring_dir).get(name)
     except KeyError_ as e:
         fail(str(e))
-    click.echo(json.dumps({"name": name, "address": encode_address(k.address),
-                           "pub_key": k.pub_key.hex()}))
+    _echo_key(name, k)

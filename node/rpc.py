@@ -132,20 +132,25 @@ def make_app(backend: RpcBackend, max_body_bytes: int = 1_048_576,
             body["error"]["data"] = data
         return JSONResponse(body, status_code=status)
 
+    async def json_body(request: Request):
+        """The request body parsed as JSON, read in chunks and refused past max_body_bytes
+        (checked on the declared length first, then on what actually arrives)."""
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > max_body_bytes):
+            raise RpcError(413, "body_too_large", f"body exceeds {max_body_bytes} bytes")
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > max_body_bytes:
+                raise RpcError(413, "body_too_large", f"body exceeds {max_body_bytes} bytes")
+        try:
+            return json.loads(body)
+        except ValueError:
+            raise RpcError(400, "bad_json", "body is not JSON") from None
+
     async def tx_bytes(request: Request) -> bytes:
         if request.method == "POST":
-            length = request.headers.get("content-length")
-            if length is not None and (not length.isdigit() or int(length) > max_body_bytes):
-                raise RpcError(413, "body_too_large", f"body exceeds {max_body_bytes} bytes")
-            body = b""
-            async for chunk in request.stream():
-                body += chunk
-                if len(body) > max_body_bytes:
-                    raise RpcError(413, "body_too_large", f"body exceeds {max_body_bytes} bytes")
-            try:
-                doc = json.loads(body)
-            except ValueError:
-                raise RpcError(400, "bad_json", "body is not JSON") from None
+            doc = await json_body(request)
             if not isinstance(doc, dict) or not isinstance(doc.get("tx"), str):
                 raise RpcError(400, "bad_param", "body must be {\"tx\": \"<hex>\"}")
             return _hex_param("tx", doc["tx"])
@@ -171,16 +176,7 @@ def make_app(backend: RpcBackend, max_body_bytes: int = 1_048_576,
     async def broadcast_batch(request: Request):
         """Many txs in one request (load generators): `{"txs": [hex, ...]}` -> one
         broadcast_tx_sync result per tx, in order. Saves the per-request HTTP cost."""
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > max_body_bytes):
-            raise RpcError(413, "body_too_large", f"body exceeds {max_body_bytes} bytes")
-        body = await request.body()
-        if len(body) > max_body_bytes:
-            raise RpcError(413, "body_too_large", f"body exceeds {max_body_bytes} bytes")
-        try:
-            doc = json.loads(body)
-        except ValueError:
-            raise RpcError(400, "bad_json", "body is not JSON") from None
+        doc = await json_body(request)
         txs = doc.get("txs") if isinstance(doc, dict) else None
         if not isinstance(txs, list) or not all(isinstance(t, str) for t in txs):
             raise RpcError(400, "bad_param", "body must be {\"txs\": [\"<hex>\", ...]}")
