@@ -15,6 +15,7 @@ import trio
 from node.keys import KeyError_, decode_address, encode_address
 from node.mempool import TxRejected
 from node.rpc import RpcError
+from node.tx_waiters import TooManyWaiters
 from state.block import Block
 from state.codec import decode_value
 from state.keys import account_key
@@ -114,16 +115,20 @@ class NodeRpc:
 
     async def broadcast_tx_commit(self, raw: bytes, timeout_s: float) -> dict:
         tid = compute_tx_id(raw)
-        event = self.node.waiters.wait_event(tid)
-        check = await self.broadcast_tx_sync(raw)
-        if check["code"] != 0:
-            self.node.waiters.events.pop(tid, None)
-            return {"hash": tid.hex(), "check_tx": check, "committed": False}
-        with trio.move_on_after(timeout_s):
-            await event.wait()
+        try:
+            with self.node.waiters.wait_for(tid) as event:  # before admission: a commit can't slip by
+                check = await self.broadcast_tx_sync(raw)
+                committed = self.node.chain.tx_record(tid) is not None
+                # "duplicate": the tx is already pending (another caller sent it): wait for it too
+                if check["code"] not in (0, "duplicate") and not committed:
+                    return {"hash": tid.hex(), "check_tx": check, "committed": False}
+                if not committed:
+                    with trio.move_on_after(timeout_s):
+                        await event.wait()
+        except TooManyWaiters as e:
+            raise RpcError(503, "too_many_waiters", f"{e}; retry later") from None
         rec = self.node.chain.tx_record(tid)
         if rec is None:
-            self.node.waiters.events.pop(tid, None)
             raise RpcError(504, "timeout", f"tx {tid.hex()} not committed within {timeout_s:g} s "
                            "(it stays in the mempool)", {"hash": tid.hex()})
         height, index, code, log = rec
