@@ -62,7 +62,12 @@ def build_openapi() -> dict:
                             "schema": {"type": "string"}} for n, d, req in params],
             "responses": {"200": {"description": "JSON result"},
                           "400": {"description": "malformed request: {error: {code, reason}}"},
-                          "404": {"description": "not found"}},
+                          "403": {"description": "broadcast_*: Origin/Host not allowed (forbidden_origin)"},
+                          "404": {"description": "not found"},
+                          "408": {"description": "body not received in time (body_timeout)"},
+                          "413": {"description": "body_too_large, too_many_txs"},
+                          "500": {"description": "internal error (details only in the node's log)"},
+                          "503": {"description": "broadcast_tx_commit: too_many_waiters"}},
         }}
     tx_param = [("tx", "signed tx bytes, hex (GET) or JSON body {\"tx\": hex} (POST)", True)]
     paths: dict[str, Any] = {
