@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import trio
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -122,8 +122,12 @@ def make_app(backend: RpcBackend, max_body_bytes: int = 1_048_576,
         return error(500, "internal", "internal error (logged by the node)")
 
     async def json_body(request: Request) -> Any:
-        return parse_json(await read_body(request.stream(), request.headers.get("content-length"),
-                                          max_body_bytes, body_timeout_ms / 1000))
+        try:
+            body = await read_body(request.stream(), request.headers.get("content-length"),
+                                   max_body_bytes, body_timeout_ms / 1000)
+        except ClientDisconnect:  # the client's doing, not a bug: counted, not logged
+            raise RpcError(400, "client_disconnected", "the client closed the connection mid-body") from None
+        return parse_json(body)
 
     async def tx_bytes(request: Request) -> bytes:
         if request.method == "POST":

@@ -155,3 +155,21 @@ async def test_a_body_that_never_arrives_is_timed_out(nursery):
 
 def test_rpc_error_is_still_importable_from_node_rpc():
     assert RpcError(400, "x", "y").status == 400
+
+
+async def test_a_client_that_hangs_up_mid_body_is_not_an_internal_error(nursery, caplog):
+    caplog.set_level(logging.ERROR)
+    backend = Backend()
+    [bind] = await nursery.start(serve_rpc, make_app(backend), "127.0.0.1:0")
+    host, port = bind.rsplit(":", 1)
+    stream = await trio.open_tcp_stream(host, int(port))
+    await stream.send_all(b"POST /broadcast_tx_sync HTTP/1.1\r\nhost: 127.0.0.1\r\n"
+                          b"content-type: application/json\r\ncontent-length: 100\r\n\r\n{\"tx\": ")
+    await stream.aclose()
+    async with httpx.AsyncClient(base_url="http://" + bind) as c:  # the server still answers
+        with trio.fail_after(10):
+            while not (await c.get("/metrics")).text.count('attrchain_rpc_errors_total{status="400"}'):
+                await trio.sleep(0.02)
+    assert not [r for r in caplog.records if r.getMessage() == "rpc_internal_error"]
+    assert backend.seen == []
+    nursery.cancel_scope.cancel()
