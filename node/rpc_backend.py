@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from node.keys import KeyError_, decode_address, encode_address
+from node.keys import encode_address
 from node.mempool import TxRejected
 from node.rpc import RpcError
+from node.rpc_params import address_param, hex_param, key_param
 from node.tx_waiters import TooManyWaiters
 from state.block import Block
 from state.codec import decode_value
@@ -63,19 +64,10 @@ class NodeRpc:
         self.metrics = node.metrics
 
     def _address(self, text: str) -> bytes:
-        try:
-            return decode_address(text)
-        except KeyError_ as e:
-            raise RpcError(400, "bad_address", str(e)) from None
+        return address_param(text)
 
     def _id(self, text: str) -> bytes:
-        try:
-            raw = bytes.fromhex(text.removeprefix("0x"))
-        except ValueError:
-            raise RpcError(400, "bad_param", "id must be hex") from None
-        if len(raw) != 32:
-            raise RpcError(400, "bad_param", "id must be 32 bytes")
-        return raw
+        return hex_param("id", text, 32)
 
     def _height(self, height: int | None) -> int:
         top = self.node.chain.height
@@ -201,13 +193,7 @@ class NodeRpc:
             out.update(address=encode_address(addr), balance=bal, nonce=nonce)
             return out
         if kind == "key":
-            try:
-                key = bytes.fromhex(params["key"].removeprefix("0x"))
-            except ValueError:
-                raise RpcError(400, "bad_param", "key must be hex") from None
-            if not key or len(key) > 256:
-                raise RpcError(400, "bad_param", "key must be 1..256 bytes")
-            return self._proven(key, h, decode=False)
+            return self._proven(key_param(params["key"]), h, decode=False)
         return self._asset_query(kind, params, h)
 
     def _asset_query(self, kind: str, params: dict[str, str], h: int) -> dict:

@@ -13,10 +13,12 @@ from typing import Any, AsyncIterator
 
 import trio
 
+from node.keys import KeyError_, decode_address
 from node.numbers import parse_uint
 
 MAX_HEIGHT = 10**18 - 1            # heights: 1..10**18-1 (18 digits)
 MAX_TIMEOUT_MS = 600_000           # broadcast_tx_commit waits at most 10 minutes
+MAX_KEY_BYTES = 256               # a raw state key (/query/key)
 MAX_JSON_DEPTH = 16                # our bodies nest 2 deep; json.loads recurses per level
 _HEX = re.compile(r"(?:0x)?((?:[0-9a-fA-F]{2})*)")
 _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
@@ -40,6 +42,22 @@ def hex_param(name: str, value: object, length: int | None = None) -> bytes:
     if length is not None and len(raw) != length:
         raise RpcError(400, "bad_param", f"parameter {name!r} must be {length} bytes, got {len(raw)}")
     return raw
+
+
+def address_param(value: str) -> bytes:
+    """`open1...` or 40 hex -> 20 bytes."""
+    try:
+        return decode_address(value)
+    except KeyError_ as e:
+        raise RpcError(400, "bad_address", str(e)) from None
+
+
+def key_param(value: str) -> bytes:
+    """A raw state key: 1..MAX_KEY_BYTES bytes of hex."""
+    key = hex_param("key", value)
+    if not 1 <= len(key) <= MAX_KEY_BYTES:
+        raise RpcError(400, "bad_param", f"key must be 1..{MAX_KEY_BYTES} bytes")
+    return key
 
 
 def uint_param(name: str, value: str, lo: int, hi: int) -> int:

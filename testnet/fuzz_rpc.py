@@ -21,13 +21,15 @@ from node.metrics import NodeMetrics
 from node.numbers import parse_uint
 from node.rpc import make_app
 from node.rpc_origin import OriginPolicy
-from node.rpc_params import (MAX_JSON_DEPTH, RpcError, height_param, hex_param, parse_json, read_body,
-                             timeout_param, tx_from_doc, txs_from_doc)
+from node.keys import encode_address
+from node.rpc_params import (MAX_JSON_DEPTH, MAX_KEY_BYTES, RpcError, address_param, height_param, hex_param,
+                             key_param, parse_json, read_body, timeout_param, tx_from_doc, txs_from_doc)
 
 MAX_EXAMPLES = 5
 MAX_INPUT_CHARS = 100_000
 BATCH = 2000            # inputs per trio.run (the async targets run inside it)
-WEIGHTS = {"uint": 10, "height": 10, "timeout_ms": 10, "hex": 10, "json_body": 10, "origin": 10,
+WEIGHTS = {"uint": 10, "height": 10, "timeout_ms": 10, "hex": 10, "id": 5, "key": 5, "address": 10,
+           "json_body": 10, "origin": 10,
            "read_body": 2, "app_request": 1}  # whole requests cost ~100x a parser call
 
 ODD_CHARS = ("\u00b2", "\u0663", "\uff11", "\u2167", "_", "-", "+", " ", "\n", "\x00", "e", ".", "x",
@@ -36,6 +38,8 @@ NUMBERS = ("1", "42", "600000", "600001", "0", "-1", "9223372036854775807", "922
            "999999999999999999", "1000000000000000000", "\u00b2", "\u0661\u0662", "1_000", " 7", "7 ",
            "0x10", "1e3", "+5", "", "00000000000000000001")
 HEXES = ("ab", "0xab", "AB" * 32, "ab" * 33, "zz", "a", "0x", "", "ab cd", "\u0663\u0663", "ab" * 2048)
+ADDRESSES = (encode_address(b"\x07" * 20), "0x" + "ab" * 20, "ab" * 20, "open1", "open1qqqq",
+             encode_address(b"\x07" * 20).upper(), "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", " " * 3)
 BODIES = ('{"tx": "abcd"}', '{"txs": ["ab", "cd"]}', '{"txs": []}', '{"tx": 5}', '[1, 2]', "null",
           '{"tx": "ab", "tx": "cd"}', '{"txs": "ab"}', '"\\ud800"', "NaN", "1e999", "[" * 40 + "]" * 40,
           '{"a": "[[[[[[[[[[[[[[[[[[[[["}', '{"tx": "\\\\"}', "{" * 2000, "9" * 5000)
@@ -118,6 +122,12 @@ def check_hex(text: str) -> None:
         raise Unexpected(f"hex {text[:40]!r} -> {v[:20]!r}")
 
 
+def check_sized(call: Callable[[], Any], lo: int, hi: int, what: str) -> None:
+    v = client_error(call)
+    if isinstance(v, bytes) and not lo <= len(v) <= hi:
+        raise Unexpected(f"{what} of {len(v)} bytes")
+
+
 def check_body(raw: bytes) -> None:
     doc = client_error(lambda: parse_json(raw))
     if isinstance(doc, RpcError):
@@ -179,13 +189,17 @@ class FuzzBackend:
     commit = validators = block
 
     async def query(self, kind: str, params: dict, height: int | None) -> dict:
-        return {"kind": kind, "height": height}
+        """Parses its parameter as NodeRpc.query does."""
+        value = next(iter(params.values()))
+        parse = {"account": address_param, "earnings": address_param, "key": key_param}.get(
+            kind, lambda v: hex_param("id", v, 32))
+        return {"kind": kind, "height": height, "value": parse(value).hex()}
 
 
 def request_case(rng: random.Random) -> dict:
     params = {name: mutate(rng, rng.choice(pool), pool) for name, pool in
               (("height", NUMBERS), ("timeout_ms", NUMBERS), ("tx", HEXES), ("hash", HEXES),
-               ("address", HEXES), ("key", HEXES)) if rng.randrange(2)}
+               ("address", ADDRESSES), ("id", HEXES), ("key", HEXES)) if rng.randrange(2)}
     headers = {k: v for k, v in (("origin", rng.choice(ORIGINS)), ("host", rng.choice(HOSTS))) if v is not None}
     method = rng.choice(("GET", "POST", "POST", "PUT"))
     return {"method": method, "path": rng.choice(PATHS), "params": params, "headers": headers,
@@ -220,6 +234,10 @@ SYNC_TARGETS: dict[str, tuple[Callable[[random.Random], Any], Callable[[Any], No
     "height": (lambda rng: mutate(rng, rng.choice(NUMBERS), NUMBERS), check_height),
     "timeout_ms": (lambda rng: mutate(rng, rng.choice(NUMBERS), NUMBERS), check_timeout),
     "hex": (lambda rng: mutate(rng, rng.choice(HEXES), HEXES), check_hex),
+    "id": (lambda rng: mutate(rng, rng.choice(HEXES), HEXES), lambda t: check_sized(lambda: hex_param("id", t, 32), 32, 32, "id")),
+    "key": (lambda rng: mutate(rng, rng.choice(HEXES), HEXES), lambda t: check_sized(lambda: key_param(t), 1, MAX_KEY_BYTES, "key")),
+    "address": (lambda rng: mutate(rng, rng.choice(ADDRESSES), ADDRESSES),
+                lambda t: check_sized(lambda: address_param(t), 20, 20, "address")),
     "json_body": (body_bytes, check_body),
     "origin": (lambda rng: (rng.choice(ORIGINS) and mutate(rng, rng.choice(ORIGINS[1:]), ORIGINS[1:]),
                             rng.choice(HOSTS) and mutate(rng, rng.choice(HOSTS[1:]), HOSTS[1:])), check_origin),

@@ -7,10 +7,12 @@ import trio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from node.keys import encode_address
 from node.numbers import MAX_UINT, parse_uint
 from node.rpc_origin import OriginPolicy
-from node.rpc_params import (MAX_HEIGHT, MAX_JSON_DEPTH, MAX_TIMEOUT_MS, RpcError, height_param, hex_param,
-                             json_depth, parse_json, read_body, timeout_param, tx_from_doc, txs_from_doc)
+from node.rpc_params import (MAX_HEIGHT, MAX_JSON_DEPTH, MAX_KEY_BYTES, MAX_TIMEOUT_MS, RpcError, address_param,
+                             height_param, hex_param, json_depth, key_param, parse_json, read_body, timeout_param,
+                             tx_from_doc, txs_from_doc)
 
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 digits_or_not = st.one_of(st.text(), st.text(alphabet="0123456789", max_size=25),
@@ -88,6 +90,29 @@ def test_hex_param(value, length):
 @given(st.binary())
 def test_hex_param_round_trips_any_bytes(raw):
     assert hex_param("tx", raw.hex()) == raw == hex_param("tx", "0x" + raw.hex().upper().replace("X", "x"))
+
+
+@SETTINGS
+@given(st.one_of(st.text(), st.text(alphabet="0123456789abcdefghjklmnpqrstuvwxyz", max_size=60).map("open1".__add__)))
+def test_address_param_gives_20_bytes_or_bad_address(text):
+    got = outcome(lambda: address_param(text))
+    assert (isinstance(got, RpcError) and got.code == "bad_address") or len(got) == 20
+
+
+@SETTINGS
+@given(st.binary(min_size=20, max_size=20))
+def test_every_address_round_trips(raw):
+    assert address_param(encode_address(raw)) == raw == address_param(raw.hex())
+
+
+@SETTINGS
+@given(st.one_of(st.text(), st.binary(max_size=300).map(bytes.hex)))
+def test_key_param_is_1_to_256_bytes(text):
+    got = outcome(lambda: key_param(text))
+    if isinstance(got, RpcError):
+        assert got.code == "bad_param"
+    else:
+        assert 1 <= len(got) <= MAX_KEY_BYTES and got.hex() == text.lower()
 
 
 json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
