@@ -9,7 +9,6 @@ whole requests through the ASGI app in process (httpx's ASGI transport, no socke
 """
 from __future__ import annotations
 
-import json
 import random
 import time
 from typing import Any, Callable
@@ -17,11 +16,11 @@ from typing import Any, Callable
 import httpx
 import trio
 
+from node.keys import encode_address
 from node.metrics import NodeMetrics
 from node.numbers import parse_uint
 from node.rpc import make_app
 from node.rpc_origin import OriginPolicy
-from node.keys import encode_address
 from node.rpc_params import (MAX_JSON_DEPTH, MAX_KEY_BYTES, RpcError, address_param, height_param, hex_param,
                              key_param, parse_json, read_body, timeout_param, tx_from_doc, txs_from_doc)
 
