@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from node import explorer_queries
 from node.keys import KeyError_, decode_address, encode_address
 from node.mempool import TxRejected
 from node.rpc import RpcError
@@ -178,6 +179,22 @@ class NodeRpc:
                 "validators": [{"address": v.address.hex(), "pub_key": v.pub_key.hex(),
                                 "voting_power": v.voting_power} for v in vs],
                 "raw": vs.encode().hex()}
+
+    # ---- what the explorer reads (node/explorer_queries.py)
+    async def blockchain(self, max_height: int | None, limit: int) -> dict:
+        return explorer_queries.blockchain(self, max_height, limit)
+
+    async def block_results(self, height: int | None) -> dict:
+        return explorer_queries.block_results(self, height)
+
+    async def consensus_state(self) -> dict:
+        return explorer_queries.consensus_state(self.node)
+
+    async def net_info(self) -> dict:
+        return explorer_queries.net_info(self.node)
+
+    async def use_flows(self, tx_id: bytes) -> dict:
+        return explorer_queries.use_flows(self, tx_id)
 
     # ---- queries
     def _proven(self, key: bytes, height: int, decode: bool = True) -> dict:

@@ -227,6 +227,7 @@ def command(directory: Path | None, uses: int, keep: bool) -> None:
                  what="the first block")
         console.print(f"4 validators up, first block committed {time.monotonic() - t0:.1f} s after start "
                       f"({directory})")
+        console.print(f"explorer: http://{info.nodes[0].rpc}/explorer/  (every node serves one at its RPC address)")
         run_story(info, Keyring(directory / "keyring"), console, uses)
     finally:
         if not keep:
@@ -235,4 +236,6 @@ def command(directory: Path | None, uses: int, keep: bool) -> None:
             if tmp is not None:
                 shutil.rmtree(tmp, ignore_errors=True)
         else:
-            console.print(f"testnet left running: `attrchain testnet status --dir {directory}`")
+            console.print(f"testnet left running, explorer at http://{info.nodes[0].rpc}/explorer/ ; "
+                          f"see it with `attrchain testnet status --dir {directory}`, "
+                          f"stop it with `attrchain testnet down --dir {directory}`")
