@@ -206,6 +206,14 @@ def print_earnings(console: Console, cl: Client, names: dict[str, str], paths: d
     console.print(table)
 
 
+def start_demo_testnet(info: TestnetInfo) -> None:
+    """Start every node of a generated testnet and wait for the first block on each."""
+    for n in info.nodes:
+        start_node(n)
+    wait_for(lambda: all((node_status(n) or {}).get("height", 0) >= 1 for n in info.nodes), 60,
+             what="the first block")
+
+
 @click.command("demo")
 @click.option("--dir", "directory", type=click.Path(path_type=Path), default=None,
               help="testnet directory (default: a temporary one, removed at the end)")
@@ -221,10 +229,7 @@ def command(directory: Path | None, uses: int, keep: bool) -> None:
     t0 = time.monotonic()
     info = generate(directory, 4, chain_id="attrchain-demo", accounts=tuple(CAST))
     try:
-        for n in info.nodes:
-            start_node(n)
-        wait_for(lambda: all((node_status(n) or {}).get("height", 0) >= 1 for n in info.nodes), 60,
-                 what="the first block")
+        start_demo_testnet(info)
         console.print(f"4 validators up, first block committed {time.monotonic() - t0:.1f} s after start "
                       f"({directory})")
         console.print(f"explorer: http://{info.nodes[0].rpc}/explorer/  (every node serves one at its RPC address)")
