@@ -26,6 +26,8 @@ function chainFigures(blocks) {
 
 const vote = (v) => (v === null ? "—" : v === "nil" ? "nil" : short(v, 8));
 const voteLabel = (v) => (v === null ? "not seen" : v === "nil" ? "nil" : "for block " + v.slice(0, 8));
+// short on screen, spelled out for screen readers
+const voteCell = (v) => h("span", { class: "vote" }, h("span", { "aria-hidden": "true" }, vote(v)), h("span", { class: "sr" }, voteLabel(v)));
 
 function uptimeGrid(validators, heights) {
   const rows = validators.map((v) => {
@@ -87,8 +89,7 @@ export async function networkPage() {
         cs.validators.map((v) => [
           h("span", { class: "mono" }, short(v.address, 16), v.address === cs.proposer ? " (proposer)" : ""),
           String(v.voting_power),
-          h("span", { class: "vote", "aria-label": voteLabel(v.prevote) }, vote(v.prevote)),
-          h("span", { class: "vote", "aria-label": voteLabel(v.precommit) }, vote(v.precommit)),
+          voteCell(v.prevote), voteCell(v.precommit),
         ]), { id: "consensus" })),
     section("Peers",
       net.peers.length
