@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import trio
+
 from node.asset_queries import _fmt
 from node.keys import encode_address
 from node.rpc import RpcError
@@ -22,7 +24,8 @@ if TYPE_CHECKING:
     from node.rpc_backend import NodeRpc
 
 CREATES_ASSET = ("create_datanet", "register_model", "register_agent")
-MAX_BLOCKCHAIN = 100   # block metas per /blockchain answer (CometBFT's /blockchain has 20)
+MAX_BLOCKCHAIN = 100
+YIELD_EVERY = 64       # txs replayed or decoded between checkpoints (the RPC shares the node's thread)   # block metas per /blockchain answer (CometBFT's /blockchain has 20)
 
 
 def decoded_tx(raw: bytes, max_bytes: int) -> dict:
@@ -58,13 +61,15 @@ def blockchain(rpc: "NodeRpc", max_height: int | None, limit: int) -> dict:
     return {"last_height": chain.height, "blocks": metas}
 
 
-def block_results(rpc: "NodeRpc", height: int | None) -> dict:
+async def block_results(rpc: "NodeRpc", height: int | None) -> dict:
     """A block's txs decoded, each with its result (code 0 = executed)."""
     b = rpc._block(height)
     chain = rpc.node.chain
     max_bytes = chain.ledger.params.max_tx_bytes
     txs = []
     for i, raw in enumerate(b.txs):
+        if i % YIELD_EVERY == YIELD_EVERY - 1:
+            await trio.sleep(0)
         d = decoded_tx(raw, max_bytes)
         rec = chain.tx_record(bytes.fromhex(d["hash"]))
         code, log = (rec[2], rec[3]) if rec is not None and rec[:2] == (b.height, i) else (None, "")
@@ -109,7 +114,7 @@ def net_info(node) -> dict:
     return {"n_peers": len(peers), "peers": peers}
 
 
-def trace_use(ledger, block, index: int) -> tuple[int, int, list]:
+async def trace_use(ledger, block, index: int) -> tuple[int, int, list]:
     """(price, protocol fee, flows) of the `use` tx at `index` of committed `block`: the
     ledger's own attribution code (`compute_use_flows`) run on the state that tx ran on,
     i.e. the state after the previous block plus the txs before it in its block, replayed
@@ -120,15 +125,17 @@ def trace_use(ledger, block, index: int) -> tuple[int, int, list]:
     info = BlockInfo(ledger.chain_id, height, block.header.time_ms, ledger.params,
                      block.header.proposer, ledger.validator_set)
     ctx = Context(lambda k: store.get_at(k, height - 1), info)
-    for raw in block.txs[:index]:        # an earlier tx may have moved shares or joined a pool
-        process_tx(ctx, raw, True)       # committed txs: their signatures were verified
+    for i, raw in enumerate(block.txs[:index]):   # an earlier tx may have moved shares or joined a pool
+        process_tx(ctx, raw, True)                  # committed txs: their signatures were verified
+        if i % YIELD_EVERY == YIELD_EVERY - 1:
+            await trio.sleep(0)      # a block holds up to max_block_txs: let consensus run between chunks
     asset = decode_tx(block.txs[index], ledger.params.max_tx_bytes).args.asset
     price = get_require_asset(ctx, asset).price
     fee, flows = compute_use_flows(ctx, asset, price)
     return price, fee, flows
 
 
-def use_flows(rpc: "NodeRpc", tx_hash: bytes) -> dict:
+async def use_flows(rpc: "NodeRpc", tx_hash: bytes) -> dict:
     """Where the payment of a committed `use` tx went: every amount that stopped at a
     holder or a contributor pool, with the path from the asset used down to that stop."""
     chain = rpc.node.chain
@@ -142,7 +149,7 @@ def use_flows(rpc: "NodeRpc", tx_hash: bytes) -> dict:
         raise RpcError(400, "not_a_use", f"tx {tx_hash.hex()} is a {stx.kind}, not a use")
     if code != 0:
         raise RpcError(400, "failed_tx", f"this use failed ({log}): it paid nothing")
-    price, fee, flows = trace_use(chain.ledger, block, index)
+    price, fee, flows = await trace_use(chain.ledger, block, index)
     return {"hash": tx_hash.hex(), "height": height, "index": index,
             "asset": stx.args.asset.hex(), "payer": encode_address(stx.sender),
             "price": price, "protocol_fee": fee,

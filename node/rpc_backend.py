@@ -185,7 +185,7 @@ class NodeRpc:
         return explorer_queries.blockchain(self, max_height, limit)
 
     async def block_results(self, height: int | None) -> dict:
-        return explorer_queries.block_results(self, height)
+        return await explorer_queries.block_results(self, height)
 
     async def consensus_state(self) -> dict:
         return explorer_queries.consensus_state(self.node)
@@ -194,7 +194,7 @@ class NodeRpc:
         return explorer_queries.net_info(self.node)
 
     async def use_flows(self, tx_id: bytes) -> dict:
-        return explorer_queries.use_flows(self, tx_id)
+        return await explorer_queries.use_flows(self, tx_id)
 
     # ---- queries
     def _proven(self, key: bytes, height: int, decode: bool = True) -> dict:

@@ -14,7 +14,7 @@ from node.explorer_queries import trace_use
 OPEN = 1_000_000
 
 
-def test_trace_of_a_use_replays_the_txs_before_it_in_its_block(tmp_path):
+async def test_trace_of_a_use_replays_the_txs_before_it_in_its_block(tmp_path):
     eve, gus, uma, dana = (seeded_key(f"trace/{n}") for n in ("eve", "gus", "uma", "dana"))
     addr = {k: address_from_pubkey(bytes(k.verify_key)) for k in (eve, gus, uma, dana)}
     store = Store(str(tmp_path / "db"))
@@ -31,7 +31,7 @@ def test_trace_of_a_use_replays_the_txs_before_it_in_its_block(tmp_path):
         result = chain.apply(txs)
         assert [r.code for r in result.tx_results] == [Code.OK, Code.OK]
         committed = result.block
-        price, fee, flows = trace_use(chain.ledger, committed, 1)
+        price, fee, flows = await trace_use(chain.ledger, committed, 1)
         assert price == 3 * OPEN and fee + sum(f.amount for f in flows) == price
         got = {(f.recipient, f.path[-1]): f.amount for f in flows if f.to == "holder"}
         # the trace credits Gus: it saw the transfer made earlier in the same block
