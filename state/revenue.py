@@ -143,7 +143,7 @@ def get_accrued_shares(view, asset_id: bytes, account: bytes) -> int:
 # --- writes -------------------------------------------------------------------------------------
 def process_issue_shares(ctx, asset_id: bytes, creator: bytes) -> None:
     """A new asset: all TOTAL_SHARES to its creator, nothing accrued yet."""
-    _write_position(ctx, asset_id, creator, Position(TOTAL_SHARES), 0)
+    _write_position(ctx, asset_id, creator, Position(TOTAL_SHARES), None)
 
 
 def _write_position(ctx, asset_id: bytes, account: bytes, pos: Position, old_shares: int | None) -> None:
