@@ -17,6 +17,8 @@ from state.app import process_tx
 from state.asset_records import compute_asset_id, compute_contribution_id, get_require_asset
 from state.attribution import compute_use_flows
 from state.context import BlockInfo, Context
+from state.graph import MAX_LISTED_HOLDERS
+from state.revenue import TOTAL_SHARES, iter_holders
 from state.errors import TxError
 from state.tx import decode_tx, tx_id as compute_tx_id
 
@@ -114,8 +116,8 @@ def net_info(node) -> dict:
     return {"n_peers": len(peers), "peers": peers}
 
 
-async def trace_use(ledger, block, index: int) -> tuple[int, int, list]:
-    """(price, protocol fee, flows) of the `use` tx at `index` of committed `block`: the
+async def trace_use(ledger, block, index: int) -> tuple[Context, int, int, list]:
+    """(the state it ran on, price, protocol fee, flows) of the `use` tx at `index` of committed `block`: the
     ledger's own attribution code (`compute_use_flows`) run on the state that tx ran on,
     i.e. the state after the previous block plus the txs before it in its block, replayed
     in memory (nothing is written). Begin-block steps (liveness, unbonding, evidence) are
@@ -132,7 +134,7 @@ async def trace_use(ledger, block, index: int) -> tuple[int, int, list]:
     asset = decode_tx(block.txs[index], ledger.params.max_tx_bytes).args.asset
     price = get_require_asset(ctx, asset).price
     fee, flows = compute_use_flows(ctx, asset, price)
-    return price, fee, flows
+    return ctx, price, fee, flows
 
 
 async def use_flows(rpc: "NodeRpc", tx_hash: bytes) -> dict:
@@ -149,10 +151,19 @@ async def use_flows(rpc: "NodeRpc", tx_hash: bytes) -> dict:
         raise RpcError(400, "not_a_use", f"tx {tx_hash.hex()} is a {stx.kind}, not a use")
     if code != 0:
         raise RpcError(400, "failed_tx", f"this use failed ({log}): it paid nothing")
-    price, fee, flows = await trace_use(chain.ledger, block, index)
+    ctx, price, fee, flows = await trace_use(chain.ledger, block, index)
     return {"hash": tx_hash.hex(), "height": height, "index": index,
             "asset": stx.args.asset.hex(), "payer": encode_address(stx.sender),
             "price": price, "protocol_fee": fee,
-            "flows": [{"path": [a.hex() for a in f.path], "to": f.to,
-                       "recipient": encode_address(f.recipient) if f.to == "holder" else f.recipient.hex(),
-                       "amount": f.amount} for f in flows]}
+            "flows": [_flow_json(ctx, f) for f in flows]}
+
+
+def _flow_json(ctx: Context, f) -> dict:
+    """A flow stops at a datanet's contributor pool or at an asset's holders, who accrue it
+    pro rata to their shares (state/revenue.py: exact, a holder's fraction of a uopen
+    carries over in its position); the split shown is over the largest holders."""
+    out = {"path": [a.hex() for a in f.path], "to": f.to, "recipient": f.recipient.hex(), "amount": f.amount}
+    if f.to == "holders":
+        out["holders"] = [{"address": encode_address(a), "shares": n, "amount": f.amount * n // TOTAL_SHARES}
+                          for a, n in iter_holders(ctx, f.recipient, MAX_LISTED_HOLDERS)]
+    return out

@@ -49,10 +49,13 @@ async def test_explorer_endpoints_on_a_node(own_dir):
         assert flows["asset"] == model.hex() and flows["payer"] == encode_address(bob.address)
         assert flows["price"] == 2 * OPEN
         assert flows["protocol_fee"] + sum(f["amount"] for f in flows["flows"]) == flows["price"]
-        # every holder's amount is what its earnings record shows (the only use so far)
+        # each asset's holders accrued what the trace says reached them (the only use so far)
         for f in flows["flows"]:
-            e = (await c.get("/query/earnings", params={"address": f["recipient"]})).json()
-            assert {x["asset"]: x["amount"] for x in e["earnings"]}[f["path"][-1]] == f["amount"]
+            assert f["to"] == "holders" and f["recipient"] == f["path"][-1]
+            assert [h["address"] for h in f["holders"]] == [encode_address(alice.address)]
+            held = (await c.get("/query/holdings", params={"address": f["holders"][0]["address"]})).json()
+            assert {x["asset"]: x["accrued"] for x in held["holdings"]}[f["recipient"]] == f["holders"][0]["amount"] \
+                == f["amount"]
         assert {tuple(f["path"]) for f in flows["flows"]} == {(model.hex(),), (model.hex(), datanet.hex())}
         for params, status, code in [({"hash": d["hash"]}, 400, "not_a_use"), ({"hash": "11" * 32}, 404, "not_found"),
                                      ({"hash": "zz"}, 400, "bad_param"), ({}, 400, "missing_param")]:

@@ -1,15 +1,13 @@
 """`trace_use` (behind /use_flows): where one use's payment went, recomputed by the ledger's
 own attribution code on the state that tx ran on, must equal what the block credited."""
-from state.address import address_from_pubkey
+from state.address import address_from_pubkey, encode_address
 from state.asset_records import compute_asset_id
-from state.context import BlockInfo, Context
 from state.devchain import DevChain, seeded_key
 from state.errors import Code
-from state.graph import get_earnings
 from state.store import Store
 from state.tx import tx_id
 
-from node.explorer_queries import trace_use
+from node.explorer_queries import _flow_json, trace_use
 
 OPEN = 1_000_000
 
@@ -26,20 +24,19 @@ async def test_trace_of_a_use_replays_the_txs_before_it_in_its_block(tmp_path):
         raw = chain.tx(eve, "register_model", "m", "ipfs://m", 3 * OPEN, [[datanet, 400_000]])
         chain.apply([raw])
         model = compute_asset_id(tx_id(raw))
-        # in ONE block: Eve sells half of the model's rights, then Uma uses it
+        # in ONE block: Eve gives half of the model's rights to Gus, then Uma uses it
         txs = [chain.tx(eve, "transfer_shares", model, addr[gus], 500_000), chain.tx(uma, "use", model, 3 * OPEN)]
         result = chain.apply(txs)
         assert [r.code for r in result.tx_results] == [Code.OK, Code.OK]
-        committed = result.block
-        price, fee, flows = await trace_use(chain.ledger, committed, 1)
+        ctx, price, fee, flows = await trace_use(chain.ledger, result.block, 1)
         assert price == 3 * OPEN and fee + sum(f.amount for f in flows) == price
-        got = {(f.recipient, f.path[-1]): f.amount for f in flows if f.to == "holder"}
-        # the trace credits Gus: it saw the transfer made earlier in the same block
-        assert got[(addr[gus], model)] > 0 and got[(addr[gus], model)] == got[(addr[eve], model)]
-        assert [f.path for f in flows if f.recipient == addr[dana]] == [(model, datanet)]
-        # and it is what the block actually credited (the only earnings so far)
-        view = Context(store.get, BlockInfo(chain.chain_id, chain.ledger.height + 1, 0, chain.ledger.params))
-        for (account, asset), amount in got.items():
-            assert dict(get_earnings(view, account))[asset] == amount
+        assert [(f.path, f.to, f.recipient) for f in flows] == \
+            [((model,), "holders", model), ((model, datanet), "holders", datanet)]
+        # the split over the model's holders sees the transfer made earlier in the same block
+        split = {h["address"]: h["amount"] for h in _flow_json(ctx, flows[0])["holders"]}
+        assert split == {encode_address(addr[eve]): flows[0].amount // 2, encode_address(addr[gus]): flows[0].amount // 2}
+        # and the amounts are what the block credited: the use's own accrual events
+        events = [e for e in result.tx_results[1].events if e[0] in ("accrue", "pool")]
+        assert sorted((e[1], e[2]) for e in events) == sorted((f.recipient, f.amount) for f in flows)
     finally:
         store.close()

@@ -1,6 +1,6 @@
 // Accounts: balance, earnings per asset, and (where the node has them) holdings and open orders.
 import { chainIndex } from "./chainindex.js";
-import { figures, h, link, notAvailable, open, section, short, table } from "./dom.js";
+import { figures, h, link, notAvailable, open, pct, section, short, table } from "./dom.js";
 import { optional, rpc } from "./rpc.js";
 
 export function searchForm(label, placeholder, route) {
@@ -22,6 +22,24 @@ export function records(caption, answer) {
   const cols = Object.keys(list[0]);
   const cell = (v) => (typeof v === "number" ? String(v) : typeof v === "string" ? v : JSON.stringify(v));
   return table(caption, cols, list.map((r) => cols.map((c) => cell(r[c]))));
+}
+
+const assetLink = (id, name) => link(`#/asset/${id}`, name || short(id, 16));
+
+function holdingsTable(rows) {
+  if (!rows.length) return h("p", {}, "No revenue rights held.");
+  return table("Revenue rights: shares (of 1,000,000), locked in sell orders, earned (paid out), accrued (a claim pays it now)",
+    ["asset", "kind", "shares", "locked", "earned (OPEN)", "accrued (OPEN)"],
+    rows.map((r) => [assetLink(r.asset, r.name), r.kind, pct(r.shares), pct(r.locked), open(r.earned), open(r.accrued)]),
+    { id: "holdings" });
+}
+
+// orders as /query/orders answers them (prices in uopen per share)
+function ordersTable(rows, caption = "Open orders") {
+  if (!rows.length) return h("p", {}, `${caption}: none.`);
+  return table(caption, ["order", "asset", "side", "price (uopen/share)", "shares", "remaining", "expires at", "status"],
+    rows.map((o) => [h("span", { class: "mono" }, short(String(o.id), 12)), assetLink(o.asset), o.side, String(o.price),
+      String(o.shares), String(o.remaining), String(o.expires_at), o.status]), { id: "orders" });
 }
 
 export async function accountsPage() {
@@ -50,6 +68,6 @@ export async function accountPage(address) {
             earn.earnings.map((e) => [link(`#/asset/${e.asset}`, short(e.asset, 16), { class: "mono" }), e.name, open(e.amount)]),
             { id: "earnings" })
         : h("p", {}, "Nothing earned yet.")),
-    section("Holdings", holdings ? records("Revenue rights held", holdings) : notAvailable("Holdings")),
-    section("Open orders", orders ? records("Open orders", orders) : notAvailable("Open orders")));
+    section("Holdings", holdings ? holdingsTable(holdings.holdings) : notAvailable("Holdings")),
+    section("Open orders", orders ? ordersTable(orders.orders) : notAvailable("Open orders")));
 }

@@ -1,6 +1,6 @@
 // Assets: the attribution graph upstream and downstream (drawn, with edge weights and path
 // shares), the holders, the uses to follow, and (where the node has them) book and fills.
-import { searchForm, records } from "./accounts.js";
+import { searchForm } from "./accounts.js";
 import { chainIndex } from "./chainindex.js";
 import { drawDag } from "./dag.js";
 import { figures, h, link, notAvailable, open, pct, section, short, table } from "./dom.js";
@@ -50,6 +50,31 @@ function graphSection(title, answer, downstream, rootId) {
     answer.truncated ? h("p", { class: "small" }, "Truncated: the node returns a bounded part of a large graph.") : null);
 }
 
+const price = (p) => (p === null || p === undefined ? "—" : `${p} uopen/share`);
+
+function bookView(book) {
+  const side = (name, levels) => (levels.length
+    ? table(`${name}: price levels, best first`, ["price (uopen/share)", "shares", "orders"],
+        levels.map((l) => [String(l.price), String(l.shares), String(l.orders)]), { id: name.toLowerCase() })
+    : h("p", {}, `${name}: none.`));
+  return h("div", {},
+    figures([["best bid", price(book.best_bid), "best-bid"], ["best ask", price(book.best_ask), "best-ask"],
+      ["last price", price(book.last_price), "last-price"]]),
+    side("Bids", book.bids), side("Asks", book.asks));
+}
+
+function fillsView(f) {
+  const acct = (a) => link(`#/account/${a}`, short(a, 14), { class: "mono" });
+  return h("div", {},
+    figures([["fills", String(f.fills_total), "fills-total"], ["last price", price(f.last_price)],
+      ["last fill at height", f.last_fill_height ? String(f.last_fill_height) : "—"]]),
+    f.fills.length
+      ? table("The last fills, newest first", ["height", "price (uopen/share)", "shares", "buyer", "seller"],
+          f.fills.map((x) => [link(`#/block/${x.height}`, String(x.height)), String(x.price), String(x.shares),
+            acct(x.buyer), acct(x.seller)]), { id: "fills" })
+      : h("p", {}, "No fill yet."));
+}
+
 export async function assetsPage() {
   const idx = await chainIndex();
   return h("div", {},
@@ -82,9 +107,10 @@ export async function assetPage(id) {
     figures([
       ["kind", a.kind, "kind"], ["creator", link(`#/account/${a.creator}`, short(a.creator, 16))],
       ["price", `${open(a.price)} OPEN`, "price"], ["metadata", a.metadata_uri], ["reaches (expansion)", `${a.expansion} assets`],
+      ...(a.vault !== undefined ? [["vault (accrued to holders, not yet claimed)", `${open(a.vault)} OPEN`, "vault"]] : []),
       ...extra]),
     section("Holders",
-      table("Revenue-rights holders (shares in ppm of 1,000,000)", ["account", "share"],
+      table("Revenue-rights holders, the 16 largest (shares of 1,000,000)", ["account", "share"],
         a.holders.map(([acct, n]) => [link(`#/account/${acct}`, acct, { class: "mono" }), pct(n)]), { id: "holders" })),
     graphSection("Upstream: what it is built on", up, false, id),
     graphSection("Downstream: what is built on it", down, true, id),
@@ -94,6 +120,6 @@ export async function assetPage(id) {
             link(`#/payment/${u.hash}`, `use at height ${u.height} by ${short(u.payer, 14)}`), " ",
             h("span", { class: "mono small" }, short(u.hash, 12)))))
         : h("p", {}, a.kind === "model" || a.kind === "agent" ? "No use of it in the recent blocks." : "Only models and agents are used.")),
-    section("Order book", book ? records("Order book", book) : notAvailable("Order book")),
-    section("Last fills", fills ? records("Last fills", fills) : notAvailable("Last fills")));
+    section("Order book", book ? bookView(book) : notAvailable("Order book")),
+    section("Last fills", fills ? fillsView(fills) : notAvailable("Last fills")));
 }

@@ -6,10 +6,12 @@ import { records } from "./accounts.js";
 import { assetName } from "./assets.js";
 import { optional, rpc } from "./rpc.js";
 
-const recipientNode = (f) => (f.to === "holder" ? `acct:${f.recipient}` : `pool:${f.recipient}`);
+// A flow stops at an asset's holders (who accrue it pro rata to their shares) or at a
+// datanet's contributor pool; the node lists the split over the asset's largest holders.
+const stopNode = (f) => `${f.to}:${f.recipient}`;
 
-// The graph of one payment: the assets it passed through, the accounts and pools where it
-// stopped, each edge labelled with the amount that went along it.
+// The graph of one payment: the assets it passed through, the holders and pools where it
+// stopped, the accounts those holders are, each edge labelled with the amount along it.
 function paymentGraph(pay, names) {
   const nodes = new Map(), edges = new Map();
   const addNode = (id, label, sub, href, cls) => nodes.has(id) || nodes.set(id, { id, label, sub, href, cls });
@@ -24,14 +26,19 @@ function paymentGraph(pay, names) {
       addNode(a, names.get(a) ?? short(a), `reached: ${open(through.get(a))}`, `#/asset/${a}`, i === 0 ? "root" : "");
       if (i) addEdge(f.path[i - 1], a, f.amount);
     });
-    const r = recipientNode(f);
-    addNode(r, f.to === "holder" ? short(f.recipient, 14) : `pool of ${names.get(f.recipient) ?? short(f.recipient)}`,
-      f.to === "holder" ? "holder" : "contributor pool",
-      f.to === "holder" ? `#/account/${f.recipient}` : `#/asset/${f.recipient}`, "sink");
-    addEdge(f.path[f.path.length - 1], r, f.amount);
+    const stop = stopNode(f);
+    addNode(stop, `${f.to === "holders" ? "holders" : "pool"} of ${names.get(f.recipient) ?? short(f.recipient)}`,
+      f.to === "holders" ? "accrue pro rata" : "contributor pool", `#/asset/${f.recipient}`, "sink");
+    addEdge(f.path[f.path.length - 1], stop, f.amount);
+    for (const hd of f.holders ?? []) {
+      addNode(`acct:${hd.address}`, short(hd.address, 14), "account", `#/account/${hd.address}`, "sink");
+      addEdge(stop, `acct:${hd.address}`, hd.amount);
+    }
   }
-  return drawDag([...nodes.values()], [...edges.values()].map((e) => ({ ...e, label: open(e.amount) })),
+  const drawn = drawDag([...nodes.values()], [...edges.values()].map((e) => ({ ...e, label: open(e.amount) })),
     `the payment's paths: ${nodes.size} stops, ${edges.size} edges`);
+  drawn.dataset.graph = "payment";
+  return drawn;
 }
 
 export async function paymentPage(hash) {
@@ -41,13 +48,10 @@ export async function paymentPage(hash) {
   const stack = [up.graph];
   while (stack.length) { const n = stack.pop(); names.set(n.id, assetName(n)); stack.push(...n.children); }
   const paid = pay.flows.reduce((s, f) => s + f.amount, 0);
-  const byRecipient = new Map();
-  for (const f of pay.flows) {
-    const k = `${f.to}:${f.recipient}`;
-    byRecipient.set(k, { ...f, amount: (byRecipient.get(k)?.amount ?? 0) + f.amount });
-  }
-  const who = (f) => (f.to === "holder" ? link(`#/account/${f.recipient}`, f.recipient, { class: "mono" })
-    : h("span", {}, "contributor pool of ", link(`#/asset/${f.recipient}`, names.get(f.recipient) ?? short(f.recipient))));
+  const byAccount = new Map();
+  for (const f of pay.flows) for (const hd of f.holders ?? []) byAccount.set(hd.address, (byAccount.get(hd.address) ?? 0) + hd.amount);
+  const who = (f) => h("span", {}, f.to === "holders" ? "holders of " : "contributor pool of ",
+    link(`#/asset/${f.recipient}`, names.get(f.recipient) ?? short(f.recipient)));
   const sums = pay.protocol_fee + paid === pay.price;
   return h("div", {},
     h("h1", { tabindex: -1 }, `A payment to ${names.get(pay.asset) ?? short(pay.asset)}`),
@@ -60,12 +64,13 @@ export async function paymentPage(hash) {
     ]),
     section("Where it went", paymentGraph(pay, names)),
     section("Each amount, along each path",
-      table(`${pay.flows.length} amounts that stopped at a holder or a pool`, ["path (from the asset used)", "recipient", "amount (OPEN)"],
+      table(`${pay.flows.length} amounts that stopped at an asset's holders or a contributor pool`, ["path (from the asset used)", "stopped at", "amount (OPEN)"],
         pay.flows.map((f) => [f.path.map((a) => names.get(a) ?? short(a)).join(" → "), who(f), open(f.amount)]),
         { id: "flows" })),
-    section("By recipient",
-      table("Total reaching each recipient", ["recipient", "amount (OPEN)"],
-        [...byRecipient.values()].map((f) => [who(f), open(f.amount)]), { id: "recipients" })),
+    section("By account",
+      table("What each account accrued from it (its shares of the holders' amounts, rounded down here; the fraction of a uopen carries over in its position)",
+        ["account", "amount (OPEN)"],
+        [...byAccount.entries()].map(([a, n]) => [link(`#/account/${a}`, a, { class: "mono" }), open(n)]), { id: "accounts" })),
     section("Proof-of-Attribution attestation",
       attestation ? records("Attestation", attestation) : notAvailable("Attestation")));
 }
