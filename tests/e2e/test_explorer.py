@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 from rich.console import Console
 
 from node.keys import Keyring, encode_address
@@ -161,6 +161,9 @@ def test_network_page(page, chain):
     assert int(page.text('[data-figure="cs-height"]')) >= before["height"]
     assert pg.locator("#peers tbody tr").count() == 3
     page.shot("network")
+    # live: the page polls; the height it shows moves on without a reload
+    height = pg.locator('[data-figure="height"]')
+    expect(height).not_to_have_text(height.inner_text(), timeout=20_000)
     pg.set_viewport_size({"width": 390, "height": 844})
     assert pg.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     page.shot("network-phone")
