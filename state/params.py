@@ -24,6 +24,9 @@ class Params:
     min_signed_ppm: int = 500_000           # 50 %
     downtime_jail_blocks: int = 600
     evidence_max_age_blocks: int = 100      # must be < unbonding_blocks (see docs/ledger.md)
+    max_order_blocks: int = 100_000         # an order's expires_at is at most height + this
+    max_fills_per_order: int = 16           # matching work of one placement (docs/market.md)
+    max_expiry_sweep: int = 256             # expired orders closed at the end of a block
 
     def encode(self) -> bytes:
         return msgpack.packb([getattr(self, f.name) for f in fields(self)], use_bin_type=True)
@@ -55,6 +58,8 @@ class Params:
                 raise ValueError(f"param {name} is a ppm value, at most 1,000,000")
         if self.signed_blocks_window < 1 or self.max_validators < 1:
             raise ValueError("signed_blocks_window and max_validators must be >= 1")
+        if self.max_fills_per_order < 1:
+            raise ValueError("max_fills_per_order must be >= 1")
         if self.evidence_max_age_blocks >= self.unbonding_blocks:
             raise ValueError("evidence_max_age_blocks must be < unbonding_blocks, or a "
                              "double signer could unbond before its evidence is seen")

@@ -5,9 +5,11 @@ One process, a temporary LevelDB store, blocks built by `DevChain` and run throu
 essay's question -- who owns the value created by the data, models and agents? --
 played out: three people contribute clinical notes to a datanet, a curator reviews
 them (and rejects spam, whose bond is forfeited), a model is trained on the datanet and
-on one outstanding contribution, an agent is built on the model, part of the model is
-sold, people use the agent and the model, and the contributors claim their share.
-It prints the graph, one payment traced along its paths, and who earned what.
+on one outstanding contribution, an agent is built on the model, Eve sells a quarter of
+the model's revenue rights on the order book and Gus buys it (revenue that arrived before
+the fill is Eve's, after it Gus's), people use the agent and the model, and the
+contributors claim their share. It prints the graph, one payment traced along its paths,
+the book, and every holder's earned (paid out) and accrued (claimable) revenue.
 """
 from __future__ import annotations
 
@@ -20,17 +22,21 @@ from rich.table import Table
 from rich.tree import Tree
 
 from state.address import address_from_pubkey, encode_address
-from state.asset_records import AssetKind, compute_asset_id, compute_contribution_id
-from state.attribution import compute_use_flows, get_accrued
+from state.asset_records import AssetKind, compute_asset_id, compute_contribution_id, get_earned
+from state.asset_index import iter_list
+from state.attribution import compute_use_flows, get_accrued, get_claimable
 from state.context import BlockInfo, Context
 from state.devchain import DevChain, seeded_key
 from state.errors import Code
-from state.graph import get_asset_view, get_earnings, get_upstream
+from state.graph import get_asset_view, get_upstream
+from state.order_book import iter_levels
+from state.revenue import HOLDINGS_INDEX, get_position
 from state.store import Store
 from state.supply import check_supply_invariant
 from state.tx import tx_id
 
 OPEN = 1_000_000
+SALE_SHARES, SALE_PRICE = 250_000, 8      # 25 % of the model at 8 uopen a share: 2 OPEN
 CAST = {
     "Dana": "curates the rare-disease clinical-notes datanet",
     "Ada": "contributes 1,200 annotated notes (the best set)",
@@ -38,7 +44,7 @@ CAST = {
     "Chidi": "contributes 200 notes",
     "Mallory": "submits a scraped duplicate (spam)",
     "Eve": "trains the triage model",
-    "Gus": "buys 25 % of the triage model's revenue rights",
+    "Gus": "buys 25 % of the triage model's revenue rights on the order book",
     "Finn": "builds the care-nav agent on the model",
     "Uma": "a clinic that uses the agent",
     "Vic": "a researcher who uses the model directly",
@@ -66,7 +72,7 @@ class Story:
         self.chain = DevChain(store, chain_id="attrchain-demo", track_state=True,
                               accounts=[(k, 1_000 * OPEN) for k in self.keys.values()])
         self.asset_names: dict[bytes, str] = {}
-        self.paths: dict[tuple[bytes, bytes], list[str]] = {}   # (account, asset) -> how it earned
+        self.paths: dict[bytes, list[str]] = {}   # asset -> how revenue reached its holders
         self.console = console
 
     # --- driving the chain -------------------------------------------------------------------
@@ -91,16 +97,16 @@ class Story:
     def label(self, asset_id: bytes) -> str:
         return self.asset_names.get(asset_id, asset_id.hex()[:10])
 
-    def note_path(self, account: bytes, asset_id: bytes, how: str) -> None:
-        seen = self.paths.setdefault((account, asset_id), [])
+    def note_path(self, asset_id: bytes, how: str) -> None:
+        seen = self.paths.setdefault(asset_id, [])
         if how not in seen:
             seen.append(how)
 
     def note_use(self, asset_id: bytes, price: int) -> None:
         """Remember the paths a use of `asset_id` pays along (before it is applied)."""
         for f in compute_use_flows(self.view(), asset_id, price)[1]:
-            if f.to == "holder":
-                self.note_path(f.recipient, f.path[-1], "use " + " > ".join(self.label(x) for x in f.path))
+            if f.to == "holders":
+                self.note_path(f.recipient, "use " + " > ".join(self.label(x) for x in f.path))
 
     # --- the story -----------------------------------------------------------------------------
     def run(self, uses: int) -> None:
@@ -124,7 +130,7 @@ class Story:
         weights = {"Ada": 600_000, "Bao": 300_000, "Chidi": 100_000}
         self.block(*[("Dana", "review", (contributions[w], True, weight)) for w, weight in weights.items()],
                    ("Dana", "review", (contributions["Mallory"], False, 0)))
-        self.note_path(a["Dana"], datanet, "Mallory's forfeited bond")
+        self.note_path(datanet, "Mallory's forfeited bond")
         c.print(f"\nDana accepts Ada, Bao and Chidi with weights {', '.join(f'{w:,}' for w in weights.values())} "
                 f"(bonds returned) and rejects Mallory's copy: its 5 OPEN bond goes to the datanet's holders.")
 
@@ -136,23 +142,35 @@ class Story:
                                                       [[model, 300_000]])))
         agent = compute_asset_id(tx_id(raw))
         self.asset_names[agent] = "care-nav"
-        self.block(("Eve", "transfer_shares", (model, a["Gus"], 250_000)))
 
         self.print_graph(agent)
         self.print_trace(agent, 5 * OPEN)
-        self.note_use(agent, 5 * OPEN)
         self.note_use(model, 2 * OPEN)
+        self.block(("Vic", "use", (model, 2 * OPEN)))
+        before = get_claimable(self.view(), model, a["Eve"])
+        c.print(f"\nVic uses the model at 2 OPEN: {fmt(before)} OPEN accrues to Eve, its only holder.")
+
+        expires = self.chain.ledger.height + 100
+        self.block(("Eve", "place_order", (model, "sell", SALE_SHARES, SALE_PRICE, expires)))
+        self.print_book(model)
+        self.block(("Gus", "place_order", (model, "buy", SALE_SHARES, SALE_PRICE, expires)))
+        c.print(f"Gus buys the {SALE_SHARES:,} shares at {SALE_PRICE} uopen each "
+                f"({fmt(SALE_SHARES * SALE_PRICE)} OPEN). The fill settles Eve first: the "
+                f"{fmt(get_earned(self.view(), a['Eve'], model))} OPEN that arrived before it is paid to her; "
+                "what arrives from now on is shared 75 / 25.")
+
+        self.note_use(agent, 5 * OPEN)
         self.block(*[("Uma", "use", (agent, 5 * OPEN)) for _ in range(uses)], ("Vic", "use", (model, 2 * OPEN)))
-        c.print(f"\nUma uses the agent {uses} time(s) at 5 OPEN; Vic uses the model once at 2 OPEN.")
+        c.print(f"\nUma uses the agent {uses} time(s) at 5 OPEN; Vic uses the model again at 2 OPEN.")
 
         view = self.view()
         c.print("\nAccrued in the contributor pool (claimable): " + ", ".join(
             f"{w} {fmt(get_accrued(view, contributions[w]))}" for w in weights))
         self.block(*[(w, "claim", (contributions[w],)) for w in weights])
         for w in weights:
-            self.note_path(a[w], contributions[w], f"claim from the pool of {self.label(datanet)}")
-        c.print("Ada, Bao and Chidi claim.")
-        self.print_earnings([datanet, model, agent] + list(contributions.values()))
+            self.note_path(contributions[w], f"claim from the pool of {self.label(datanet)}")
+        c.print("Ada, Bao and Chidi claim (pool -> contribution -> holders); the others have not claimed yet.")
+        self.print_earnings()
         pool = get_asset_view(self.view(), datanet)
         ledger = self.chain.ledger
         total = check_supply_invariant(self.chain.state)
@@ -183,24 +201,35 @@ class Story:
         tree.add(f"{fmt(fee)} protocol fee -> the block's validators")
         for f in flows:
             path = " -> ".join(self.label(x) for x in f.path)
-            to = (f"{self.who(f.recipient)} (holder)" if f.to == "holder"
+            to = (f"{self.label(f.recipient)}'s holders" if f.to == "holders"
                   else f"{self.label(f.recipient)}'s contributor pool")
             tree.add(f"{fmt(f.amount):>12} to {to}  [dim]via {path}[/]")
         self.console.print()
         self.console.print(tree)
 
-    def print_earnings(self, assets: list[bytes]) -> None:
+    def print_book(self, asset_id: bytes) -> None:
         view = self.view()
-        table = Table(title="Who earned what, from which asset, along which path")
-        table.add_column("account")
-        table.add_column("asset")
-        table.add_column("earned (OPEN)", justify="right")
-        table.add_column("along")
+        for side, label in (("sell", "asks"), ("buy", "bids")):
+            levels = ", ".join(f"{n:,} shares at {p} uopen ({k} order{'s' if k > 1 else ''})"
+                               for p, n, k in iter_levels(view, asset_id, side, 5))
+            self.console.print(f"  book of {self.label(asset_id)}, {label}: {levels or 'none'}")
+
+    def print_earnings(self) -> None:
+        view = self.view()
+        table = Table(title="Revenue rights: earned (paid out) and accrued (claimable now), by asset")
+        for col, just in (("account", "left"), ("asset", "left"), ("shares", "right"),
+                          ("earned (OPEN)", "right"), ("accrued (OPEN)", "right"), ("along", "left")):
+            table.add_column(col, justify=just)
         for name in CAST:
-            rows = get_earnings(view, self.addr[name])
-            for asset, amount in rows:
-                table.add_row(name, self.label(asset), fmt(amount),
-                              "\n".join(self.paths.get((self.addr[name], asset), [])))
+            rows = 0
+            for asset in iter_list(view, HOLDINGS_INDEX, self.addr[name]):
+                earned = get_earned(view, self.addr[name], asset)
+                accrued = get_claimable(view, asset, self.addr[name])
+                shares = get_position(view, asset, self.addr[name]).shares
+                if earned or accrued:
+                    table.add_row(name, self.label(asset), f"{shares:,}", fmt(earned), fmt(accrued),
+                                  "\n".join(self.paths.get(asset, [])))
+                    rows += 1
             if rows:
                 table.add_section()
         self.console.print()

@@ -47,6 +47,9 @@ asset_actions = st.one_of(
     st.tuples(st.just("set_price"), actor, ref, st.sampled_from([0, 5, 99_999])),
     st.tuples(st.just("transfer_shares"), actor, ref, actor, st.integers(1, 1_000_000)),
     st.tuples(st.just("claim"), actor, ref),
+    st.tuples(st.just("place_order"), actor, ref, st.sampled_from(["buy", "sell"]),
+              st.sampled_from([1, 500, 400_000]), st.sampled_from([1, 9, 10**13]), st.integers(0, 3)),
+    st.tuples(st.just("cancel_order"), actor, st.integers(0, 31)),
 )
 
 actions = st.one_of(core_actions, asset_actions) if HAS_ASSETS else core_actions
@@ -64,6 +67,7 @@ class Workload:
         self.by_kind: dict[int, list[bytes]] = {1: [], 2: [], 3: [], 4: []}   # datanet, contribution, model, agent
         self.records: dict[bytes, list] = {}
         self.key_of = {addr(k): k for k in self.keys}
+        self.orders: list[bytes] = []          # ids of the orders placed (for cancels)
 
     def key(self, i: int):
         return self.keys[i % len(self.keys)]
@@ -114,8 +118,8 @@ class Workload:
             contribution = self.asset(r, 2)
             rec = self.records.get(contribution)
             if rec is not None and rec[0] == 2 and r % 4 == 0:   # then ask one of its curators
-                datanet = self.records.get(rec[9][0])
-                curators = datanet[9][2] if datanet is not None else []
+                datanet = self.records.get(rec[8][0])
+                curators = datanet[8][2] if datanet is not None else []
                 key = next((self.key_of[a] for a in curators if a in self.key_of), key)
             return c.tx(key, kind, contribution, accept, weight if accept else 0)
         if kind in ("register_model", "register_agent"):
@@ -138,6 +142,16 @@ class Workload:
             return c.tx(key, kind, self.asset(r), dest, shares)
         if kind == "claim":
             return c.tx(key, kind, self.asset(action[2], 2))
+        if kind == "place_order":
+            _, _, r, side, shares, price, expires_in = action
+            raw = c.tx(key, kind, self.asset(r, 3), side, shares, price, c.ledger.height + 1 + expires_in)
+            from state.order_book import compute_order_id
+            from state.tx import tx_id
+            self.orders.append(compute_order_id(tx_id(raw)))
+            return raw
+        if kind == "cancel_order":
+            order = self.orders[action[2] % len(self.orders)] if self.orders else b"\x00" * 32
+            return c.tx(key, kind, order)
         raise AssertionError(kind)
 
     def note_created(self, result) -> None:
