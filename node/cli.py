@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "query": "node.client_commands:query_group",
     "status": "node.client_commands:status_command",
     "light": "node.light_commands:light_group",
+    "poa": "node.poa.commands:poa_group",
 }
 
 BENCH_COMMANDS: dict[str, str] = {
