@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
 BENCH_COMMANDS: dict[str, str] = {
     "apply": "testnet.bench_apply:command",
     "gossip": "testnet.bench_gossip:command",
+    "poa": "node.poa.bench:command",
 }
 
 

@@ -2,12 +2,15 @@
 
 The indexed text is each contribution's normalized form (span_v1.normalize) followed by a
 NUL, in contribution-id order; the suffix array over its bytes is built by libdivsufsort
-(`pydivsufsort`). A lookup is its `sa_search` (binary search, O(|pattern| log n) in C), so
-scoring never scans the corpus. Saved as one .npz file: the text, the suffix array, where
+(`pydivsufsort`). A lookup is libdivsufsort's `sa_search` (binary search, O(|pattern| log n)
+in C), so scoring never scans the corpus. pydivsufsort's Python wrapper of it rebuilds
+ctypes views of the whole text and array on every call (~70 us, most of a lookup); the
+index makes those views once and calls the same C function with them. Saved as one .npz file: the text, the suffix array, where
 each contribution starts, and a JSON header (algorithm, datanet, contributions).
 """
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 from dataclasses import dataclass
@@ -15,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pydivsufsort
+from pydivsufsort.dll import libdivsufsort, libdivsufsort64
 
 from node.poa import span_v1
 
@@ -33,11 +37,24 @@ class SpanIndex:
         self.text = text
         self.sa = sa
         self.starts = starts
+        wide = sa.dtype == np.int64
+        self._int = ctypes.c_int64 if wide else ctypes.c_int32
+        self._sa_search = libdivsufsort64.sa_search64 if wide else libdivsufsort.sa_search
+        self._text_p = text.ctypes.data_as(ctypes.c_void_p)
+        self._sa_p = sa.ctypes.data_as(ctypes.c_void_p)
+        self._n = self._int(len(text))
 
     # --- SpanFinder -----------------------------------------------------------------------------
     def _search(self, pattern: bytes) -> tuple[int, int]:
-        count, left = pydivsufsort.sa_search(self.text, self.sa, pattern)
-        return count, left or 0
+        """(occurrences, first row of them in the suffix array)."""
+        if not len(self.text):
+            return 0, 0
+        left = self._int()
+        count = self._sa_search(self._text_p, self._n, pattern, self._int(len(pattern)),
+                                self._sa_p, self._n, ctypes.byref(left))
+        if count < 0:
+            raise RuntimeError(f"libdivsufsort sa_search failed ({count})")
+        return count, left.value
 
     def count(self, pattern: bytes) -> int:
         return self._search(pattern)[0]
@@ -83,8 +100,9 @@ def build_index(datanet: bytes, documents: list[tuple[Contribution, bytes]]) -> 
         starts.append(pos)
         parts.append(norm)
         pos += len(norm)
-    text = np.frombuffer(b"".join(parts), dtype=np.uint8).copy()   # writable: sa_search wants a buffer
-    sa = pydivsufsort.divsufsort(text) if len(text) else np.zeros(0, dtype=np.int32)
+    joined = b"".join(parts)
+    sa = pydivsufsort.divsufsort(joined) if joined else np.zeros(0, dtype=np.int32)
+    text = np.frombuffer(joined, dtype=np.uint8)
     return SpanIndex(datanet, [c for c, _ in documents], text, sa, np.array(starts, dtype=np.int64))
 
 

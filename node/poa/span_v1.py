@@ -127,15 +127,16 @@ def find_spans(out: OutputText, finder: SpanFinder) -> list[Span]:
 
 def compute_credit(n_tokens: int, spans: list[Span]) -> dict[int, Fraction]:
     """Step 4: each covered token to its longest span (ties: earliest), shared by its docs."""
-    owner: list[Span | None] = [None] * n_tokens
-    for span in sorted(spans, key=lambda s: (-s.length, s.start)):
-        for t in range(span.start, span.start + span.length):
-            if owner[t] is None:
-                owner[t] = span
+    owned = [False] * n_tokens
     credit: dict[int, Fraction] = {}
-    for span in owner:
-        if span is not None:
-            share = Fraction(1, len(span.docs))
+    for span in sorted(spans, key=lambda s: (-s.length, s.start)):
+        tokens = 0
+        for t in range(span.start, span.start + span.length):
+            if not owned[t]:
+                owned[t] = True
+                tokens += 1
+        if tokens:
+            share = Fraction(tokens, len(span.docs))
             for d in span.docs:
                 credit[d] = credit.get(d, Fraction(0)) + share
     return credit
