@@ -73,17 +73,24 @@ PROCESSORS: dict[str, ProcessFn] = {
 }
 
 
-def _load_asset_processors() -> dict[str, ProcessFn]:
+# Work done at the end of every block, after its txs (state/assets.py END_BLOCK: settling
+# Proof of Attribution escrows whose windows ended).
+END_BLOCK: list[Callable[[Context], None]] = []
+
+
+def _load_asset_module():
     try:
-        assets = importlib.import_module("state.assets")
+        return importlib.import_module("state.assets")
     except ModuleNotFoundError as e:
         if e.name != "state.assets":
             raise
-        return {}
-    return dict(assets.PROCESSORS)
+        return None
 
 
-PROCESSORS.update(_load_asset_processors())
+_assets = _load_asset_module()
+if _assets is not None:
+    PROCESSORS.update(_assets.PROCESSORS)
+    END_BLOCK.extend(getattr(_assets, "END_BLOCK", []))
 
 
 # --- results ----------------------------------------------------------------------------
@@ -206,6 +213,8 @@ def process_block(ctx: Context, block: Block, verified_tx_ids, last_valset, next
         results = [process_tx(ctx, raw, tx_id(raw) in verified_tx_ids) for raw in block.txs]
     else:
         results = [process_tx(ctx, raw, False) for raw in block.txs]
+    for end_block in END_BLOCK:
+        end_block(ctx)
     process_fee_distribution(ctx, last_valset if commit is not None else None, signers)
     return results, compute_next_validator_set(ctx, next_valset)
 

@@ -59,6 +59,7 @@ from state.attribution import (  # noqa: F401
     process_settle,
     process_use,
 )
+from state import poa
 from state.codec import decode_value
 from state.context import Context
 from state.errors import Code, TxError
@@ -218,6 +219,10 @@ PROCESSORS = {
     "transfer_shares": process_transfer_shares,
     "claim": process_claim,
 }
+PROCESSORS.update(poa.PROCESSORS)
+
+# run at the end of every block, after its txs (state/app.py)
+END_BLOCK = [poa.process_deadlines]
 
 
 # --- the supply invariant ----------------------------------------------------------------------------------
