@@ -2,22 +2,30 @@
 
     attrchain poa index --node RPC --datanet ID --data DIR --index FILE [--dir LIGHT_DIR]
     attrchain poa score --index FILE --output FILE
+    attrchain poa attest --use TX --index FILE --output FILE --from KEY [--node RPC]
+    attrchain poa verify --use TX --data DIR --output FILE [--node RPC] [--dir LIGHT_DIR]
 
 `index` reads the datanet's accepted contributions through the light client (every value
 proven against a header it verified; run `attrchain light init` once), refuses any file in
 DIR whose sha256 is no accepted contribution's content hash, and writes the index.
 `score` prints one canonical JSON line: algorithm, output hash, ranked scores.
+`attest` is the attributor's step: score, sign and send `attest` for the index's datanet.
+`verify` is anyone's: recompute every attestation of a use and compare (exit 1 on a
+mismatch, with the `challenge` command to send).
 """
 from __future__ import annotations
 
 import json
 import sys
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import click
 
 from node.poa import span_v1
 from node.poa.index import SpanIndex, UnknownDataError, build_index, match_files, sha256
+from state.asset_records import MEMBERS
 
 DEFAULT_LIGHT_DIR = Path.home() / ".attrchain-light"
 
@@ -32,6 +40,16 @@ def scores_json(output: bytes, scores: list[tuple[bytes, int]]) -> str:
     doc = {"algorithm": span_v1.ALGORITHM, "output_hash": sha256(output).hex(),
            "scores": [[cid.hex(), ppm] for cid, ppm in scores]}
     return json.dumps(doc, sort_keys=True, separators=(",", ":"))
+
+
+def parse_id(option: str, text: str) -> bytes:
+    try:
+        raw = bytes.fromhex(text.removeprefix("0x"))
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        fail(f"{option}: want 64 hex, got {text!r}")
+    return raw
 
 
 def read_output(path: Path) -> bytes:
@@ -55,18 +73,41 @@ def poa_group() -> None:
     """Proof of Attribution: span index, scores, attestations (docs/poa.md)."""
 
 
-async def fetch_accepted(light_dir: Path, node: str, datanet: bytes, height: int | None):
+@asynccontextmanager
+async def proving_reader(light_dir: Path, node: str) -> AsyncIterator[Callable]:
+    """`read(key, height | None) -> bytes | None` through the light client: each value
+    proven against a header it verified (None: the newest provable state)."""
     from node.light_commands import _load_config, _open_client
-    from node.poa.chain import read_accepted_contributions
     cfg = _load_config(light_dir)
-    at: list[int | None] = [height]        # every read at the height of the first one
     async with _open_client(cfg, light_dir, node, None) as client:
+        async def read(key: bytes, height: int | None) -> bytes | None:
+            return (await client.query_key(key, height)).value
+        read.client = client            # type: ignore[attr-defined]
+        yield read
+
+
+async def fetch_accepted(light_dir: Path, node: str, datanet: bytes, height: int | None):
+    from node.poa.chain import read_accepted_contributions
+    async with proving_reader(light_dir, node) as read_at:
+        if height is None:            # every read at one height: the newest provable now
+            height = (await read_at.client.query_key(MEMBERS + datanet, None)).height
+
         async def read(key: bytes) -> bytes | None:
-            proven = await client.query_key(key, at[0])
-            at[0] = proven.height
-            return proven.value
-        accepted = await read_accepted_contributions(read, datanet)
-    return at[0], accepted
+            return await read_at(key, height)
+        return height, await read_accepted_contributions(read, datanet)
+
+
+def run_proven(fn: Callable[[], Awaitable[Any]]) -> Any:
+    """Run a light-client coroutine; a node that does not verify exits 3, other errors 1."""
+    import trio
+    from node.light.errors import LightError, VerificationError
+    from node.poa.chain import ChainDataError
+    try:
+        return trio.run(fn)
+    except VerificationError as e:
+        fail(f"REJECTED: {e.code}: {e.reason}", 3)
+    except (LightError, ChainDataError, UnknownDataError) as e:
+        fail(str(e))
 
 
 @poa_group.command("index")
@@ -82,20 +123,8 @@ async def fetch_accepted(light_dir: Path, node: str, datanet: bytes, height: int
 def index_command(node: str, datanet: str, data_dir: Path, index_path: Path, light_dir: Path,
                   height: int | None) -> None:
     """Build the span index of a datanet's accepted contributions from their files."""
-    import trio
-    from node.light.errors import ProviderError, VerificationError
-    from node.poa.chain import ChainDataError
-    try:
-        datanet_id = bytes.fromhex(datanet)
-        assert len(datanet_id) == 32
-    except (ValueError, AssertionError):
-        fail(f"--datanet: want 64 hex, got {datanet!r}")
-    try:
-        h, accepted = trio.run(fetch_accepted, light_dir, node, datanet_id, height)
-    except VerificationError as e:
-        fail(f"REJECTED: {e.code}: {e.reason}", 3)
-    except (ProviderError, ChainDataError, click.ClickException) as e:
-        fail(str(e))
+    datanet_id = parse_id("--datanet", datanet)
+    h, accepted = run_proven(lambda: fetch_accepted(light_dir, node, datanet_id, height))
     try:
         documents, missing = match_files(data_dir, accepted)
     except UnknownDataError as e:
@@ -118,3 +147,80 @@ def score_command(index_path: Path, output_path: Path) -> None:
     output = read_output(output_path)
     index = load_index(index_path)
     click.echo(scores_json(output, span_v1.score(output, index)))
+
+
+light_dir_option = click.option("--dir", "light_dir", type=click.Path(path_type=Path), default=DEFAULT_LIGHT_DIR,
+                                show_default=True, help="light client directory (`attrchain light init`)")
+
+
+@poa_group.command("attest")
+@click.option("--use", "use", required=True, help="the use tx hash (64 hex)")
+@click.option("--index", "index_path", required=True, type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--output", "output_path", required=True, type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="the model's output for that use")
+@click.option("--from", "from_", required=True, help="the attributor's key name")
+@click.option("--home", type=click.Path(path_type=Path), default=Path.home() / ".attrchain", show_default=True)
+@click.option("--keyring-dir", type=click.Path(path_type=Path), default=None)
+@click.option("--node", default="127.0.0.1:26657", show_default=True, help="RPC address")
+@click.option("--fee", type=int, default=1000, show_default=True)
+def attest_command(use: str, index_path: Path, output_path: Path, from_: str, home: Path,
+                   keyring_dir: Path | None, node: str, fee: int) -> None:
+    """Attributor: score an output against the index's datanet, sign and send `attest`."""
+    from node.client_commands import load_signer, sign_and_send
+    from node.rpc_client import RpcClient, RpcClientError
+    use_id = parse_id("--use", use)
+    output = read_output(output_path)
+    index = load_index(index_path)
+    scores = span_v1.score(output, index)
+    click.echo(scores_json(output, scores), err=True)
+    key = load_signer(from_, home, keyring_dir)
+    fields = [use_id, index.datanet, sha256(output), span_v1.ALGORITHM, [[c, s] for c, s in scores]]
+    try:
+        with RpcClient(node, timeout=30) as c:
+            res = sign_and_send(c, key, "attest", fields, fee=fee, nonce=None, chain_id=None, wait=True)
+    except RpcClientError as e:
+        fail(str(e))
+    click.echo(json.dumps(res, indent=2))
+    if res.get("check_tx", res).get("code") not in (0, None) or res.get("tx_result", {}).get("code", 0) != 0:
+        sys.exit(2)
+
+
+@poa_group.command("verify")
+@click.option("--use", "use", required=True, help="the use tx hash (64 hex)")
+@click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path, file_okay=False, exists=True),
+              help="the datanet's contribution files")
+@click.option("--output", "output_path", required=True, type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--node", default="127.0.0.1:26657", show_default=True, help="RPC address")
+@light_dir_option
+def verify_command(use: str, data_dir: Path, output_path: Path, node: str, light_dir: Path) -> None:
+    """Anyone: recompute a use's attestations from the data and compare with the chain."""
+    from node.poa.verify import verify_use
+    use_id = parse_id("--use", use)
+    output = read_output(output_path)
+
+    async def main():
+        async with proving_reader(light_dir, node) as read:
+            return await verify_use(read, use_id, output, data_dir)
+    findings = run_proven(main)
+    report_findings(findings)
+
+
+def report_findings(findings: list) -> None:
+    """Print each finding; exit 1 with the challenge command if any attestation differs."""
+    if not findings:
+        click.echo("this use opened no attribution escrow (no attributed model, or no accepted data)")
+    bad = False
+    for f in findings:
+        click.echo(json.dumps(f.to_json()))
+        if f.status == "match" and f.missing_files:
+            click.echo(f"warning: {f.missing_files} accepted contribution(s) had no file; the match may "
+                       f"still hold only because they were not quoted", err=True)
+        if f.status in ("mismatch", "wrong_output"):
+            bad = True
+            click.echo(f"MISMATCH for attestation {f.attestation.hex()}: the chain's scores are not what "
+                       f"the data gives. To dispute it before height {f.challenge_by}:\n"
+                       f"  attrchain tx challenge --attestation {f.attestation.hex()} --bond <challenge_bond> "
+                       f"--from <your key>\nthen ask the datanet's curators to `attrchain tx resolve "
+                       f"--attestation {f.attestation.hex()} --upheld true`.", err=True)
+    if bad:
+        sys.exit(1)

@@ -104,3 +104,21 @@ def test_match_files_refuses_unknown_content_by_name(tmp_path):
     with pytest.raises(UnknownDataError) as e:
         match_files(tmp_path, accepted)
     assert e.value.names == ["spam.txt"]
+
+
+def test_verify_report_exits_1_on_a_mismatch_and_says_how_to_challenge():
+    import click
+
+    from node.poa.commands import report_findings
+    from node.poa.verify import Finding
+
+    @click.command()
+    @click.argument("status")
+    def report(status):
+        report_findings([Finding(b"\xaa" * 32, DATANET, status, [(A, 1)], [(B, 1)], challenge_by=42)])
+    bad = CliRunner().invoke(report, ["mismatch"])
+    assert bad.exit_code == 1
+    assert f"attrchain tx challenge --attestation {'aa' * 32}" in bad.output
+    assert "before height 42" in bad.output
+    good = CliRunner().invoke(report, ["match"])
+    assert good.exit_code == 0 and "tx challenge" not in good.output
