@@ -4,8 +4,9 @@ When an amount R arrives at asset X (LEDGER.md, "How revenue flows"):
 1. for each source (S, w) of X, in registration order, R * w // 1e6 arrives at S (recursively);
 2. if X is a datanet with accepted weight, `rest * contributor_share_ppm // 1e6` of what
    remains goes to its contributor pool;
-3. what remains goes to X's share holders pro rata by shares (floor), the dust to the
-   holder with the most shares (ties: the smallest address).
+3. what remains goes to X's share holders pro rata by shares: it raises X's accumulator
+   and vault (state/revenue.py), O(1) whatever the number of holders; each holder's part
+   accrues until it is claimed or settled.
 
 An arrival at a node reached along two paths is two arrivals, each rounded on its own:
 the rule is applied per path, exactly as written, so the cost of a payment is the size
@@ -15,45 +16,44 @@ many contributions a datanet has.
 Contributor pool: a reward-per-weight accumulator (as in staking contracts). A deposit d
 raises `acc` by floor(d * ACC_SCALE / W), W the accepted weight at that moment; a
 contribution of weight w that joined when acc was a0 has accrued
-floor((w * acc - debt) / ACC_SCALE) with debt = w * a0 + ACC_SCALE * (claimed so far).
+floor((w * acc - debt) / ACC_SCALE) with debt = w * a0 + ACC_SCALE * (pulled so far).
 Both floors round toward the pool, so the accrued amounts never sum to more than the
 pool holds; what they leave is dust that stays in the pool (docs/attribution.md).
+A contribution's accrued part moves pool -> contribution -> holders (`process_pool_pull`)
+before any of its holders is settled: a claim, a share transfer, a trade fill.
 
-A payment is gathered in a `Payout` (credits per account, earnings per account and
-asset, pool deposits) and written once at the end: each touched key is read and written
-once per transaction however many paths reach it.
+A payment is gathered in a `Payout` (the revenue rights and pools it raises) and written
+once at the end: each touched key is read and written once per transaction however many
+paths reach it, and never a key per holder.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from state.accounts import checked_add, checked_sub, decrease_balance, increase_balance
-from state.asset_index import process_list_append
+from state.accounts import checked_add, checked_sub, decrease_balance
 from state.asset_records import (
     ACC_SCALE,
-    EARNINGS_INDEX,
     AssetKind,
     AssetRecord,
     Pool,
     Status,
-    earnings_key,
     encode_big,
     get_asset,
     get_pool,
     get_require_asset,
     set_asset,
     set_pool,
-    compute_holder_split,
 )
 from state.context import Context
 from state.errors import Code, TxError
 from state.poa_records import get_attributor, process_open_escrows
+from state.revenue import Rights, get_rights, process_settle_holder, set_rights
 from state.tx import PPM, SignedTx
 
 
-# A `use` does work in proportion to the assets it reaches and the keys it writes, up to
-# 1,024 arrivals x MAX_HOLDERS holders; a flat fee would let one cheap tx cost a block
-# thousands of writes. So a use pays min_fee per USE_WORK_PER_FEE units of its work:
+# A `use` does work in proportion to the assets it reaches and the keys it writes (one
+# revenue-rights record per asset reached, one pool per datanet), up to 1,024 arrivals; a
+# flat fee would let one cheap tx cost a block thousands of writes. So a use pays min_fee per USE_WORK_PER_FEE units of its work:
 # checked on the stored expansion before any work, and on the keys it would write before
 # it writes them (a refused use pays its fee and writes nothing).
 USE_WORK_PER_FEE = 32
@@ -94,8 +94,8 @@ def compute_accrued(acc: int, weight: int, debt: int) -> int:
 class Flow:
     """One amount that stopped somewhere (for tracing: the demo, explorers).
     `path` runs from the asset paid down to the asset where it stopped; `to` is
-    "holder" (recipient: an account), "pool" (recipient: the datanet) or "escrow"
-    (recipient: the datanet; held for a Proof of Attribution, state/poa.py)."""
+    "holders" (recipient: the asset whose holders accrue it), "pool" (recipient: the
+    datanet) or "escrow" (recipient: the datanet; held for a Proof of Attribution, state/poa.py)."""
     path: tuple[bytes, ...]
     to: str
     recipient: bytes
@@ -109,7 +109,7 @@ class Payout:
     passes a model with an attributor escrows, instead of depositing, what rule 2 would put
     into the pool of each datanet reached through that model (the nearest such model on
     the path attests)."""
-    __slots__ = ("ctx", "records", "pools", "deposits", "credits", "earnings", "trace",
+    __slots__ = ("ctx", "records", "pools", "deposits", "rights", "arrived", "trace",
                  "use", "attributed", "escrows")
 
     def __init__(self, ctx: Context, trace: list[Flow] | None = None, use: bytes | None = None) -> None:
@@ -120,8 +120,8 @@ class Payout:
         self.records: dict[bytes, AssetRecord] = {}
         self.pools: dict[bytes, Pool] = {}
         self.deposits: dict[bytes, int] = {}               # datanet -> uopen into its pool
-        self.credits: dict[bytes, int] = {}                # account -> uopen
-        self.earnings: dict[tuple[bytes, bytes], int] = {}  # (account, asset) -> uopen
+        self.rights: dict[bytes, Rights] = {}              # asset -> its raised accumulator
+        self.arrived: dict[bytes, int] = {}                # asset -> uopen for its holders
         self.trace = trace
 
     def get_record(self, asset_id: bytes) -> AssetRecord:
@@ -130,17 +130,15 @@ class Payout:
             rec = self.records[asset_id] = get_require_asset(self.ctx, asset_id)
         return rec
 
-    def add_to_holders(self, asset_id: bytes, holders: list, amount: int,
-                       path: tuple[bytes, ...] = ()) -> None:
-        """Rule 3 for `amount` at `asset_id`."""
-        credits, earnings = self.credits, self.earnings
-        for account, part in compute_holder_split(amount, holders):
-            if part:
-                credits[account] = credits.get(account, 0) + part
-                key = (account, asset_id)
-                earnings[key] = earnings.get(key, 0) + part
-                if self.trace is not None:
-                    self.trace.append(Flow(path, "holder", account, part))
+    def add_to_holders(self, asset_id: bytes, amount: int, path: tuple[bytes, ...] = ()) -> None:
+        """Rule 3 for `amount` at `asset_id`: O(1), whatever the number of holders."""
+        rights = self.rights.get(asset_id)
+        if rights is None:
+            rights = self.rights[asset_id] = get_rights(self.ctx, asset_id)
+        rights.add(amount)
+        self.arrived[asset_id] = self.arrived.get(asset_id, 0) + amount
+        if self.trace is not None:
+            self.trace.append(Flow(path, "holders", asset_id, amount))
 
     def add_to_pool(self, datanet_id: bytes, pool: Pool, amount: int, path: tuple[bytes, ...]) -> None:
         pool.acc += compute_acc_increment(amount, pool.total_weight)
@@ -183,7 +181,10 @@ class Payout:
                         self.add_to_pool(aid, pool, part, path)
                         rest -= part
             if rest:
-                self.add_to_holders(aid, rec.holders, rest, path)   # rule 3
+                self.add_to_holders(aid, rest, path)                # rule 3
+
+    def count_writes(self) -> int:
+        return len(self.rights) + len(self.deposits) + 2 * len(self.escrows)   # an escrow + its queue entry
 
     def is_attributed(self, model: bytes) -> bool:
         known = self.attributed.get(model)
@@ -198,28 +199,16 @@ class Payout:
             self.trace.append(Flow(path, "escrow", datanet_id, amount))
 
     def apply(self) -> None:
-        """Write the payout: balances, earnings records (and their index), pools, escrows."""
+        """Write the payout: revenue rights (accumulator and vault), pools, escrows."""
         ctx = self.ctx
         if self.escrows:
             process_open_escrows(ctx, self.use, self.escrows)
-        for account, amount in self.credits.items():
-            increase_balance(ctx, account, amount)
-        for (account, asset_id), amount in self.earnings.items():
-            process_earning(ctx, account, asset_id, amount)
-            ctx.emit("earn", account, asset_id, amount)
+        for asset_id, rights in self.rights.items():
+            set_rights(ctx, asset_id, rights)
+            ctx.emit("accrue", asset_id, self.arrived[asset_id])
         for datanet_id, amount in self.deposits.items():
             set_pool(ctx, datanet_id, self.pools[datanet_id])
             ctx.emit("pool", datanet_id, amount)
-
-
-def process_earning(ctx: Context, account: bytes, asset_id: bytes, amount: int) -> None:
-    """Add to what `account` earned from `asset_id` (a queryable, provable record)."""
-    key = earnings_key(account, asset_id)
-    before = ctx.get_record(key)
-    if before is None:
-        process_list_append(ctx, EARNINGS_INDEX, account, asset_id)
-        before = 0
-    ctx.put_record(key, checked_add(before, amount, "earnings"))
 
 
 def compute_use_flows(ctx: Context, asset_id: bytes, price: int) -> tuple[int, list[Flow]]:
@@ -252,16 +241,24 @@ def process_pool_join(ctx: Context, contribution_id: bytes, rec: AssetRecord, we
     set_asset(ctx, contribution_id, rec)
 
 
-def process_settle(ctx: Context, contribution_id: bytes, rec: AssetRecord, pool: Pool, amount: int) -> None:
-    """Pay `amount` (= what the contribution accrued, from `get_settlement`) out of the
-    pool to the contribution's current holders by rule 3."""
-    pool.balance = checked_sub(pool.balance, amount, "pool balance")
-    rec.extra[5] = encode_big(rec.debt + amount * ACC_SCALE)
-    set_pool(ctx, rec.datanet, pool)
-    set_asset(ctx, contribution_id, rec)
-    payout = Payout(ctx)
-    payout.add_to_holders(contribution_id, rec.holders, amount)
-    payout.apply()
+def process_pool_pull(ctx: Context, contribution_id: bytes) -> int:
+    """Pool -> contribution: move what an accepted contribution accrued in its datanet's
+    pool into its own holders' accumulator (rule 3). Returns the amount (0 for any asset
+    that is not an accepted contribution). Done before any of its holders is settled."""
+    rec = get_asset(ctx, contribution_id)
+    if rec is None or rec.kind != AssetKind.CONTRIBUTION or rec.status != Status.ACCEPTED:
+        return 0
+    pool, amount = get_settlement(ctx, rec)
+    if amount:
+        pool.balance = checked_sub(pool.balance, amount, "pool balance")
+        rec.extra[5] = encode_big(rec.debt + amount * ACC_SCALE)
+        set_pool(ctx, rec.datanet, pool)
+        set_asset(ctx, contribution_id, rec)
+        payout = Payout(ctx)
+        payout.records[contribution_id] = rec
+        payout.add_to_holders(contribution_id, amount)
+        payout.apply()
+    return amount
 
 
 def get_settlement(ctx: Context, rec: AssetRecord) -> tuple[Pool, int]:
@@ -295,8 +292,7 @@ def process_use(ctx: Context, tx: SignedTx) -> None:
         payout.records[asset_id] = rec
         payout.distribute(asset_id, price - fee)
         # Verify the tx fee pays for the keys the payment writes
-        writes = len(payout.credits) + len(payout.earnings) + len(payout.deposits) + 2 * len(payout.escrows)
-        verify_use_fee(tx.tx.fee, writes, ctx.params.min_fee, "writes", "keys")
+        verify_use_fee(tx.tx.fee, payout.count_writes(), ctx.params.min_fee, "writes", "keys")
         payout.apply()
 
 
@@ -308,18 +304,12 @@ def verify_use_fee(fee: int, work: int, min_fee: int, verb: str, what: str) -> N
 
 
 def process_claim(ctx: Context, tx: SignedTx) -> None:
-    """claim(asset): pay what a contribution accrued in its datanet's pool to its holders.
-    Anyone may send it (it pays the holders, never the sender)."""
-    contribution_id = tx.args.asset
-    rec = get_require_asset(ctx, contribution_id)
-    # Verify the asset is a contribution (only contributions accrue)
-    if rec.kind != AssetKind.CONTRIBUTION:
-        raise TxError(Code.WRONG_ASSET_KIND, "only contributions accrue; other assets are paid directly")
-    # Verify it was accepted into the pool
-    if rec.status != Status.ACCEPTED:
-        raise TxError(Code.NOT_ACCEPTED, "the contribution is not accepted (pending or rejected)")
-    pool, amount = get_settlement(ctx, rec)
-    # Verify something has accrued
-    if amount == 0:
-        raise TxError(Code.NOTHING_TO_CLAIM, "nothing has accrued since the last claim")
-    process_settle(ctx, contribution_id, rec, pool, amount)
+    """claim(asset): settle the sender on `asset` (any kind): what it accrued as a holder
+    is paid from the asset's vault to its balance. For a contribution, what it accrued in
+    its datanet's pool first moves into its holders' accumulator, so one claim collects both."""
+    asset_id = tx.args.asset
+    get_require_asset(ctx, asset_id)
+    process_pool_pull(ctx, asset_id)
+    # Verify something has accrued to the sender
+    if process_settle_holder(ctx, asset_id, tx.sender) == 0:
+        raise TxError(Code.NOTHING_TO_CLAIM, "nothing has accrued to the sender on this asset")

@@ -19,7 +19,7 @@ refused whether or not the escrow was settled yet).
 from __future__ import annotations
 
 from state.accounts import decrease_balance, increase_balance
-from state.asset_records import AssetKind, Status, get_asset, get_pool, get_require_asset, get_top_holder
+from state.asset_records import AssetKind, Status, get_asset, get_pool, get_require_asset
 from state.attribution import Payout
 from state.context import Context
 from state.errors import Code, TxError
@@ -42,6 +42,7 @@ from state.poa_records import (
     set_attributor,
     set_escrow,
 )
+from state.revenue import get_top_holder
 from state.staking import add_burned
 from state.supply import register_holdings
 from state.tx import PPM, SignedTx
@@ -164,7 +165,7 @@ def process_set_attributor(ctx: Context, tx: SignedTx) -> None:
     if rec.kind != AssetKind.MODEL:
         raise TxError(Code.WRONG_ASSET_KIND, "only a model has an attributor")
     # Verify the sender controls the model (its top holder)
-    if get_top_holder(rec.holders) != tx.sender:
+    if get_top_holder(ctx, a.model) != tx.sender:
         raise TxError(Code.NOT_OWNER, "only the model's top share holder may set its attributor")
     bond = ctx.params.attributor_bond
     old = get_attributor(ctx, a.model)

@@ -66,7 +66,7 @@ class Story:
         self.chain = DevChain(store, chain_id="attrchain-demo", track_state=True,
                               accounts=[(k, 1_000 * OPEN) for k in self.keys.values()])
         self.asset_names: dict[bytes, str] = {}
-        self.paths: dict[tuple[bytes, bytes], list[str]] = {}   # (account, asset) -> how it earned
+        self.paths: dict[bytes, list[str]] = {}   # asset -> how revenue reached its holders
         self.console = console
 
     # --- driving the chain -------------------------------------------------------------------
@@ -91,16 +91,16 @@ class Story:
     def label(self, asset_id: bytes) -> str:
         return self.asset_names.get(asset_id, asset_id.hex()[:10])
 
-    def note_path(self, account: bytes, asset_id: bytes, how: str) -> None:
-        seen = self.paths.setdefault((account, asset_id), [])
+    def note_path(self, asset_id: bytes, how: str) -> None:
+        seen = self.paths.setdefault(asset_id, [])
         if how not in seen:
             seen.append(how)
 
     def note_use(self, asset_id: bytes, price: int) -> None:
         """Remember the paths a use of `asset_id` pays along (before it is applied)."""
         for f in compute_use_flows(self.view(), asset_id, price)[1]:
-            if f.to == "holder":
-                self.note_path(f.recipient, f.path[-1], "use " + " > ".join(self.label(x) for x in f.path))
+            if f.to == "holders":
+                self.note_path(f.recipient, "use " + " > ".join(self.label(x) for x in f.path))
 
     # --- the story -----------------------------------------------------------------------------
     def run(self, uses: int) -> None:
@@ -124,7 +124,7 @@ class Story:
         weights = {"Ada": 600_000, "Bao": 300_000, "Chidi": 100_000}
         self.block(*[("Dana", "review", (contributions[w], True, weight)) for w, weight in weights.items()],
                    ("Dana", "review", (contributions["Mallory"], False, 0)))
-        self.note_path(a["Dana"], datanet, "Mallory's forfeited bond")
+        self.note_path(datanet, "Mallory's forfeited bond")
         c.print(f"\nDana accepts Ada, Bao and Chidi with weights {', '.join(f'{w:,}' for w in weights.values())} "
                 f"(bonds returned) and rejects Mallory's copy: its 5 OPEN bond goes to the datanet's holders.")
 
@@ -148,10 +148,13 @@ class Story:
         view = self.view()
         c.print("\nAccrued in the contributor pool (claimable): " + ", ".join(
             f"{w} {fmt(get_accrued(view, contributions[w]))}" for w in weights))
-        self.block(*[(w, "claim", (contributions[w],)) for w in weights])
+        self.block(*[(w, "claim", (contributions[w],)) for w in weights],
+                   ("Dana", "claim", (datanet,)), ("Eve", "claim", (model,)), ("Gus", "claim", (model,)),
+                   ("Finn", "claim", (agent,)))
         for w in weights:
-            self.note_path(a[w], contributions[w], f"claim from the pool of {self.label(datanet)}")
-        c.print("Ada, Bao and Chidi claim.")
+            self.note_path(contributions[w], f"claim from the pool of {self.label(datanet)}")
+        c.print("Every holder claims what it accrued: Ada, Bao and Chidi on their contributions "
+                "(pool -> contribution -> holders), Dana, Eve, Gus and Finn on their assets.")
         self.print_earnings([datanet, model, agent] + list(contributions.values()))
         pool = get_asset_view(self.view(), datanet)
         ledger = self.chain.ledger
@@ -183,7 +186,7 @@ class Story:
         tree.add(f"{fmt(fee)} protocol fee -> the block's validators")
         for f in flows:
             path = " -> ".join(self.label(x) for x in f.path)
-            to = (f"{self.who(f.recipient)} (holder)" if f.to == "holder"
+            to = (f"{self.label(f.recipient)}'s holders" if f.to == "holders"
                   else f"{self.label(f.recipient)}'s contributor pool")
             tree.add(f"{fmt(f.amount):>12} to {to}  [dim]via {path}[/]")
         self.console.print()
@@ -200,7 +203,7 @@ class Story:
             rows = get_earnings(view, self.addr[name])
             for asset, amount in rows:
                 table.add_row(name, self.label(asset), fmt(amount),
-                              "\n".join(self.paths.get((self.addr[name], asset), [])))
+                              "\n".join(self.paths.get(asset, [])))
             if rows:
                 table.add_section()
         self.console.print()

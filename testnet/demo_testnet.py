@@ -140,8 +140,11 @@ def run_story(info: TestnetInfo, ring: Keyring, console: Console, uses: int) -> 
         print_graph(console, graph["graph"], names)
         cl.block(*[("Uma", "use", [agent, 5 * OPEN]) for _ in range(uses)], ("Vic", "use", [model, 2 * OPEN]))
         console.print(f"\nUma uses the agent {uses} time(s) at 5 OPEN; Vic uses the model once at 2 OPEN.")
-        cl.block(*[(w, "claim", [contrib[w]]) for w in weights])
-        console.print("Ada, Bao and Chidi claim what their contributions accrued in the pool.")
+        cl.block(*[(w, "claim", [contrib[w]]) for w in weights],
+                 ("Dana", "claim", [datanet]), ("Eve", "claim", [model]), ("Gus", "claim", [model]),
+                 ("Finn", "claim", [agent]))
+        console.print("Every holder claims what it accrued: Ada, Bao and Chidi on their contributions "
+                      "(pool -> contribution -> holders), Dana, Eve, Gus and Finn on their assets.")
         model_graph = cl.rpcs[3].query("upstream", id=model.hex())
         paths = paths_from_graph(graph["graph"], names, "Uma's use: ")
         for k, v in paths_from_graph(model_graph["graph"], names, "Vic's use: ").items():

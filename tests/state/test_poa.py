@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from asset_helpers import ADDR, KEYS, accepted, contribute, create_datanet, earned, register
+from asset_helpers import ADDR, KEYS, accepted, contribute, create_datanet, holder_accrued, register
 from ledger_helpers import START_BALANCE, apply_ok, assert_rejected, balance, view
 from state.asset_records import get_pool
 from state.devchain import seeded_key
@@ -99,7 +99,7 @@ def test_use_escrows_the_pool_part_instead_of_depositing_it(world):
     assert e.attest_by == world.chain.ledger.height + 3
     assert world.pool_balance() == pool_before
     assert get_use_escrows(view(world.chain), use) == [aid]
-    assert earned(world.chain, "dana", world.notes) == 1_520_000     # rule 3 at the datanet unchanged
+    assert holder_accrued(world.chain, "dana", world.notes) == 1_520_000     # rule 3 at the datanet unchanged
 
 
 def test_use_without_attributor_deposits_into_the_pool(make):
@@ -123,9 +123,9 @@ def test_attest_pays_scores_after_the_challenge_window(world):
     assert world.escrow(aid).status == EscrowStatus.ATTESTED     # still challengeable
     idle(c, 1)
     assert world.escrow(aid).status == EscrowStatus.PAID
-    assert earned(c, "ada", world.c["ada"]) == 1_140_000
-    assert earned(c, "chidi", world.c["chidi"]) == 570_000
-    assert earned(c, "bao", world.c["bao"]) == 0
+    assert holder_accrued(c, "ada", world.c["ada"]) == 1_140_000
+    assert holder_accrued(c, "chidi", world.c["chidi"]) == 570_000
+    assert holder_accrued(c, "bao", world.c["bao"]) == 0
     assert world.pool_balance() == pool_before + 570_000          # the unscored rest, by weights
 
 
@@ -175,7 +175,7 @@ def test_challenge_upheld_by_a_majority_slashes_the_attributor(world):
     assert c.state.get(BURNED) != burned
     assert get_attributor(view(c), world.model) is None
     assert world.pool_balance() == pool_before + ESCROWED
-    assert earned(c, "bao", world.c["bao"]) == 0
+    assert holder_accrued(c, "bao", world.c["bao"]) == 0
 
 
 def test_resolve_rejected_by_a_majority_pays_the_bond_to_the_attributor(make):
@@ -192,7 +192,7 @@ def test_resolve_rejected_by_a_majority_pays_the_bond_to_the_attributor(make):
     assert world.escrow(aid).status == EscrowStatus.CHALLENGE_REJECTED     # paid at the window's end
     idle(c, 1)
     assert world.escrow(aid).status == EscrowStatus.PAID
-    assert earned(c, "bao", world.c["bao"]) == ESCROWED
+    assert holder_accrued(c, "bao", world.c["bao"]) == ESCROWED
 
 
 def test_challenge_unresolved_at_the_window_end_is_rejected(world):
@@ -204,7 +204,7 @@ def test_challenge_unresolved_at_the_window_end_is_rejected(world):
     idle(c, 1)
     assert world.escrow(aid).status == EscrowStatus.PAID
     assert balance(c, address("ops")) == ops + OPEN
-    assert earned(c, "bao", world.c["bao"]) == ESCROWED
+    assert holder_accrued(c, "bao", world.c["bao"]) == ESCROWED
 
 
 # --- refusals: each with its own code, changing nothing ---------------------------------------------------

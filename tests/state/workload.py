@@ -114,8 +114,8 @@ class Workload:
             contribution = self.asset(r, 2)
             rec = self.records.get(contribution)
             if rec is not None and rec[0] == 2 and r % 4 == 0:   # then ask one of its curators
-                datanet = self.records.get(rec[9][0])
-                curators = datanet[9][2] if datanet is not None else []
+                datanet = self.records.get(rec[8][0])
+                curators = datanet[8][2] if datanet is not None else []
                 key = next((self.key_of[a] for a in curators if a in self.key_of), key)
             return c.tx(key, kind, contribution, accept, weight if accept else 0)
         if kind in ("register_model", "register_agent"):
