@@ -211,11 +211,13 @@ class Payout:
             ctx.emit("pool", datanet_id, amount)
 
 
-def compute_use_flows(ctx: Context, asset_id: bytes, price: int) -> tuple[int, list[Flow]]:
-    """(protocol fee, flows) a use of `asset_id` at `price` would cause now; writes nothing."""
+def compute_use_flows(ctx: Context, asset_id: bytes, price: int,
+                      as_use: bool = False) -> tuple[int, list[Flow]]:
+    """(protocol fee, flows) a use of `asset_id` at `price` would cause now; writes nothing.
+    By static weights alone, unless `as_use`: then as a `use` tx would pay (escrows shown)."""
     trace: list[Flow] = []
     fee = compute_protocol_fee(price, ctx.params.protocol_fee_ppm)
-    Payout(ctx, trace).distribute(asset_id, price - fee)
+    Payout(ctx, trace, use=bytes(32) if as_use else None).distribute(asset_id, price - fee)
     return fee, trace
 
 

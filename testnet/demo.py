@@ -7,18 +7,31 @@ played out: three people contribute clinical notes to a datanet, a curator revie
 them (and rejects spam, whose bond is forfeited), a model is trained on the datanet and
 on one outstanding contribution, an agent is built on the model, part of the model is
 sold, people use the agent and the model, and the contributors claim their share.
-It prints the graph, one payment traced along its paths, and who earned what.
+The model has an attributor (Proof of Attribution, docs/poa.md): the pool part of each
+use waits in escrow until the attributor attests which notes the answer drew on. Uma's
+answer quotes Ada's and Chidi's notes and none of Bao's; the attestation (span-v1 over the
+notes in testnet/demo_data/, whose sha256 are the contributions' content hashes) pays them
+by measurement, and anyone holding the notes recomputes it. Vic's use is never attested
+and falls back to the pool's weights. It prints the graph, one payment traced along its
+paths, the measurement beside what static weights would have paid, and who earned what.
 """
 from __future__ import annotations
 
 import hashlib
 import tempfile
+from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
+import trio
+
+from node.poa import span_v1
+from node.poa.chain import read_accepted_contributions
+from node.poa.index import build_index, match_files
+from node.poa.verify import verify_use
 from state.address import address_from_pubkey, encode_address
 from state.asset_records import AssetKind, compute_asset_id, compute_contribution_id
 from state.attribution import compute_use_flows, get_accrued
@@ -26,9 +39,11 @@ from state.context import BlockInfo, Context
 from state.devchain import DevChain, seeded_key
 from state.errors import Code
 from state.graph import get_asset_view, get_earnings, get_upstream
+from state.params import Params
+from state.poa_records import EscrowStatus, get_escrow, get_use_escrows
 from state.store import Store
 from state.supply import check_supply_invariant
-from state.tx import tx_id
+from state.tx import PPM, tx_id
 
 OPEN = 1_000_000
 CAST = {
@@ -42,7 +57,18 @@ CAST = {
     "Finn": "builds the care-nav agent on the model",
     "Uma": "a clinic that uses the agent",
     "Vic": "a researcher who uses the model directly",
+    "Otto": "runs the triage model's attributor (Proof of Attribution)",
 }
+DATA = Path(__file__).parent / "demo_data"        # the accepted notes, byte for byte
+NOTES = {"Ada": "ada-notes.txt", "Bao": "bao-notes.txt", "Chidi": "chidi-notes.txt"}
+# What the care-nav agent answered Uma: two passages of Ada's notes and Chidi's, none of Bao's.
+UMA_ANSWER = (
+    b"Care-navigator answer for Uma's clinic. The child with recurrent fevers every three to four "
+    b"weeks, mouth ulcers, sore throat and swollen neck glands, well between episodes, most likely "
+    b"has PFAPA syndrome: book a routine paediatric review. The grandfather's sudden painless loss "
+    b"of vision in one eye in an adult over fifty needs an urgent eye examination on the same day, "
+    b"so send him to eye casualty now.\n")
+POA_PARAMS = Params(attestation_blocks=2, challenge_blocks=2)   # short windows, for the story
 
 
 def pct(ppm: int) -> str:
@@ -63,7 +89,7 @@ class Story:
         self.keys = {name: seeded_key(f"demo/{name}") for name in CAST}
         self.addr = {name: address_from_pubkey(bytes(k.verify_key)) for name, k in self.keys.items()}
         self.name_of = {a: n for n, a in self.addr.items()}
-        self.chain = DevChain(store, chain_id="attrchain-demo", track_state=True,
+        self.chain = DevChain(store, chain_id="attrchain-demo", track_state=True, params=POA_PARAMS,
                               accounts=[(k, 1_000 * OPEN) for k in self.keys.values()])
         self.asset_names: dict[bytes, str] = {}
         self.paths: dict[bytes, list[str]] = {}   # asset -> how revenue reached its holders
@@ -113,12 +139,13 @@ class Story:
                                                       600_000, 5 * OPEN, [a["Dana"]])))
         datanet = compute_asset_id(tx_id(raw))
         self.asset_names[datanet] = "notes"
-        items = {"Ada": ("ada-notes", 1_200), "Bao": ("bao-notes", 500), "Chidi": ("chidi-notes", 200),
-                 "Mallory": ("ada-notes-copy", 1_200)}
-        self.block(*[(who, "contribute", (datanet, hashlib.sha256(label.encode()).digest(), size,
-                                          f"ipfs://{label}")) for who, (label, size) in items.items()])
-        contributions = {who: compute_contribution_id(datanet, hashlib.sha256(label.encode()).digest())
-                         for who, (label, _) in items.items()}
+        files = {who: (DATA / name).read_bytes() for who, name in NOTES.items()}
+        files["Mallory"] = files["Ada"] + b"\n(scraped from a forum)\n"
+        sizes = {"Ada": 1_200, "Bao": 500, "Chidi": 200, "Mallory": 1_200}
+        hashes = {who: hashlib.sha256(data).digest() for who, data in files.items()}
+        self.block(*[(who, "contribute", (datanet, hashes[who], sizes[who], f"ipfs://{who.lower()}-notes"))
+                     for who in files])
+        contributions = {who: compute_contribution_id(datanet, h) for who, h in hashes.items()}
         for who, cid in contributions.items():
             self.asset_names[cid] = f"notes/{who}"
         weights = {"Ada": 600_000, "Bao": 300_000, "Chidi": 100_000}
@@ -136,14 +163,21 @@ class Story:
                                                       [[model, 300_000]])))
         agent = compute_asset_id(tx_id(raw))
         self.asset_names[agent] = "care-nav"
-        self.block(("Eve", "transfer_shares", (model, a["Gus"], 250_000)))
+        self.block(("Eve", "transfer_shares", (model, a["Gus"], 250_000)),
+                   ("Eve", "set_attributor", (model, a["Otto"])))
+        c.print(f"\nEve, the model's top holder, names Otto its attributor and bonds "
+                f"{fmt(self.chain.ledger.params.attributor_bond)} OPEN.")
 
         self.print_graph(agent)
         self.print_trace(agent, 5 * OPEN)
         self.note_use(agent, 5 * OPEN)
         self.note_use(model, 2 * OPEN)
-        self.block(*[("Uma", "use", (agent, 5 * OPEN)) for _ in range(uses)], ("Vic", "use", (model, 2 * OPEN)))
-        c.print(f"\nUma uses the agent {uses} time(s) at 5 OPEN; Vic uses the model once at 2 OPEN.")
+        raws = self.block(*[("Uma", "use", (agent, 5 * OPEN)) for _ in range(uses)],
+                          ("Vic", "use", (model, 2 * OPEN)))
+        c.print(f"\nUma uses the agent {uses} time(s) at 5 OPEN; Vic uses the model once at 2 OPEN. "
+                f"The pool part of each use waits in escrow for Otto's attestation.")
+        uma_uses = [tx_id(r) for r in raws[:uses]]
+        self.attribute(datanet, contributions, weights, uma_uses)
 
         view = self.view()
         c.print("\nAccrued in the contributor pool (claimable): " + ", ".join(
@@ -163,6 +197,61 @@ class Story:
                 f"{fmt(total)} OPEN = genesis - burned.")
         c.print(f"Height {ledger.height}, app hash {ledger.app_hash.hex()}")
 
+    def attribute(self, datanet: bytes, contributions: dict[str, bytes], weights: dict[str, int],
+                  uma_uses: list[bytes]) -> None:
+        """Otto scores Uma's answer and attests each of her uses; anyone re-checks; the
+        windows run out and the escrows are paid (Vic's, never attested, by weights)."""
+        c, store = self.console, self.chain.ledger.store
+
+        async def read(key: bytes) -> bytes | None:
+            return store.get(key)
+        documents, _ = match_files(DATA, trio.run(read_accepted_contributions, read, datanet))
+        scores = span_v1.score(UMA_ANSWER, build_index(datanet, documents))
+        names = {cid: who for who, cid in contributions.items()}
+        c.print(f"\nOtto indexes the {len(documents)} accepted notes ({DATA.name}/, a suffix array) and "
+                f"scores the agent's answer to Uma with {span_v1.ALGORITHM}:")
+        c.print(f"  [italic]{UMA_ANSWER.decode().strip()}[/]")
+        rest = PPM - sum(s for _, s in scores)
+        c.print("  quoted: " + ", ".join(f"{names[cid]} {pct(s)} %" for cid, s in scores)
+                + f"; the unquoted {pct(rest)} % goes to the pool by weights")
+        self.block(*[("Otto", "attest", (use, datanet, hashlib.sha256(UMA_ANSWER).digest(), span_v1.ALGORITHM,
+                                         [[cid, s] for cid, s in scores])) for use in uma_uses])
+
+        async def read_at(key: bytes, height: int | None) -> bytes | None:
+            return store.get(key) if height is None else store.get_at(key, height)
+        findings = trio.run(verify_use, read_at, uma_uses[0], UMA_ANSWER, DATA)
+        c.print(f"Otto attests each of Uma's uses. Anyone holding the notes recomputes it "
+                f"(`attrchain poa verify`): {findings[0].status}; a mismatch could be challenged.")
+        for cid, _ in scores:
+            self.note_path(cid, "Proof of Attribution: quoted in the answer to Uma")
+        view = self.view()
+        escrows = [(aid, get_escrow(view, aid)) for use in uma_uses for aid in get_use_escrows(view, use)]
+        for _ in range(2 * (POA_PARAMS.attestation_blocks + POA_PARAMS.challenge_blocks)):
+            if all(get_escrow(self.view(), aid).status in (EscrowStatus.PAID, EscrowStatus.FALLBACK)
+                   for aid, _ in escrows):
+                break
+            self.block()
+        self.print_measured([e for _, e in escrows], contributions, weights)
+
+    def print_measured(self, escrows: list, contributions: dict[str, bytes], weights: dict[str, int]) -> None:
+        """The escrowed pool parts of Uma's uses: what static weights would have paid each
+        contribution beside what the measurement paid (the unquoted rest by weights; both
+        before the pool accumulator's dust)."""
+        total_weight = sum(weights.values())
+        table = Table(title=f"The pool part of Uma's {len(escrows)} use(s): static weights vs measurement")
+        for col in ("contribution", "weight", "static weights (OPEN)", "measured (OPEN)"):
+            table.add_column(col, justify="left" if col == "contribution" else "right")
+        for who, w in weights.items():
+            cid = contributions[who]
+            static = measured = 0
+            for e in escrows:
+                static += e.amount * w // total_weight
+                paid = {c: e.amount * s // PPM for c, s in e.scores}
+                measured += paid.get(cid, 0) + (e.amount - sum(paid.values())) * w // total_weight
+            table.add_row(f"notes/{who}", f"{pct(w)} %", fmt(static), fmt(measured))
+        self.console.print()
+        self.console.print(table)
+
     # --- output ----------------------------------------------------------------------------------
     def print_graph(self, asset_id: bytes) -> None:
         root = get_upstream(self.view(), asset_id)
@@ -181,13 +270,14 @@ class Story:
         self.console.print(tree)
 
     def print_trace(self, asset_id: bytes, price: int) -> None:
-        fee, flows = compute_use_flows(self.view(), asset_id, price)
+        fee, flows = compute_use_flows(self.view(), asset_id, price, as_use=True)
         tree = Tree(f"[bold]one use of {self.label(asset_id)} at {fmt(price)} OPEN[/]")
         tree.add(f"{fmt(fee)} protocol fee -> the block's validators")
         for f in flows:
             path = " -> ".join(self.label(x) for x in f.path)
-            to = (f"{self.label(f.recipient)}'s holders" if f.to == "holders"
-                  else f"{self.label(f.recipient)}'s contributor pool")
+            to = {"holders": f"{self.label(f.recipient)}'s holders",
+                  "pool": f"{self.label(f.recipient)}'s contributor pool",
+                  "escrow": f"escrow for {self.label(f.recipient)}'s attestation"}[f.to]
             tree.add(f"{fmt(f.amount):>12} to {to}  [dim]via {path}[/]")
         self.console.print()
         self.console.print(tree)
