@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 from nacl.signing import SigningKey
 
-from netfix import LightNet
-from node.keys import Keyring, encode_address
+from netfix import running_net
+from node.keys import encode_address
 from node.light_commands import light_group
 from node.poa.commands import poa_group
 from state.asset_records import compute_asset_id, compute_contribution_id
@@ -26,14 +26,8 @@ CHAIN = "light-chain"
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory):
-    n = LightNet(tmp_path_factory.mktemp("poanet"))
-    try:
-        n.start()
-        n.wait_height(2, timeout=30)
-        n.ring = Keyring(n.dir / "keyring")
+    with running_net(tmp_path_factory.mktemp("poanet")) as n:
         yield n
-    finally:
-        n.stop()
 
 
 def commit(net, who: str, kind: str, *fields) -> dict:
