@@ -17,17 +17,16 @@ from __future__ import annotations
 
 import json
 import sys
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 import click
 
+from node.light_commands import DEFAULT_DIR as DEFAULT_LIGHT_DIR, open_light_client
 from node.poa import span_v1
 from node.poa.index import SpanIndex, UnknownDataError, build_index, match_files, sha256
 from state.asset_records import MEMBERS
 
-DEFAULT_LIGHT_DIR = Path.home() / ".attrchain-light"
 
 
 def fail(msg: str, code: int = 1) -> None:
@@ -73,28 +72,28 @@ def poa_group() -> None:
     """Proof of Attribution: span index, scores, attestations (docs/poa.md)."""
 
 
-@asynccontextmanager
-async def proving_reader(light_dir: Path, node: str) -> AsyncIterator[Callable]:
-    """`read(key, height | None) -> bytes | None` through the light client: each value
-    proven against a header it verified (None: the newest provable state)."""
-    from node.light_commands import _load_config, _open_client
-    cfg = _load_config(light_dir)
-    async with _open_client(cfg, light_dir, node, None) as client:
-        async def read(key: bytes, height: int | None) -> bytes | None:
-            return (await client.query_key(key, height)).value
-        read.client = client            # type: ignore[attr-defined]
-        yield read
+def reader_at(client) -> Callable[[bytes, int | None], Awaitable[bytes | None]]:
+    """`read(key, height | None) -> bytes | None` through a light client: each value proven
+    against a header it verified (None: the newest provable state)."""
+    async def read(key: bytes, height: int | None) -> bytes | None:
+        return (await client.query_key(key, height)).value
+    return read
 
 
 async def fetch_accepted(light_dir: Path, node: str, datanet: bytes, height: int | None):
     from node.poa.chain import read_accepted_contributions
-    async with proving_reader(light_dir, node) as read_at:
+    async with open_light_client(light_dir, node) as client:
         if height is None:            # every read at one height: the newest provable now
-            height = (await read_at.client.query_key(MEMBERS + datanet, None)).height
+            height = (await client.query_key(MEMBERS + datanet, None)).height
+        read_at = reader_at(client)
 
         async def read(key: bytes) -> bytes | None:
             return await read_at(key, height)
         return height, await read_accepted_contributions(read, datanet)
+
+
+light_dir_option = click.option("--dir", "light_dir", type=click.Path(path_type=Path), default=DEFAULT_LIGHT_DIR,
+                                show_default=True, help="light client directory (`attrchain light init`)")
 
 
 def run_proven(fn: Callable[[], Awaitable[Any]]) -> Any:
@@ -117,8 +116,7 @@ def run_proven(fn: Callable[[], Awaitable[Any]]) -> Any:
               help="the contributions' files")
 @click.option("--index", "index_path", required=True, type=click.Path(path_type=Path, dir_okay=False),
               help="where to write the index")
-@click.option("--dir", "light_dir", type=click.Path(path_type=Path), default=DEFAULT_LIGHT_DIR,
-              show_default=True, help="light client directory (`attrchain light init`)")
+@light_dir_option
 @click.option("--height", type=int, default=None, help="state after this height (default: latest proven)")
 def index_command(node: str, datanet: str, data_dir: Path, index_path: Path, light_dir: Path,
                   height: int | None) -> None:
@@ -147,10 +145,6 @@ def score_command(index_path: Path, output_path: Path) -> None:
     output = read_output(output_path)
     index = load_index(index_path)
     click.echo(scores_json(output, span_v1.score(output, index)))
-
-
-light_dir_option = click.option("--dir", "light_dir", type=click.Path(path_type=Path), default=DEFAULT_LIGHT_DIR,
-                                show_default=True, help="light client directory (`attrchain light init`)")
 
 
 @poa_group.command("attest")
@@ -199,8 +193,8 @@ def verify_command(use: str, data_dir: Path, output_path: Path, node: str, light
     output = read_output(output_path)
 
     async def main():
-        async with proving_reader(light_dir, node) as read:
-            return await verify_use(read, use_id, output, data_dir)
+        async with open_light_client(light_dir, node) as client:
+            return await verify_use(reader_at(client), use_id, output, data_dir)
     findings = run_proven(main)
     report_findings(findings)
 
