@@ -92,8 +92,11 @@ def command(corpus_mb: int, outputs: int) -> None:
     t = time.perf_counter()
     index = build_index(b"\x00" * 32, documents)
     build_s = time.perf_counter() - t
+    # normalized text: " t1 ... tn " per document, so n + 1 spaces each
+    tokens = int(np.count_nonzero(index.text == ord(" "))) - len(index.contributions)
     click.echo(f"index built in {build_s:.2f} s: {corpus_bytes / 1e6 / build_s:.2f} MB/s, "
-               f"{index.nbytes / 1e6:.1f} MB ({index.nbytes / corpus_bytes:.2f} bytes per corpus byte)")
+               f"{index.nbytes / 1e6:.1f} MB ({index.nbytes / corpus_bytes:.2f} bytes per corpus byte, "
+               f"{index.nbytes / tokens:.1f} per token)")
     texts = [make_output(rng, docs, vocab) for _ in range(outputs)]
     # The corpus as Python objects (millions of small bytes) is not needed to score; left
     # alive, each full garbage collection during scoring walks it (tens of ms).
@@ -112,6 +115,7 @@ def command(corpus_mb: int, outputs: int) -> None:
         "documents": len(index.contributions),
         "index_mb_per_s": round(corpus_bytes / 1e6 / build_s, 2),
         "index_bytes_per_corpus_byte": round(index.nbytes / corpus_bytes, 3),
+        "index_bytes_per_token": round(index.nbytes / tokens, 2),
         "outputs": outputs,
         "outputs_credited": credited,
         "score_p50_ms": round(percentile(times, 50), 2),
