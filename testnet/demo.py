@@ -30,7 +30,7 @@ import trio
 
 from node.poa import span_v1
 from node.poa.chain import read_accepted_contributions
-from node.poa.index import build_index, match_files
+from node.poa.index import Contribution, build_index, match_files
 from node.poa.verify import verify_use
 from state.address import address_from_pubkey, encode_address
 from state.asset_records import AssetKind, compute_asset_id, compute_contribution_id
@@ -40,7 +40,7 @@ from state.devchain import DevChain, seeded_key
 from state.errors import Code
 from state.graph import get_asset_view, get_earnings, get_upstream
 from state.params import Params
-from state.poa_records import EscrowStatus, get_escrow, get_use_escrows
+from state.poa_records import Escrow, EscrowStatus, get_escrow, get_use_escrows
 from state.store import Store
 from state.supply import check_supply_invariant
 from state.tx import PPM, tx_id
@@ -69,6 +69,44 @@ UMA_ANSWER = (
     b"of vision in one eye in an adult over fifty needs an urgent eye examination on the same day, "
     b"so send him to eye casualty now.\n")
 POA_PARAMS = Params(attestation_blocks=2, challenge_blocks=2)   # short windows, for the story
+
+
+def read_notes() -> dict[str, bytes]:
+    """The contributions' bytes: the three accepted notes and Mallory's scraped copy."""
+    files = {who: (DATA / name).read_bytes() for who, name in NOTES.items()}
+    files["Mallory"] = files["Ada"] + b"\n(scraped from a forum)\n"
+    return files
+
+
+def score_answer(datanet: bytes, accepted: list[Contribution]) -> list[tuple[bytes, int]]:
+    """Otto's measurement: span-v1 over the accepted notes' files, of the answer to Uma."""
+    documents, _ = match_files(DATA, accepted)
+    return span_v1.score(UMA_ANSWER, build_index(datanet, documents))
+
+
+def measured_table(escrows: list[Escrow], contributions: dict[str, bytes], weights: dict[str, int]) -> Table:
+    """The escrowed pool parts of Uma's uses: what static weights would have paid each
+    contribution beside what the measurement paid (the unquoted rest by weights; both
+    before the pool accumulator's dust)."""
+    total_weight = sum(weights.values())
+    table = Table(title=f"The pool part of Uma's {len(escrows)} use(s): static weights vs measurement")
+    for col in ("contribution", "weight", "static weights (OPEN)", "measured (OPEN)"):
+        table.add_column(col, justify="left" if col == "contribution" else "right")
+    for who, w in weights.items():
+        cid = contributions[who]
+        static = measured = 0
+        for e in escrows:
+            static += e.amount * w // total_weight
+            paid = {c: e.amount * s // PPM for c, s in e.scores}
+            measured += paid.get(cid, 0) + (e.amount - sum(paid.values())) * w // total_weight
+        table.add_row(f"notes/{who}", f"{pct(w)} %", fmt(static), fmt(measured))
+    return table
+
+
+def quoted_line(scores: list[tuple[bytes, int]], names: dict[bytes, str]) -> str:
+    rest = PPM - sum(s for _, s in scores)
+    return ("  quoted: " + ", ".join(f"{names[cid]} {pct(s)} %" for cid, s in scores)
+            + f"; the unquoted {pct(rest)} % goes to the pool by weights")
 
 
 def pct(ppm: int) -> str:
@@ -139,8 +177,7 @@ class Story:
                                                       600_000, 5 * OPEN, [a["Dana"]])))
         datanet = compute_asset_id(tx_id(raw))
         self.asset_names[datanet] = "notes"
-        files = {who: (DATA / name).read_bytes() for who, name in NOTES.items()}
-        files["Mallory"] = files["Ada"] + b"\n(scraped from a forum)\n"
+        files = read_notes()
         sizes = {"Ada": 1_200, "Bao": 500, "Chidi": 200, "Mallory": 1_200}
         hashes = {who: hashlib.sha256(data).digest() for who, data in files.items()}
         self.block(*[(who, "contribute", (datanet, hashes[who], sizes[who], f"ipfs://{who.lower()}-notes"))
@@ -205,15 +242,12 @@ class Story:
 
         async def read(key: bytes) -> bytes | None:
             return store.get(key)
-        documents, _ = match_files(DATA, trio.run(read_accepted_contributions, read, datanet))
-        scores = span_v1.score(UMA_ANSWER, build_index(datanet, documents))
-        names = {cid: who for who, cid in contributions.items()}
-        c.print(f"\nOtto indexes the {len(documents)} accepted notes ({DATA.name}/, a suffix array) and "
+        accepted = trio.run(read_accepted_contributions, read, datanet)
+        scores = score_answer(datanet, accepted)
+        c.print(f"\nOtto indexes the {len(accepted)} accepted notes ({DATA.name}/, a suffix array) and "
                 f"scores the agent's answer to Uma with {span_v1.ALGORITHM}:")
         c.print(f"  [italic]{UMA_ANSWER.decode().strip()}[/]")
-        rest = PPM - sum(s for _, s in scores)
-        c.print("  quoted: " + ", ".join(f"{names[cid]} {pct(s)} %" for cid, s in scores)
-                + f"; the unquoted {pct(rest)} % goes to the pool by weights")
+        c.print(quoted_line(scores, {cid: who for who, cid in contributions.items()}))
         self.block(*[("Otto", "attest", (use, datanet, hashlib.sha256(UMA_ANSWER).digest(), span_v1.ALGORITHM,
                                          [[cid, s] for cid, s in scores])) for use in uma_uses])
 
@@ -231,26 +265,8 @@ class Story:
                    for aid, _ in escrows):
                 break
             self.block()
-        self.print_measured([e for _, e in escrows], contributions, weights)
-
-    def print_measured(self, escrows: list, contributions: dict[str, bytes], weights: dict[str, int]) -> None:
-        """The escrowed pool parts of Uma's uses: what static weights would have paid each
-        contribution beside what the measurement paid (the unquoted rest by weights; both
-        before the pool accumulator's dust)."""
-        total_weight = sum(weights.values())
-        table = Table(title=f"The pool part of Uma's {len(escrows)} use(s): static weights vs measurement")
-        for col in ("contribution", "weight", "static weights (OPEN)", "measured (OPEN)"):
-            table.add_column(col, justify="left" if col == "contribution" else "right")
-        for who, w in weights.items():
-            cid = contributions[who]
-            static = measured = 0
-            for e in escrows:
-                static += e.amount * w // total_weight
-                paid = {c: e.amount * s // PPM for c, s in e.scores}
-                measured += paid.get(cid, 0) + (e.amount - sum(paid.values())) * w // total_weight
-            table.add_row(f"notes/{who}", f"{pct(w)} %", fmt(static), fmt(measured))
-        self.console.print()
-        self.console.print(table)
+        c.print()
+        c.print(measured_table([e for _, e in escrows], contributions, weights))
 
     # --- output ----------------------------------------------------------------------------------
     def print_graph(self, asset_id: bytes) -> None:
