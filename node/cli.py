@@ -30,6 +30,7 @@ BENCH_COMMANDS: dict[str, str] = {
     "apply": "testnet.bench_apply:command",
     "gossip": "testnet.bench_gossip:command",
     "poa": "node.poa.bench:command",
+    "market": "testnet.bench_market:command",
 }
 
 

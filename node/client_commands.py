@@ -76,7 +76,7 @@ def field_parser(check: Any) -> tuple[Callable[[str], Any], str]:
     from state import tx as T
     table = [
         (T.address, _address, "address (open1...)"),
-        (T.asset_id, _hex_bytes(32), "asset id or hash (64 hex)"),
+        (T.asset_id, _hex_bytes(32), "asset or order id, or hash (64 hex)"),
         (T.pubkey, _hex_bytes(32), "ed25519 public key (64 hex)"),
         (T.name_text, str, "text"),
         (T.uri_text, str, "URI"),
@@ -86,6 +86,7 @@ def field_parser(check: Any) -> tuple[Callable[[str], Any], str]:
         (T._scores, _sources, "CONTRIBUTION_ID:SCORE_PPM,... (empty: none)"),
         (T.algorithm_text, str, "scorer name (span-v1)"),
         (T._vote, _hex_bytes(None), "encoded vote (hex)"),
+        (T._order_side, str, "buy or sell"),
     ]
     for fn, parser, help_ in table:
         if check is fn:
@@ -246,6 +247,51 @@ def q_downstream(asset_id: str, node: str, height: int | None) -> None:
 def q_earnings(address: str, node: str, height: int | None) -> None:
     """What an account earned, by asset."""
     _run_query(node, "earnings", height, address=address)
+
+
+@query_group.command("holdings")
+@click.argument("address")
+@node_option
+@height_option
+def q_holdings(address: str, node: str, height: int | None) -> None:
+    """An account's revenue rights: shares, locked in orders, earned, accrued, per asset."""
+    _run_query(node, "holdings", height, address=address)
+
+
+@query_group.command("orders")
+@click.argument("address")
+@node_option
+@height_option
+def q_orders(address: str, node: str, height: int | None) -> None:
+    """An account's open orders."""
+    _run_query(node, "orders", height, address=address)
+
+
+@query_group.command("order")
+@click.argument("order_id")
+@node_option
+@height_option
+def q_order(order_id: str, node: str, height: int | None) -> None:
+    """One order by id (open or closed)."""
+    _run_query(node, "order", height, id=order_id)
+
+
+@query_group.command("book")
+@click.argument("asset_id")
+@node_option
+@height_option
+def q_book(asset_id: str, node: str, height: int | None) -> None:
+    """The order book of an asset: price levels a side, best first, and the last price."""
+    _run_query(node, "book", height, id=asset_id)
+
+
+@query_group.command("fills")
+@click.argument("asset_id")
+@node_option
+@height_option
+def q_fills(asset_id: str, node: str, height: int | None) -> None:
+    """The recent fills and last price of an asset."""
+    _run_query(node, "fills", height, id=asset_id)
 
 
 @query_group.command("key")

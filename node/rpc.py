@@ -41,10 +41,15 @@ class RpcBackend(Protocol):
 
 QUERY_KINDS = {
     "account": ("address", "an account: balance, nonce, stake"),
-    "asset": ("id", "an asset (datanet, contribution, model, agent) and its share table"),
+    "asset": ("id", "an asset (datanet, contribution, model, agent), its largest holders and vault"),
     "upstream": ("id", "the attribution graph above an asset (its sources, recursively)"),
     "downstream": ("id", "the assets built on an asset, recursively"),
     "earnings": ("address", "what an account earned, by asset"),
+    "holdings": ("address", "an account's revenue rights across assets: shares, locked, earned, accrued"),
+    "orders": ("address", "an account's open orders"),
+    "order": ("id", "one order by id (open or closed)"),
+    "book": ("id", "the order book of an asset: price levels a side, best first, and the last price"),
+    "fills": ("id", "the recent fills and last price of an asset"),
     "key": ("key", "a raw state key (hex) with its Merkle proof"),
 }
 

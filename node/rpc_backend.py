@@ -211,8 +211,13 @@ class NodeRpc:
         except ModuleNotFoundError:
             raise RpcError(501, "not_available", "asset queries need state/assets.py") from None
         from node import asset_queries
-        if kind == "earnings":
-            return asset_queries.earnings(self, assets, self._address(params["address"]), h)
+        by_account = {"earnings": asset_queries.earnings, "holdings": asset_queries.holdings,
+                      "orders": asset_queries.orders}
+        if kind in by_account:
+            return by_account[kind](self, assets, self._address(params["address"]), h)
+        by_id = {"order": asset_queries.order, "book": asset_queries.book, "fills": asset_queries.fills}
+        if kind in by_id:
+            return by_id[kind](self, assets, self._id(params["id"]), h)
         asset_id = self._id(params["id"])
         if kind == "asset":
             return asset_queries.asset(self, assets, asset_id, h)

@@ -73,12 +73,7 @@ PROCESSORS: dict[str, ProcessFn] = {
 }
 
 
-# Work done at the end of every block, after its txs (state/assets.py END_BLOCK: settling
-# Proof of Attribution escrows whose windows ended).
-END_BLOCK: list[Callable[[Context], None]] = []
-
-
-def _load_asset_module():
+def _load_assets():
     try:
         return importlib.import_module("state.assets")
     except ModuleNotFoundError as e:
@@ -87,10 +82,12 @@ def _load_asset_module():
         return None
 
 
-_assets = _load_asset_module()
-if _assets is not None:
-    PROCESSORS.update(_assets.PROCESSORS)
-    END_BLOCK.extend(getattr(_assets, "END_BLOCK", []))
+_ASSETS = _load_assets()
+if _ASSETS is not None:
+    PROCESSORS.update(_ASSETS.PROCESSORS)
+# end-of-block steps of the asset side, after the block's txs (state/assets.py END_BLOCK: the
+# market's expiry sweep, then settling Proof of Attribution escrows whose windows ended)
+END_BLOCK: tuple[Callable[[Context], None], ...] = tuple(getattr(_ASSETS, "END_BLOCK", ()))
 
 
 # --- results ----------------------------------------------------------------------------
@@ -213,8 +210,8 @@ def process_block(ctx: Context, block: Block, verified_tx_ids, last_valset, next
         results = [process_tx(ctx, raw, tx_id(raw) in verified_tx_ids) for raw in block.txs]
     else:
         results = [process_tx(ctx, raw, False) for raw in block.txs]
-    for end_block in END_BLOCK:
-        end_block(ctx)
+    for step in END_BLOCK:
+        step(ctx)
     process_fee_distribution(ctx, last_valset if commit is not None else None, signers)
     return results, compute_next_validator_set(ctx, next_valset)
 

@@ -53,3 +53,12 @@ def iter_list(ctx: Context, prefix: bytes, owner: bytes, start: int = 0,
                 return
             yield item
             i += 1
+
+
+def process_list_delete(ctx: Context, prefix: bytes, owner: bytes) -> None:
+    """Delete a whole list (its count and pages), e.g. an expiry queue once swept."""
+    n = get_list_length(ctx, prefix, owner)
+    for page in range(-(-n // PAGE_SIZE)):
+        ctx.delete(prefix + owner + _U32.pack(page))
+    if n:
+        ctx.delete(prefix + owner)

@@ -47,7 +47,8 @@ from state.asset_records import (
 from state.context import Context
 from state.errors import Code, TxError
 from state.poa_records import get_attributor, process_open_escrows
-from state.revenue import Rights, get_rights, process_settle_holder, set_rights
+from state.revenue import Rights, compute_accrued as compute_holder_accrued, get_position, get_rights
+from state.revenue import process_settle_holder, set_rights
 from state.tx import PPM, SignedTx
 
 
@@ -241,6 +242,16 @@ def process_pool_join(ctx: Context, contribution_id: bytes, rec: AssetRecord, we
     rec.extra[5] = encode_big(weight * pool.acc)
     set_pool(ctx, rec.datanet, pool)
     set_asset(ctx, contribution_id, rec)
+
+
+def get_claimable(view, asset_id: bytes, account: bytes) -> int:
+    """What `claim(asset_id)` by `account` would pay now: its accrued part of the asset's
+    accumulator, counting a contribution's part still in its datanet's pool as pulled."""
+    pos = get_position(view, asset_id, account)
+    if pos is None:
+        return 0
+    acc = get_rights(view, asset_id).acc + get_accrued(view, asset_id) * (ACC_SCALE // PPM)
+    return compute_holder_accrued(pos, acc)
 
 
 def process_pool_pull(ctx: Context, contribution_id: bytes) -> int:

@@ -50,21 +50,27 @@ _hash = hashlib.sha256
 FieldCheck = Callable[[str, Any], Any]
 
 
-def _int_in(lo: int, hi: int) -> FieldCheck:
+def _int_in(lo: int, hi: int, code: Code = Code.OUT_OF_RANGE) -> FieldCheck:
     def check(name: str, v: Any) -> int:
         if type(v) is not int:                       # bool is an int subclass: refuse it
             raise TxError(Code.WRONG_TYPE, f"{name} must be an integer")
         if not lo <= v <= hi:
-            raise TxError(Code.OUT_OF_RANGE, f"{name}={v} outside [{lo}, {hi}]")
+            raise TxError(code, f"{name}={v} outside [{lo}, {hi}]")
         return v
     return check
 
 
-def _positive_amount(name: str, v: Any) -> int:
-    v = amount(name, v)
-    if v == 0:
-        raise TxError(Code.ZERO_AMOUNT, f"{name} must be positive")
-    return v
+def _nonzero_amount(code: Code, what: str) -> FieldCheck:
+    def check(name: str, v: Any) -> int:
+        v = amount(name, v)
+        if v == 0:
+            raise TxError(code, f"{name} must be {what}")
+        return v
+    return check
+
+
+_positive_amount = _nonzero_amount(Code.ZERO_AMOUNT, "positive")
+_order_price = _nonzero_amount(Code.ORDER_PRICE_ZERO, "at least 1 uopen per share")
 
 
 def _bytes_of(length: int) -> FieldCheck:
@@ -112,6 +118,7 @@ amount = _int_in(0, MAX_AMOUNT)
 ppm = _int_in(0, PPM)
 weight = _int_in(1, PPM)
 shares = _int_in(1, TOTAL_SHARES)
+_order_shares = _int_in(1, TOTAL_SHARES, Code.ORDER_SHARES_OUT_OF_RANGE)
 address = _bytes_of(ADDRESS_LEN)
 asset_id = _bytes_of(ID_LEN)
 pubkey = _bytes_of(PUBKEY_LEN)
@@ -160,6 +167,14 @@ _scores = _ppm_table(MAX_SCORES, "contribution", "a", "score", Code.SCORES_EXCEE
 algorithm_text = _text(1, MAX_ALGORITHM_BYTES)
 
 
+def _order_side(name: str, v: Any) -> str:
+    if type(v) is not str:
+        raise TxError(Code.WRONG_TYPE, f"{name} must be a string")
+    if v not in ("buy", "sell"):
+        raise TxError(Code.OUT_OF_RANGE, f"{name} must be 'buy' or 'sell'")
+    return v
+
+
 def _vote(name: str, v: Any) -> bytes:
     # Decoded and checked against consensus rules in validate_evidence_fields below.
     return _blob(MAX_VOTE_BYTES)(name, v)
@@ -199,6 +214,9 @@ KINDS: dict[str, KindSchema] = {s.kind: s for s in (
     _schema("set_price", ("asset", asset_id), ("price", amount)),
     _schema("transfer_shares", ("asset", asset_id), ("to", address), ("shares", shares)),
     _schema("claim", ("asset", asset_id)),
+    _schema("place_order", ("asset", asset_id), ("side", _order_side), ("shares", _order_shares),
+            ("price", _order_price), ("expires_at", amount)),
+    _schema("cancel_order", ("order", asset_id)),
     _schema("set_attributor", ("model", asset_id), ("operator", address)),
     _schema("attest", ("use", asset_id), ("datanet", asset_id), ("output_hash", asset_id),
             ("algorithm", algorithm_text), ("scores", _scores)),

@@ -5,15 +5,18 @@ One process, a temporary LevelDB store, blocks built by `DevChain` and run throu
 essay's question -- who owns the value created by the data, models and agents? --
 played out: three people contribute clinical notes to a datanet, a curator reviews
 them (and rejects spam, whose bond is forfeited), a model is trained on the datanet and
-on one outstanding contribution, an agent is built on the model, part of the model is
-sold, people use the agent and the model, and the contributors claim their share.
+on one outstanding contribution, an agent is built on the model, Eve sells a quarter of
+the model's revenue rights on the order book and Gus buys it (revenue that arrived before
+the fill is Eve's, after it Gus's), people use the agent and the model, and the
+contributors claim their share.
 The model has an attributor (Proof of Attribution, docs/poa.md): the pool part of each
 use waits in escrow until the attributor attests which notes the answer drew on. Uma's
 answer quotes Ada's and Chidi's notes and none of Bao's; the attestation (span-v1 over the
 notes in testnet/demo_data/, whose sha256 are the contributions' content hashes) pays them
-by measurement, and anyone holding the notes recomputes it. Vic's use is never attested
-and falls back to the pool's weights. It prints the graph, one payment traced along its
-paths, the measurement beside what static weights would have paid, and who earned what.
+by measurement, and anyone holding the notes recomputes it. Vic's uses are never attested
+and fall back to the pool's weights. It prints the graph, one payment traced along its
+paths, the book, the measurement beside what static weights would have paid, and every
+holder's earned (paid out) and accrued (claimable) revenue.
 """
 from __future__ import annotations
 
@@ -33,19 +36,23 @@ from node.poa.chain import read_accepted_contributions
 from node.poa.index import Contribution, build_index, match_files
 from node.poa.verify import verify_use
 from state.address import address_from_pubkey, encode_address
-from state.asset_records import AssetKind, compute_asset_id, compute_contribution_id
-from state.attribution import compute_use_flows, get_accrued
+from state.asset_records import AssetKind, compute_asset_id, compute_contribution_id, get_earned
+from state.asset_index import iter_list
+from state.attribution import compute_use_flows, get_accrued, get_claimable
 from state.context import BlockInfo, Context
 from state.devchain import DevChain, seeded_key
 from state.errors import Code
-from state.graph import get_asset_view, get_earnings, get_upstream
+from state.graph import get_asset_view, get_upstream
+from state.order_book import iter_levels
 from state.params import Params
 from state.poa_records import Escrow, EscrowStatus, get_escrow, get_use_escrows
+from state.revenue import HOLDINGS_INDEX, get_position
 from state.store import Store
 from state.supply import check_supply_invariant
 from state.tx import PPM, tx_id
 
 OPEN = 1_000_000
+SALE_SHARES, SALE_PRICE = 250_000, 8      # 25 % of the model at 8 uopen a share: 2 OPEN
 CAST = {
     "Dana": "curates the rare-disease clinical-notes datanet",
     "Ada": "contributes 1,200 annotated notes (the best set)",
@@ -53,7 +60,7 @@ CAST = {
     "Chidi": "contributes 200 notes",
     "Mallory": "submits a scraped duplicate (spam)",
     "Eve": "trains the triage model",
-    "Gus": "buys 25 % of the triage model's revenue rights",
+    "Gus": "buys 25 % of the triage model's revenue rights on the order book",
     "Finn": "builds the care-nav agent on the model",
     "Uma": "a clinic that uses the agent",
     "Vic": "a researcher who uses the model directly",
@@ -200,33 +207,41 @@ class Story:
                                                       [[model, 300_000]])))
         agent = compute_asset_id(tx_id(raw))
         self.asset_names[agent] = "care-nav"
-        self.block(("Eve", "transfer_shares", (model, a["Gus"], 250_000)),
-                   ("Eve", "set_attributor", (model, a["Otto"])))
+        self.block(("Eve", "set_attributor", (model, a["Otto"])))
         c.print(f"\nEve, the model's top holder, names Otto its attributor and bonds "
                 f"{fmt(self.chain.ledger.params.attributor_bond)} OPEN.")
 
         self.print_graph(agent)
         self.print_trace(agent, 5 * OPEN)
-        self.note_use(agent, 5 * OPEN)
         self.note_use(model, 2 * OPEN)
+        self.block(("Vic", "use", (model, 2 * OPEN)))
+        before = get_claimable(self.view(), model, a["Eve"])
+        c.print(f"\nVic uses the model at 2 OPEN: {fmt(before)} OPEN accrues to Eve, its only holder.")
+
+        expires = self.chain.ledger.height + 100
+        self.block(("Eve", "place_order", (model, "sell", SALE_SHARES, SALE_PRICE, expires)))
+        self.print_book(model)
+        self.block(("Gus", "place_order", (model, "buy", SALE_SHARES, SALE_PRICE, expires)))
+        c.print(f"Gus buys the {SALE_SHARES:,} shares at {SALE_PRICE} uopen each "
+                f"({fmt(SALE_SHARES * SALE_PRICE)} OPEN). The fill settles Eve first: the "
+                f"{fmt(get_earned(self.view(), a['Eve'], model))} OPEN that arrived before it is paid to her; "
+                "what arrives from now on is shared 75 / 25.")
+
+        self.note_use(agent, 5 * OPEN)
         raws = self.block(*[("Uma", "use", (agent, 5 * OPEN)) for _ in range(uses)],
                           ("Vic", "use", (model, 2 * OPEN)))
-        c.print(f"\nUma uses the agent {uses} time(s) at 5 OPEN; Vic uses the model once at 2 OPEN. "
+        c.print(f"\nUma uses the agent {uses} time(s) at 5 OPEN; Vic uses the model again at 2 OPEN. "
                 f"The pool part of each use waits in escrow for Otto's attestation.")
-        uma_uses = [tx_id(r) for r in raws[:uses]]
-        self.attribute(datanet, contributions, weights, uma_uses)
+        self.attribute(datanet, contributions, weights, [tx_id(r) for r in raws[:uses]])
 
         view = self.view()
         c.print("\nAccrued in the contributor pool (claimable): " + ", ".join(
             f"{w} {fmt(get_accrued(view, contributions[w]))}" for w in weights))
-        self.block(*[(w, "claim", (contributions[w],)) for w in weights],
-                   ("Dana", "claim", (datanet,)), ("Eve", "claim", (model,)), ("Gus", "claim", (model,)),
-                   ("Finn", "claim", (agent,)))
+        self.block(*[(w, "claim", (contributions[w],)) for w in weights])
         for w in weights:
             self.note_path(contributions[w], f"claim from the pool of {self.label(datanet)}")
-        c.print("Every holder claims what it accrued: Ada, Bao and Chidi on their contributions "
-                "(pool -> contribution -> holders), Dana, Eve, Gus and Finn on their assets.")
-        self.print_earnings([datanet, model, agent] + list(contributions.values()))
+        c.print("Ada, Bao and Chidi claim (pool -> contribution -> holders); the others have not claimed yet.")
+        self.print_earnings()
         pool = get_asset_view(self.view(), datanet)
         ledger = self.chain.ledger
         total = check_supply_invariant(self.chain.state)
@@ -298,18 +313,29 @@ class Story:
         self.console.print()
         self.console.print(tree)
 
-    def print_earnings(self, assets: list[bytes]) -> None:
+    def print_book(self, asset_id: bytes) -> None:
         view = self.view()
-        table = Table(title="Who earned what, from which asset, along which path")
-        table.add_column("account")
-        table.add_column("asset")
-        table.add_column("earned (OPEN)", justify="right")
-        table.add_column("along")
+        for side, label in (("sell", "asks"), ("buy", "bids")):
+            levels = ", ".join(f"{n:,} shares at {p} uopen ({k} order{'s' if k > 1 else ''})"
+                               for p, n, k in iter_levels(view, asset_id, side, 5))
+            self.console.print(f"  book of {self.label(asset_id)}, {label}: {levels or 'none'}")
+
+    def print_earnings(self) -> None:
+        view = self.view()
+        table = Table(title="Revenue rights: earned (paid out) and accrued (claimable now), by asset")
+        for col, just in (("account", "left"), ("asset", "left"), ("shares", "right"),
+                          ("earned (OPEN)", "right"), ("accrued (OPEN)", "right"), ("along", "left")):
+            table.add_column(col, justify=just)
         for name in CAST:
-            rows = get_earnings(view, self.addr[name])
-            for asset, amount in rows:
-                table.add_row(name, self.label(asset), fmt(amount),
-                              "\n".join(self.paths.get(asset, [])))
+            rows = 0
+            for asset in iter_list(view, HOLDINGS_INDEX, self.addr[name]):
+                earned = get_earned(view, self.addr[name], asset)
+                accrued = get_claimable(view, asset, self.addr[name])
+                shares = get_position(view, asset, self.addr[name]).shares
+                if earned or accrued:
+                    table.add_row(name, self.label(asset), f"{shares:,}", fmt(earned), fmt(accrued),
+                                  "\n".join(self.paths.get(asset, [])))
+                    rows += 1
             if rows:
                 table.add_section()
         self.console.print()

@@ -4,11 +4,13 @@ nodes (earnings and graphs with Merkle proofs).
 
 Dana curates a datanet of clinical notes; Ada, Bao and Chidi contribute (Mallory submits a
 copy, rejected); Eve trains a model on the datanet and on Ada's notes; Finn builds an
-agent on the model; Gus buys a quarter of the model's revenue rights; Otto is the model's
-attributor; Uma uses the agent, Vic the model. Otto measures which notes the agent's answer
-to Uma quoted and attests it (Proof of Attribution, docs/poa.md); once the windows close
-the escrows are paid by that measurement (Vic's, unattested, by weights); the contributors
-claim. Then: static weights beside the measurement, and who earned what, along which path.
+agent on the model; Otto is the model's attributor; Vic uses the model; Eve sells a quarter
+of the model's revenue rights on the order book and Gus buys it (what arrived before the
+fill is Eve's, after it Gus's); Uma uses the agent, Vic the model again. Otto measures which
+notes the agent's answer to Uma quoted and attests it (Proof of Attribution, docs/poa.md);
+once the windows close the escrows are paid by that measurement (Vic's, unattested, by
+weights); the contributors claim. Then: static weights beside the measurement, every
+holder's earned and accrued revenue, queried with proofs, and along which path.
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from testnet.demo import UMA_ANSWER, measured_table, quoted_line, read_notes, sc
 from testnet.network import TestnetInfo, generate, node_status, start_node, stop_node, wait_for
 
 OPEN = 1_000_000
+SALE_SHARES, SALE_PRICE = 250_000, 8      # 25 % of the model at 8 uopen a share: 2 OPEN
 CAST = {
     "Dana": "curates the rare-disease clinical-notes datanet",
     "Ada": "contributes 1,200 annotated notes",
@@ -37,7 +40,7 @@ CAST = {
     "Chidi": "contributes 200 notes",
     "Mallory": "submits a scraped copy (spam)",
     "Eve": "trains the triage model",
-    "Gus": "buys 25 % of the model's revenue rights",
+    "Gus": "buys 25 % of the model's revenue rights on the order book",
     "Finn": "builds the care-navigator agent on the model",
     "Uma": "a clinic that uses the agent",
     "Vic": "a researcher who uses the model",
@@ -140,19 +143,27 @@ def run_story(info: TestnetInfo, ring: Keyring, console: Console, uses: int) -> 
                                                   [[model, 300_000]]]))
         agent = asset_id_of(h)
         names[agent.hex()] = "care-nav"
-        cl.block(("Eve", "transfer_shares", [model, a["Gus"], 250_000]),
-                 ("Eve", "set_attributor", [model, a["Otto"]]))
+        cl.block(("Eve", "set_attributor", [model, a["Otto"]]))
         graph = cl.rpcs[1].query("upstream", id=agent.hex())
         print_graph(console, graph["graph"], names)
+        cl.block(("Vic", "use", [model, 2 * OPEN]))
+        console.print("\nVic uses the model at 2 OPEN: what the model keeps accrues to Eve, its only holder.")
+        expires = cl.rpcs[0].get("/status")["height"] + 100
+        cl.block(("Eve", "place_order", [model, "sell", SALE_SHARES, SALE_PRICE, expires]))
+        book = cl.rpcs[3].query("book", id=model.hex())
+        console.print(f"Eve offers {SALE_SHARES:,} shares at {SALE_PRICE} uopen each; the book of triage-7b "
+                      f"(read with proofs): asks {[(x['price'], x['shares']) for x in book['asks']]}.")
+        cl.block(("Gus", "place_order", [model, "buy", SALE_SHARES, SALE_PRICE, expires]))
+        fills = cl.rpcs[2].query("fills", id=model.hex())
+        console.print(f"Gus buys them: last price {fills['last_price']} uopen a share. The fill settled Eve "
+                      "first, so what arrived before it is hers; from now on 75 / 25.")
         used = cl.block(*[("Uma", "use", [agent, 5 * OPEN]) for _ in range(uses)], ("Vic", "use", [model, 2 * OPEN]))
-        console.print(f"\nUma uses the agent {uses} time(s) at 5 OPEN; Vic uses the model once at 2 OPEN. "
+        console.print(f"\nUma uses the agent {uses} time(s) at 5 OPEN; Vic uses the model again at 2 OPEN. "
                       f"Otto is the model's attributor: each use's pool part waits in escrow.")
         quoted = attribute(cl, console, datanet, contrib, weights, [bytes.fromhex(h) for h in used], uses)
-        cl.block(*[(w, "claim", [contrib[w]]) for w in weights],
-                 ("Dana", "claim", [datanet]), ("Eve", "claim", [model]), ("Gus", "claim", [model]),
-                 ("Finn", "claim", [agent]))
-        console.print("Every holder claims what it accrued: Ada, Bao and Chidi on their contributions "
-                      "(pool -> contribution -> holders), Dana, Eve, Gus and Finn on their assets.")
+        cl.block(*[(w, "claim", [contrib[w]]) for w in weights])
+        console.print("Ada, Bao and Chidi claim what their contributions accrued in the pool "
+                      "(pool -> contribution -> holders); the others have not claimed yet.")
         model_graph = cl.rpcs[3].query("upstream", id=model.hex())
         paths = paths_from_graph(graph["graph"], names, "Uma's use: ")
         for cid in quoted:
@@ -228,12 +239,14 @@ def paths_from_graph(root: dict, names: dict[str, str], prefix: str) -> dict[str
 
 
 def print_earnings(console: Console, cl: Client, names: dict[str, str], paths: dict[str, list[str]]) -> None:
-    table = Table(title="Who earned what, from which asset, along which path (queried with proofs)")
-    for col, just in (("account", "left"), ("asset", "left"), ("earned (OPEN)", "right"), ("along", "left")):
+    table = Table(title="Who earned what: earned (paid out) and accrued (claimable), by asset (queried with proofs)")
+    for col, just in (("account", "left"), ("asset", "left"), ("shares", "right"), ("earned (OPEN)", "right"),
+                      ("accrued (OPEN)", "right"), ("along", "left")):
         table.add_column(col, justify=just)
     for name in CAST:
-        q = cl.rpcs[2].query("earnings", address=encode_address(cl.addr[name]))
-        for row in q["earnings"]:
+        q = cl.rpcs[2].query("holdings", address=encode_address(cl.addr[name]))
+        rows = [r for r in q["holdings"] if r["earned"] or r["accrued"]]
+        for row in rows:
             label = names.get(row["asset"], row["name"])
             how = list(paths.get(row["asset"], []))
             if label.startswith("notes/"):
@@ -241,8 +254,8 @@ def print_earnings(console: Console, cl: Client, names: dict[str, str], paths: d
                     next(k for k, v in names.items() if v == "notes"), [])]
             elif label == "notes" and name == "Dana":
                 how.append("Mallory's forfeited bond")
-            table.add_row(name, label, fmt(row["amount"]), "\n".join(how))
-        if q["earnings"]:
+            table.add_row(name, label, f"{row['shares']:,}", fmt(row["earned"]), fmt(row["accrued"]), "\n".join(how))
+        if rows:
             table.add_section()
     console.print()
     console.print(table)

@@ -151,3 +151,29 @@ import pytest  # noqa: E402
 def cast(make):
     """A DevChain where ada, bao, chidi, dana, eve, finn, gus and uma are funded."""
     return cast_chain(make)
+
+
+# --- the market ----------------------------------------------------------------------------
+def place(chain, who: str, asset: bytes, side: str, shares: int, price: int, *, expires_in: int = 1_000,
+          fee: int | None = None):
+    """`who` places an order (expiring `expires_in` blocks from now); returns (order id, result)."""
+    from state.order_book import compute_order_id
+    result, raw = submit(chain, who, "place_order", asset, side, shares, price,
+                         chain.ledger.height + 1 + expires_in, fee=fee)
+    return compute_order_id(tx_id(raw)), result
+
+
+def order(chain, order_id: bytes):
+    from state.order_book import get_order
+    return get_order(view(chain), order_id)
+
+
+def position(chain, who: str, asset: bytes):
+    from state.revenue import get_position
+    return get_position(view(chain), asset, ADDR[who])
+
+
+def book(chain, asset: bytes, side: str, limit: int = 100) -> list[tuple[int, int, int]]:
+    """(price, shares, orders) per level, best first."""
+    from state.order_book import iter_levels
+    return list(iter_levels(view(chain), asset, side, limit))

@@ -53,6 +53,9 @@ asset_actions = st.one_of(
               st.sampled_from(["span-v1", "span-v9"])),
     st.tuples(st.just("challenge"), actor, ref, st.sampled_from([1, 1_000_000, 10**15])),
     st.tuples(st.just("resolve"), actor, ref, st.booleans()),
+    st.tuples(st.just("place_order"), actor, ref, st.sampled_from(["buy", "sell"]),
+              st.sampled_from([1, 500, 400_000]), st.sampled_from([1, 9, 10**13]), st.integers(0, 3)),
+    st.tuples(st.just("cancel_order"), actor, st.integers(0, 31)),
 )
 
 actions = st.one_of(core_actions, asset_actions) if HAS_ASSETS else core_actions
@@ -71,6 +74,7 @@ class Workload:
         self.records: dict[bytes, list] = {}
         self.escrows: list[tuple[bytes, bytes, bytes, bytes]] = []   # (attestation id, use, datanet, model)
         self.key_of = {addr(k): k for k in self.keys}
+        self.orders: list[bytes] = []          # ids of the orders placed (for cancels)
 
     def key(self, i: int):
         return self.keys[i % len(self.keys)]
@@ -145,6 +149,16 @@ class Workload:
             return c.tx(key, kind, self.asset(r), dest, shares)
         if kind == "claim":
             return c.tx(key, kind, self.asset(action[2], 2))
+        if kind == "place_order":
+            _, _, r, side, shares, price, expires_in = action
+            raw = c.tx(key, kind, self.asset(r, 3), side, shares, price, c.ledger.height + 1 + expires_in)
+            from state.order_book import compute_order_id
+            from state.tx import tx_id
+            self.orders.append(compute_order_id(tx_id(raw)))
+            return raw
+        if kind == "cancel_order":
+            order = self.orders[action[2] % len(self.orders)] if self.orders else b"\x00" * 32
+            return c.tx(key, kind, order)
         return self.poa_tx(action)
 
     def escrow(self, i: int) -> tuple[bytes, bytes, bytes, bytes]:

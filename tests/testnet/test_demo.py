@@ -7,12 +7,19 @@ from testnet.demo import command, fmt, pct
 
 
 def test_demo_runs_and_shows_earnings_and_paths():
-    result = CliRunner().invoke(command, ["--uses", "2"], terminal_width=200)
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(command, ["--uses", "2"], terminal_width=200)
     assert result.exit_code == 0, result.output
     out = result.output
-    # per agent use at 5 OPEN: fee 0.25, 4.75 arrives, Finn keeps 70 % = 3.325 (x 2 uses)
+    # per agent use at 5 OPEN: fee 0.25, 4.75 arrives, Finn keeps 70 % = 3.325 (x 2 uses), accrued
     assert "6.650000" in out and "use care-nav > triage-7b > notes/Ada" in out
     assert "claim from the pool of notes" in out and "Supply invariant holds" in out
+    # Vic's first use (1.045 OPEN kept by the model) came before the sale: Eve's, paid at the
+    # fill; after it, 2 agent uses x 0.78375 + 1.045 = 2.6125 OPEN split 75 / 25 (accrued)
+    rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:6]]
+            for line in out.splitlines() if "triage-7b" in line and line.count("│") > 5}
+    assert rows["Eve"] == ["triage-7b", "750,000", "1.045000", "1.959375"]
+    assert rows["Gus"] == ["triage-7b", "250,000", "0.000000", "0.653125"]
+    assert "book of triage-7b, asks: 250,000 shares at 8 uopen" in out
 
 
 def test_demo_measures_which_notes_the_answer_quoted():
