@@ -2,8 +2,8 @@
 
 The tx commands are generated from the ledger's schema table (state/tx.py KINDS), so every
 transaction kind has a command and its options are the kind's fields, parsed by field type:
-addresses as `open1...`, ids and keys as hex, sources as `ID:PPM,ID:PPM`, curators as
-comma-separated addresses. The nonce is read from the node unless given.
+addresses as `open1...`, ids and keys as hex, sources and scores as `ID:PPM,ID:PPM`,
+curators as comma-separated addresses. The nonce is read from the node unless given.
 """
 from __future__ import annotations
 
@@ -85,6 +85,8 @@ def field_parser(check: Any) -> tuple[click.ParamType, str]:
         (T._boolean, _bool, "true/false"),
         (T._curators, _addresses, "comma-separated addresses"),
         (T._sources, _sources, "ASSET_ID:WEIGHT_PPM,..."),
+        (T._scores, _sources, "CONTRIBUTION_ID:SCORE_PPM,... (empty: none)"),
+        (T.algorithm_text, str, "scorer name (span-v1)"),
         (T._vote, _hex_bytes(None), "encoded vote (hex)"),
         (T._order_side, str, "buy or sell"),
     ]

@@ -90,6 +90,14 @@ async def _open_client(cfg: dict, directory: Path, node: str | None, peer: str |
             await w.aclose()
 
 
+@asynccontextmanager
+async def open_light_client(directory: Path, node: str | None) -> AsyncIterator[Any]:
+    """The light client kept in `directory` (after `light init`), talking RPC to `node`
+    (default: the one given at init). For other commands that read proven state (poa)."""
+    async with _open_client(_load_config(directory), directory, node, None) as client:
+        yield client
+
+
 def _run(fn: Callable[[], Awaitable[Any]]) -> Any:
     """Run one async command; map the light client's errors to exit codes."""
     from node.light.errors import LightError, VerificationError

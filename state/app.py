@@ -85,7 +85,8 @@ def _load_assets():
 _ASSETS = _load_assets()
 if _ASSETS is not None:
     PROCESSORS.update(_ASSETS.PROCESSORS)
-# end-of-block steps of the asset side (the market's expiry sweep), after the block's txs
+# end-of-block steps of the asset side, after the block's txs (state/assets.py END_BLOCK: the
+# market's expiry sweep, then settling Proof of Attribution escrows whose windows ended)
 END_BLOCK: tuple[Callable[[Context], None], ...] = tuple(getattr(_ASSETS, "END_BLOCK", ()))
 
 

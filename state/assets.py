@@ -58,6 +58,7 @@ from state.attribution import (  # noqa: F401
     process_pool_pull,
     process_use,
 )
+from state import poa
 from state.codec import decode_value
 from state.context import Context
 from state.errors import Code, TxError
@@ -221,9 +222,10 @@ PROCESSORS = {
     "place_order": process_place_order,
     "cancel_order": process_cancel_order,
 }
+PROCESSORS.update(poa.PROCESSORS)
 
-# run at the end of every block, after its txs (state/app.py)
-END_BLOCK = (process_expiry_sweep,)
+# run at the end of every block, after its txs, in this order (state/app.py)
+END_BLOCK = (process_expiry_sweep, poa.process_deadlines)
 
 
 # --- the supply invariant ----------------------------------------------------------------------------------

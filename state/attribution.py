@@ -46,6 +46,7 @@ from state.asset_records import (
 )
 from state.context import Context
 from state.errors import Code, TxError
+from state.poa_records import get_attributor, process_open_escrows
 from state.revenue import Rights, compute_accrued as compute_holder_accrued, get_position, get_rights
 from state.revenue import process_settle_holder, set_rights
 from state.tx import PPM, SignedTx
@@ -94,7 +95,8 @@ def compute_accrued(acc: int, weight: int, debt: int) -> int:
 class Flow:
     """One amount that stopped somewhere (for tracing: the demo, explorers).
     `path` runs from the asset paid down to the asset where it stopped; `to` is
-    "holders" (recipient: the asset whose holders accrue it) or "pool" (recipient: the datanet)."""
+    "holders" (recipient: the asset whose holders accrue it), "pool" (recipient: the
+    datanet) or "escrow" (recipient: the datanet; held for a Proof of Attribution, state/poa.py)."""
     path: tuple[bytes, ...]
     to: str
     recipient: bytes
@@ -102,11 +104,20 @@ class Flow:
 
 
 class Payout:
-    """Everything one payment moves, gathered in memory and then written by `apply`."""
-    __slots__ = ("ctx", "records", "pools", "deposits", "rights", "arrived", "trace")
+    """Everything one payment moves, gathered in memory and then written by `apply`.
 
-    def __init__(self, ctx: Context, trace: list[Flow] | None = None) -> None:
+    Proof of Attribution's hook (state/poa.py): a payment made by the use tx `use` that
+    passes a model with an attributor escrows, instead of depositing, what rule 2 would put
+    into the pool of each datanet reached through that model (the nearest such model on
+    the path attests)."""
+    __slots__ = ("ctx", "records", "pools", "deposits", "rights", "arrived", "trace",
+                 "use", "attributed", "escrows")
+
+    def __init__(self, ctx: Context, trace: list[Flow] | None = None, use: bytes | None = None) -> None:
         self.ctx = ctx
+        self.use = use
+        self.attributed: dict[bytes, bool] = {}            # model -> has an attributor
+        self.escrows: dict[bytes, tuple[bytes, int]] = {}  # datanet -> (model, uopen escrowed)
         self.records: dict[bytes, AssetRecord] = {}
         self.pools: dict[bytes, Pool] = {}
         self.deposits: dict[bytes, int] = {}               # datanet -> uopen into its pool
@@ -141,19 +152,21 @@ class Payout:
         """`amount` arrives at `asset_id`: apply rules 1-3, recursively (an explicit stack,
         since a chain of 1,024 assets is deeper than Python's recursion limit)."""
         tracing = self.trace is not None
-        stack: list[tuple[bytes, int, tuple[bytes, ...]]] = [(asset_id, amount, ())]
+        stack: list[tuple[bytes, int, tuple[bytes, ...], bytes | None]] = [(asset_id, amount, (), None)]
         while stack:
-            aid, r, path = stack.pop()
+            aid, r, path, model = stack.pop()
             if tracing:
                 path = path + (aid,)
             rec = self.get_record(aid)
             rest = r
+            if self.use is not None and rec.kind == AssetKind.MODEL and self.is_attributed(aid):
+                model = aid
             if rec.sources:
                 arrivals = []
                 for source, weight in rec.sources:
                     part = r * weight // PPM                 # rule 1 (compute_source_part)
                     if part:
-                        arrivals.append((source, part, path))
+                        arrivals.append((source, part, path, model))
                         rest -= part
                 stack.extend(reversed(arrivals))             # first source first
             if rec.kind == AssetKind.DATANET and rest:
@@ -162,18 +175,35 @@ class Payout:
                     pool = self.pools[aid] = get_pool(self.ctx, aid)
                 if pool.total_weight:                        # rule 2
                     part = compute_pool_part(rest, rec.contributor_share_ppm)
-                    if part:
+                    if part and model is not None:
+                        self.add_to_escrow(aid, model, part, path)
+                        rest -= part
+                    elif part:
                         self.add_to_pool(aid, pool, part, path)
                         rest -= part
             if rest:
                 self.add_to_holders(aid, rest, path)                # rule 3
 
     def count_writes(self) -> int:
-        return len(self.rights) + len(self.deposits)
+        return len(self.rights) + len(self.deposits) + 2 * len(self.escrows)   # an escrow + its queue entry
+
+    def is_attributed(self, model: bytes) -> bool:
+        known = self.attributed.get(model)
+        if known is None:
+            known = self.attributed[model] = get_attributor(self.ctx, model) is not None
+        return known
+
+    def add_to_escrow(self, datanet_id: bytes, model: bytes, amount: int, path: tuple[bytes, ...]) -> None:
+        first, before = self.escrows.get(datanet_id, (model, 0))
+        self.escrows[datanet_id] = (first, before + amount)
+        if self.trace is not None:
+            self.trace.append(Flow(path, "escrow", datanet_id, amount))
 
     def apply(self) -> None:
-        """Write the payout: revenue rights (accumulator and vault), pools."""
+        """Write the payout: revenue rights (accumulator and vault), pools, escrows."""
         ctx = self.ctx
+        if self.escrows:
+            process_open_escrows(ctx, self.use, self.escrows)
         for asset_id, rights in self.rights.items():
             set_rights(ctx, asset_id, rights)
             ctx.emit("accrue", asset_id, self.arrived[asset_id])
@@ -182,11 +212,13 @@ class Payout:
             ctx.emit("pool", datanet_id, amount)
 
 
-def compute_use_flows(ctx: Context, asset_id: bytes, price: int) -> tuple[int, list[Flow]]:
-    """(protocol fee, flows) a use of `asset_id` at `price` would cause now; writes nothing."""
+def compute_use_flows(ctx: Context, asset_id: bytes, price: int,
+                      as_use: bool = False) -> tuple[int, list[Flow]]:
+    """(protocol fee, flows) a use of `asset_id` at `price` would cause now; writes nothing.
+    By static weights alone, unless `as_use`: then as a `use` tx would pay (escrows shown)."""
     trace: list[Flow] = []
     fee = compute_protocol_fee(price, ctx.params.protocol_fee_ppm)
-    Payout(ctx, trace).distribute(asset_id, price - fee)
+    Payout(ctx, trace, use=bytes(32) if as_use else None).distribute(asset_id, price - fee)
     return fee, trace
 
 
@@ -269,7 +301,7 @@ def process_use(ctx: Context, tx: SignedTx) -> None:
     ctx.collect_fee(fee)
     ctx.emit("use", asset_id, tx.sender, price, fee)
     if price > fee:
-        payout = Payout(ctx)
+        payout = Payout(ctx, use=tx.id)
         payout.records[asset_id] = rec
         payout.distribute(asset_id, price - fee)
         # Verify the tx fee pays for the keys the payment writes

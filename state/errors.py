@@ -73,6 +73,20 @@ class Code(IntEnum):
     ORDER_CANCELLED = 89
     # --- blocks -------------------------------------------------------------------------
     INTERNAL = 99
+    # --- Proof of Attribution per use (state/poa.py) ---------------------------------------
+    NOT_ATTRIBUTOR = 110
+    NO_ESCROW = 111
+    ATTESTATION_WINDOW_CLOSED = 112
+    ALREADY_ATTESTED = 113
+    WRONG_DATANET = 114
+    SCORES_EXCEED_TOTAL = 115
+    UNKNOWN_ALGORITHM = 116
+    NOT_ATTESTED = 117
+    CHALLENGE_WINDOW_CLOSED = 118
+    ALREADY_CHALLENGED = 119
+    CHALLENGE_BOND_TOO_SMALL = 120
+    NO_CHALLENGE = 121
+    ALREADY_VOTED = 122
 
 
 class TxError(Exception):

@@ -37,7 +37,7 @@ from state.order_book import (
     set_order,
 )
 from state import ordered_set
-from state.revenue import process_lock_shares, process_move_shares
+from state.revenue import process_close_position, process_lock_shares, process_open_position
 from state.tx import MAX_AMOUNT, SignedTx
 
 
@@ -50,9 +50,10 @@ def _crosses(taker: Order, price: int) -> bool:
     return price <= taker.price if taker.side == "buy" else price >= taker.price
 
 
-def process_close(ctx, order_id: bytes, order: Order, status: Status) -> None:
-    """Take an open order off the book and return its escrow (uopen or locked shares)."""
-    process_unlink(ctx, order_id, order)
+def process_close(ctx, order_id: bytes, order: Order, status: Status) -> bool:
+    """Take an open order off the book and return its escrow (uopen or locked shares).
+    Returns True if its price level emptied."""
+    emptied = process_unlink(ctx, order_id, order)
     if order.side == "buy":
         increase_balance(ctx, order.owner, order.escrow)
         order.escrow = 0
@@ -61,60 +62,101 @@ def process_close(ctx, order_id: bytes, order: Order, status: Status) -> None:
     order.status = status
     set_order(ctx, order_id, order)
     ctx.emit("order_closed", order_id, order.owner, Status(status).name.lower(), order.remaining)
+    return emptied
 
 
-def _fill(ctx, taker_id: bytes, taker: Order, maker_id: bytes, maker: Order, price: int) -> None:
-    shares = min(taker.remaining, maker.remaining)
+class _Taker:
+    """The taker's position during its fills: settled once before the first, changed in
+    memory by each, written once after the last (nothing arrives for the holders in
+    between), so k fills cost the taker one settlement and one rank update, not k."""
+    __slots__ = ("ctx", "order", "pos", "before")
+
+    def __init__(self, ctx, order: Order) -> None:
+        self.ctx, self.order, self.pos, self.before = ctx, order, None, None
+
+    def open(self):
+        if self.pos is None:
+            self.pos, self.before = process_open_position(self.ctx, self.order.asset, self.order.owner)
+        return self.pos
+
+    def close(self) -> None:
+        if self.pos is not None:
+            process_close_position(self.ctx, self.order.asset, self.order.owner, self.pos, self.before)
+            self.pos = None
+
+
+def _fill(ctx, taker_id: bytes, taker: _Taker, maker_id: bytes, maker: Order, price: int) -> bool:
+    """One fill at the maker's price; True if the maker's level emptied."""
+    order = taker.order
+    shares = min(order.remaining, maker.remaining)
     value = shares * price                       # <= the buyer's escrow: no overflow
-    if taker.side == "buy":
-        seller, buyer = maker.owner, taker.owner
-        taker.escrow -= value
+    taker_pos = taker.open()
+    maker_pos, maker_before = process_open_position(ctx, order.asset, maker.owner)
+    if order.side == "buy":
+        seller, buyer = maker.owner, order.owner
+        order.escrow -= value
+        maker_pos.shares -= shares
+        maker_pos.locked -= shares
+        taker_pos.shares += shares
     else:
-        seller, buyer = taker.owner, maker.owner
+        seller, buyer = order.owner, maker.owner
         maker.escrow -= value
-    process_move_shares(ctx, taker.asset, seller, buyer, shares, from_locked=True)
+        maker_pos.shares += shares
+        taker_pos.shares -= shares
+        taker_pos.locked -= shares
+    process_close_position(ctx, order.asset, maker.owner, maker_pos, maker_before)
     increase_balance(ctx, seller, value)
-    taker.remaining -= shares
+    order.remaining -= shares
+    emptied = False
     if shares == maker.remaining:
-        process_unlink(ctx, maker_id, maker)     # subtracts what was left: the level's shares
+        emptied = process_unlink(ctx, maker_id, maker)   # subtracts what was left from the level
         maker.remaining = 0
         maker.status = Status.FILLED
     else:
         maker.remaining -= shares
         process_level_fill(ctx, maker, shares)
     set_order(ctx, maker_id, maker)
-    process_record_fill(ctx, taker.asset, price, shares, buyer, seller, maker_id, taker_id)
-    ctx.emit("fill", taker.asset, maker_id, taker_id, buyer, seller, shares, price)
+    process_record_fill(ctx, order.asset, price, shares, buyer, seller, maker_id, taker_id)
+    ctx.emit("fill", order.asset, maker_id, taker_id, buyer, seller, shares, price)
+    return emptied
 
 
-def process_match(ctx, taker_id: bytes, taker: Order, budget: int) -> bool:
-    """Fill `taker` against the other side of its book; True if the budget ran out while
+def process_match(ctx, taker_id: bytes, order: Order, budget: int) -> bool:
+    """Fill `order` against the other side of its book; True if the budget ran out while
     it still crosses the book."""
-    side = OPPOSITE[taker.side]
-    ns = book_ns(taker.asset, side)
+    side = OPPOSITE[order.side]
+    ns = book_ns(order.asset, side)
+    taker = _Taker(ctx, order)
+    price = None                                 # the best price, known until its level empties
     pulled = False
-    while taker.remaining:
-        rank = ordered_set.first(ctx, ns)
-        if rank is None:
-            return False
-        price = compute_rank_price(side, rank)
-        if not _crosses(taker, price):
-            return False
-        if budget == 0:
-            return True
-        budget -= 1
-        maker_id = ctx.get_record(level_key(taker.asset, side, price))[0]
-        maker = get_order(ctx, maker_id)
-        if maker.expires_at < ctx.height:
-            process_close(ctx, maker_id, maker, Status.EXPIRED)
-        elif maker.owner == taker.owner:
-            process_close(ctx, maker_id, maker, Status.CANCELLED)
-        else:
-            if not pulled:          # a contribution's pool part belongs to the holders until now
-                process_pool_pull(ctx, taker.asset)
-                pulled = True
-            _fill(ctx, taker_id, taker, maker_id, maker, price)
-    return False
+    try:
+        while order.remaining:
+            if price is None:
+                rank = ordered_set.first(ctx, ns)
+                if rank is None:
+                    return False
+                price = compute_rank_price(side, rank)
+            if not _crosses(order, price):
+                return False
+            if budget == 0:
+                return True
+            budget -= 1
+            maker_id = ctx.get_record(level_key(order.asset, side, price))[0]
+            maker = get_order(ctx, maker_id)
+            if maker.expires_at < ctx.height or maker.owner == order.owner:
+                taker.close()                    # the maker's position may be the taker's
+                emptied = process_close(ctx, maker_id, maker, Status.EXPIRED if maker.expires_at < ctx.height
+                                        else Status.CANCELLED)
+            else:
+                if not pulled:      # a contribution's pool part belongs to the holders until now
+                    process_pool_pull(ctx, order.asset)
+                    pulled = True
+                emptied = _fill(ctx, taker_id, taker, maker_id, maker, price)
+            if emptied:
+                price = None
+        return False
+    finally:
+        taker.close()
 
 
 def process_place_order(ctx, tx: SignedTx) -> None:

@@ -166,9 +166,10 @@ def process_level_fill(ctx, order: Order, shares: int) -> None:
     ctx.put_record(key, level)
 
 
-def process_unlink(ctx, order_id: bytes, order: Order) -> None:
+def process_unlink(ctx, order_id: bytes, order: Order) -> bool:
     """Take an order off the book (its level, and the level off the side if it empties)
-    and out of its owner's open orders. The caller sets its status and writes it."""
+    and out of its owner's open orders. The caller sets its status and writes it.
+    Returns True if its price level emptied."""
     key = level_key(order.asset, order.side, order.price)
     level = ctx.get_record(key)
     for neighbour, field, value, end in ((order.prev, "next", order.next, 0), (order.next, "prev", order.prev, 1)):
@@ -187,6 +188,7 @@ def process_unlink(ctx, order_id: bytes, order: Order) -> None:
         ordered_set.remove(ctx, book_ns(order.asset, order.side), compute_rank(order.side, order.price))
     order.prev = order.next = b""
     ordered_set.remove(ctx, ACCOUNT_ORDERS + order.owner, order_id)
+    return not level[3]
 
 
 # --- fills ---------------------------------------------------------------------------------------

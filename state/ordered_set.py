@@ -2,17 +2,20 @@
 
 The store has no range scans (its tree is keyed by hashes), yet the market needs the best
 price of a book and the ledger the top holder of an asset, both among any number of
-entries. This is a burst trie over the keys' bytes, each node one state value:
+entries. This is a burst trie with path compression over the keys' bytes, each node one
+state value addressed by a key prefix A:
 
-    ns + path  ->  [LEAF, [key, ...]]      at most LEAF_CAP keys, sorted, all starting with path
-               |   [BRANCH, bitmap32]      bit b set: the child at path + bytes([b]) is not empty
+    ns + A  ->  [LEAF, [key, ...]]            at most LEAF_CAP keys, sorted, all starting with A
+            |   [BRANCH, bitmap32, ext]       every key below starts with A + ext; bit b set:
+                                              the child at A + ext + bytes([b]) is not empty
 
-A missing node is an empty leaf. A leaf that grows past LEAF_CAP bursts into a branch
-with one leaf per next byte, so the depth is about log_256(n / LEAF_CAP): 2 for 100,000
-random keys, never more than the key length. Reading the least key walks one path;
-inserting or removing a key reads that path and writes its leaf (plus a parent bitmap
-when a child appears or empties). Big-endian integers in the keys make "least key"
-mean "least number", so a price level or a share count sorts as numbers do.
+A missing node is an empty leaf. A leaf that grows past LEAF_CAP bursts into a branch whose
+`ext` is the items' common prefix, with one child per next byte, so keys that share long
+prefixes (big-endian prices, share counts) cost no extra levels: the depth is about
+log_256(n / LEAF_CAP) + 1, 2 or 3 for 100,000 keys. An insert that leaves a branch's `ext`
+splits it: the branch moves one level down (its children's addresses are full prefixes,
+so they stay). Reading the least key walks one path; inserting or removing a key reads
+that path and writes its leaf (plus a parent bitmap when a child appears or empties).
 
 The shape depends on the order of past inserts and removals only, so it is deterministic.
 All keys of one set (one `ns`) have the same length; namespaces of one table have the same
@@ -39,58 +42,81 @@ def _lowest(bits: int) -> int:
     return (bits & -bits).bit_length() - 1
 
 
+def _common_prefix(items: list[bytes], depth: int) -> bytes:
+    """The bytes from `depth` on that all (sorted) items share, leaving at least one to
+    branch on."""
+    first, last = items[0], items[-1]
+    n = depth
+    while n < len(first) - 1 and first[n] == last[n]:
+        n += 1
+    return first[depth:n]
+
+
 def _write_burst(ctx, ns: bytes, path: bytes, items: list[bytes]) -> None:
     """Write `items` (sorted, > LEAF_CAP, all under `path`) as a branch at `path`."""
-    depth = len(path)
+    ext = _common_prefix(items, len(path))
+    depth = len(path) + len(ext)
     groups: dict[int, list[bytes]] = {}
     for k in items:
         groups.setdefault(k[depth], []).append(k)
     bits = 0
     for b, group in groups.items():
         bits |= 1 << b
-        child = path + bytes([b])
+        child = path + ext + bytes([b])
         if len(group) > LEAF_CAP and depth + 1 < len(group[0]):
             _write_burst(ctx, ns, child, group)
         else:
             ctx.put_record(ns + child, [LEAF, group])
-    ctx.put_record(ns + path, [BRANCH, _bitmap(bits)])
+    ctx.put_record(ns + path, [BRANCH, _bitmap(bits), ext])
 
 
 def insert(ctx, ns: bytes, key: bytes) -> bool:
     """Add `key`; False if it was already there."""
-    depth = 0
+    path = b""
     node = ctx.get_record(ns)
     while node is not None and node[0] == BRANCH:
+        ext = node[2]
+        depth = len(path) + len(ext)
+        if key[len(path):depth] != ext:          # `key` leaves the branch's common prefix: split
+            i = next(j for j in range(len(ext)) if key[len(path) + j] != ext[j])
+            old = path + ext[:i] + ext[i:i + 1]
+            new = path + ext[:i] + key[len(path) + i:len(path) + i + 1]
+            ctx.put_record(ns + old, [BRANCH, node[1], ext[i + 1:]])
+            ctx.put_record(ns + new, [LEAF, [key]])
+            ctx.put_record(ns + path, [BRANCH, _bitmap((1 << ext[i]) | (1 << key[len(path) + i])), ext[:i]])
+            return True
         bits = _bits(node[1])
         bit = 1 << key[depth]
         if not bits & bit:             # the child is empty: it is about to hold `key`
-            ctx.put_record(ns + key[:depth], [BRANCH, _bitmap(bits | bit)])
-        depth += 1
-        node = ctx.get_record(ns + key[:depth])
+            ctx.put_record(ns + path, [BRANCH, _bitmap(bits | bit), ext])
+        path = key[:depth + 1]
+        node = ctx.get_record(ns + path)
     items = [] if node is None else node[1]
     i = bisect_left(items, key)
     if i < len(items) and items[i] == key:
         return False
     items.insert(i, key)
-    if len(items) > LEAF_CAP and depth < len(key):
-        _write_burst(ctx, ns, key[:depth], items)
+    if len(items) > LEAF_CAP and len(path) < len(key):
+        _write_burst(ctx, ns, path, items)
     else:
-        ctx.put_record(ns + key[:depth], [LEAF, items])
+        ctx.put_record(ns + path, [LEAF, items])
     return True
 
 
 def remove(ctx, ns: bytes, key: bytes) -> bool:
     """Drop `key`; False if it was not there. Emptied nodes are deleted, bottom up."""
-    branches: list[tuple[int, int]] = []       # (depth, bits) of the branches walked
-    depth = 0
+    branches: list[tuple[bytes, int, bytes, int]] = []     # (path, bits, ext, branch byte)
+    path = b""
     node = ctx.get_record(ns)
     while node is not None and node[0] == BRANCH:
+        ext = node[2]
+        depth = len(path) + len(ext)
         bits = _bits(node[1])
-        if not bits & (1 << key[depth]):
+        if key[len(path):depth] != ext or not bits & (1 << key[depth]):
             return False
-        branches.append((depth, bits))
-        depth += 1
-        node = ctx.get_record(ns + key[:depth])
+        branches.append((path, bits, ext, key[depth]))
+        path = key[:depth + 1]
+        node = ctx.get_record(ns + path)
     if node is None:
         return False
     items = node[1]
@@ -99,16 +125,16 @@ def remove(ctx, ns: bytes, key: bytes) -> bool:
         return False
     del items[i]
     if items:
-        ctx.put_record(ns + key[:depth], [LEAF, items])
+        ctx.put_record(ns + path, [LEAF, items])
         return True
-    ctx.delete(ns + key[:depth])
+    ctx.delete(ns + path)
     while branches:
-        d, bits = branches.pop()
-        bits &= ~(1 << key[d])
+        p, bits, ext, b = branches.pop()
+        bits &= ~(1 << b)
         if bits:
-            ctx.put_record(ns + key[:d], [BRANCH, _bitmap(bits)])
+            ctx.put_record(ns + p, [BRANCH, _bitmap(bits), ext])
             return True
-        ctx.delete(ns + key[:d])
+        ctx.delete(ns + p)
     return True
 
 
@@ -117,7 +143,7 @@ def first(view, ns: bytes) -> bytes | None:
     path = b""
     node = view.get_record(ns)
     while node is not None and node[0] == BRANCH:
-        path += bytes([_lowest(_bits(node[1]))])
+        path += node[2] + bytes([_lowest(_bits(node[1]))])
         node = view.get_record(ns + path)
     if not node or not node[1]:
         return None
@@ -146,6 +172,6 @@ def iter_keys(view, ns: bytes, limit: int) -> Iterator[bytes]:
         children = []
         while bits:
             b = _lowest(bits)
-            children.append(path + bytes([b]))
+            children.append(path + node[2] + bytes([b]))
             bits &= bits - 1
         stack.extend(reversed(children))

@@ -198,32 +198,48 @@ def process_settle_holder(ctx, asset_id: bytes, account: bytes) -> int:
     return amount
 
 
+def process_open_position(ctx, asset_id: bytes, account: bytes) -> tuple[Position, int | None]:
+    """Settle `account` on `asset_id`; return its position and its share count before
+    (None: it never held the asset). The caller changes the position's shares in memory
+    and writes it with `process_close_position`; in between nothing may arrive for the
+    asset's holders (a transfer, or the fills of one placement, which a taker's position
+    goes through once however many makers it meets)."""
+    pos = get_position(ctx, asset_id, account)
+    before = None if pos is None else pos.shares
+    if pos is None:
+        pos = Position()
+    rights = get_rights(ctx, asset_id)
+    if _settle(ctx, asset_id, account, pos, rights):
+        set_rights(ctx, asset_id, rights)
+    return pos, before
+
+
+def process_close_position(ctx, asset_id: bytes, account: bytes, pos: Position, before: int | None) -> None:
+    _write_position(ctx, asset_id, account, pos, before)
+
+
+def verify_can_move(pos: Position | None, shares: int, from_locked: bool) -> None:
+    have = 0 if pos is None else (pos.locked if from_locked else pos.free)
+    if have < shares:
+        what = "locked in orders" if from_locked else "free of orders"
+        raise TxError(Code.INSUFFICIENT_SHARES, f"sender holds {have} shares {what}, not {shares}")
+
+
 def process_move_shares(ctx, asset_id: bytes, sender: bytes, to: bytes, shares: int,
                         from_locked: bool = False) -> None:
     """Move `shares` from `sender` to `to`, both settled first. `from_locked`: the shares
     come out of the sender's sell orders (a fill) rather than its free shares."""
     if sender == to:
         raise TxError(Code.SELF_REFERENCE, "shares move to their own holder")
-    src = get_position(ctx, asset_id, sender)
-    have = 0 if src is None else (src.locked if from_locked else src.free)
-    if have < shares:
-        what = "locked in orders" if from_locked else "free of orders"
-        raise TxError(Code.INSUFFICIENT_SHARES, f"sender holds {have} shares {what}, not {shares}")
-    dst = get_position(ctx, asset_id, to)
-    dst_before = None if dst is None else dst.shares
-    if dst is None:
-        dst = Position()
-    rights = get_rights(ctx, asset_id)
-    _settle(ctx, asset_id, sender, src, rights)
-    _settle(ctx, asset_id, to, dst, rights)
-    src_before = src.shares
+    verify_can_move(get_position(ctx, asset_id, sender), shares, from_locked)
+    src, src_before = process_open_position(ctx, asset_id, sender)
+    dst, dst_before = process_open_position(ctx, asset_id, to)
     src.shares -= shares
     if from_locked:
         src.locked -= shares
     dst.shares += shares
-    set_rights(ctx, asset_id, rights)
-    _write_position(ctx, asset_id, sender, src, src_before)
-    _write_position(ctx, asset_id, to, dst, dst_before)
+    process_close_position(ctx, asset_id, sender, src, src_before)
+    process_close_position(ctx, asset_id, to, dst, dst_before)
 
 
 def process_lock_shares(ctx, asset_id: bytes, account: bytes, delta: int) -> None:

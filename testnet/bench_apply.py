@@ -201,23 +201,30 @@ class Bench:
         return txs
 
     def run_block(self, txs: list[bytes]) -> dict:
-        from state.tx import decode_tx, verify_signature
-        block = self.chain.make_block(txs)
-        t0 = time.perf_counter()
-        decoded = [decode_tx(raw) for raw in txs]
-        t1 = time.perf_counter()
-        for stx in decoded:
-            verify_signature(stx)
-        t2 = time.perf_counter()
-        result = self.ledger.execute_block(block, admitted={stx.id: stx for stx in decoded})
-        t3 = time.perf_counter()
-        self.chain.commit(result)
-        t4 = time.perf_counter()
-        timings = self.ledger.store.last_commit_timings
-        failed = [(r.kind, r.code.name, r.log) for r in result.tx_results if not r.ok]
-        return {"decode": t1 - t0, "verify": t2 - t1, "execute": t3 - t2, "tree": timings["tree"],
-                "commit": (t4 - t3) - timings["tree"], "total": t4 - t0, "failed": failed,
-                "changes": len(result.changes)}
+        return run_timed_block(self.chain, txs)[0]
+
+
+def run_timed_block(chain, txs: list[bytes]) -> tuple[dict, object]:
+    """Apply one block of signed txs as a node does, timing each phase; returns (timings,
+    the BlockResult)."""
+    from state.tx import decode_tx, verify_signature
+    ledger = chain.ledger
+    block = chain.make_block(txs)
+    t0 = time.perf_counter()
+    decoded = [decode_tx(raw) for raw in txs]
+    t1 = time.perf_counter()
+    for stx in decoded:
+        verify_signature(stx)
+    t2 = time.perf_counter()
+    result = ledger.execute_block(block, admitted={stx.id: stx for stx in decoded})
+    t3 = time.perf_counter()
+    chain.commit(result)
+    t4 = time.perf_counter()
+    timings = ledger.store.last_commit_timings
+    failed = [(r.kind, r.code.name, r.log) for r in result.tx_results if not r.ok]
+    return {"decode": t1 - t0, "verify": t2 - t1, "execute": t3 - t2, "tree": timings["tree"],
+            "commit": (t4 - t3) - timings["tree"], "total": t4 - t0, "failed": failed,
+            "changes": len(result.changes)}, result
 
 
 @click.command()

@@ -8,19 +8,33 @@ them (and rejects spam, whose bond is forfeited), a model is trained on the data
 on one outstanding contribution, an agent is built on the model, Eve sells a quarter of
 the model's revenue rights on the order book and Gus buys it (revenue that arrived before
 the fill is Eve's, after it Gus's), people use the agent and the model, and the
-contributors claim their share. It prints the graph, one payment traced along its paths,
-the book, and every holder's earned (paid out) and accrued (claimable) revenue.
+contributors claim their share.
+The model has an attributor (Proof of Attribution, docs/poa.md): the pool part of each
+use waits in escrow until the attributor attests which notes the answer drew on. Uma's
+answer quotes Ada's and Chidi's notes and none of Bao's; the attestation (span-v1 over the
+notes in testnet/demo_data/, whose sha256 are the contributions' content hashes) pays them
+by measurement, and anyone holding the notes recomputes it. Vic's uses are never attested
+and fall back to the pool's weights. It prints the graph, one payment traced along its
+paths, the book, the measurement beside what static weights would have paid, and every
+holder's earned (paid out) and accrued (claimable) revenue.
 """
 from __future__ import annotations
 
 import hashlib
 import tempfile
+from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
+import trio
+
+from node.poa import span_v1
+from node.poa.chain import read_accepted_contributions
+from node.poa.index import Contribution, build_index, match_files
+from node.poa.verify import verify_use
 from state.address import address_from_pubkey, encode_address
 from state.asset_records import AssetKind, compute_asset_id, compute_contribution_id, get_earned
 from state.asset_index import iter_list
@@ -30,10 +44,12 @@ from state.devchain import DevChain, seeded_key
 from state.errors import Code
 from state.graph import get_asset_view, get_upstream
 from state.order_book import iter_levels
+from state.params import Params
+from state.poa_records import Escrow, EscrowStatus, get_escrow, get_use_escrows
 from state.revenue import HOLDINGS_INDEX, get_position
 from state.store import Store
 from state.supply import check_supply_invariant
-from state.tx import tx_id
+from state.tx import PPM, tx_id
 
 OPEN = 1_000_000
 SALE_SHARES, SALE_PRICE = 250_000, 8      # 25 % of the model at 8 uopen a share: 2 OPEN
@@ -48,7 +64,56 @@ CAST = {
     "Finn": "builds the care-nav agent on the model",
     "Uma": "a clinic that uses the agent",
     "Vic": "a researcher who uses the model directly",
+    "Otto": "runs the triage model's attributor (Proof of Attribution)",
 }
+DATA = Path(__file__).parent / "demo_data"        # the accepted notes, byte for byte
+NOTES = {"Ada": "ada-notes.txt", "Bao": "bao-notes.txt", "Chidi": "chidi-notes.txt"}
+# What the care-nav agent answered Uma: two passages of Ada's notes and Chidi's, none of Bao's.
+UMA_ANSWER = (
+    b"Care-navigator answer for Uma's clinic. The child with recurrent fevers every three to four "
+    b"weeks, mouth ulcers, sore throat and swollen neck glands, well between episodes, most likely "
+    b"has PFAPA syndrome: book a routine paediatric review. The grandfather's sudden painless loss "
+    b"of vision in one eye in an adult over fifty needs an urgent eye examination on the same day, "
+    b"so send him to eye casualty now.\n")
+POA_PARAMS = Params(attestation_blocks=2, challenge_blocks=2)   # short windows, for the story
+
+
+def read_notes() -> dict[str, bytes]:
+    """The contributions' bytes: the three accepted notes and Mallory's scraped copy."""
+    files = {who: (DATA / name).read_bytes() for who, name in NOTES.items()}
+    files["Mallory"] = files["Ada"] + b"\n(scraped from a forum)\n"
+    return files
+
+
+def score_answer(datanet: bytes, accepted: list[Contribution]) -> list[tuple[bytes, int]]:
+    """Otto's measurement: span-v1 over the accepted notes' files, of the answer to Uma."""
+    documents, _ = match_files(DATA, accepted)
+    return span_v1.score(UMA_ANSWER, build_index(datanet, documents))
+
+
+def measured_table(escrows: list[Escrow], contributions: dict[str, bytes], weights: dict[str, int]) -> Table:
+    """The escrowed pool parts of Uma's uses: what static weights would have paid each
+    contribution beside what the measurement paid (the unquoted rest by weights; both
+    before the pool accumulator's dust)."""
+    total_weight = sum(weights.values())
+    table = Table(title=f"The pool part of Uma's {len(escrows)} use(s): static weights vs measurement")
+    for col in ("contribution", "weight", "static weights (OPEN)", "measured (OPEN)"):
+        table.add_column(col, justify="left" if col == "contribution" else "right")
+    for who, w in weights.items():
+        cid = contributions[who]
+        static = measured = 0
+        for e in escrows:
+            static += e.amount * w // total_weight
+            paid = {c: e.amount * s // PPM for c, s in e.scores}
+            measured += paid.get(cid, 0) + (e.amount - sum(paid.values())) * w // total_weight
+        table.add_row(f"notes/{who}", f"{pct(w)} %", fmt(static), fmt(measured))
+    return table
+
+
+def quoted_line(scores: list[tuple[bytes, int]], names: dict[bytes, str]) -> str:
+    rest = PPM - sum(s for _, s in scores)
+    return ("  quoted: " + ", ".join(f"{names[cid]} {pct(s)} %" for cid, s in scores)
+            + f"; the unquoted {pct(rest)} % goes to the pool by weights")
 
 
 def pct(ppm: int) -> str:
@@ -69,7 +134,7 @@ class Story:
         self.keys = {name: seeded_key(f"demo/{name}") for name in CAST}
         self.addr = {name: address_from_pubkey(bytes(k.verify_key)) for name, k in self.keys.items()}
         self.name_of = {a: n for n, a in self.addr.items()}
-        self.chain = DevChain(store, chain_id="attrchain-demo", track_state=True,
+        self.chain = DevChain(store, chain_id="attrchain-demo", track_state=True, params=POA_PARAMS,
                               accounts=[(k, 1_000 * OPEN) for k in self.keys.values()])
         self.asset_names: dict[bytes, str] = {}
         self.paths: dict[bytes, list[str]] = {}   # asset -> how revenue reached its holders
@@ -119,12 +184,12 @@ class Story:
                                                       600_000, 5 * OPEN, [a["Dana"]])))
         datanet = compute_asset_id(tx_id(raw))
         self.asset_names[datanet] = "notes"
-        items = {"Ada": ("ada-notes", 1_200), "Bao": ("bao-notes", 500), "Chidi": ("chidi-notes", 200),
-                 "Mallory": ("ada-notes-copy", 1_200)}
-        self.block(*[(who, "contribute", (datanet, hashlib.sha256(label.encode()).digest(), size,
-                                          f"ipfs://{label}")) for who, (label, size) in items.items()])
-        contributions = {who: compute_contribution_id(datanet, hashlib.sha256(label.encode()).digest())
-                         for who, (label, _) in items.items()}
+        files = read_notes()
+        sizes = {"Ada": 1_200, "Bao": 500, "Chidi": 200, "Mallory": 1_200}
+        hashes = {who: hashlib.sha256(data).digest() for who, data in files.items()}
+        self.block(*[(who, "contribute", (datanet, hashes[who], sizes[who], f"ipfs://{who.lower()}-notes"))
+                     for who in files])
+        contributions = {who: compute_contribution_id(datanet, h) for who, h in hashes.items()}
         for who, cid in contributions.items():
             self.asset_names[cid] = f"notes/{who}"
         weights = {"Ada": 600_000, "Bao": 300_000, "Chidi": 100_000}
@@ -142,6 +207,9 @@ class Story:
                                                       [[model, 300_000]])))
         agent = compute_asset_id(tx_id(raw))
         self.asset_names[agent] = "care-nav"
+        self.block(("Eve", "set_attributor", (model, a["Otto"])))
+        c.print(f"\nEve, the model's top holder, names Otto its attributor and bonds "
+                f"{fmt(self.chain.ledger.params.attributor_bond)} OPEN.")
 
         self.print_graph(agent)
         self.print_trace(agent, 5 * OPEN)
@@ -160,8 +228,11 @@ class Story:
                 "what arrives from now on is shared 75 / 25.")
 
         self.note_use(agent, 5 * OPEN)
-        self.block(*[("Uma", "use", (agent, 5 * OPEN)) for _ in range(uses)], ("Vic", "use", (model, 2 * OPEN)))
-        c.print(f"\nUma uses the agent {uses} time(s) at 5 OPEN; Vic uses the model again at 2 OPEN.")
+        raws = self.block(*[("Uma", "use", (agent, 5 * OPEN)) for _ in range(uses)],
+                          ("Vic", "use", (model, 2 * OPEN)))
+        c.print(f"\nUma uses the agent {uses} time(s) at 5 OPEN; Vic uses the model again at 2 OPEN. "
+                f"The pool part of each use waits in escrow for Otto's attestation.")
+        self.attribute(datanet, contributions, weights, [tx_id(r) for r in raws[:uses]])
 
         view = self.view()
         c.print("\nAccrued in the contributor pool (claimable): " + ", ".join(
@@ -177,6 +248,40 @@ class Story:
         c.print(f"\nPool dust kept: {fmt(pool['pool_balance'])} OPEN.  Supply invariant holds: "
                 f"{fmt(total)} OPEN = genesis - burned.")
         c.print(f"Height {ledger.height}, app hash {ledger.app_hash.hex()}")
+
+    def attribute(self, datanet: bytes, contributions: dict[str, bytes], weights: dict[str, int],
+                  uma_uses: list[bytes]) -> None:
+        """Otto scores Uma's answer and attests each of her uses; anyone re-checks; the
+        windows run out and the escrows are paid (Vic's, never attested, by weights)."""
+        c, store = self.console, self.chain.ledger.store
+
+        async def read(key: bytes) -> bytes | None:
+            return store.get(key)
+        accepted = trio.run(read_accepted_contributions, read, datanet)
+        scores = score_answer(datanet, accepted)
+        c.print(f"\nOtto indexes the {len(accepted)} accepted notes ({DATA.name}/, a suffix array) and "
+                f"scores the agent's answer to Uma with {span_v1.ALGORITHM}:")
+        c.print(f"  [italic]{UMA_ANSWER.decode().strip()}[/]")
+        c.print(quoted_line(scores, {cid: who for who, cid in contributions.items()}))
+        self.block(*[("Otto", "attest", (use, datanet, hashlib.sha256(UMA_ANSWER).digest(), span_v1.ALGORITHM,
+                                         [[cid, s] for cid, s in scores])) for use in uma_uses])
+
+        async def read_at(key: bytes, height: int | None) -> bytes | None:
+            return store.get(key) if height is None else store.get_at(key, height)
+        findings = trio.run(verify_use, read_at, uma_uses[0], UMA_ANSWER, DATA)
+        c.print(f"Otto attests each of Uma's uses. Anyone holding the notes recomputes it "
+                f"(`attrchain poa verify`): {findings[0].status}; a mismatch could be challenged.")
+        for cid, _ in scores:
+            self.note_path(cid, "Proof of Attribution: quoted in the answer to Uma")
+        view = self.view()
+        escrows = [(aid, get_escrow(view, aid)) for use in uma_uses for aid in get_use_escrows(view, use)]
+        for _ in range(2 * (POA_PARAMS.attestation_blocks + POA_PARAMS.challenge_blocks)):
+            if all(get_escrow(self.view(), aid).status in (EscrowStatus.PAID, EscrowStatus.FALLBACK)
+                   for aid, _ in escrows):
+                break
+            self.block()
+        c.print()
+        c.print(measured_table([e for _, e in escrows], contributions, weights))
 
     # --- output ----------------------------------------------------------------------------------
     def print_graph(self, asset_id: bytes) -> None:
@@ -196,13 +301,14 @@ class Story:
         self.console.print(tree)
 
     def print_trace(self, asset_id: bytes, price: int) -> None:
-        fee, flows = compute_use_flows(self.view(), asset_id, price)
+        fee, flows = compute_use_flows(self.view(), asset_id, price, as_use=True)
         tree = Tree(f"[bold]one use of {self.label(asset_id)} at {fmt(price)} OPEN[/]")
         tree.add(f"{fmt(fee)} protocol fee -> the block's validators")
         for f in flows:
             path = " -> ".join(self.label(x) for x in f.path)
-            to = (f"{self.label(f.recipient)}'s holders" if f.to == "holders"
-                  else f"{self.label(f.recipient)}'s contributor pool")
+            to = {"holders": f"{self.label(f.recipient)}'s holders",
+                  "pool": f"{self.label(f.recipient)}'s contributor pool",
+                  "escrow": f"escrow for {self.label(f.recipient)}'s attestation"}[f.to]
             tree.add(f"{fmt(f.amount):>12} to {to}  [dim]via {path}[/]")
         self.console.print()
         self.console.print(tree)

@@ -4,10 +4,13 @@ nodes (earnings and graphs with Merkle proofs).
 
 Dana curates a datanet of clinical notes; Ada, Bao and Chidi contribute (Mallory submits a
 copy, rejected); Eve trains a model on the datanet and on Ada's notes; Finn builds an
-agent on the model; Vic uses the model; Eve sells a quarter of the model's revenue rights
-on the order book and Gus buys it (what arrived before the fill is Eve's, after it Gus's);
-Uma uses the agent, Vic the model again; the contributors claim. Then: every holder's
-earned and accrued revenue, queried with proofs, and along which path.
+agent on the model; Otto is the model's attributor; Vic uses the model; Eve sells a quarter
+of the model's revenue rights on the order book and Gus buys it (what arrived before the
+fill is Eve's, after it Gus's); Uma uses the agent, Vic the model again. Otto measures which
+notes the agent's answer to Uma quoted and attests it (Proof of Attribution, docs/poa.md);
+once the windows close the escrows are paid by that measurement (Vic's, unattested, by
+weights); the contributors claim. Then: static weights beside the measurement, every
+holder's earned and accrued revenue, queried with proofs, and along which path.
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from rich.tree import Tree
 
 from node.keys import Keyring, encode_address
 from node.rpc_client import RpcClient, RpcClientError
+from testnet.demo import UMA_ANSWER, measured_table, quoted_line, read_notes, score_answer
 from testnet.network import TestnetInfo, generate, node_status, start_node, stop_node, wait_for
 
 OPEN = 1_000_000
@@ -40,7 +44,9 @@ CAST = {
     "Finn": "builds the care-navigator agent on the model",
     "Uma": "a clinic that uses the agent",
     "Vic": "a researcher who uses the model",
+    "Otto": "runs the model's attributor (Proof of Attribution)",
 }
+POA_PARAMS = {"attestation_blocks": 3, "challenge_blocks": 3}    # genesis: short windows for the story
 
 
 def fmt(uopen: int) -> str:
@@ -117,12 +123,11 @@ def run_story(info: TestnetInfo, ring: Keyring, console: Console, uses: int) -> 
                                                   600_000, 5 * OPEN, [a["Dana"]]]))
         datanet = asset_id_of(h)
         names[datanet.hex()] = "notes"
-        items = {"Ada": ("ada-notes", 1_200), "Bao": ("bao-notes", 500), "Chidi": ("chidi-notes", 200),
-                 "Mallory": ("ada-notes-copy", 1_200)}
-        cl.block(*[(who, "contribute", [datanet, hashlib.sha256(label.encode()).digest(), size,
-                                        f"ipfs://{label}"]) for who, (label, size) in items.items()])
-        contrib = {who: compute_contribution_id(datanet, hashlib.sha256(label.encode()).digest())
-                   for who, (label, _) in items.items()}
+        hashes = {who: hashlib.sha256(data).digest() for who, data in read_notes().items()}
+        sizes = {"Ada": 1_200, "Bao": 500, "Chidi": 200, "Mallory": 1_200}
+        cl.block(*[(who, "contribute", [datanet, h, sizes[who], f"ipfs://{who.lower()}-notes"])
+                   for who, h in hashes.items()])
+        contrib = {who: compute_contribution_id(datanet, h) for who, h in hashes.items()}
         for who, cid in contrib.items():
             names[cid.hex()] = f"notes/{who}"
         weights = {"Ada": 600_000, "Bao": 300_000, "Chidi": 100_000}
@@ -138,6 +143,7 @@ def run_story(info: TestnetInfo, ring: Keyring, console: Console, uses: int) -> 
                                                   [[model, 300_000]]]))
         agent = asset_id_of(h)
         names[agent.hex()] = "care-nav"
+        cl.block(("Eve", "set_attributor", [model, a["Otto"]]))
         graph = cl.rpcs[1].query("upstream", id=agent.hex())
         print_graph(console, graph["graph"], names)
         cl.block(("Vic", "use", [model, 2 * OPEN]))
@@ -151,13 +157,17 @@ def run_story(info: TestnetInfo, ring: Keyring, console: Console, uses: int) -> 
         fills = cl.rpcs[2].query("fills", id=model.hex())
         console.print(f"Gus buys them: last price {fills['last_price']} uopen a share. The fill settled Eve "
                       "first, so what arrived before it is hers; from now on 75 / 25.")
-        cl.block(*[("Uma", "use", [agent, 5 * OPEN]) for _ in range(uses)], ("Vic", "use", [model, 2 * OPEN]))
-        console.print(f"\nUma uses the agent {uses} time(s) at 5 OPEN; Vic uses the model again at 2 OPEN.")
+        used = cl.block(*[("Uma", "use", [agent, 5 * OPEN]) for _ in range(uses)], ("Vic", "use", [model, 2 * OPEN]))
+        console.print(f"\nUma uses the agent {uses} time(s) at 5 OPEN; Vic uses the model again at 2 OPEN. "
+                      f"Otto is the model's attributor: each use's pool part waits in escrow.")
+        quoted = attribute(cl, console, datanet, contrib, weights, [bytes.fromhex(h) for h in used], uses)
         cl.block(*[(w, "claim", [contrib[w]]) for w in weights])
         console.print("Ada, Bao and Chidi claim what their contributions accrued in the pool "
                       "(pool -> contribution -> holders); the others have not claimed yet.")
         model_graph = cl.rpcs[3].query("upstream", id=model.hex())
         paths = paths_from_graph(graph["graph"], names, "Uma's use: ")
+        for cid in quoted:
+            paths.setdefault(cid.hex(), []).append("Proof of Attribution: quoted in the answer to Uma")
         for k, v in paths_from_graph(model_graph["graph"], names, "Vic's use: ").items():
             paths.setdefault(k, []).extend(v)
         print_earnings(console, cl, names, paths)
@@ -168,6 +178,35 @@ def run_story(info: TestnetInfo, ring: Keyring, console: Console, uses: int) -> 
                       f"{_same_app_hash(cl, min(heights))}.")
     finally:
         cl.close()
+
+
+def attribute(cl: Client, console: Console, datanet: bytes, contrib: dict[str, bytes], weights: dict[str, int],
+              uses: list[bytes], uma_uses: int) -> list[bytes]:
+    """Otto scores the answer to Uma and attests each of her uses; wait until every escrow
+    (Vic's too) is settled; print static weights beside the measurement. Returns the
+    contributions the answer quoted."""
+    from node.poa import span_v1
+    from node.poa.index import Contribution
+    from state.codec import decode_value
+    from state.poa_records import ESCROW, Escrow, EscrowStatus, compute_attestation_id
+    scores = score_answer(datanet, [Contribution(contrib[w], hashlib.sha256(read_notes()[w]).digest())
+                                    for w in weights])
+    console.print(f"\nOtto scores the agent's answer to Uma against the accepted notes ({span_v1.ALGORITHM}):")
+    console.print(f"  [italic]{UMA_ANSWER.decode().strip()}[/]")
+    console.print(quoted_line(scores, {cid: who for who, cid in contrib.items()}))
+    cl.block(*[("Otto", "attest", [use, datanet, hashlib.sha256(UMA_ANSWER).digest(), span_v1.ALGORITHM,
+                                   [[c, s] for c, s in scores]]) for use in uses[:uma_uses]])
+
+    def escrow(use: bytes) -> Escrow:
+        key = ESCROW + compute_attestation_id(use, datanet)
+        return Escrow.decode(decode_value(bytes.fromhex(cl.rpcs[0].query("key", key=key.hex())["raw_value"])))
+    settled = (EscrowStatus.PAID, EscrowStatus.FALLBACK)
+    wait_for(lambda: all(escrow(u).status in settled for u in uses), 60, what="the attribution windows to close")
+    console.print("Otto attests each of Uma's uses; nobody challenges; when the windows close the escrows are "
+                  "paid by the measurement, and Vic's, never attested, by the pool's weights.")
+    console.print()
+    console.print(measured_table([escrow(u) for u in uses[:uma_uses]], contrib, weights))
+    return [c for c, _ in scores]
 
 
 def _same_app_hash(cl: Client, height: int) -> bool:
@@ -243,7 +282,7 @@ def command(directory: Path | None, uses: int, keep: bool) -> None:
         tmp = Path(tempfile.mkdtemp(prefix="attrchain-demo-"))
         directory = tmp
     t0 = time.monotonic()
-    info = generate(directory, 4, chain_id="attrchain-demo", accounts=tuple(CAST))
+    info = generate(directory, 4, chain_id="attrchain-demo", accounts=tuple(CAST), params=POA_PARAMS)
     try:
         start_demo_testnet(info)
         console.print(f"4 validators up, first block committed {time.monotonic() - t0:.1f} s after start "

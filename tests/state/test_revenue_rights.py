@@ -2,6 +2,8 @@
 before any share movement, the top holder kept in an ordered set."""
 from __future__ import annotations
 
+import pytest
+
 from asset_helpers import ADDR, KEYS, cast, claim, earned, holder_accrued, register, submit, use  # noqa: F401
 from ledger_helpers import view
 from state import ordered_set
@@ -94,25 +96,45 @@ def test_split_shares_never_overpay_the_vault(cast):
     assert get_rights(view(cast), m).vault == 2
 
 
-def test_ordered_set_least_key_under_inserts_and_removals():
+@pytest.mark.parametrize("make_key", [
+    lambda rng: rng.randrange(2**24).to_bytes(3, "big"),                   # spread keys
+    lambda rng: rng.randrange(5_000).to_bytes(8, "big"),                   # prices: long shared prefixes
+    lambda rng: rng.choice([b"\x0f\x41", b"\x0f\x42", b"\x00\x00"]) + rng.randrange(2**16).to_bytes(2, "big"),
+])
+def test_ordered_set_least_key_under_inserts_and_removals(make_key):
     import random
     state: dict[bytes, bytes] = {}
     ctx = Context(state.get, BlockInfo("set", 1, 0, Params()))
     rng = random.Random(7)
-    keys = sorted({rng.randrange(2**24).to_bytes(3, "big") for _ in range(600)})
+    keys = sorted({make_key(rng) for _ in range(600)})
     live: set[bytes] = set()
     for k in rng.sample(keys, len(keys)):
         assert ordered_set.insert(ctx, b"t/", k)
         live.add(k)
         assert ordered_set.first(ctx, b"t/") == min(live)
     assert not ordered_set.insert(ctx, b"t/", keys[0])
-    assert list(ordered_set.iter_keys(ctx, b"t/", 50)) == sorted(live)[:50]
+    assert list(ordered_set.iter_keys(ctx, b"t/", 700)) == sorted(live)
     for k in rng.sample(keys, len(keys)):
+        if rng.random() < 0.2:                                   # churn: out and back in
+            assert ordered_set.remove(ctx, b"t/", k) and ordered_set.insert(ctx, b"t/", k)
         assert ordered_set.remove(ctx, b"t/", k)
         live.discard(k)
         assert ordered_set.first(ctx, b"t/") == (min(live) if live else None)
-    assert not ordered_set.remove(ctx, b"t/", keys[0])
+        assert not ordered_set.remove(ctx, b"t/", k)
     assert all(v is None for v in ctx.changes().values())      # every node removed again
+
+
+def test_ordered_set_depth_stays_small_for_shared_prefixes():
+    """100,000 prices share 5 of their 8 bytes: path compression skips them, so the best
+    one is 4 reads (root, 2 levels for 6,250 leaves, the leaf), not 8."""
+    state: dict[bytes, bytes] = {}
+    ctx = Context(state.get, BlockInfo("set", 1, 0, Params()))
+    for p in range(1, 100_001):
+        ordered_set.insert(ctx, b"t/", p.to_bytes(8, "big"))
+    reads: list[bytes] = []
+    view = Context(lambda k: (reads.append(k), ctx.get(k))[1], BlockInfo("set", 1, 0, Params()))
+    assert ordered_set.first(view, b"t/") == (1).to_bytes(8, "big")
+    assert len(reads) == 4, reads
 
 
 def test_top_holder_is_known_without_reading_every_holder(cast):
