@@ -2,10 +2,13 @@
 
 The gossip checks run inside the transport's topic validator (p2p GossipCheck), so a
 message refused here is never forwarded, and a blamed one penalises the peer that sent
-it. Order, cheapest first: decode, then the height and round windows (nothing whose cost
-grows with a field's value runs before that field is bounded), then the signature, then
-what costs more (the proposer of a round). A message we cannot judge yet (a height or
-round outside our window) is ignored: dropped, not relayed, nobody blamed.
+it. Order, cheapest first: decode, the height window (we hold validator sets for our
+height + 1 and + 2 only), the signature against the validator the message names (one
+verification whatever the fields say), then the round window, then what costs more (the
+proposer of a round: a walk that grows with the round). A message we cannot judge (a
+height outside the window) or should not act on yet (a validly signed one of a round too
+far ahead) is ignored: dropped, not relayed, nobody blamed. A bad signature is blamed
+whatever its round, so a peer sending huge rounds with garbage signatures is banned.
 """
 from __future__ import annotations
 
@@ -36,9 +39,9 @@ class Admission:
         base = self.node.current_round if height == self.node.chain.height + 1 else 0
         return base + self.round_lead
 
-    def in_window(self, height: int, round: int) -> bool:
+    def height_in_window(self, height: int) -> bool:
         h = self.node.chain.height
-        return h < height <= h + 2 and round <= self.max_round(height)
+        return h < height <= h + 2
 
     # -- votes
     def vote_verdict(self, raw: bytes) -> tuple[Vote | None, Verdict]:
@@ -46,14 +49,14 @@ class Admission:
             v = Vote.decode(raw)
         except ValueError:
             return None, "malformed"
-        if not self.in_window(v.height, v.round):
-            return None, IGNORE
-        vs = self.node.chain.validator_set(v.height)
+        vs = self.node.chain.validator_set(v.height) if self.height_in_window(v.height) else None
         if vs is None:
             return None, IGNORE
         val = vs.get(v.validator)
         if val is None or not v.verify(self.node.chain_id, val.pub_key):
             return None, "invalid"
+        if v.round > self.max_round(v.height):
+            return None, IGNORE
         return v, None
 
     def check_vote(self, peer: PeerId, msg: VoteMessage) -> Verdict:
@@ -65,18 +68,18 @@ class Admission:
             p = Proposal.decode(cp.proposal)
         except ValueError:
             return None, "malformed"
-        if not self.in_window(p.height, p.round):
-            if p.height > self.node.chain.height + 2:
-                self.node.catchup_wanted.set()  # peers are ahead of us
-            return None, IGNORE
-        vs = self.node.chain.validator_set(p.height)
+        if p.height > self.node.chain.height + 2:
+            self.node.catchup_wanted.set()  # peers are ahead of us
+        vs = self.node.chain.validator_set(p.height) if self.height_in_window(p.height) else None
         if vs is None:
             return None, IGNORE
-        # The signature, with the key of the validator it names, before the round's
-        # proposer is computed (that walk grows with the round).
+        # The signature, with the key of the validator it names, before the round is
+        # looked at and long before the round's proposer is computed.
         claimed = vs.get(p.proposer)
         if claimed is None or not p.verify(self.node.chain_id, claimed.pub_key):
             return None, "invalid"
+        if p.round > self.max_round(p.height):
+            return None, IGNORE
         if vs.proposer(p.height, p.round).address != p.proposer:
             return None, "invalid"
         try:

@@ -65,17 +65,17 @@ async def test_a_huge_round_proposal_with_a_garbage_signature_costs_no_proposer_
     try:
         vs = node.chain.validator_set(1)
         header = b"\x90"
-        for round in (200_000, 2**31 - 1):  # far beyond any honest round: ignored unread
+        for round in (50, 200_000, 2**31 - 1):  # refused on the signature, the round unread
             cp = CompactProposal(proposal_bytes(keys[1].address, round, b"\x07" * 64), header, (), (), None)
             await node._receive_proposal("peer", cp.encode())
-            assert node.admission.check_proposal("peer", cp) == IGNORE
+            assert node.admission.check_proposal("peer", cp) == "invalid"
         assert len(vs._proposers) == 0
-        # in the window, a garbage signature is refused before the round's proposer is
-        # walked to, and its sender is penalised
-        cp = CompactProposal(proposal_bytes(keys[1].address, 50, b"\x07" * 64), header, (), (), None)
-        await node._receive_proposal("peer", cp.encode())
+        assert t.penalties == [("peer", "invalid")] * 3
+        # validly signed but far ahead: ignored (nobody blamed), still no walk
+        p = Proposal(1, 200_000, b"\x02" * 32, -1, keys[1].address)
+        p = Proposal(1, 200_000, p.value_id, -1, keys[1].address, keys[1].sign(p.sign_bytes(CHAIN)))
+        assert node.admission.check_proposal("peer", CompactProposal(p.encode(), header, (), (), None)) == IGNORE
         assert len(vs._proposers) == 0
-        assert t.penalties == [("peer", "invalid")]
         # a proposal signed by a validator that is not the round's proposer is invalid too
         wrong = next(k for k in keys if k.address != vs.proposer(1, 3).address)
         p = Proposal(1, 3, b"\x02" * 32, -1, wrong.address)
@@ -97,6 +97,7 @@ async def test_votes_bad_signature_is_blamed_far_round_is_ignored(own_dir):
         assert node.admission.check_vote("p", VoteMessage(b"\xc1")) == "malformed"
         far = signed_vote(keys[1], 1, node.admission.max_round(1) + 1)
         assert node.admission.check_vote("p", VoteMessage(far)) == IGNORE
+        assert node.admission.check_vote("p", VoteMessage(far[:-64] + bytes(64))) == "invalid"
         assert node.admission.check_vote("p", VoteMessage(signed_vote(keys[1], 9, 0))) == IGNORE
     finally:
         node.close()
