@@ -12,19 +12,16 @@ sees the target's relays of honest messages, never the attacker's).
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from consensus.crypto import Ed25519Key
-from e2e_harness import Net, wait_until
+from e2e_harness import Net, running_net, wait_until
 from node.home import Home
 from testnet.network import read_pid
 
@@ -37,16 +34,8 @@ RSS_GROWTH_LIMIT_KB = 100 * 1024  # the unfixed node grew ~50 MB per huge-round 
 
 @pytest.fixture(scope="module")
 def net():
-    d = Path(tempfile.mkdtemp(prefix="attrchain-e2e-hostile-"))
-    n = Net(d, n_validators=4, n_full=0)
-    try:
-        for v in n.validators:
-            n.start(v)
-        n.wait_height(n.validators, 1, timeout=30)
+    with running_net(n_validators=4, n_full=0) as n:
         yield n
-    finally:
-        n.stop_all()
-        shutil.rmtree(d, ignore_errors=True)
 
 
 def rss_kb(node) -> int:
