@@ -10,7 +10,8 @@ restarted, and the chain must resume with no help, with:
 - every tx acknowledged as committed before a crash still committed at its height.
 
 `ATTRCHAIN_CRASH_SEED` picks the victims and instants (default 9); a failing seed is
-printed by the assertion that fails.
+printed by the assertion that fails. A longer seeded run adds cycles at random crash
+points: `ATTRCHAIN_CRASH_CYCLES=30 pytest tests/e2e/test_crash.py -k seeded`.
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from consensus.types import Commit
 from consensus.messages import OwnProposal, OwnVote, ProposalReceived, VoteReceived
 from consensus.wal import decode_record
 from e2e_harness import Net, wait_until
+from node import faults
 from node.durable import read_wal
 from node.home import Home
 from node.keys import encode_address
@@ -41,6 +43,7 @@ from testnet.network import is_running
 pytestmark = [pytest.mark.xdist_group("e2e"), pytest.mark.slow, pytest.mark.timeout(240)]
 
 SEED = int(os.environ.get("ATTRCHAIN_CRASH_SEED", "9"))
+CYCLES = int(os.environ.get("ATTRCHAIN_CRASH_CYCLES", "0"))
 LOAD_SENDERS = ("alice", "bob", "carol", "dave")
 
 
@@ -211,19 +214,44 @@ def test_all_validators_killed_between_seen_commit_and_store_resume(net):
     net.check()
 
 
-def test_seeded_sigkill_of_one_two_and_all_validators_under_load(net):
+def crash_cycle(net: CrashNet, k: int, point: str | None) -> None:
+    """Crash k seeded validators, at a seeded instant (point None) or at a crash point of
+    a height soon, restart them plainly and wait until the chain goes on."""
     v = net.validators
-    for k in (1, 2, 4):
-        victims = net.rng.sample(v, k)
-        net.commit_tx()
+    victims = net.rng.sample(v, k)
+    net.commit_tx()
+    if point is None:
         time.sleep(net.rng.uniform(0.0, 1.0))  # the seeded instant of the kill
         before = net.top()
         for n in victims:
             net.kill(n)
         if k == 1:  # three of four still hold > 2/3 of the power
             net.wait_height([n for n in v if n not in victims], before + 2)
-        net.restart(victims)
-        net.resume(before)
+    else:
+        if point == "proposal_signed":
+            # two of four left cannot change rounds (no 2f+1 of anything), so the other
+            # two would never propose, hence never reach the point
+            victims = victims[:2]
+        at = net.top() + net.rng.randint(1, 3)
+        for n in victims:
+            net.kill(n)
+        net.restart(victims, fault=f"crash:{point}:{at}")
+        net.wait_dead(victims, timeout=120)
+        before = max((net.height(n) for n in v if n not in victims), default=0)
+    net.restart(victims)
+    net.resume(max(before, net.top()))
+
+
+@pytest.mark.timeout(240 + 90 * CYCLES)
+def test_seeded_sigkill_of_one_two_and_all_validators_under_load(net):
+    for k in (1, 2, 4):
+        crash_cycle(net, k, None)
+    # a longer seeded run: ATTRCHAIN_CRASH_CYCLES=N adds N cycles of 1, 2 or 4 validators
+    # killed at a seeded instant or at a crash point
+    for i in range(CYCLES):
+        k, point = net.rng.choice((1, 2, 4)), net.rng.choice((None, None) + faults.CRASH_POINTS)
+        print(f"cycle {i}: {k} validator(s) at {point or 'a seeded instant'}", flush=True)
+        crash_cycle(net, k, point)
     net.check()
 
 
