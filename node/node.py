@@ -151,6 +151,8 @@ class Node:
         task_status.started()
         effects = self.driver.recover(self.wal.records)
         await self._run_effects(effects)
+        if self.driver.driver.state is None:  # recovery finished a decided height: go on
+            await self._start_height()
         self._set_round(self.driver.round)
         async for inp in self._inputs_rx:
             try:
@@ -358,6 +360,7 @@ class Node:
             self.catchup_wanted.set()
             return
         self.pending_decision = None
+        self.driver.input_log.make_durable(value_id)  # before the seen commit names it
         result = self.chain.commit_block(block, commit, self.mempool.verified_ids)
         self._after_commit(block, result)
 

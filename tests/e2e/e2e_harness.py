@@ -1,6 +1,7 @@
 """Drive a real multi-process testnet from tests: start/stop/kill nodes, poll RPC."""
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
@@ -46,6 +47,18 @@ class Net:
 
     def start(self, node: NodeInfo) -> None:
         start_node(node)
+
+    def start_faulty(self, node: NodeInfo, fault: str) -> None:
+        """Start `node` with a test-only fault switch in its environment (node/faults.py)."""
+        old = os.environ.get("ATTRCHAIN_TEST_FAULT")
+        os.environ["ATTRCHAIN_TEST_FAULT"] = fault
+        try:
+            self.start(node)
+        finally:
+            if old is None:
+                del os.environ["ATTRCHAIN_TEST_FAULT"]
+            else:
+                os.environ["ATTRCHAIN_TEST_FAULT"] = old
 
     def kill(self, node: NodeInfo) -> None:
         """SIGKILL: no clean shutdown at all."""

@@ -51,10 +51,10 @@ class Running:
                 self.done.set()
 
 
-async def start(nursery, network, home_dir, name) -> Running:
+async def start(nursery, network, home_dir, name, running=Running) -> Running:
     ctx = network.open_transport(name)
     transport = await ctx.__aenter__()
-    r = Running(make_node(home_dir, transport))
+    r = running(make_node(home_dir, transport))
     r._ctx = ctx
 
     async def runner(task_status=trio.TASK_STATUS_IGNORED):
