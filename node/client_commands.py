@@ -14,8 +14,9 @@ from typing import Any, Callable
 
 import click
 
-from node.home import Home
-from node.keys import KeyError_, KeyPair, Keyring, decode_address, encode_address
+from node.config import ConfigError
+from node.keyring_options import KeyringChoice, keyring_params
+from node.keys import KeyError_, KeyPair, decode_address, encode_address
 from node.rpc_client import RpcClient, RpcClientError
 
 DEFAULT_NODE = "127.0.0.1:26657"
@@ -91,11 +92,10 @@ def field_parser(check: Any) -> tuple[Callable[[str], Any], str]:
     return int, "integer (uopen, ppm or count)"
 
 
-def load_signer(key_name: str, home: Path, keyring_dir: Path | None) -> KeyPair:
-    ring = Keyring(keyring_dir) if keyring_dir else Home(home).keyring
+def load_signer(key_name: str, home: Path, keyring: KeyringChoice) -> KeyPair:
     try:
-        return ring.get(key_name)
-    except KeyError_ as e:
+        return keyring.open(home).get(key_name)
+    except (KeyError_, ConfigError) as e:
         fail(str(e))
         raise
 
@@ -141,7 +141,7 @@ def make_tx_command(kind: str, schema: Any) -> click.Command:
             fields = parse_fields(kw)
         except ValueError as e:
             fail(str(e))
-        key = load_signer(kw["from_"], kw["home"], kw["keyring_dir"])
+        key = load_signer(kw["from_"], kw["home"], KeyringChoice.pop_from(kw))
         try:
             with RpcClient(kw["node"], timeout=30) as c:
                 res = sign_and_send(c, key, kind, fields, fee=kw["fee"], nonce=kw["nonce"],
@@ -156,8 +156,7 @@ def make_tx_command(kind: str, schema: Any) -> click.Command:
     params += [
         click.Option(["--from", "from_"], required=True, help="key name in the keyring"),
         click.Option(["--home"], type=click.Path(path_type=Path), default=DEFAULT_HOME, show_default=True),
-        click.Option(["--keyring-dir"], type=click.Path(path_type=Path), default=None,
-                     help="keyring directory (default: <home>/keyring)"),
+        *keyring_params(),
         click.Option(["--node"], default=DEFAULT_NODE, show_default=True, help="RPC address"),
         click.Option(["--fee"], type=int, default=1000, show_default=True, help="fee in uopen"),
         click.Option(["--nonce"], type=int, default=None, help="default: the account's next nonce"),
