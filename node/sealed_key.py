@@ -17,7 +17,7 @@ from node.keys import KeyError_
 
 KDF = "argon2id"
 CIPHER = "xsalsa20-poly1305"
-# libsodium's "interactive" costs (2 passes over 64 MiB): well under a second per unlock
+# libsodium's "interactive" costs (2 passes over 64 MiB), paid once per command that unlocks
 OPSLIMIT = argon2id.OPSLIMIT_INTERACTIVE
 MEMLIMIT = argon2id.MEMLIMIT_INTERACTIVE
 SEED_BYTES = 32
