@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
 BENCH_COMMANDS: dict[str, str] = {
     "apply": "testnet.bench_apply:command",
     "gossip": "testnet.bench_gossip:command",
+    "fuzz": "testnet.bench_fuzz:command",
 }
 
 

@@ -14,9 +14,11 @@ from typing import Any, Callable
 
 import click
 
+from node.cli_types import HEIGHT, UINT, Parsed
 from node.config import ConfigError
 from node.keyring_options import KeyringChoice, keyring_params
 from node.keys import KeyError_, KeyPair, decode_address, encode_address
+from node.numbers import parse_uint
 from node.rpc_client import RpcClient, RpcClientError
 
 DEFAULT_NODE = "127.0.0.1:26657"
@@ -57,9 +59,9 @@ def _sources(text: str) -> list[list]:
         if not item.strip():
             continue
         asset, sep, w = item.partition(":")
-        if not sep or not w.strip().isdigit():
-            raise click.BadParameter(f"source {item!r}: want ASSET_ID_HEX:WEIGHT_PPM")
-        out.append([_hex_bytes(32)(asset.strip()), int(w)])
+        if not sep:
+            raise click.BadParameter(f"source {item[:80]!r}: want ASSET_ID_HEX:WEIGHT_PPM")
+        out.append([_hex_bytes(32)(asset.strip()), parse_uint(w.strip(), "source weight")])
     return out
 
 
@@ -72,8 +74,8 @@ def _bool(text: str) -> bool:
     raise click.BadParameter(f"not a boolean: {text!r}")
 
 
-def field_parser(check: Any) -> tuple[Callable[[str], Any], str]:
-    """(parser, help) for one schema field checker of state/tx.py."""
+def field_parser(check: Any) -> tuple[click.ParamType, str]:
+    """(click type, help) for one schema field checker of state/tx.py."""
     from state import tx as T
     table = [
         (T.address, _address, "address (open1...)"),
@@ -88,8 +90,8 @@ def field_parser(check: Any) -> tuple[Callable[[str], Any], str]:
     ]
     for fn, parser, help_ in table:
         if check is fn:
-            return parser, help_
-    return int, "integer (uopen, ppm or count)"
+            return Parsed(parser, help_), help_
+    return UINT, "integer (uopen, ppm or count)"
 
 
 def load_signer(key_name: str, home: Path, keyring: KeyringChoice) -> KeyPair:
@@ -113,34 +115,23 @@ def sign_and_send(client: RpcClient, key: KeyPair, kind: str, fields: list, *, f
 
 
 def field_options(schema: Any) -> tuple[list[click.Parameter], Callable[[dict], list]]:
-    """One required `--field` option per field of a tx kind's schema, and a function that
-    parses the given values in schema order (raises ValueError naming the option)."""
+    """One required `--field` option per field of a tx kind's schema (click parses and
+    bounds each value by its type), and a function listing the values in schema order."""
     params: list[click.Parameter] = []
-    parsers: dict[str, Callable[[str], Any]] = {}
     for name, check in schema.fields:
-        parser, help_ = field_parser(check)
-        parsers[name] = parser
-        params.append(click.Option([f"--{name.replace('_', '-')}", name], required=True, help=help_))
+        type_, help_ = field_parser(check)
+        params.append(click.Option([f"--{name.replace('_', '-')}", name], type=type_, required=True, help=help_))
 
-    def parse(kw: dict) -> list:
-        fields = []
-        for name, _ in schema.fields:
-            try:
-                fields.append(parsers[name](kw[name]))
-            except (click.BadParameter, ValueError) as e:
-                raise ValueError(f"--{name.replace('_', '-')}: {e}") from None
-        return fields
-    return params, parse
+    def in_order(kw: dict) -> list:
+        return [kw[name] for name, _ in schema.fields]
+    return params, in_order
 
 
 def make_tx_command(kind: str, schema: Any) -> click.Command:
-    params, parse_fields = field_options(schema)
+    params, fields_in_order = field_options(schema)
 
     def callback(**kw: Any) -> None:
-        try:
-            fields = parse_fields(kw)
-        except ValueError as e:
-            fail(str(e))
+        fields = fields_in_order(kw)
         key = load_signer(kw["from_"], kw["home"], KeyringChoice.pop_from(kw))
         try:
             with RpcClient(kw["node"], timeout=30) as c:
@@ -158,8 +149,8 @@ def make_tx_command(kind: str, schema: Any) -> click.Command:
         click.Option(["--home"], type=click.Path(path_type=Path), default=DEFAULT_HOME, show_default=True),
         *keyring_params(),
         click.Option(["--node"], default=DEFAULT_NODE, show_default=True, help="RPC address"),
-        click.Option(["--fee"], type=int, default=1000, show_default=True, help="fee in uopen"),
-        click.Option(["--nonce"], type=int, default=None, help="default: the account's next nonce"),
+        click.Option(["--fee"], type=UINT, default=1000, show_default=True, help="fee in uopen"),
+        click.Option(["--nonce"], type=UINT, default=None, help="default: the account's next nonce"),
         click.Option(["--chain-id"], default=None, help="default: the node's"),
         click.Option(["--no-wait"], is_flag=True, help="return after mempool admission"),
     ]
@@ -184,7 +175,7 @@ def tx_group() -> None:
 
 
 node_option = click.option("--node", default=DEFAULT_NODE, show_default=True, help="RPC address")
-height_option = click.option("--height", type=int, default=None, help="state after this height")
+height_option = click.option("--height", type=HEIGHT, default=None, help="state after this height")
 
 
 def _run_query(node: str, kind: str, height: int | None, **params: str) -> None:
@@ -271,7 +262,7 @@ def q_tx(tx_hash: str, node: str) -> None:
 
 
 @query_group.command("block")
-@click.argument("height", type=int, required=False)
+@click.argument("height", type=HEIGHT, required=False)
 @node_option
 def q_block(height: int | None, node: str) -> None:
     """A block (default: latest)."""
@@ -279,7 +270,7 @@ def q_block(height: int | None, node: str) -> None:
 
 
 @query_group.command("commit")
-@click.argument("height", type=int, required=False)
+@click.argument("height", type=HEIGHT, required=False)
 @node_option
 def q_commit(height: int | None, node: str) -> None:
     """The commit of a block (default: latest)."""
@@ -287,7 +278,7 @@ def q_commit(height: int | None, node: str) -> None:
 
 
 @query_group.command("validators")
-@click.argument("height", type=int, required=False)
+@click.argument("height", type=HEIGHT, required=False)
 @node_option
 def q_validators(height: int | None, node: str) -> None:
     """The validator set at a height (default: next)."""

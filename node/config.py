@@ -36,6 +36,10 @@ class RPCSection:
     listen: str = "127.0.0.1:26657"
     max_body_bytes: int = 1_048_576
     broadcast_tx_commit_timeout_ms: int = 10_000
+    body_timeout_ms: int = 10_000
+    max_batch_txs: int = 1000
+    max_commit_waiters: int = 1000
+    allowed_origins: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -94,6 +98,10 @@ COMMENTS: dict[str, str] = {
     "rpc.listen": "host:port the RPC server binds",
     "rpc.max_body_bytes": "largest request body accepted",
     "rpc.broadcast_tx_commit_timeout_ms": "how long broadcast_tx_commit waits for inclusion",
+    "rpc.body_timeout_ms": "a request body must have arrived within this (else 408)",
+    "rpc.max_batch_txs": "most txs in one /broadcast_txs_sync request (else 413)",
+    "rpc.max_commit_waiters": "most broadcast_tx_commit calls waiting at once (else 503)",
+    "rpc.allowed_origins": "browser origins (scheme://host[:port]) allowed to broadcast; \"*\" = any (see docs/security.md)",
     "consensus": "Tendermint timeouts; round r waits timeout + r * delta",
     "consensus.timeout_propose_ms": "wait for a proposal",
     "consensus.timeout_propose_delta_ms": "added per round",
@@ -206,6 +214,9 @@ def validate(cfg: Config) -> None:
             v = getattr(getattr(cfg, section), f.name)
             if isinstance(v, int) and not isinstance(v, bool) and v < 0:
                 raise ConfigError(f"{section}.{f.name}: must be >= 0, got {v}")
+    for name in ("body_timeout_ms", "max_batch_txs", "max_commit_waiters"):
+        if getattr(cfg.rpc, name) == 0:
+            raise ConfigError(f"rpc.{name}: must be > 0")
     for name in ("max_txs", "max_bytes", "max_tx_bytes", "block_max_txs", "block_max_bytes",
                  "gossip_batch_max_txs"):
         if getattr(cfg.mempool, name) == 0:

@@ -1,7 +1,7 @@
 """The `file` keyring backend: account keys sealed under one passphrase (as the Cosmos SDK's).
 
-Each key is `<dir>/<name>.json` (mode 0600, directory created 0700) holding its public key
-and address in the clear, so a listing needs no secret, and its seed sealed by
+Each key is `<dir>/<name>.json` (mode 0600, directories created 0700) holding its public key
+and address in the clear (so the file says what it holds) and its seed sealed by
 node/sealed_key.py. Unsealing checks the seed against the stated public key. One keyring
 has one passphrase: adding a key first proves the passphrase opens an existing key, so a
 mistyped one cannot leave keys under different passphrases.

@@ -2,7 +2,7 @@
 
 Three kinds of ed25519 key live on disk, each a JSON file written with mode 0600:
 the node key (libp2p identity), the validator consensus key, and account keys in a keyring
-directory. Addresses are sha256(pubkey)[:20] shown as bech32 with the `open` prefix.
+directory (created 0700). Addresses are sha256(pubkey)[:20] shown as bech32 with the `open` prefix.
 """
 from __future__ import annotations
 
@@ -73,9 +73,19 @@ class KeyPair:
         return self.signing_key.sign(msg).signature
 
 
+def make_private_dirs(directory: Path) -> None:
+    """Create `directory` and any missing parent with mode 0700 (a keyring's file names
+    are account names; nobody else lists them). Existing directories are left as they are."""
+    missing = [d for d in (directory, *directory.parents) if not d.exists()]
+    for d in reversed(missing):
+        d.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(d, 0o700)  # mkdir's mode is filtered by the umask
+
+
 def write_private_file(path: Path, data: bytes) -> None:
-    """Create `path` with mode 0600 (never world-readable, even briefly), fsynced."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Create `path` with mode 0600 (never world-readable, even briefly), fsynced; missing
+    directories above it are created 0700."""
+    make_private_dirs(path.parent)
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
@@ -85,17 +95,6 @@ def write_private_file(path: Path, data: bytes) -> None:
     finally:
         os.close(fd)
     os.replace(tmp, path)
-
-
-def make_private_dir(path: Path) -> None:
-    """Create directory `path` with mode 0700 (whatever the umask); an existing one is left
-    as its owner set it (it may be a shared parent such as /tmp)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        path.mkdir(mode=0o700)
-    except FileExistsError:
-        return
-    os.chmod(path, 0o700)
 
 
 def save_key(path: Path, key: KeyPair, kind: str, name: str = "") -> None:
@@ -146,7 +145,7 @@ def load_key(path: Path) -> KeyPair:
 
 class Keyring:
     """The `test` keyring backend: account keys in plaintext, one file per name in a
-    directory created 0700 (node/file_keyring.py holds the encrypted one)."""
+    directory (node/file_keyring.py holds the encrypted one)."""
 
     def __init__(self, directory: Path):
         self.directory = directory
@@ -161,7 +160,6 @@ class Keyring:
         if p.exists():
             raise KeyError_(f"key {name!r} already exists in {self.directory}")
         key = key or KeyPair.generate()
-        make_private_dir(self.directory)
         self._save(p, key, name)
         return key
 

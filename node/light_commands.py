@@ -28,6 +28,8 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 import click
 import trio
 
+from node.cli_types import HEIGHT, UINT, Uint
+
 DEFAULT_DIR = Path.home() / ".attrchain-light"
 CONFIG_FILE = "light.json"
 
@@ -128,7 +130,7 @@ def light_group() -> None:
 @dir_option
 @node_option
 @peer_option
-@click.option("--trusted-height", type=int, default=None, help="height of a header you trust")
+@click.option("--trusted-height", type=HEIGHT, default=None, help="height of a header you trust")
 @click.option("--trusted-hash", default=None, help="its hash (the block id), hex")
 @click.option("--genesis", "genesis_file", type=click.Path(path_type=Path, exists=True), default=None,
               help="trust the genesis validator set instead (young chains only: header 1 must be "
@@ -136,7 +138,7 @@ def light_group() -> None:
 @click.option("--chain-id", default=None, help="with --trusted-hash: the chain you expect")
 @click.option("--trust-level", default="1/3", show_default=True,
               help="fraction of the trusted set's power needed to skip ([1/3, 1])")
-@click.option("--trusting-period-ms", type=int, default=None,
+@click.option("--trusting-period-ms", type=Uint(lo=1), default=None,
               help="how long a verified header stays usable (default 666000: 2/3 of 1,000 blocks)")
 @click.option("--witness", "witnesses", multiple=True,
               help="RPC address of another full node that must agree on every header verified "
@@ -203,7 +205,7 @@ def init_command(directory: Path, node: str | None, peer: str | None, trusted_he
 @dir_option
 @node_option
 @peer_option
-@click.option("--height", type=int, default=None, help="default: the node's latest")
+@click.option("--height", type=HEIGHT, default=None, help="default: the node's latest")
 @click.option("--sequential", is_flag=True, help="verify every header in between (no skipping)")
 @click.option("--witness", "witnesses", multiple=True,
               help="RPC address of a node that must agree (repeatable; default: those given at init)")
@@ -257,7 +259,7 @@ def query_group() -> None:
 @dir_option
 @node_option
 @peer_option
-@click.option("--height", type=int, default=None, help="state after this height (default latest-1)")
+@click.option("--height", type=HEIGHT, default=None, help="state after this height (default latest-1)")
 def query_account(address: str, directory: Path, node: str | None, peer: str | None,
                   height: int | None) -> None:
     """Balance and nonce, proven (an account never funded is proven absent: 0, 0)."""
@@ -283,7 +285,7 @@ def query_account(address: str, directory: Path, node: str | None, peer: str | N
 @dir_option
 @node_option
 @peer_option
-@click.option("--height", type=int, default=None)
+@click.option("--height", type=HEIGHT, default=None)
 def query_key(key_hex: str, directory: Path, node: str | None, peer: str | None,
               height: int | None) -> None:
     """A raw state key: its value, or its proven absence."""
@@ -384,13 +386,10 @@ def make_light_tx_command(kind: str, schema: Any) -> click.Command:
     """`light tx <kind>`: sign with the PROVEN nonce, submit, wait, prove inclusion."""
     from node.client_commands import field_options, load_signer
     from node.keyring_options import KeyringChoice, keyring_params
-    params, parse_fields = field_options(schema)
+    params, fields_in_order = field_options(schema)
 
     def callback(**kw: Any) -> None:
-        try:
-            fields = parse_fields(kw)
-        except ValueError as e:
-            _fail(f"error: bad_param: {e}")
+        fields = fields_in_order(kw)
         key = load_signer(kw["from_"], kw["home"], KeyringChoice.pop_from(kw))
         cfg = _load_config(kw["directory"])
 
@@ -412,8 +411,8 @@ def make_light_tx_command(kind: str, schema: Any) -> click.Command:
         click.Option(["--dir", "directory"], type=click.Path(path_type=Path), default=DEFAULT_DIR),
         click.Option(["--node"], default=None, help="RPC address (default: the one given at init)"),
         click.Option(["--peer"], default=None, help="submit over libp2p to this multiaddr"),
-        click.Option(["--fee"], type=int, default=1000, show_default=True),
-        click.Option(["--nonce"], type=int, default=None, help="default: the proven next nonce"),
+        click.Option(["--fee"], type=UINT, default=1000, show_default=True),
+        click.Option(["--nonce"], type=UINT, default=None, help="default: the proven next nonce"),
         click.Option(["--timeout", "timeout_s"], type=float, default=30.0, show_default=True),
     ]
     return click.Command(kind, params=params, callback=callback,
@@ -421,7 +420,7 @@ def make_light_tx_command(kind: str, schema: Any) -> click.Command:
 
 
 @light_group.command("bench")
-@click.option("--heights", type=int, default=200, show_default=True)
+@click.option("--heights", type=Uint(lo=1, hi=100_000), default=200, show_default=True)
 @click.option("--sizes", default="4,32,100", show_default=True, help="validator set sizes")
 @click.pass_context
 def bench_command(ctx: click.Context, heights: int, sizes: str) -> None:

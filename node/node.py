@@ -31,6 +31,7 @@ from node.logs import get_logger, log_event
 from node.mempool import Mempool, TxRejected
 from node.metrics import NodeMetrics
 from node.sync import PulledVotes, SyncedBlocks, VoteCache
+from node.tx_waiters import TxWaiters
 from p2p.ids import ChainTopics
 from p2p.messages import (
     CompactProposal, EvidenceMessage, MessageError, TxsRequest, TxsResponse, VoteMessage,
@@ -69,22 +70,6 @@ class DriverTimeout:
     timeout: Any
 
 
-class TxWaiters:
-    """broadcast_tx_commit callers waiting for their tx to be committed."""
-
-    def __init__(self) -> None:
-        self.events: dict[bytes, trio.Event] = {}
-
-    def wait_event(self, tx_id: bytes) -> trio.Event:
-        return self.events.setdefault(tx_id, trio.Event())
-
-    def committed(self, tx_ids) -> None:
-        for t in tx_ids:
-            ev = self.events.pop(t, None)
-            if ev is not None:
-                ev.set()
-
-
 class Node:
     def __init__(self, home: Home, config: Config, genesis: Genesis, transport: Transport,
                  *, validator_key: Ed25519Key | None):
@@ -100,7 +85,7 @@ class Node:
         self.chain.admitted = self.mempool.checker.decoded  # decode each tx once (bench profile)
         self.metrics = NodeMetrics()
         self.vote_cache = VoteCache()
-        self.waiters = TxWaiters()
+        self.waiters = TxWaiters(config.rpc.max_commit_waiters)
         self.validator_key = validator_key
         self.inputs, self._inputs_rx = trio.open_memory_channel[Any](INPUT_BUFFER)
         self.catchup_wanted = trio.Event()

@@ -7,23 +7,28 @@ Every endpoint is described in the OpenAPI document served at /openapi.json.
 """
 from __future__ import annotations
 
-import json
+import logging
+import traceback
 from typing import Any, Protocol
 
 import trio
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from node.logs import get_logger, log_event
 from node.metrics import NodeMetrics
+from node.rpc_origin import OriginPolicy
+from node.rpc_params import (RpcError, height_param, hex_param, parse_json, read_body, timeout_param,
+                             tx_from_doc, txs_from_doc)
 
-
-class RpcError(Exception):
-    def __init__(self, status: int, code: str, reason: str, data: dict[str, Any] | None = None):
-        super().__init__(reason)
-        self.status, self.code, self.reason, self.data = status, code, reason, data
+log = get_logger("rpc")
+DEFAULT_MAX_BATCH_TXS = 1000        # txs per /broadcast_txs_sync request
+DEFAULT_BODY_TIMEOUT_MS = 10_000    # a request body must arrive within this
+MAX_LOG_CHARS = 200                 # a refusal's log in a batch answer: bounds the answer size
+BROADCAST_PATHS = ("/broadcast_tx_sync", "/broadcast_tx_commit", "/broadcast_txs_sync")
 
 
 class RpcBackend(Protocol):
@@ -49,38 +54,6 @@ QUERY_KINDS = {
 }
 
 
-def _hex_param(name: str, value: str | None, length: int | None = None) -> bytes:
-    if value is None:
-        raise RpcError(400, "missing_param", f"parameter {name!r} is required")
-    v = value.removeprefix("0x")
-    try:
-        raw = bytes.fromhex(v)
-    except ValueError:
-        raise RpcError(400, "bad_param", f"parameter {name!r} is not hex") from None
-    if length is not None and len(raw) != length:
-        raise RpcError(400, "bad_param", f"parameter {name!r} must be {length} bytes, got {len(raw)}")
-    return raw
-
-
-def _height_param(value: str | None) -> int | None:
-    if value is None or value == "":
-        return None
-    if not value.isdigit() or len(value) > 18:
-        raise RpcError(400, "bad_param", f"height must be a positive integer, got {value!r}")
-    h = int(value)
-    if h < 1:
-        raise RpcError(400, "bad_param", "height must be >= 1")
-    return h
-
-
-def _timeout_param(value: str | None, default_ms: int) -> float:
-    if value is None:
-        return default_ms / 1000
-    if not value.isdigit() or not 0 < int(value) <= 600_000:
-        raise RpcError(400, "bad_param", "timeout_ms must be an integer in 1..600000")
-    return int(value) / 1000
-
-
 def build_openapi() -> dict:
     def op(summary: str, params: list[tuple[str, str, bool]], method: str = "get") -> dict:
         return {method: {
@@ -89,7 +62,12 @@ def build_openapi() -> dict:
                             "schema": {"type": "string"}} for n, d, req in params],
             "responses": {"200": {"description": "JSON result"},
                           "400": {"description": "malformed request: {error: {code, reason}}"},
-                          "404": {"description": "not found"}},
+                          "403": {"description": "broadcast_*: Origin/Host not allowed (forbidden_origin)"},
+                          "404": {"description": "not found"},
+                          "408": {"description": "body not received in time (body_timeout)"},
+                          "413": {"description": "body_too_large, too_many_txs"},
+                          "500": {"description": "internal error (details only in the node's log)"},
+                          "503": {"description": "broadcast_tx_commit: too_many_waiters"}},
         }}
     tx_param = [("tx", "signed tx bytes, hex (GET) or JSON body {\"tx\": hex} (POST)", True)]
     paths: dict[str, Any] = {
@@ -121,8 +99,11 @@ OPENAPI = build_openapi()
 
 
 def make_app(backend: RpcBackend, max_body_bytes: int = 1_048_576,
-             commit_timeout_ms: int = 10_000) -> Starlette:
+             commit_timeout_ms: int = 10_000, *, max_batch_txs: int = DEFAULT_MAX_BATCH_TXS,
+             body_timeout_ms: int = DEFAULT_BODY_TIMEOUT_MS,
+             allowed_origins: list[str] | tuple[str, ...] = ()) -> Starlette:
     metrics = backend.metrics
+    origins = OriginPolicy(allowed_origins)
 
     def error(status: int, code: str, reason: str, data: dict | None = None) -> JSONResponse:
         if 400 <= status < 500:
@@ -132,36 +113,39 @@ def make_app(backend: RpcBackend, max_body_bytes: int = 1_048_576,
             body["error"]["data"] = data
         return JSONResponse(body, status_code=status)
 
-    async def json_body(request: Request):
-        """The request body parsed as JSON, read in chunks and refused past max_body_bytes
-        (checked on the declared length first, then on what actually arrives)."""
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > max_body_bytes):
-            raise RpcError(413, "body_too_large", f"body exceeds {max_body_bytes} bytes")
-        body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > max_body_bytes:
-                raise RpcError(413, "body_too_large", f"body exceeds {max_body_bytes} bytes")
+    def internal_error(request: Request, exc: BaseException) -> JSONResponse:
+        """A bug, not the client's fault: the client learns nothing of the internals, the
+        node's log gets the whole traceback."""
+        log_event(log, logging.ERROR, "rpc_internal_error", path=request.url.path,
+                  method=request.method, error=type(exc).__name__,
+                  traceback="".join(traceback.format_exception(exc)))
+        return error(500, "internal", "internal error (logged by the node)")
+
+    async def json_body(request: Request) -> Any:
         try:
-            return json.loads(body)
-        except ValueError:
-            raise RpcError(400, "bad_json", "body is not JSON") from None
+            body = await read_body(request.stream(), request.headers.get("content-length"),
+                                   max_body_bytes, body_timeout_ms / 1000)
+        except ClientDisconnect:  # the client's doing, not a bug: counted, not logged
+            raise RpcError(400, "client_disconnected", "the client closed the connection mid-body") from None
+        return parse_json(body)
 
     async def tx_bytes(request: Request) -> bytes:
         if request.method == "POST":
-            doc = await json_body(request)
-            if not isinstance(doc, dict) or not isinstance(doc.get("tx"), str):
-                raise RpcError(400, "bad_param", "body must be {\"tx\": \"<hex>\"}")
-            return _hex_param("tx", doc["tx"])
-        return _hex_param("tx", request.query_params.get("tx"))
+            return tx_from_doc(await json_body(request))
+        return hex_param("tx", request.query_params.get("tx"))
 
     def handler(fn):
         async def endpoint(request: Request) -> Response:
             try:
+                if request.url.path in BROADCAST_PATHS:
+                    refusal = origins.refusal(request.headers.get("origin"), request.headers.get("host"))
+                    if refusal is not None:
+                        raise RpcError(403, "forbidden_origin", refusal)
                 result = await fn(request)
             except RpcError as e:
                 return error(e.status, e.code, e.reason, e.data)
+            except Exception as e:  # noqa: BLE001 -- answered and logged, never shown
+                return internal_error(request, e)
             if isinstance(result, Response):
                 return result
             return JSONResponse(result)
@@ -176,34 +160,32 @@ def make_app(backend: RpcBackend, max_body_bytes: int = 1_048_576,
     async def broadcast_batch(request: Request):
         """Many txs in one request (load generators): `{"txs": [hex, ...]}` -> one
         broadcast_tx_sync result per tx, in order. Saves the per-request HTTP cost."""
-        doc = await json_body(request)
-        txs = doc.get("txs") if isinstance(doc, dict) else None
-        if not isinstance(txs, list) or not all(isinstance(t, str) for t in txs):
-            raise RpcError(400, "bad_param", "body must be {\"txs\": [\"<hex>\", ...]}")
-        raws = [_hex_param("tx", t) for t in txs]
+        raws = txs_from_doc(await json_body(request), max_batch_txs)
         results = []
         for i, raw in enumerate(raws):
             if i and i % 64 == 0:
                 await trio.sleep(0)  # let consensus run between chunks of a big batch
-            results.append(await backend.broadcast_tx_sync(raw))
+            result = await backend.broadcast_tx_sync(raw)
+            result["log"] = str(result.get("log", ""))[:MAX_LOG_CHARS]
+            results.append(result)
         return {"results": results}
 
     async def broadcast_commit(request: Request):
         raw = await tx_bytes(request)
         return await backend.broadcast_tx_commit(
-            raw, _timeout_param(request.query_params.get("timeout_ms"), commit_timeout_ms))
+            raw, timeout_param(request.query_params.get("timeout_ms"), commit_timeout_ms))
 
     async def tx(request: Request):
-        return await backend.tx(_hex_param("hash", request.query_params.get("hash"), 32))
+        return await backend.tx(hex_param("hash", request.query_params.get("hash"), 32))
 
     async def block(request: Request):
-        return await backend.block(_height_param(request.query_params.get("height")))
+        return await backend.block(height_param(request.query_params.get("height")))
 
     async def commit(request: Request):
-        return await backend.commit(_height_param(request.query_params.get("height")))
+        return await backend.commit(height_param(request.query_params.get("height")))
 
     async def validators(request: Request):
-        return await backend.validators(_height_param(request.query_params.get("height")))
+        return await backend.validators(height_param(request.query_params.get("height")))
 
     async def query(request: Request):
         kind = request.path_params["kind"]
@@ -214,7 +196,7 @@ def make_app(backend: RpcBackend, max_body_bytes: int = 1_048_576,
         if value is None:
             raise RpcError(400, "missing_param", f"parameter {param!r} is required")
         params = {param: value}
-        return await backend.query(kind, params, _height_param(request.query_params.get("height")))
+        return await backend.query(kind, params, height_param(request.query_params.get("height")))
 
     async def openapi(request: Request):
         return OPENAPI
@@ -226,7 +208,7 @@ def make_app(backend: RpcBackend, max_body_bytes: int = 1_048_576,
         return error(exc.status_code, "http_error", exc.detail or "error")
 
     async def any_error(request: Request, exc: Exception) -> Response:
-        return error(500, "internal", f"{type(exc).__name__}: {exc}")
+        return internal_error(request, exc)
 
     both = ["GET", "POST"]
     routes = [
@@ -253,7 +235,10 @@ async def serve_rpc(app: Starlette, listen: str, *, task_status=trio.TASK_STATUS
     hc = HyperConfig()
     hc.bind = [listen]
     hc.accesslog = None
-    hc.errorlog = None
+    hc.errorlog = None  # the app logs its own errors (rpc_internal_error) to the node's log
+    # hypercorn's read_timeout would also cut a broadcast_tx_commit that waits quietly; its
+    # idle timer (keep_alive_timeout, 5 s) already drops a connection whose request headers
+    # are not complete by then, and the app times out slow bodies (body_timeout_ms)
     hc.graceful_timeout = 0.5
 
     async with trio.open_nursery() as nursery:

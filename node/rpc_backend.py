@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from node.keys import KeyError_, decode_address, encode_address
+from node.keys import encode_address
 from node.mempool import TxRejected
 from node.rpc import RpcError
+from node.rpc_params import address_param, hex_param, key_param
+from node.tx_waiters import TooManyWaiters
 from state.block import Block
 from state.codec import decode_value
 from state.keys import account_key
@@ -62,19 +64,10 @@ class NodeRpc:
         self.metrics = node.metrics
 
     def _address(self, text: str) -> bytes:
-        try:
-            return decode_address(text)
-        except KeyError_ as e:
-            raise RpcError(400, "bad_address", str(e)) from None
+        return address_param(text)
 
     def _id(self, text: str) -> bytes:
-        try:
-            raw = bytes.fromhex(text.removeprefix("0x"))
-        except ValueError:
-            raise RpcError(400, "bad_param", "id must be hex") from None
-        if len(raw) != 32:
-            raise RpcError(400, "bad_param", "id must be 32 bytes")
-        return raw
+        return hex_param("id", text, 32)
 
     def _height(self, height: int | None) -> int:
         top = self.node.chain.height
@@ -114,16 +107,20 @@ class NodeRpc:
 
     async def broadcast_tx_commit(self, raw: bytes, timeout_s: float) -> dict:
         tid = compute_tx_id(raw)
-        event = self.node.waiters.wait_event(tid)
-        check = await self.broadcast_tx_sync(raw)
-        if check["code"] != 0:
-            self.node.waiters.events.pop(tid, None)
-            return {"hash": tid.hex(), "check_tx": check, "committed": False}
-        with trio.move_on_after(timeout_s):
-            await event.wait()
+        try:
+            with self.node.waiters.wait_for(tid) as event:  # before admission: a commit can't slip by
+                check = await self.broadcast_tx_sync(raw)
+                committed = self.node.chain.tx_record(tid) is not None
+                # "duplicate": the tx is already pending (another caller sent it): wait for it too
+                if check["code"] not in (0, "duplicate") and not committed:
+                    return {"hash": tid.hex(), "check_tx": check, "committed": False}
+                if not committed:
+                    with trio.move_on_after(timeout_s):
+                        await event.wait()
+        except TooManyWaiters as e:
+            raise RpcError(503, "too_many_waiters", f"{e}; retry later") from None
         rec = self.node.chain.tx_record(tid)
         if rec is None:
-            self.node.waiters.events.pop(tid, None)
             raise RpcError(504, "timeout", f"tx {tid.hex()} not committed within {timeout_s:g} s "
                            "(it stays in the mempool)", {"hash": tid.hex()})
         height, index, code, log = rec
@@ -196,13 +193,7 @@ class NodeRpc:
             out.update(address=encode_address(addr), balance=bal, nonce=nonce)
             return out
         if kind == "key":
-            try:
-                key = bytes.fromhex(params["key"].removeprefix("0x"))
-            except ValueError:
-                raise RpcError(400, "bad_param", "key must be hex") from None
-            if not key or len(key) > 256:
-                raise RpcError(400, "bad_param", "key must be 1..256 bytes")
-            return self._proven(key, h, decode=False)
+            return self._proven(key_param(params["key"]), h, decode=False)
         return self._asset_query(kind, params, h)
 
     def _asset_query(self, kind: str, params: dict[str, str], h: int) -> dict:

@@ -75,7 +75,9 @@ async def run_services(node, rpc_listen: str | None, *, task_status=trio.TASK_ST
         await nursery.start(run_vote_pull, node)
         binds = None
         if rpc_listen is not None:
-            app = make_app(NodeRpc(node), cfg.rpc.max_body_bytes, cfg.rpc.broadcast_tx_commit_timeout_ms)
+            app = make_app(NodeRpc(node), cfg.rpc.max_body_bytes, cfg.rpc.broadcast_tx_commit_timeout_ms,
+                           max_batch_txs=cfg.rpc.max_batch_txs, body_timeout_ms=cfg.rpc.body_timeout_ms,
+                           allowed_origins=cfg.rpc.allowed_origins)
             binds = await nursery.start(serve_rpc, app, rpc_listen)
         task_status.started(binds)
 
