@@ -33,6 +33,7 @@ from types import SimpleNamespace
 
 import click
 
+from state.order_book import Status, get_order
 from testnet.bench_apply import key_of, measure_verify_rate, run_timed_block
 
 MAKERS = 1_000
@@ -58,6 +59,7 @@ class MarketBench:
         self.chain = DevChain(Store(path), chain_id="attrchain-bench-market", accounts=accounts,
                               params=Params(max_block_txs=100_000))
         self.ledger = self.chain.ledger
+        self._maker_by_addr = {self.addr(k): k for k in self.makers}
         self.asks: list[bytes] = []       # resting order ids, in price order (best first)
         self.bids: list[bytes] = []
 
@@ -133,11 +135,15 @@ class MarketBench:
         c, fee = self.chain, self.ledger.params.min_fee
         txs, placements = [], 0
         for i in range(count):
-            if i % 10 == 9:           # a cancel of an order far from the best price
+            if i % 10 == 9:           # a cancel of an order far from the best price, still open
                 book = self.asks if i % 20 == 19 else self.bids
-                oid = book.pop()
-                txs.append(c.tx(self._owner(oid), "cancel_order", oid))
-                continue
+                order = None
+                while book and (order is None or order.status != Status.OPEN):
+                    oid = book.pop()
+                    order = get_order(SimpleNamespace(get_record=self._get_record), oid)
+                if order is not None and order.status == Status.OPEN:
+                    txs.append(c.tx(self._maker_by_addr[order.owner], "cancel_order", oid))
+                    continue
             fills = 1 + (i * 7 + block_no) % 5
             taker = self.takers[(block_no * count + i) % TAKERS]
             side = "buy" if i % 2 == 0 else "sell"
@@ -146,12 +152,6 @@ class MarketBench:
                             self.ledger.height + 10, fee=fills * fee))
             placements += 1
         return txs, placements
-
-    def _owner(self, order_id: bytes):
-        from state.order_book import get_order
-        if not hasattr(self, "_maker_by_addr"):
-            self._maker_by_addr = {self.addr(k): k for k in self.makers}
-        return self._maker_by_addr[get_order(SimpleNamespace(get_record=self._get_record), order_id).owner]
 
     def _get_record(self, key: bytes):
         from state.codec import decode_value
