@@ -112,7 +112,7 @@ class Node:
         return time.monotonic() - self._round_started
 
     def find_tx_bytes(self, tx_id: bytes) -> bytes | None:
-        p = self.mempool.get(tx_id)
+        p = self.mempool.get(tx_id) or self.mempool.waiting.get(tx_id)
         if p is not None:
             return p.raw
         return self.block_txs.get(tx_id)
@@ -510,12 +510,17 @@ class Node:
             self.tx_gossip = g
             task_status.started()
             async for batch in g.received:  # one channel hop per received batch (p2p docs)
-                for rx in batch:
-                    try:
-                        self.mempool.add(rx.tx, gossip=False)
-                    except TxRejected as e:
-                        self.metrics.rejected_txs.labels(e.code).inc()
-                self._update_mempool_metrics()
+                self.admit_gossip_txs([rx.tx for rx in batch])
+
+    def admit_gossip_txs(self, txs: list[bytes]) -> None:
+        """The txs of one gossip batch, vetted (signatures) by the topic's check; one
+        ahead of its sender's chain waits for it (node/mempool.py)."""
+        for raw in txs:
+            try:
+                self.mempool.add(raw, gossip=False, wait=True)
+            except TxRejected as e:
+                self.metrics.rejected_txs.labels(e.code).inc()
+        self._update_mempool_metrics()
 
     async def run_peer_watch(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         events = self.transport.peer_events()

@@ -238,12 +238,20 @@ def run_poller(rpc: str, tracker: Tracker, world: World, contributions: dict[byt
     c.close()
 
 
+def curators_of(node_index: int, n_nodes: int) -> list[int]:
+    """The curators whose reviews this node's submitter signs. Each curator belongs to ONE
+    submitter: its nonce chain must reach one node in order. (The rule was `j % 4`: from 7
+    validators on, nodes 0 and 4 signed for the same curators, raced for their nonces and
+    were refused with `nonce_gap`.)"""
+    return [j for j in range(N_CURATORS) if j % n_nodes == node_index % n_nodes]
+
+
 def run_submitter(node_index: int, n_nodes: int, rpc: str, planned: list[Planned], t0: float, world: World,
                   tracker: Tracker, stop: threading.Event, review_every: int, max_batch: int = 1000) -> None:
     """Post this node's due txs in batches; add one review per `review_every` txs."""
     c = httpx.Client(base_url=f"http://{rpc}", timeout=30)
     i, carry = 0, 0
-    my_curators = [j for j in range(N_CURATORS) if j % 4 == node_index % 4] or [0]
+    my_curators = curators_of(node_index, n_nodes)
     cur = 0
     next_post = 0.0
     while i < len(planned) and not stop.is_set():

@@ -59,3 +59,10 @@ def test_a_bad_size_list_is_refused_before_any_testnet_starts(monkeypatch, arg):
 def test_n_and_validators_together_are_refused():
     r = CliRunner().invoke(cli, ["testnet", "bench", "-n", "4", "--validators", "4,7"])
     assert r.exit_code == 2 and "not both" in r.output
+
+
+@pytest.mark.parametrize("n", range(1, 17))
+def test_each_curator_signs_through_exactly_one_node(n):
+    owners = [k for c in range(bench.N_CURATORS) for k in range(n) if c in bench.curators_of(k, n)]
+    assert len(owners) == bench.N_CURATORS  # every curator once: no two submitters race for its nonces
+    assert all(bench.curators_of(k, n) for k in range(n))
