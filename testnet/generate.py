@@ -23,7 +23,7 @@ from node.gentx import GenesisError, add_account, collect, draft_genesis, make_g
 from node.home import DEFAULT_BALANCE, DEFAULT_STAKE, Home, init_home, write_genesis
 from node.keys import Keyring
 from node.peer_id import peer_id
-from testnet.network import USER_ACCOUNTS, NodeInfo, TestnetInfo
+from testnet.network import USER_ACCOUNTS, NodeInfo, TestnetInfo, fast_config
 
 # the k-th node on one host uses the base ports + k * PORT_STEP
 PORT_STEP = 10
@@ -52,7 +52,7 @@ def node_ports(hosts: list[str], p2p_port: int, rpc_port: int) -> list[tuple[int
 
 def generate_hosts(out: Path, hosts: list[str], *, full_hosts: list[str] = (),
                    chain_id: str = "attrchain-testnet", p2p_port: int = 26656,
-                   rpc_port: int = 26657, listen_any: bool = False,
+                   rpc_port: int = 26657, listen_any: bool = False, fast: bool = False,
                    accounts: tuple[str, ...] = USER_ACCOUNTS) -> TestnetInfo:
     """Homes for len(hosts) validators and len(full_hosts) full nodes."""
     if (out / "testnet.json").exists() or (out / "node0").exists():
@@ -62,7 +62,7 @@ def generate_hosts(out: Path, hosts: list[str], *, full_hosts: list[str] = (),
     nodes: list[NodeInfo] = []
     for i, (host, (p2p, rpc)) in enumerate(zip(all_hosts, node_ports(all_hosts, p2p_port, rpc_port))):
         name = f"node{i}"
-        cfg = Config()
+        cfg = fast_config(name) if fast else Config()
         cfg.p2p.listen = f"/ip4/{'0.0.0.0' if listen_any else host}/tcp/{p2p}"
         cfg.rpc.listen = f"{host}:{rpc}"
         home = init_home(out / name, name, config=cfg)
@@ -102,10 +102,11 @@ def generate_hosts(out: Path, hosts: list[str], *, full_hosts: list[str] = (),
 @click.option("--chain-id", default="attrchain-testnet", show_default=True)
 @click.option("--p2p-port", type=click.IntRange(1, 65535 - 100 * PORT_STEP), default=26656, show_default=True)
 @click.option("--rpc-port", type=click.IntRange(1, 65535 - 100 * PORT_STEP), default=26657, show_default=True)
+@click.option("--fast", is_flag=True, help="the short consensus timeouts of `testnet up` (one LAN: about a block a second)")
 @click.option("--listen-any", is_flag=True,
               help="p2p listens on 0.0.0.0 (machines whose public address is not on an interface, e.g. behind cloud NAT)")
 def command(n_validators: int, hosts: str, full_hosts: str, out: Path, chain_id: str, p2p_port: int,
-            rpc_port: int, listen_any: bool) -> None:
+            rpc_port: int, fast: bool, listen_any: bool) -> None:
     """Write homes for N validators on the given machines (+ full nodes), one genesis, all peers."""
     hs = parse_hosts(hosts)
     if len(hs) != n_validators:
@@ -113,7 +114,7 @@ def command(n_validators: int, hosts: str, full_hosts: str, out: Path, chain_id:
                                  param_hint="--hosts")
     try:
         info = generate_hosts(out, hs, full_hosts=parse_hosts(full_hosts), chain_id=chain_id,
-                              p2p_port=p2p_port, rpc_port=rpc_port, listen_any=listen_any)
+                              p2p_port=p2p_port, rpc_port=rpc_port, listen_any=listen_any, fast=fast)
     except (GenesisError, OSError, ValueError) as e:
         raise click.ClickException(str(e))
     for n in info.nodes:

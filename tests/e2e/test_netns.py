@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -31,12 +32,23 @@ def stop(procs: list[subprocess.Popen]) -> None:
             p.wait(timeout=10)
 
 
+class Phases:
+    """Seconds since the start at each step, printed (shown with -s or on failure)."""
+
+    def __init__(self) -> None:
+        self.t0 = time.monotonic()
+
+    def __call__(self, what: str) -> None:
+        print(f"[{time.monotonic() - self.t0:6.1f} s] {what}", flush=True)
+
+
 def ok_json(r: subprocess.CompletedProcess) -> dict:
     assert r.returncode == 0, f"rc {r.returncode}\nstdout: {r.stdout[-3000:]}\nstderr: {r.stderr[-3000:]}"
     return json.loads(r.stdout)
 
 
 def test_validators_on_four_hosts_full_node_and_light_client_on_a_fifth(own_dir):
+    phase = Phases()
     lan = Lan(5)
     try:
         lan.up()
@@ -47,9 +59,10 @@ def test_validators_on_four_hosts_full_node_and_light_client_on_a_fifth(own_dir)
     try:
         out = own_dir / "net"
         r = subprocess.run(python("-m", "node", "testnet", "generate", "-n", "4", "--hosts", ",".join(lan.ips[:4]),
-                                  "--full-hosts", lan.ips[CLIENT], "--out", str(out), "--chain-id", "netns-chain"),
+                                  "--full-hosts", lan.ips[CLIENT], "--out", str(out), "--chain-id", "netns-chain", "--fast"),
                            capture_output=True, text=True, timeout=60)
         assert r.returncode == 0, r.stderr
+        phase("namespaces up, homes generated")
         written = "\n".join(p.read_text() for p in out.rglob("*") if p.is_file())
         assert "127.0.0.1" not in written and "localhost" not in written
         for i in range(5):
@@ -62,6 +75,7 @@ def test_validators_on_four_hosts_full_node_and_light_client_on_a_fifth(own_dir)
 
         # blocks commit on every validator and the full node follows
         ok_json(lan.run(CLIENT, python(WAIT, "2", "90", *rpcs), timeout=120))
+        phase("height 2 on all five nodes")
 
         # a tx submitted through the full node's RPC is committed by the validators
         bob = json.loads((out / "keyring" / "bob.json").read_text())["address"]
@@ -69,10 +83,12 @@ def test_validators_on_four_hosts_full_node_and_light_client_on_a_fifth(own_dir)
                                              "--from", "alice", "--keyring-dir", str(out / "keyring"),
                                              "--node", full_rpc)))
         assert res["committed"] and res["tx_result"]["code"] == 0, res
+        phase(f"tx committed at height {res['height']}")
         statuses = ok_json(lan.run(CLIENT, python(WAIT, str(res["height"] + 1), "60", *rpcs)))
         assert {s["validator_address"] for s in statuses.values() if s["voting_power"] > 0} and \
             statuses[full_rpc]["voting_power"] == 0
 
+        phase("every node past it")
         # a light client on the fifth host verifies a query against the genesis validators
         light = own_dir / "light"
         ok_json(lan.run(CLIENT, python("-m", "node", "light", "init", "--dir", str(light), "--node", full_rpc,
@@ -80,7 +96,9 @@ def test_validators_on_four_hosts_full_node_and_light_client_on_a_fifth(own_dir)
         q = ok_json(lan.run(CLIENT, python("-m", "node", "light", "query", "account", bob, "--dir", str(light))))
         assert q["verified"] and q["height"] >= res["height"]
         assert q["balance"] == DEFAULT_BALANCE + 7
+        phase("light client verified the query")
     finally:
         stop(procs)
         leftovers = lan.down()
+        phase("stopped, namespaces deleted")
     assert not leftovers, leftovers
