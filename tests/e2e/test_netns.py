@@ -96,7 +96,12 @@ def test_validators_on_four_hosts_full_node_and_light_client_on_a_fifth(own_dir)
         q = ok_json(lan.run(CLIENT, python("-m", "node", "light", "query", "account", bob, "--dir", str(light))))
         assert q["verified"] and q["height"] >= res["height"]
         assert q["balance"] == DEFAULT_BALANCE + 7
-        phase("light client verified the query")
+        # ... and over libp2p from that host, dialling the full node's generated address
+        full = info["nodes"][CLIENT]
+        q = ok_json(lan.run(CLIENT, python("-m", "node", "light", "query", "account", bob, "--dir", str(light),
+                                           "--peer", f"{full['p2p']}/p2p/{full['peer_id']}")))
+        assert q["verified"] and q["balance"] == DEFAULT_BALANCE + 7
+        phase("light client verified the query (RPC and libp2p)")
     finally:
         stop(procs)
         leftovers = lan.down()
