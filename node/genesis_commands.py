@@ -16,7 +16,7 @@ from node.gentx import (
 )
 from node.home import Home, init_home, write_genesis
 from node.home_commands import DEFAULT_HOME, fail
-from node.keys import KeyError_, decode_address, encode_address
+from node.keys import KeyError_, Keyring, decode_address, encode_address
 from node.peer_id import peer_id
 from state.tx import MAX_AMOUNT
 
@@ -82,9 +82,9 @@ def add_account_cmd(account: str, amount: int, home_dir: Path) -> None:
 
 @genesis_group.command("gentx")
 @home_option
-@click.option("--from", "key_name", required=True, help="operator account key (in --keyring-dir)")
+@click.option("--from", "key_name", required=True, help="operator account key")
 @click.option("--keyring-dir", type=click.Path(path_type=Path), default=None,
-              help="default: <home>/keyring")
+              help="plaintext keyring holding it (default: <home>/keyring)")
 @click.option("--stake", type=Uint(lo=1, hi=MAX_AMOUNT), required=True, help="uopen bonded at genesis")
 @click.option("--p2p-address", default=None,
               help="where others dial this node, /ip4/<ip>/tcp/<port> (default: config p2p.listen "
@@ -92,10 +92,9 @@ def add_account_cmd(account: str, amount: int, home_dir: Path) -> None:
 def gentx_cmd(home_dir: Path, key_name: str, keyring_dir: Path | None, stake: int,
               p2p_address: str | None) -> None:
     """Sign this node's genesis create_validator into <home>/config/gentx/gentx-<peer id>.json."""
-    from node.client_commands import load_signer
     home = Home(home_dir)
-    operator = load_signer(key_name, home_dir, keyring_dir)
     try:
+        operator = (Keyring(keyring_dir) if keyring_dir else home.keyring).get(key_name)
         cfg = home.load_config()
         p2p = p2p_address or cfg.p2p.listen
         if "/0.0.0.0/" in p2p or "/::/" in p2p:
