@@ -207,11 +207,14 @@ def verify_gentx(g: Gentx, chain_id: str) -> CheckedGentx:
 
 
 def read_gentx_file(path: Path) -> Gentx:
-    size = path.stat().st_size
-    if size > MAX_GENTX_FILE_BYTES:
-        raise GenesisError(f"{path.name}: {size} bytes, at most {MAX_GENTX_FILE_BYTES}")
+    if not path.is_file():
+        raise GenesisError(f"{path.name}: not a regular file")
+    with open(path, "rb") as f:
+        data = f.read(MAX_GENTX_FILE_BYTES + 1)  # never more, however large the file
+    if len(data) > MAX_GENTX_FILE_BYTES:
+        raise GenesisError(f"{path.name}: over {MAX_GENTX_FILE_BYTES} bytes")
     try:
-        return Gentx.from_json(json.loads(path.read_bytes()))
+        return Gentx.from_json(json.loads(data))
     except GenesisError as e:
         raise GenesisError(f"{path.name}: {e}") from None
     except ValueError as e:

@@ -110,7 +110,8 @@ def _resigned_tx(gentx_file, **fields) -> str:
     (lambda f: _tamper(f, tx="zz"), "not hex"),
     (lambda f: _tamper(f, tx="00" * 5000), "longer than"),
     (lambda f: f.write_text("{not json"), "not JSON"),
-    (lambda f: f.write_text(" " * (MAX_GENTX_FILE_BYTES + 1)), "at most"),
+    (lambda f: f.write_text(" " * (MAX_GENTX_FILE_BYTES + 1)), "over"),
+    (lambda f: f.with_name("dir.json").mkdir(), "not a regular file"),
     (lambda f: shutil.copy(f, f.with_name("copy.json")), "share one operator"),
 ])
 def test_a_bad_gentx_is_refused_by_name_and_changes_nothing(ceremony, attack, error):
