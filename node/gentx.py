@@ -135,7 +135,16 @@ def draft_genesis(chain_id: str, genesis_time_ms: int, params: dict | None = Non
             "validators": [], "params": p.to_json()}
 
 
+def _draft_field(draft: dict, name: str):
+    try:
+        return draft[name]
+    except (KeyError, TypeError):
+        raise GenesisError(f"the genesis has no {name}") from None
+
+
 def _draft_balances(draft: dict) -> dict[bytes, int]:
+    if not isinstance(draft, dict):
+        raise GenesisError("a genesis is a JSON object")
     if draft.get("validators"):
         raise GenesisError("this genesis already has validators (gentxs were collected)")
     try:
@@ -167,7 +176,7 @@ def add_account(draft: dict, address: bytes, amount: int) -> dict:
 def make_gentx(draft: dict, operator: KeyPair, consensus_pubkey: bytes, stake: int, *,
                moniker: str, peer_id: str, p2p: str) -> Gentx:
     """Sign a genesis create_validator for `operator`, checked against the draft first."""
-    chain_id = draft["chain_id"]
+    chain_id = _draft_field(draft, "chain_id")
     check_moniker(moniker)
     check_peer_id(peer_id)
     check_p2p_address(p2p)
@@ -234,7 +243,7 @@ def read_gentx_dir(directory: Path) -> list[tuple[str, Gentx]]:
 def collect(draft: dict, gentxs: list[tuple[str, Gentx]]) -> dict:
     """The final genesis: every gentx verified and paid for from its operator's balance."""
     balances = _draft_balances(draft)
-    chain_id = draft["chain_id"]
+    chain_id = _draft_field(draft, "chain_id")
     checked: list[CheckedGentx] = []
     for source, g in gentxs:
         try:
@@ -256,7 +265,7 @@ def collect(draft: dict, gentxs: list[tuple[str, Gentx]]) -> dict:
                                f"{funds or 0} in the draft, bonds {c.stake}")
         balances[c.operator] = funds - c.stake
     try:
-        doc = make_genesis(chain_id, draft["genesis_time_ms"],
+        doc = make_genesis(chain_id, _draft_field(draft, "genesis_time_ms"),
                            [(c.consensus_pubkey, c.operator, c.stake, c.gentx.moniker) for c in checked],
                            sorted(balances.items()), draft.get("params"))
     except (TypeError, ValueError) as e:

@@ -154,6 +154,8 @@ def test_funds_chain_and_kind_are_checked_against_the_draft():
     sig = op.sign(node_info_bytes("cer-1", hashlib.sha256(tx).digest(), "op", PEER, node["p2p"]))
     with pytest.raises(GenesisError, match="not a create_validator"):
         collect(_draft({op.address: STAKE}), [("t", Gentx(tx, "op", PEER, node["p2p"], sig))])
+    with pytest.raises(GenesisError, match="no chain_id"):
+        make_gentx({"balances": []}, op, cons.pub_key, STAKE, **node)
     # collected once, a genesis takes no more accounts or gentxs
     final = collect(_draft({op.address: STAKE}), [("a", g)])
     with pytest.raises(GenesisError, match="already has validators"):
