@@ -15,7 +15,8 @@ import pytest
 from netns import Lan, NamespacesUnavailable, python
 from node.home import DEFAULT_BALANCE
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+# in the e2e group: run one after another with the other multi-process tests, never beside them
+pytestmark = [pytest.mark.xdist_group("e2e"), pytest.mark.slow, pytest.mark.timeout(240)]
 
 WAIT = str(Path(__file__).with_name("netns_wait.py"))
 CLIENT = 4  # the fifth host: full node, light client, and where commands are run from
