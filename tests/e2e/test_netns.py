@@ -75,7 +75,9 @@ def test_validators_on_four_hosts_full_node_and_light_client_on_a_fifth(own_dir)
         assert full_rpc.startswith(lan.ips[CLIENT] + ":")
 
         # blocks commit on every validator and the full node follows
-        ok_json(lan.run(CLIENT, python(WAIT, "2", "90", *rpcs), timeout=120))
+        first = ok_json(lan.run(CLIENT, python(WAIT, "2", "90", *rpcs), timeout=120))
+        # ... over the bridge: every validator has 3+ peers (validators, the full node), all at other IPs
+        assert all(first[rpc]["peers"] >= 3 for rpc in rpcs[:4]), first
         phase("height 2 on all five nodes")
 
         # a tx submitted through the full node's RPC is committed by the validators
