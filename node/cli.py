@@ -24,12 +24,15 @@ COMMANDS: dict[str, str] = {
     "query": "node.client_commands:query_group",
     "status": "node.client_commands:status_command",
     "light": "node.light_commands:light_group",
+    "poa": "node.poa.commands:poa_group",
 }
 
 BENCH_COMMANDS: dict[str, str] = {
     "apply": "testnet.bench_apply:command",
     "gossip": "testnet.bench_gossip:command",
     "fuzz": "testnet.bench_fuzz:command",
+    "poa": "node.poa.bench:command",
+    "market": "testnet.bench_market:command",
 }
 
 

@@ -90,6 +90,14 @@ async def _open_client(cfg: dict, directory: Path, node: str | None, peer: str |
             await w.aclose()
 
 
+@asynccontextmanager
+async def open_light_client(directory: Path, node: str | None) -> AsyncIterator[Any]:
+    """The light client kept in `directory` (after `light init`), talking RPC to `node`
+    (default: the one given at init). For other commands that read proven state (poa)."""
+    async with _open_client(_load_config(directory), directory, node, None) as client:
+        yield client
+
+
 def _run(fn: Callable[[], Awaitable[Any]]) -> Any:
     """Run one async command; map the light client's errors to exit codes."""
     from node.light.errors import LightError, VerificationError
@@ -385,11 +393,12 @@ def submit_command(tx_hex: str, directory: Path, node: str | None, peer: str | N
 def make_light_tx_command(kind: str, schema: Any) -> click.Command:
     """`light tx <kind>`: sign with the PROVEN nonce, submit, wait, prove inclusion."""
     from node.client_commands import field_options, load_signer
+    from node.keyring_options import KeyringChoice, keyring_params
     params, fields_in_order = field_options(schema)
 
     def callback(**kw: Any) -> None:
         fields = fields_in_order(kw)
-        key = load_signer(kw["from_"], kw["home"], kw["keyring_dir"])
+        key = load_signer(kw["from_"], kw["home"], KeyringChoice.pop_from(kw))
         cfg = _load_config(kw["directory"])
 
         async def make(client: Any) -> bytes:
@@ -406,7 +415,7 @@ def make_light_tx_command(kind: str, schema: Any) -> click.Command:
     params += [
         click.Option(["--from", "from_"], required=True, help="key name in the keyring"),
         click.Option(["--home"], type=click.Path(path_type=Path), default=DEFAULT_HOME),
-        click.Option(["--keyring-dir"], type=click.Path(path_type=Path), default=None),
+        *keyring_params(),
         click.Option(["--dir", "directory"], type=click.Path(path_type=Path), default=DEFAULT_DIR),
         click.Option(["--node"], default=None, help="RPC address (default: the one given at init)"),
         click.Option(["--peer"], default=None, help="submit over libp2p to this multiaddr"),

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from node import explorer_queries
 from node.keys import encode_address
 from node.mempool import TxRejected
 from node.rpc import RpcError
@@ -176,6 +177,22 @@ class NodeRpc:
                                 "voting_power": v.voting_power} for v in vs],
                 "raw": vs.encode().hex()}
 
+    # ---- what the explorer reads (node/explorer_queries.py)
+    async def blockchain(self, max_height: int | None, limit: int) -> dict:
+        return explorer_queries.blockchain(self, max_height, limit)
+
+    async def block_results(self, height: int | None) -> dict:
+        return await explorer_queries.block_results(self, height)
+
+    async def consensus_state(self) -> dict:
+        return explorer_queries.consensus_state(self.node)
+
+    async def net_info(self) -> dict:
+        return explorer_queries.net_info(self.node)
+
+    async def use_flows(self, tx_id: bytes) -> dict:
+        return await explorer_queries.use_flows(self, tx_id)
+
     # ---- queries
     def _proven(self, key: bytes, height: int, decode: bool = True) -> dict:
         value, proof = self.node.chain.ledger.query(key, height)
@@ -202,8 +219,13 @@ class NodeRpc:
         except ModuleNotFoundError:
             raise RpcError(501, "not_available", "asset queries need state/assets.py") from None
         from node import asset_queries
-        if kind == "earnings":
-            return asset_queries.earnings(self, assets, self._address(params["address"]), h)
+        by_account = {"earnings": asset_queries.earnings, "holdings": asset_queries.holdings,
+                      "orders": asset_queries.orders}
+        if kind in by_account:
+            return by_account[kind](self, assets, self._address(params["address"]), h)
+        by_id = {"order": asset_queries.order, "book": asset_queries.book, "fills": asset_queries.fills}
+        if kind in by_id:
+            return by_id[kind](self, assets, self._id(params["id"]), h)
         asset_id = self._id(params["id"])
         if kind == "asset":
             return asset_queries.asset(self, assets, asset_id, h)
