@@ -16,7 +16,8 @@ from node.gentx import (
 )
 from node.home import Home, init_home, write_genesis
 from node.home_commands import DEFAULT_HOME, fail
-from node.keys import KeyError_, Keyring, decode_address, encode_address
+from node.keyring_options import KeyringChoice, keyring_options
+from node.keys import KeyError_, decode_address, encode_address
 from node.peer_id import peer_id
 from state.tx import MAX_AMOUNT
 
@@ -66,14 +67,15 @@ def init_cmd(home_dir: Path, chain_id: str, moniker: str, params_file: Path | No
 @click.argument("account")
 @click.argument("amount", type=Uint(lo=1, hi=MAX_AMOUNT))
 @home_option
-def add_account_cmd(account: str, amount: int, home_dir: Path) -> None:
-    """Fund ACCOUNT (an open1... address, or a key name in the home's keyring) with AMOUNT uopen."""
+@keyring_options
+def add_account_cmd(account: str, amount: int, home_dir: Path, keyring: KeyringChoice) -> None:
+    """Fund ACCOUNT (an open1... address, or a key name in the keyring) with AMOUNT uopen."""
     home = Home(home_dir)
     try:
         try:
             address = decode_address(account)
         except KeyError_:
-            address = home.keyring.get(account).address
+            address = keyring.open(home_dir).get(account).address
         write_genesis(home, add_account(home.load_genesis_doc(), address, amount))
     except (*ERRORS, ValueError) as e:
         fail(str(e))
@@ -83,18 +85,17 @@ def add_account_cmd(account: str, amount: int, home_dir: Path) -> None:
 @genesis_group.command("gentx")
 @home_option
 @click.option("--from", "key_name", required=True, help="operator account key")
-@click.option("--keyring-dir", type=click.Path(path_type=Path), default=None,
-              help="plaintext keyring holding it (default: <home>/keyring)")
+@keyring_options
 @click.option("--stake", type=Uint(lo=1, hi=MAX_AMOUNT), required=True, help="uopen bonded at genesis")
 @click.option("--p2p-address", default=None,
               help="where others dial this node, /ip4/<ip>/tcp/<port> (default: config p2p.listen "
                    "when it names an address)")
-def gentx_cmd(home_dir: Path, key_name: str, keyring_dir: Path | None, stake: int,
+def gentx_cmd(home_dir: Path, key_name: str, keyring: KeyringChoice, stake: int,
               p2p_address: str | None) -> None:
     """Sign this node's genesis create_validator into <home>/config/gentx/gentx-<peer id>.json."""
     home = Home(home_dir)
     try:
-        operator = (Keyring(keyring_dir) if keyring_dir else home.keyring).get(key_name)
+        operator = keyring.open(home_dir).get(key_name)
         cfg = home.load_config()
         p2p = p2p_address or cfg.p2p.listen
         if "/0.0.0.0/" in p2p or "/::/" in p2p:

@@ -188,3 +188,23 @@ def test_empty_or_crowded_gentx_dir_is_refused(tmp_path, monkeypatch):
         (tmp_path / f"{i}.json").write_text("{}")
     with pytest.raises(GenesisError, match="at most 2"):
         read_gentx_dir(tmp_path)
+
+
+def test_gentx_signs_with_a_key_from_the_encrypted_file_keyring(tmp_path):
+    home = tmp_path / "op"
+    run("genesis", "init", "--home", str(home), "--chain-id", "cer-1", "--moniker", "op")
+    good, bad = tmp_path / "pass", tmp_path / "wrong"
+    good.write_text("correct horse battery\n")
+    bad.write_text("not the passphrase\n")
+    ring = ["--keyring-backend", "file", "--keyring-passphrase-file"]
+    addr = json.loads(run("keys", "add", "op", "--home", str(home), *ring, str(good)))["address"]
+    assert not Home(home).keyring.names()  # nothing in the plaintext keyring
+    run("genesis", "add-account", addr, str(FUNDS), "--home", str(home))
+    gentx = ["genesis", "gentx", "--home", str(home), "--from", "op", "--stake", str(STAKE),
+             "--p2p-address", "/ip4/10.0.0.1/tcp/26656"]
+    assert "wrong passphrase" in run(*gentx, *ring, str(bad), code=1)
+    assert not (Home(home).config_dir / "gentx").exists()
+    out = json.loads(run(*gentx, *ring, str(good)))
+    assert out["operator"] == addr
+    doc = collect(Home(home).load_genesis_doc(), read_gentx_dir(Home(home).config_dir / "gentx"))
+    assert [v["operator"] for v in doc["validators"]] == [addr]
