@@ -45,6 +45,7 @@ from state.genesis import Genesis
 log = get_logger("attrchain.node")
 
 INPUT_BUFFER = 4096
+TX_SOURCES = 3  # peers asked for a proposal's missing txs (its forwarder first)
 
 
 # ---- node-level inputs (besides the driver's own input types) ----
@@ -339,6 +340,10 @@ class Node:
                     log_event(log, logging.ERROR, "proposal_without_block", height=message.height)
                     return
                 from state.tx import tx_id
+                if self.tx_gossip is not None:
+                    # our txs not yet gossiped go out first, on the same streams as the
+                    # proposal: peers then hold them when it arrives (no fetch)
+                    await self.tx_gossip.flush()
                 cp = CompactProposal(message.encode(), block.header.encode(),
                                      tuple(tx_id(t) for t in block.txs), tuple(block.evidence),
                                      None if block.last_commit is None else block.last_commit.encode())
@@ -463,32 +468,38 @@ class Node:
         await self.inputs.send(BlockProposal(p, block))
 
     async def _assemble_txs(self, source: PeerId, ids: list[bytes]) -> list[bytes] | None:
-        """Fill a compact proposal's txs from the mempool; fetch the rest from its sender."""
+        """Fill a compact proposal's txs from the mempool; fetch the rest from its sender,
+        then from up to TX_SOURCES - 1 other peers: with 7+ validators the proposal often
+        arrives first from a relay that lacks the txs itself (gossip delivers it once)."""
         have: dict[bytes, bytes] = {}
-        missing = []
         for i in ids:
             raw = self.find_tx_bytes(i)
-            if raw is None:
-                missing.append(i)
-            else:
+            if raw is not None:
                 have[i] = raw
-        if missing:
-            from state.tx import tx_id
-            for start in range(0, len(missing), 5000):
-                chunk = missing[start:start + 5000]
-                try:
-                    resp = await self.transport.request(source, self.topics.protocol("txs-by-id"),
-                                                        TxsRequest(tuple(chunk)).encode(), timeout=5.0)
-                    got = TxsResponse.decode(resp, max_size=len(resp)).txs
-                except (RequestError, MessageError, ValueError) as e:
-                    log_event(log, logging.INFO, "txs_fetch_failed", peer=source, error=str(e))
-                    return None
-                for raw in got:
-                    have[tx_id(raw)] = raw
-            log_event(log, logging.DEBUG, "fetched_missing_txs", count=len(missing))
+        others = [p for p in self.transport.peers() if p != source][:TX_SOURCES - 1]
+        for peer in [source] + others:
+            missing = [i for i in ids if i not in have]
+            if not missing:
+                break
+            await self._fetch_txs(peer, missing, have)
         if any(i not in have for i in ids):
             return None
         return [have[i] for i in ids]
+
+    async def _fetch_txs(self, peer: PeerId, missing: list[bytes], have: dict[bytes, bytes]) -> None:
+        from state.tx import tx_id
+        for start in range(0, len(missing), 5000):
+            chunk = missing[start:start + 5000]
+            try:
+                resp = await self.transport.request(peer, self.topics.protocol("txs-by-id"),
+                                                    TxsRequest(tuple(chunk)).encode(), timeout=5.0)
+                got = TxsResponse.decode(resp, max_size=len(resp)).txs
+            except (RequestError, MessageError, ValueError) as e:
+                log_event(log, logging.INFO, "txs_fetch_failed", peer=peer, error=str(e))
+                return
+            for raw in got:
+                have[tx_id(raw)] = raw
+        log_event(log, logging.DEBUG, "fetched_missing_txs", peer=peer, count=len(missing))
 
     async def run_evidence_receiver(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         """Evidence gossiped by peers: kept (after a signature check) for our next block."""

@@ -471,7 +471,8 @@ def node_counters(info: TestnetInfo) -> dict[str, int]:
         except httpx.HTTPError:
             continue
         for line in text.splitlines():
-            for family, prefix in (("attrchain_rejected_txs_total", "rejected."), ("attrchain_p2p_drops_total", "p2p_drops.")):
+            for family, prefix in (("attrchain_rejected_txs_total", "rejected."), ("attrchain_p2p_drops_total", "p2p_drops."),
+                                   ("attrchain_gossip_drops_total", "gossip_drops.")):
                 if line.startswith(family + "{"):
                     label = line.split('"')[1]
                     out[prefix + label] = out.get(prefix + label, 0) + int(float(line.rsplit(" ", 1)[1]))

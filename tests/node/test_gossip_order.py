@@ -70,3 +70,36 @@ def test_waiting_txs_are_bounded_and_leave_when_stale():
     mp.update([])
     assert sorted(p.raw for p in mp.waiting.values()) == [b"d:1"]
     assert [p.raw for p in mp.reap(10, 10_000) if p.sender == b"c"] == [b"c:1"]
+
+
+class PeersWithTxs(RecordingTransport):
+    """Peers that each hold some txs (answers to txs-by-id)."""
+
+    def __init__(self, holdings: dict[str, list[bytes]]):
+        super().__init__()
+        self.holdings = holdings
+        self.asked: list[str] = []
+
+    def peers(self):
+        return list(self.holdings)
+
+    async def request(self, peer, protocol, payload, timeout=5.0):
+        from p2p.messages import TxsRequest, TxsResponse
+        self.asked.append(peer)
+        wanted = set(TxsRequest.decode(payload, max_size=len(payload)).tx_ids)
+        return TxsResponse(tuple(t for t in self.holdings[peer] if tx_id(t) in wanted)).encode()
+
+
+async def test_a_proposal_relayed_by_a_peer_without_its_txs_is_filled_from_other_peers(own_dir):
+    node, _ = open_node(own_dir, RecordingTransport())
+    ring = Keyring(own_dir / "keyring")
+    alice, bob = ring.get("alice"), ring.get("bob")
+    txs = [sign_tx(SigningKey(alice.seed), CHAIN, n, 1000, "transfer", [bob.address, 5]) for n in range(3)]
+    node.transport = PeersWithTxs({"relay": txs[:1], "proposer": txs, "other": []})
+    try:
+        node.admit_gossip_txs(txs[:1])
+        got = await node._assemble_txs("relay", [tx_id(t) for t in txs])
+        assert got == txs
+        assert node.transport.asked[0] == "relay" and "proposer" in node.transport.asked
+    finally:
+        node.close()
