@@ -33,6 +33,7 @@ BENCH_COMMANDS: dict[str, str] = {
     "fuzz": "testnet.bench_fuzz:command",
     "poa": "node.poa.bench:command",
     "market": "testnet.bench_market:command",
+    "signatures": "testnet.bench_signatures:command",
 }
 
 

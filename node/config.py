@@ -63,6 +63,7 @@ class MempoolSection:
     block_max_bytes: int = 4 * 1024 * 1024
     gossip_batch_max_txs: int = 500
     gossip_batch_interval_ms: int = 100
+    signature_threads: int = 0  # 0 = one per core beyond the node's own (at most 8)
 
 
 KEYRING_BACKENDS = ("file", "test")
@@ -119,6 +120,7 @@ COMMENTS: dict[str, str] = {
     "mempool.block_max_bytes": "most tx bytes a proposer puts in one block",
     "mempool.gossip_batch_max_txs": "txs per gossip batch message",
     "mempool.gossip_batch_interval_ms": "how often pending new txs are gossiped as one batch",
+    "mempool.signature_threads": "threads checking the signatures of a tx batch (RPC or gossip); 0 = one per core beyond the node's own, at most 8; 1 = inline",
     "keyring": "Account keys used by `keys`, `tx` and `light tx` with this home",
     "keyring.backend": "file: sealed under a passphrase in <home>/keyring-file; test: plaintext in <home>/keyring",
 }
@@ -193,6 +195,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"keyring.backend: must be one of {', '.join(KEYRING_BACKENDS)}, got {cfg.keyring.backend!r}")
     if not cfg.node.moniker or len(cfg.node.moniker) > 64:
         raise ConfigError("node.moniker: must be 1..64 characters")
+    if not 0 <= cfg.mempool.signature_threads <= 64:
+        raise ConfigError(f"mempool.signature_threads: must be 0..64, got {cfg.mempool.signature_threads}")
     if not cfg.p2p.listen.startswith("/"):
         raise ConfigError(f"p2p.listen: not a multiaddr: {cfg.p2p.listen!r}")
     try:

@@ -31,6 +31,7 @@ from node.home import Home
 from node.logs import get_logger, log_event
 from node.mempool import Mempool, TxRejected
 from node.metrics import NodeMetrics
+from node.sig_pool import auto_threads
 from node.sync import PulledVotes, SyncedBlocks, VoteCache
 from node.tx_waiters import TxWaiters
 from p2p.ids import ChainTopics
@@ -83,7 +84,8 @@ class Node:
         self.chain = Chain(home.state_db, genesis, home.data_dir / "seen_commit.bin")
         self.chain_id = self.chain.chain_id
         mc = config.mempool
-        self.mempool = Mempool(LedgerChecker(self.chain.ledger), mc.max_txs, mc.max_bytes, mc.max_tx_bytes)
+        threads = mc.signature_threads or auto_threads()
+        self.mempool = Mempool(LedgerChecker(self.chain.ledger, threads), mc.max_txs, mc.max_bytes, mc.max_tx_bytes)
         self.chain.admitted = self.mempool.checker.decoded  # decode each tx once (bench profile)
         self.metrics = NodeMetrics()
         self.vote_cache = VoteCache()
@@ -517,6 +519,7 @@ class Node:
     async def run_tx_gossip(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         from p2p.tx_gossip import open_tx_gossip
         async with open_tx_gossip(self.transport, self.topics.txs, batched=True, check_tx=self.admission.check_tx,
+                                  precheck=self.mempool.checker.precheck,
                                   flush_interval=self.config.mempool.gossip_batch_interval_ms / 1000) as g:
             self.tx_gossip = g
             task_status.started()
@@ -545,5 +548,6 @@ class Node:
                 self.peer_heights.pop(ev.peer, None)
 
     def close(self) -> None:
+        self.mempool.checker.signatures.close()
         self.wal.close()
         self.chain.close()
