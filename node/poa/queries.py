@@ -64,7 +64,8 @@ async def escrow_json(read: Reader, aid: bytes, e: Escrow) -> dict:
         rec = await _asset(read, cid)
         w = rec.weight if rec is not None and rec.kind == AssetKind.CONTRIBUTION else 0
         scored_weight += w
-        scores.append({"contribution": cid.hex(), "score_ppm": s, "weight": w,
+        scores.append({"contribution": cid.hex(), "uri": rec.metadata_uri if rec is not None else "",
+                       "score_ppm": s, "weight": w,
                        "static": by_weight(e.amount, w), "measured": part + by_weight(rest, w)})
     others_w = max(total - scored_weight, 0)
     challenged = bool(e.challenger)

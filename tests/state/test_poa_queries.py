@@ -75,9 +75,9 @@ def test_attestation_of_a_use_pending_attested_then_paid(world):
     assert (e["status"], e["operator"], e["output_hash"], e["algorithm"]) == \
         ("attested", encode_address(ADDR["finn"]), "0a" * 32, "span-v1")
     # docs/poa.md's worked example: scored 1.14 + 0.57, the unscored 0.57 by weights
-    assert [(s["contribution"], s["score_ppm"], s["weight"], s["static"], s["measured"]) for s in e["scores"]] == [
-        (world.c["ada"].hex(), 500_000, 600_000, 1_368_000, 1_140_000 + 342_000),
-        (world.c["chidi"].hex(), 250_000, 100_000, 228_000, 570_000 + 57_000)]
+    assert [(s["contribution"], s["uri"], s["score_ppm"], s["weight"], s["static"], s["measured"]) for s in e["scores"]] == [
+        (world.c["ada"].hex(), "ipfs://ada", 500_000, 600_000, 1_368_000, 1_140_000 + 342_000),
+        (world.c["chidi"].hex(), "ipfs://chidi", 250_000, 100_000, 228_000, 570_000 + 57_000)]
     assert e["others"] == {"contributions": 1, "weight": 300_000, "static": 684_000, "measured": 171_000}
     assert sum(s["measured"] for s in e["scores"]) + e["others"]["measured"] == ESCROWED
     assert e["challenge_by"] == e["attested_at"] + 3

@@ -16,7 +16,8 @@ const MEANING = {
 };
 
 function escrowView(e) {
-  const rows = e.scores.map((s) => [link(`#/asset/${s.contribution}`, `contribution ${short(s.contribution, 10)}`),
+  const rows = e.scores.map((s) => [h("span", {}, link(`#/asset/${s.contribution}`, `contribution ${short(s.contribution, 10)}`),
+    s.uri ? h("span", { class: "small" }, ` ${s.uri}`) : null),
     pct(s.score_ppm), pct(s.weight), open(s.static), open(s.measured)]);
   if (e.others.weight) {
     rows.push([`other contributions of the datanet (${e.others.contributions})`, "—", pct(e.others.weight),
