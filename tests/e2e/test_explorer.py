@@ -17,7 +17,7 @@ from rich.console import Console
 from node.keys import Keyring, encode_address
 from node.rpc_client import RpcClient
 from state.simple_merkle import merkle_proof, merkle_root
-from testnet.demo_testnet import CAST, run_story, start_demo_testnet
+from testnet.demo_testnet import CAST, Client, asset_id_of, run_story, start_demo_testnet
 from testnet.network import generate, stop_node
 
 pytestmark = [pytest.mark.xdist_group("e2e"), pytest.mark.slow, pytest.mark.timeout(240)]
@@ -58,6 +58,11 @@ def chain():
     try:
         start_demo_testnet(info)
         run_story(info, Keyring(d / "keyring"), Console(file=io.StringIO()), uses=2)
+        # a model with no attributor, used once: its use opens no Proof-of-Attribution escrow
+        cl = Client(info, Keyring(d / "keyring"), Console(file=io.StringIO()))
+        h, = cl.block(("Vic", "register_model", ["plain-model", "ipfs://model/plain", 1_000_000, []]))
+        cl.block(("Vic", "use", [asset_id_of(h), 1_000_000]))
+        cl.close()
         c = Chain(info, d)
         yield c
         c.rpc.close()
@@ -324,6 +329,19 @@ def test_follow_a_payment_sums_to_its_price(page, chain):
     pg.set_viewport_size({"width": 390, "height": 844})   # the graph scrolls in its box, the page does not
     assert pg.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     page.shot("payment-phone")
+
+
+def test_a_use_without_escrow_and_a_model_without_attributor(page, chain):
+    """Both are answered (no request fails, no console error) and the page says so."""
+    model = chain.assets["plain-model"]
+    assert chain.rpc.query("attributor", id=model)["attributor"] is None
+    pg = page.open(f"#/asset/{model}")
+    assert pg.locator('[data-attributor="none"]').count() == 1
+    use = next(u for u in chain.uses if u["args"]["asset"] == model)
+    assert chain.rpc.query("attestation", hash=use["hash"])["escrows"] == []
+    page.open(f"#/payment/{use['hash']}")
+    assert pg.locator('[data-attestations="0"]').count() == 1
+    assert page.text('[data-figure="pay-sums"]') == "yes"
 
 
 def test_keyboard_navigation_and_lists(page, chain):
