@@ -29,6 +29,8 @@ class P2PSection:
     persistent_peers: list[str] = field(default_factory=list)
     # how often the node redials a persistent peer it is not connected to
     redial_interval_ms: int = 1000
+    # every validator lists every other validator: relays among them are skipped
+    validator_full_mesh: bool = False
 
 
 @dataclass
@@ -95,6 +97,7 @@ COMMENTS: dict[str, str] = {
     "p2p.listen": "multiaddr the node listens on",
     "p2p.persistent_peers": "peers to stay connected to: multiaddrs ending in /p2p/<peer id>",
     "p2p.redial_interval_ms": "how often a lost persistent peer is redialled",
+    "p2p.validator_full_mesh": "every validator lists every other as a persistent peer: a message from its origin is not relayed to the other validators (fewer duplicate deliveries)",
     "rpc": "HTTP JSON RPC (OpenAPI document at /openapi.json, Prometheus at /metrics)",
     "rpc.listen": "host:port the RPC server binds",
     "rpc.max_body_bytes": "largest request body accepted",

@@ -145,6 +145,24 @@ for _module in (libp2p_pubsub, libp2p_gossipsub):
     _module.maybe_consume_signed_record = _consume_record_once
 
 
+class _GossipSub(GossipSub):
+    """With `validator_full_mesh`, a message that came straight from its origin, a direct
+    peer, is not relayed to our other direct peers: the origin sent it to each of them
+    itself (validators list each other). Without this every validator received every
+    vote, proposal and tx batch once from each of the n - 1 others (n - 2 relays), so a
+    node's CPU per message grew with n. Mesh peers (full nodes) are still relayed to.
+    A missing validator link costs that pair the other's gossip until the supervisor
+    redials it (redial_interval); lost votes and txs are pulled (node/sync.py)."""
+
+    full_mesh = False
+
+    def _get_peers_to_send(self, topic_ids, msg_forwarder, origin, msg_id=None):
+        peers = super()._get_peers_to_send(topic_ids, msg_forwarder, origin, msg_id)
+        if self.full_mesh and msg_forwarder == origin and origin in self.direct_peers:
+            return [p for p in peers if p not in self.direct_peers]
+        return peers
+
+
 # When any peer's library queue (32 RPCs, overflow silently dropped) holds this many,
 # our sender waits before publishing more: backpressure instead of loss.
 PEER_QUEUE_HIGH_WATER = 20
@@ -290,7 +308,7 @@ class Libp2pTransport:
             muxer_opt={TProtocol(YAMUX_PROTOCOL_ID): Yamux},
             listen_addrs=[multiaddr.Multiaddr(a) for a in config.listen_addrs],
         )
-        self.router = GossipSub(
+        self.router = _GossipSub(
             protocols=[PROTOCOL_ID_V11],  # trap 3: v1.2 sends an IDONTWANT per message
             degree=6, degree_low=4, degree_high=12,
             direct_peers=self.direct,
@@ -312,6 +330,7 @@ class Libp2pTransport:
             adaptive_gossip_enabled=False,
             eclipse_protection_enabled=False,  # IP diversity means nothing on a validator LAN
         )
+        self.router.full_mesh = config.validator_full_mesh
         self.pubsub = _Pubsub(self.host, self.router, msg_id_constructor=content_message_id, strict_signing=True)
         self.pubsub.validation_cache = _NoValidationCache()
         # Seqnos start at unix seconds and +1 per message; a node restarted after

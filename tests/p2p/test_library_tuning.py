@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 import p2p.libp2p_transport as lt
 from libp2p.peer.id import ID
 from libp2p.pubsub.pb import rpc_pb2
@@ -47,3 +49,47 @@ def test_yamux_window_updates_are_batched():
     import libp2p.pubsub.gossipsub as g
     import libp2p.pubsub.pubsub as p
     assert g.maybe_consume_signed_record is p.maybe_consume_signed_record is lt._consume_record_once
+
+
+@pytest.mark.xdist_group("p2p")
+@pytest.mark.parametrize("full_mesh", [True, False])
+async def test_validators_in_a_full_mesh_do_not_relay_each_others_messages(full_mesh):
+    """A, B, C list each other (direct peers). With validator_full_mesh, B and C get A's
+    message from A only; without it, each also relays it to the other."""
+    import trio
+
+    from p2p.config import P2PConfig
+    from p2p.ids import ChainTopics
+    from p2p.libp2p_transport import open_libp2p_transport, peer_id_from_seed
+    from p2p.messages import TxBatch
+    from testnet.network import free_ports
+
+    topics = ChainTopics("unit")
+    seeds = [bytes([65 + i]) * 32 for i in range(3)]
+    ports = free_ports(3)
+    addrs = [f"/ip4/127.0.0.1/tcp/{p}/p2p/{peer_id_from_seed(s)}" for p, s in zip(ports, seeds)]
+
+    def cfg(i):
+        return P2PConfig(chain_id="unit", identity_seed=seeds[i], listen_addrs=(f"/ip4/127.0.0.1/tcp/{ports[i]}",),
+                         persistent_peers=tuple(a for j, a in enumerate(addrs) if j != i),
+                         validator_full_mesh=full_mesh)
+    async with open_libp2p_transport(cfg(0)) as a, open_libp2p_transport(cfg(1)) as b, \
+            open_libp2p_transport(cfg(2)) as c:
+        inboxes = [await t.subscribe(topics.txs) for t in (a, b, c)]
+        with trio.fail_after(10):
+            while not all(len(t.subscribed_peers(topics.txs)) == 2 for t in (a, b, c)):
+                await trio.sleep(0.01)
+        relayed = []
+        for t in (b, c):
+            real = t.router.send_rpc
+            def counting(peer, rpc, *args, real=real, t=t, **kw):
+                if rpc.publish:
+                    relayed.append(t.local_peer)
+                return real(peer, rpc, *args, **kw)
+            t.router.send_rpc = counting
+        await a.publish(topics.txs, TxBatch((b"tx-from-a",)).encode())
+        for inbox in inboxes[1:]:
+            with trio.fail_after(5):
+                assert TxBatch.decode((await inbox.receive()).payload, 1000).txs == (b"tx-from-a",)
+        await trio.sleep(0.3)  # time for relays, if any, to be sent (counted, not awaited)
+        assert (relayed == []) is full_mesh
