@@ -528,19 +528,19 @@ def run_bench(n: int, duration: float, step: float, start_rate: float, max_rate:
         steps: list[PhaseResult] = []
         t_search = time.monotonic()
         best = None
-        for rate in ladder:
+        for step_rate in ladder:  # (not `rate`: that is the fixed rate, None when searching)
             if time.monotonic() - t_search + step > search_budget and steps:
                 break
-            r = run_phase(info, world, accounts, tracker, rate, step, rng, contributions)
+            r = run_phase(info, world, accounts, tracker, step_rate, step, rng, contributions)
             steps.append(r)
-            echo(f"step {rate:>6.0f} tx/s offered: {r.submitted} posted, {r.committed} committed, "
+            echo(f"step {step_rate:>6.0f} tx/s offered: {r.submitted} posted, {r.committed} committed, "
                  f"{r.tx_per_s:.0f} tx/s, p50 {r.p50:.2f} s, p99 {r.p99:.2f} s -> "
                  f"{'keeps up' if r.kept_up else 'falls behind'} (load {loadavg():.1f})")
             if not r.kept_up:
                 break
             # a 5 s step hides a slowly growing backlog (the mempool absorbs it): sustain
             # 90 % of what the step actually committed, never more than it was offered
-            best = round(0.9 * min(rate, r.tx_per_s))
+            best = round(0.9 * min(step_rate, r.tx_per_s))
         if rate is not None:
             best = round(rate)
         elif best is None:

@@ -66,3 +66,38 @@ def test_each_curator_signs_through_exactly_one_node(n):
     owners = [k for c in range(bench.N_CURATORS) for k in range(n) if c in bench.curators_of(k, n)]
     assert len(owners) == bench.N_CURATORS  # every curator once: no two submitters race for its nonces
     assert all(bench.curators_of(k, n) for k in range(n))
+
+
+def test_a_search_sustains_90_percent_of_the_best_step_not_the_last(monkeypatch):
+    """The search's loop variable once shadowed --rate: the sustained phase ran at the
+    rate of the step that FELL BEHIND."""
+    steps = iter([(1000, True, 1000.0), (1250, False, 900.0)])
+    sustained = []
+
+    def phase(info, world, accounts, tracker, rate, seconds, rng, contributions, grace=3.0):
+        if seconds == 5:
+            r, ok, got = next(steps)
+            assert r == rate
+            return bench.PhaseResult(rate, seconds, 10, 10, 10, 0.5, 1.0, got, ok)
+        sustained.append(rate)
+        return bench.PhaseResult(rate, seconds, 10, 10, 10, 0.5, 1.0, rate, True)
+
+    class Info:
+        nodes = [type("Node", (), {"name": "node0", "rpc": "127.0.0.1:1"})()]
+
+    from contextlib import contextmanager
+
+    @contextmanager
+    def testnet(*a, **k):
+        yield "/tmp/x", Info()
+    monkeypatch.setattr(bench, "running_testnet", testnet)
+    monkeypatch.setattr(bench, "read_pid", lambda node: 1)
+    monkeypatch.setattr(bench, "proc_cpu_s", lambda pid: 0.0)
+    for name, value in {"run_phase": phase, "wait_for": lambda *a, **k: None, "setup_world": lambda *a: None,
+                        "verifies_per_s": lambda: 1000.0, "_drain": lambda *a: None,
+                        "summarize_nodes": lambda *a: [], "node_counters": lambda info: {}}.items():
+        monkeypatch.setattr(bench, name, value)
+    monkeypatch.setattr(bench.threading, "Thread", lambda *a, **k: type("T", (), {"start": lambda s: None,
+                                                                               "join": lambda s, timeout=None: None})())
+    result = bench.run_bench(4, 60, 5, 1000, 2000, 300, None, False, echo=lambda *a: None)
+    assert sustained == [900] and result["offered_tx_per_s"] == 900
