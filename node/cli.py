@@ -29,6 +29,7 @@ BENCH_COMMANDS: dict[str, str] = {
     "apply": "testnet.bench_apply:command",
     "gossip": "testnet.bench_gossip:command",
     "fuzz": "testnet.bench_fuzz:command",
+    "prune": "testnet.bench_prune:command",
 }
 
 

@@ -30,6 +30,7 @@ from node.home import Home
 from node.logs import get_logger, log_event
 from node.mempool import Mempool, TxRejected
 from node.metrics import NodeMetrics
+from node.pruning import Pruner
 from node.sync import PulledVotes, SyncedBlocks, VoteCache
 from node.tx_waiters import TxWaiters
 from p2p.ids import ChainTopics
@@ -84,6 +85,7 @@ class Node:
         self.mempool = Mempool(LedgerChecker(self.chain.ledger), mc.max_txs, mc.max_bytes, mc.max_tx_bytes)
         self.chain.admitted = self.mempool.checker.decoded  # decode each tx once (bench profile)
         self.metrics = NodeMetrics()
+        self.pruner = Pruner(self.chain.store, config.storage)
         self.vote_cache = VoteCache()
         self.waiters = TxWaiters(config.rpc.max_commit_waiters)
         self.validator_key = validator_key
@@ -367,6 +369,7 @@ class Node:
             included = set(block.evidence)
             self.pending_evidence = {k: v for k, v in self.pending_evidence.items() if v not in included}
         self.wal.truncate()
+        self.pruner.after_commit()
         self.mempool.update(tx_ids)
         self.waiters.committed(tx_ids)
         self.vote_cache.prune(block.height)

@@ -73,6 +73,7 @@ async def run_services(node, rpc_listen: str | None, *, task_status=trio.TASK_ST
         await nursery.start(node.run_consensus)
         await nursery.start(run_catchup, node)
         await nursery.start(run_vote_pull, node)
+        await nursery.start(node.pruner.run_compaction)
         binds = None
         if rpc_listen is not None:
             app = make_app(NodeRpc(node), cfg.rpc.max_body_bytes, cfg.rpc.broadcast_tx_commit_timeout_ms,
