@@ -36,6 +36,11 @@ async def run_node(home: Home, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
                         persistent_peers=tuple(cfg.p2p.persistent_peers),
                         redial_interval=cfg.p2p.redial_interval_ms / 1000)
     async with open_libp2p_transport(p2p_cfg) as transport:
+        from node.statesync import maybe_state_sync
+        synced = await maybe_state_sync(transport, genesis.chain_id, home.state_db,
+                                        home.data_dir / "seen_commit.bin", cfg.statesync)
+        if synced is not None:
+            log_event(log, logging.INFO, "state_sync_done", height=synced)
         node = Node(home, cfg, genesis, transport, validator_key=vkey)
         try:
             async with trio.open_nursery() as nursery:
@@ -74,6 +79,9 @@ async def run_services(node, rpc_listen: str | None, *, task_status=trio.TASK_ST
         await nursery.start(run_catchup, node)
         await nursery.start(run_vote_pull, node)
         await nursery.start(node.pruner.run_compaction)
+        from node.snapshots import register_snapshot_handlers
+        register_snapshot_handlers(node, node.snapshotter.snapshots)
+        await nursery.start(node.snapshotter.run)
         binds = None
         if rpc_listen is not None:
             app = make_app(NodeRpc(node), cfg.rpc.max_body_bytes, cfg.rpc.broadcast_tx_commit_timeout_ms,

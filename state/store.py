@@ -27,7 +27,7 @@ from __future__ import annotations
 from hashlib import sha256
 from pathlib import Path
 from time import perf_counter, thread_time
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Iterable, Iterator, Mapping
 
 import plyvel
 
@@ -327,15 +327,30 @@ class Store:
             batch.put(b"R" + key, value)
         batch.put(b"H" + hkey, root or b"")
         batch.put(_HEIGHT_KEY, hkey)
+        batch.put(_PRUNED_KEY, hkey)  # what lies below a loaded height is not here
         batch.delete(_BULK_KEY)
         batch.write()
         self._height = height
-        self._base = height
+        self._base = self._pruned_to = height
         self._root = root
         self._empty = False
         if progress:
             progress(count)
         return compute_root_hash(root)
+
+    def state_snapshot(self) -> tuple[int, bytes, Iterator[tuple[bytes, bytes]]]:
+        """(height, app hash, every (key, value) of the latest state in key order) as of
+        now: a LevelDB snapshot, so commits may go on while the items are read (from
+        another thread too). Close the iterator if it is not read to the end."""
+        snap = self._db.snapshot()
+
+        def items() -> Iterator[tuple[bytes, bytes]]:
+            try:
+                for key, value in snap.iterator(prefix=b"S"):
+                    yield key[1:], value
+            finally:
+                snap.close()
+        return self._height, self.app_hash, items()
 
     # --- pruning ---------------------------------------------------------------------
     def prune(self, retain: int, records: Iterable[bytes] = ()) -> dict[str, int]:
