@@ -30,6 +30,7 @@ BENCH_COMMANDS: dict[str, str] = {
     "gossip": "testnet.bench_gossip:command",
     "fuzz": "testnet.bench_fuzz:command",
     "prune": "testnet.bench_prune:command",
+    "statesync": "testnet.bench_statesync:command",
 }
 
 

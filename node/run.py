@@ -121,7 +121,8 @@ def start_command(home_dir: Path) -> None:
     except KeyboardInterrupt:
         pass
     except BaseException as e:  # noqa: BLE001 -- report OSErrors (a port taken) in one line
-        os_error = _find(e, OSError)
+        from node.statesync import StateSyncError
+        os_error = _find(e, OSError) or _find(e, StateSyncError)
         if os_error is None:
             raise
         click.echo(f"error: {os_error}", err=True)

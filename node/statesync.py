@@ -229,9 +229,12 @@ async def maybe_state_sync(transport: Transport, chain_id: str, state_dir: Path,
     if not cfg.enable or state_dir.exists():
         return None
     events = transport.peer_events()
-    with trio.fail_after(wait_peers_s):
+    with trio.move_on_after(wait_peers_s):
         while not transport.peers():
             await events.receive()
+    if not transport.peers():
+        raise StateSyncError("no_peers", f"no peer connected within {wait_peers_s:g} s "
+                                         "(check [p2p] persistent_peers)")
     sync = StateSync(transport, chain_id, state_dir, seen_commit_file, cfg.trust_height,
                      bytes.fromhex(cfg.trust_hash), clock=clock)
     return await sync.run()

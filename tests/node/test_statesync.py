@@ -15,7 +15,7 @@ from node.config import StateSyncSection
 from node.home import Home
 from node.snapshots import CHUNK_BYTES, Manifest, SnapshotError, decode_chunk, write_snapshot
 from node.statesync import StateSync, maybe_state_sync
-from p2p.ids import LIGHT_BLOCK, SNAPSHOT_CHUNK, SNAPSHOT_MANIFEST, SNAPSHOTS, STATUS
+from p2p.ids import ChainTopics, LIGHT_BLOCK, SNAPSHOT_CHUNK, SNAPSHOT_MANIFEST, SNAPSHOTS, STATUS
 from p2p.memory import open_memory_network
 from p2p.messages import (
     ChunkResponse, ManifestRequest, ManifestResponse, SnapshotsRequest, SnapshotsResponse,
@@ -25,6 +25,7 @@ from testnet.network import generate
 from tests.node.test_node_inprocess import FAST, Running, make_node, start, wait_for
 
 CHAIN = "sync-chain"
+TOPICS = ChainTopics(CHAIN)
 
 
 async def _validator_with_snapshots(nursery, net, info):
@@ -42,7 +43,11 @@ async def test_a_fresh_node_state_syncs_then_block_syncs_to_the_tip(own_dir):
     info = generate(own_dir, 1, chain_id=CHAIN, n_full=1, config_overrides=overrides)
     async with open_memory_network(seed=4) as net, trio.open_nursery() as nursery:
         validator = await _validator_with_snapshots(nursery, net, info)
-        newest = validator.snapshotter.snapshots.offers()[0][0]
+        offers = validator.snapshotter.snapshots.offers()
+        newest = offers[0][0]
+        assert len(offers) == 2 and newest % 3 == 0  # snapshot_keep, snapshot_interval
+        assert sorted(p.name for p in (Path(info.nodes[0].home) / "data" / "snapshots").iterdir()) == \
+            sorted(str(o[0]) for o in offers)
         home = Home(Path(info.nodes[1].home))
         async with net.open_transport(info.nodes[1].name) as transport:
             h = await maybe_state_sync(transport, CHAIN, home.state_db, home.data_dir / "seen_commit.bin",
@@ -164,3 +169,24 @@ def test_snapshot_format_round_trips_and_refuses_bad_input(tmp_path):
                        (msgpack.packb([b"", b"1"]), None), (b"\xc1", None)):
         with pytest.raises(SnapshotError):
             decode_chunk(bad, after)
+
+
+async def test_no_peer_or_no_snapshot_is_a_clear_error_and_writes_nothing(tmp_path):
+    from node.statesync import StateSyncError
+    cfg = StateSyncSection(enable=True, trust_height=1, trust_hash="00" * 32)
+    async with open_memory_network(seed=6) as net, net.open_transport("me") as me:
+        with pytest.raises(StateSyncError) as e:
+            await maybe_state_sync(me, CHAIN, tmp_path / "state.db", tmp_path / "seen", cfg, wait_peers_s=0.2)
+        assert e.value.code == "no_peers"
+        async with net.open_transport("empty") as empty:
+            empty.set_request_handler(TOPICS.protocol(SNAPSHOTS),
+                                      lambda peer, payload: _no_offers())
+            await wait_for(lambda: "empty" in me.peers())
+            with pytest.raises(StateSyncError) as e:
+                await maybe_state_sync(me, CHAIN, tmp_path / "state.db", tmp_path / "seen", cfg)
+            assert e.value.code == "no_snapshots"
+    assert not (tmp_path / "state.db").exists()
+
+
+async def _no_offers() -> bytes:
+    return SnapshotsResponse(()).encode()
