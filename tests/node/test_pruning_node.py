@@ -40,7 +40,7 @@ async def test_a_pruning_node_keeps_the_window_and_answers_pruned_below_it(own_d
         def remember():
             app_hashes.setdefault(node.chain.height, node.chain.app_hash)
             return node.chain.height >= tx_height + KEEP + 4
-        await wait_for(remember)
+        await wait_for(remember, timeout=90)  # ~10 blocks, on a loaded 2-core machine
         top = node.chain.height
         store = node.chain.store
         assert store.base == top - KEEP + 1 == store.pruned_below

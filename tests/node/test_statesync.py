@@ -30,7 +30,9 @@ TOPICS = ChainTopics(CHAIN)
 
 async def _validator_with_snapshots(nursery, net, info):
     v = await start(nursery, net, info.nodes[0].home, info.nodes[0].name)
-    await wait_for(lambda: len(v.node.snapshotter.snapshots.offers()) >= 2 and v.node.chain.height >= 8)
+    # deadlines sized for a loaded 2-core machine (the chain needs ~8 blocks first)
+    await wait_for(lambda: len(v.node.snapshotter.snapshots.offers()) >= 2 and v.node.chain.height >= 8,
+                   timeout=90)
     return v.node
 
 
@@ -61,7 +63,7 @@ async def test_a_fresh_node_state_syncs_then_block_syncs_to_the_tip(own_dir):
             full = Running(make_node(info.nodes[1].home, transport))
             await nursery.start(full.run)
             target = validator.chain.height + 2
-            await wait_for(lambda: full.node.chain.height >= target)
+            await wait_for(lambda: full.node.chain.height >= target, timeout=60)
             assert full.node.chain.store.app_hash_at(target) == validator.chain.store.app_hash_at(target)
             assert full.node.chain.earliest_block_height == h + 1
             assert full.node.chain.block(h) is None and full.node.chain.block(h + 1) is not None
