@@ -82,3 +82,21 @@ async def test_a_pruning_node_keeps_the_window_and_answers_pruned_below_it(own_d
 def test_bad_storage_and_statesync_config_names_the_key(storage, statesync, message):
     with pytest.raises(ConfigError, match=message):
         config_from_dict({"storage": storage, "statesync": statesync})
+
+
+def test_a_pruner_catches_up_at_most_prune_max_heights_per_block(tmp_path):
+    from node.config import StorageSection
+    from node.pruning import Pruner
+    from state.store import Store
+    with Store(tmp_path / "s") as store:
+        for h in range(1, 21):
+            store.commit(h, {b"k": b"%d" % h})
+        pruner = Pruner(store, StorageSection(keep_recent=3, prune_max_heights=5, compact_interval=8))
+        assert pruner.after_commit()["heights"] == 5 and store.base == 6  # from base 1
+        assert not pruner.compaction_due()
+        pruner.after_commit()
+        assert store.base == 11 and pruner.compaction_due() and not pruner.compaction_due()
+        while pruner.after_commit():
+            pass
+        assert store.base == 18 == store.height - 3 + 1
+        assert Pruner(store, StorageSection(keep_recent=0)).after_commit() is None  # archive
