@@ -85,3 +85,21 @@ def test_invalid_unknown_order(cast):
 
 def test_invalid_order_id_length(cast):
     assert_rejected(cast, _cancel(cast, "eve", b"\x05" * 31), Code.OUT_OF_RANGE, charged=False)
+
+
+def test_filling_the_head_leaves_the_next_order_untouched_and_the_level_whole(cast):
+    from state.order_book import get_level, order_key
+    m = register(cast, "eve", "model", [])
+    a, _ = place(cast, "eve", m, "sell", 1, 9)
+    b, _ = place(cast, "eve", m, "sell", 2, 9)
+    c, _ = place(cast, "eve", m, "sell", 3, 9)
+    result = apply_ok(cast, cast.tx(KEYS["gus"], "place_order", m, "buy", 1, 9, cast.ledger.height + 9))
+    assert order(cast, a).status == Status.FILLED                  # the head, a, filled
+    assert order_key(b) not in result.changes               # one key fewer per completed maker
+    apply_ok(cast, _cancel(cast, "eve", b))                 # the new head, with a stale prev
+    assert get_level(view(cast), m, "sell", 9) == [c, c, 3, 1]
+    d, _ = place(cast, "eve", m, "sell", 4, 9)
+    apply_ok(cast, _cancel(cast, "eve", d))                 # the tail behind the head
+    assert get_level(view(cast), m, "sell", 9) == [c, c, 3, 1] and order(cast, c).next == b""
+    place(cast, "gus", m, "buy", 3, 9, fee=3 * FEE)
+    assert order(cast, c).status == Status.FILLED and book(cast, m, "sell") == []
