@@ -5,7 +5,8 @@ state/market.py; this module only keeps these tables consistent.
     ord/ + order id32                 -> Order (kept after it closes: status, fills, refunds)
     obl/ + asset32 + side1 + rank8    -> [head id, tail id, shares, orders]  one price level
     obk/ + asset32 + side1 (+ path)   ordered set of rank8 (state/ordered_set.py): least = best
-    oac/ + account20 (+ path)         ordered set of the account's open order ids
+    oac/ + account20 (+ path)         ordered set of asset32 + side1 + rank8 + order id32: the
+                                      account's open orders, by book and best price first
     oxq/ + u64(expires_at) [+ page]   paged list of the order ids that expire at that height
     sys/order_sweep                   [height, index]: where the end-of-block sweep goes on
     fil/ + asset32                    [fills so far, last price, height of the last fill]
@@ -15,7 +16,10 @@ rank8 is the price as 8 big-endian bytes for asks and 2**63-1 - price for bids, 
 least key of either side is its best price (lowest ask, highest bid); reading it walks
 one path of the ordered set, O(log levels). Orders at one level form a doubly linked
 list in arrival order (time priority), so the head is O(1) and a cancel unlinks in O(1);
-the head's `prev` is stale by design (see process_unlink).
+the head's `prev` is stale by design (see process_unlink). An account's open orders are
+keyed by their place in the book, not by id alone, so the fills of one account's orders
+at neighbouring prices (a maker's ladder, met best price first) change one leaf of its
+set, not one leaf each.
 """
 from __future__ import annotations
 
@@ -130,9 +134,14 @@ def iter_levels(view, asset_id: bytes, side: str, limit: int):
         yield price, shares, count
 
 
+def _account_entry(order_id: bytes, order: Order) -> bytes:
+    return order.asset + SIDE_BYTE[order.side] + compute_rank(order.side, order.price) + order_id
+
+
 def iter_open_orders(view, account: bytes, limit: int):
-    """Ids of the account's open orders (by id), at most `limit`."""
-    return ordered_set.iter_keys(view, ACCOUNT_ORDERS + account, limit)
+    """Ids of the account's open orders, at most `limit`: by asset, side (buys first),
+    then best price first, then by id."""
+    return (k[-32:] for k in ordered_set.iter_keys(view, ACCOUNT_ORDERS + account, limit))
 
 
 # --- resting and leaving the book ----------------------------------------------------------------
@@ -153,7 +162,7 @@ def process_rest(ctx, order_id: bytes, order: Order) -> None:
         level[2] += order.remaining
         level[3] += 1
     ctx.put_record(key, level)
-    ordered_set.insert(ctx, ACCOUNT_ORDERS + order.owner, order_id)
+    ordered_set.insert(ctx, ACCOUNT_ORDERS + order.owner, _account_entry(order_id, order))
     process_list_append(ctx, EXPIRY, u64(order.expires_at), order_id)
     if ctx.get_record(SWEEP) is None:                 # the first order ever: the sweep starts
         ctx.put_record(SWEEP, [ctx.height, 0])
@@ -195,7 +204,7 @@ def process_unlink(ctx, order_id: bytes, order: Order) -> bool:
         ctx.delete(key)
         ordered_set.remove(ctx, book_ns(order.asset, order.side), compute_rank(order.side, order.price))
     order.prev = order.next = b""
-    ordered_set.remove(ctx, ACCOUNT_ORDERS + order.owner, order_id)
+    ordered_set.remove(ctx, ACCOUNT_ORDERS + order.owner, _account_entry(order_id, order))
     return not level[3]
 
 

@@ -103,3 +103,17 @@ def test_filling_the_head_leaves_the_next_order_untouched_and_the_level_whole(ca
     assert get_level(view(cast), m, "sell", 9) == [c, c, 3, 1] and order(cast, c).next == b""
     place(cast, "gus", m, "buy", 3, 9, fee=3 * FEE)
     assert order(cast, c).status == Status.FILLED and book(cast, m, "sell") == []
+
+
+def test_open_orders_are_listed_by_book_and_price_and_neighbours_share_a_leaf(cast):
+    from state.order_book import ACCOUNT_ORDERS
+    m = register(cast, "eve", "model", [])
+    prices = [1_000 + i for i in range(17)] + [12, 10, 11]          # 20 orders: the set bursts
+    h = cast.ledger.height
+    apply_ok(cast, *(cast.tx(KEYS["eve"], "place_order", m, "sell", 1, p, h + 99) for p in prices))
+    ids = {order(cast, oid).price: oid for oid in iter_open_orders(view(cast), ADDR["eve"], 100)}
+    assert list(ids) == sorted(prices)                               # best (lowest) ask first
+    result = apply_ok(cast, cast.tx(KEYS["gus"], "place_order", m, "buy", 3, 12, h + 9, fee=3 * FEE))
+    assert all(order(cast, ids[p]).status == Status.FILLED for p in (10, 11, 12))
+    # the three neighbours' entries sat in one leaf: its delete and its parent's bitmap
+    assert len([k for k in result.changes if k.startswith(ACCOUNT_ORDERS + ADDR["eve"])]) == 2
