@@ -57,7 +57,8 @@ class Status(IntEnum):
 class Order:
     """`remaining`: shares not yet filled. `escrow`: uopen locked by a buy
     (remaining * price while it rests); a sell locks `remaining` shares in its owner's
-    position instead. `prev`/`next`: neighbours at its price level (b"" at the ends)."""
+    position instead. `prev`/`next`: neighbours at its price level (b"" at the ends; the
+head's `prev` is stale, see process_unlink)."""
     owner: bytes
     asset: bytes
     side: str
