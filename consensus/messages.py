@@ -67,8 +67,19 @@ class OwnVote:
     vote: Vote
 
 
+@dataclass(frozen=True, slots=True)
+class ValueBytes:
+    """The node's bytes of the value `value_id` (its block), written by the node's InputLog
+    just before the ValueReady or valid ProposalReceived that names it: the driver knows
+    only ids, but after a crash the node must be able to finish a decided height, and to
+    resend its own proposal, from its own disk. Replay ignores it."""
+    height: int
+    value_id: bytes
+    data: bytes
+
+
 WalRecord = Union[StartHeight, ProposalReceived, VoteReceived, TimeoutElapsed, ValueReady,
-                  OwnProposal, OwnVote]
+                  OwnProposal, OwnVote, ValueBytes]
 
 
 class InputLog(Protocol):

@@ -235,7 +235,7 @@ class ValidatorSet:
     gives the set for the next height (one increment), as CometBFT does after each block.
     """
 
-    __slots__ = ("validators", "priorities", "total_power", "_by_address", "_proposers")
+    __slots__ = ("validators", "priorities", "total_power", "_by_address", "_proposers", "_walk")
 
     def __init__(self, validators: Iterable[Validator], priorities: Iterable[int] | None = None):
         vals = sorted(validators, key=lambda v: v.address)
@@ -263,6 +263,7 @@ class ValidatorSet:
         self.total_power: int = total
         self._by_address = by_address
         self._proposers: list[Validator] = []  # cache: proposer of round i
+        self._walk: list[int] | None = None  # priorities after len(_proposers) increments
 
     # -- lookups
     def __len__(self) -> int:
@@ -333,10 +334,13 @@ class ValidatorSet:
             raise ValueError("round must be a non-negative integer")
         cache = self._proposers
         if round >= len(cache):
-            prios = self._rescaled_centered()
-            # replay from the start: O(round * n), cached, rounds are small
-            cache.clear()
-            for _ in range(round + 1):
+            # Costs O(n) per round not yet reached, paid once (the walk goes on from
+            # where it stopped). Callers bound `round` before asking: the driver by
+            # max_round_lead, the node's gossip admission by the same window.
+            if self._walk is None:
+                self._walk = self._rescaled_centered()
+            prios = self._walk
+            while len(cache) <= round:
                 cache.append(self.validators[self._increment(prios)])
         return cache[round]
 

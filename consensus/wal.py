@@ -22,6 +22,7 @@ Record format (msgpack array, first field a tag):
     [5, height, round, value_id]               ValueReady
     [6, proposal_bytes]                        OwnProposal
     [7, vote_bytes]                            OwnVote
+    [8, height, value_id, value_bytes]         ValueBytes (the node's block; replay skips it)
 """
 from __future__ import annotations
 
@@ -31,14 +32,16 @@ import msgpack
 
 from consensus.driver import Driver
 from consensus.messages import (
-    OwnProposal, OwnVote, ProposalReceived, StartHeight, Timeout, TimeoutElapsed, ValueReady,
-    VoteReceived, WalAppend, WalRecord,
+    OwnProposal, OwnVote, ProposalReceived, StartHeight, Timeout, TimeoutElapsed, ValueBytes,
+    ValueReady, VoteReceived, WalAppend, WalRecord,
 )
 from consensus.params import TimeoutKind
 from consensus.signer import STEP_PROPOSE, DoubleSignError, Signer, vote_step
 from consensus.types import MAX_HEIGHT, MAX_ROUND, Proposal, ValidatorSet, Vote
 
 MAX_RECORD_BYTES = 2 * 1024 * 1024
+MAX_VALUE_BYTES = 64 * 1024 * 1024  # a ValueBytes record (a whole block) may be this large
+_NOT_REPLAYED = (OwnVote, OwnProposal, ValueBytes)
 
 
 def _pack(o: object) -> bytes:
@@ -62,6 +65,8 @@ def encode_record(rec: WalRecord) -> bytes:
         return _pack([6, rec.proposal.encode()])
     if t is OwnVote:
         return _pack([7, rec.vote.encode()])
+    if t is ValueBytes:
+        return _pack([8, rec.height, rec.value_id, rec.data])
     raise TypeError(f"not a WAL record: {rec!r}")
 
 
@@ -79,8 +84,9 @@ def _bin(x: object) -> bytes:
 
 def decode_record(data: bytes) -> WalRecord:
     """Decode one record; ValueError on anything malformed."""
-    if not isinstance(data, (bytes, bytearray)) or len(data) > MAX_RECORD_BYTES:
+    if not isinstance(data, (bytes, bytearray)) or len(data) > MAX_VALUE_BYTES + 64:
         raise ValueError("WAL record: not bytes or too large")
+
     try:
         f = msgpack.unpackb(bytes(data), raw=False, strict_map_key=True)
     except Exception as e:  # noqa: BLE001
@@ -88,6 +94,8 @@ def decode_record(data: bytes) -> WalRecord:
     if type(f) is not list or not f or type(f[0]) is not int:
         raise ValueError("WAL record: expected a tagged array")
     tag, n = f[0], len(f)
+    if tag != 8 and len(data) > MAX_RECORD_BYTES:  # only a ValueBytes record holds a block
+        raise ValueError("WAL record: too large")
     if tag == 1 and n == 3:
         return StartHeight(_int(f[1], 1, MAX_HEIGHT), ValidatorSet.decode(_bin(f[2])))
     if tag == 2 and n == 3:
@@ -108,6 +116,11 @@ def decode_record(data: bytes) -> WalRecord:
         return OwnProposal(Proposal.decode(_bin(f[1])))
     if tag == 7 and n == 2:
         return OwnVote(Vote.decode(_bin(f[1])))
+    if tag == 8 and n == 4:
+        vid, value = _bin(f[2]), _bin(f[3])
+        if len(vid) != 32 or len(value) > MAX_VALUE_BYTES:
+            raise ValueError("WAL record: value id must be 32 bytes, value at most MAX_VALUE_BYTES")
+        return ValueBytes(_int(f[1], 1, MAX_HEIGHT), vid, value)
     raise ValueError(f"WAL record: unknown tag {tag} or wrong length {n}")
 
 
@@ -192,7 +205,7 @@ def replay(records: Iterable[WalRecord], driver: Driver) -> Driver:
     driver.wal = None  # the records are already in the log
     try:
         for r in recs:
-            if type(r) not in (OwnVote, OwnProposal):
+            if type(r) not in _NOT_REPLAYED:
                 driver.apply(r)
     finally:
         driver.signer, driver.wal = real, log

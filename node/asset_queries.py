@@ -1,4 +1,5 @@
-"""Asset, attribution-graph and earnings queries for the RPC, with Merkle proofs.
+"""Asset, attribution-graph, earnings, holdings and market queries for the RPC, with
+Merkle proofs.
 
 Reads go through state/graph.py over a view of the state after the requested height;
 every state key the answer rests on comes back with its proof against that height's app
@@ -20,6 +21,21 @@ if TYPE_CHECKING:
 def _view(rpc: "NodeRpc", height: int) -> StateView:
     store = rpc.node.chain.store
     return StateView(lambda k: store.get_at(k, height))
+
+
+class _RecordingView(StateView):
+    """A view that remembers every key it read, so the answer carries a proof (of
+    inclusion or absence) for each key it rests on."""
+    __slots__ = ("keys",)
+
+    def __init__(self, rpc: "NodeRpc", height: int) -> None:
+        store = rpc.node.chain.store
+        self.keys: set[bytes] = set()
+
+        def read(k: bytes) -> bytes | None:
+            self.keys.add(k)
+            return store.get_at(k, height)
+        super().__init__(read)
 
 
 def _fmt(v: Any) -> Any:
@@ -76,3 +92,100 @@ def earnings(rpc: "NodeRpc", assets_mod, account: bytes, height: int) -> dict:
             "total": sum(n for _, n in rows),
             "earnings": [{"asset": a.hex(), "name": names[a], "amount": n} for a, n in rows]}
     return _envelope(rpc, height, body, [earnings_key(account, a) for a, _ in rows])
+
+
+# --- holdings and the market (docs/market.md, docs/rpc.md) --------------------------------------
+MAX_LISTED = 100        # holdings and open orders per answer
+BOOK_DEPTH = 50         # price levels per side
+
+
+def _recorded(rpc: "NodeRpc", height: int, build) -> dict:
+    view = _RecordingView(rpc, height)
+    body = build(view)
+    return _envelope(rpc, height, _fmt(body), sorted(view.keys))
+
+
+def holdings(rpc: "NodeRpc", assets_mod, account: bytes, height: int) -> dict:
+    """Every asset the account ever held (at most MAX_LISTED): shares, locked in sell
+    orders, earned (paid out), accrued (what a claim would pay now)."""
+    from state.asset_index import iter_list
+    from state.attribution import get_claimable
+    from state.revenue import HOLDINGS_INDEX, get_position
+
+    def build(view) -> dict:
+        rows = []
+        for aid in iter_list(view, HOLDINGS_INDEX, account, 0, MAX_LISTED):
+            pos = get_position(view, aid, account)
+            rec = get_asset_view(view, aid) or {}
+            rows.append({"asset": aid, "kind": rec.get("kind"), "name": rec.get("name", ""),
+                         "shares": pos.shares, "locked": pos.locked,
+                         "earned": view.get_record(earnings_key(account, aid)) or 0,
+                         "accrued": get_claimable(view, aid, account)})
+        return {"address": encode_address(account), "holdings": rows}
+    return _recorded(rpc, height, build)
+
+
+def _order_json(order_id: bytes, o) -> dict:
+    from state.order_book import Status
+    return {"id": order_id, "owner": o.owner, "asset": o.asset, "side": o.side, "price": o.price,
+            "shares": o.shares, "remaining": o.remaining, "escrow": o.escrow, "expires_at": o.expires_at,
+            "status": Status(o.status).name.lower(), "placed_at": o.placed_at}
+
+
+def orders(rpc: "NodeRpc", assets_mod, account: bytes, height: int) -> dict:
+    """The account's open orders (at most MAX_LISTED, by id)."""
+    from state.order_book import get_order, iter_open_orders
+
+    def build(view) -> dict:
+        return {"address": encode_address(account),
+                "orders": [_order_json(oid, get_order(view, oid))
+                           for oid in list(iter_open_orders(view, account, MAX_LISTED))]}
+    return _recorded(rpc, height, build)
+
+
+def order(rpc: "NodeRpc", assets_mod, order_id: bytes, height: int) -> dict:
+    """One order by id, open or closed."""
+    from state.order_book import get_order
+
+    def build(view) -> dict:
+        o = get_order(view, order_id)
+        if o is None:
+            raise RpcError(404, "unknown_order", f"no order {order_id.hex()} at height {height}")
+        return {"order": _order_json(order_id, o)}
+    return _recorded(rpc, height, build)
+
+
+def _require_asset(view, asset_id: bytes, height: int) -> None:
+    if view.get_record(asset_key(asset_id)) is None:
+        raise RpcError(404, "unknown_asset", f"no asset {asset_id.hex()} at height {height}")
+
+
+def book(rpc: "NodeRpc", assets_mod, asset_id: bytes, height: int) -> dict:
+    """The asset's book: up to BOOK_DEPTH price levels a side, best first, and the last price."""
+    from state.order_book import FILLS, iter_levels
+
+    def build(view) -> dict:
+        _require_asset(view, asset_id, height)
+        sides = {side: [{"price": p, "shares": n, "orders": c} for p, n, c in iter_levels(view, asset_id, side,
+                                                                                            BOOK_DEPTH)]
+                 for side in ("buy", "sell")}
+        head = view.get_record(FILLS + asset_id)
+        return {"asset": asset_id, "bids": sides["buy"], "asks": sides["sell"],
+                "best_bid": sides["buy"][0]["price"] if sides["buy"] else None,
+                "best_ask": sides["sell"][0]["price"] if sides["sell"] else None,
+                "last_price": head[1] if head else None}
+    return _recorded(rpc, height, build)
+
+
+def fills(rpc: "NodeRpc", assets_mod, asset_id: bytes, height: int) -> dict:
+    """The asset's recent fills (newest first, at most 64) and its last price."""
+    from state.order_book import get_recent_fills
+
+    def build(view) -> dict:
+        _require_asset(view, asset_id, height)
+        head, recent = get_recent_fills(view, asset_id)
+        return {"asset": asset_id, "fills_total": head[0] if head else 0,
+                "last_price": head[1] if head else None, "last_fill_height": head[2] if head else None,
+                "fills": [{"height": f[0], "price": f[1], "shares": f[2], "buyer": f[3], "seller": f[4],
+                           "maker_order": f[5], "taker_order": f[6]} for f in recent]}
+    return _recorded(rpc, height, build)

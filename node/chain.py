@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from consensus.types import Commit, InvalidCommit, ValidatorSet
+from node import faults
 from node.durable import atomic_write
 from state.app import BlockResult, Ledger, TxResult
 from state.block import Block, Header, compute_data_hash, compute_evidence_hash, compute_last_commit_hash
@@ -146,7 +147,9 @@ class Chain:
             raise BlockError("commit_mismatch", "commit is not for this block")
         result = self.execute(block, verified_tx_ids)
         atomic_write(self.seen_commit_file, commit.encode())
+        faults.crash_point("seen_commit", block.height)  # test-only (node/faults.py)
         self.ledger.commit(result)
+        faults.crash_point("block_stored", block.height)
         self._executed.clear()
         if self.admitted:  # committed txs are never executed again: free their decodes
             for r in result.tx_results:

@@ -14,7 +14,7 @@ from state.app import Ledger
 from state.codec import decode_value
 from state.errors import TxError
 from state.keys import account_key
-from state.tx import SignedTx, decode_tx, validate_basic, verify_signature
+from state.tx import SignedTx, decode_tx, tx_id, validate_basic, verify_signature
 
 from node.mempool import PendingTx, TxRejected
 
@@ -35,16 +35,18 @@ class LedgerChecker:
         self.decoded: dict[bytes, SignedTx] = {}
 
     def verify(self, raw: bytes) -> PendingTx:
-        try:
-            stx = decode_tx(raw, self.ledger.params.max_tx_bytes)
-            validate_basic(stx, self.ledger.chain_id, self.ledger.params.min_fee)
-            verify_signature(stx)
-        except TxError as e:
-            raise TxRejected(code_name(e.code), e.message) from None
-        if len(self.decoded) >= DECODED_CACHE_SIZE:
-            for k in list(itertools.islice(self.decoded, DECODED_CACHE_SIZE // 2)):
-                del self.decoded[k]
-        self.decoded[stx.id] = stx
+        stx = self.decoded.get(tx_id(raw))  # checked already (e.g. when its gossip batch was vetted)
+        if stx is None:
+            try:
+                stx = decode_tx(raw, self.ledger.params.max_tx_bytes)
+                validate_basic(stx, self.ledger.chain_id, self.ledger.params.min_fee)
+                verify_signature(stx)
+            except TxError as e:
+                raise TxRejected(code_name(e.code), e.message) from None
+            if len(self.decoded) >= DECODED_CACHE_SIZE:
+                for k in list(itertools.islice(self.decoded, DECODED_CACHE_SIZE // 2)):
+                    del self.decoded[k]
+            self.decoded[stx.id] = stx
         return PendingTx(stx.id, raw, stx.sender, stx.tx.nonce, stx.tx.fee)
 
     def account_nonce(self, sender: bytes) -> int:

@@ -17,12 +17,14 @@ COMMANDS: dict[str, str] = {
     "sim": "node.sim_command:command",
     "init": "node.home_commands:init_command",
     "keys": "node.home_commands:keys_group",
+    "genesis": "node.genesis_commands:genesis_group",
     "testnet": "testnet.commands:testnet_group",
     "start": "node.run:start_command",
     "tx": "node.client_commands:tx_group",
     "query": "node.client_commands:query_group",
     "status": "node.client_commands:status_command",
     "light": "node.light_commands:light_group",
+    "poa": "node.poa.commands:poa_group",
 }
 
 BENCH_COMMANDS: dict[str, str] = {
@@ -31,6 +33,8 @@ BENCH_COMMANDS: dict[str, str] = {
     "fuzz": "testnet.bench_fuzz:command",
     "prune": "testnet.bench_prune:command",
     "statesync": "testnet.bench_statesync:command",
+    "poa": "node.poa.bench:command",
+    "market": "testnet.bench_market:command",
 }
 
 

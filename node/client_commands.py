@@ -2,8 +2,8 @@
 
 The tx commands are generated from the ledger's schema table (state/tx.py KINDS), so every
 transaction kind has a command and its options are the kind's fields, parsed by field type:
-addresses as `open1...`, ids and keys as hex, sources as `ID:PPM,ID:PPM`, curators as
-comma-separated addresses. The nonce is read from the node unless given.
+addresses as `open1...`, ids and keys as hex, sources and scores as `ID:PPM,ID:PPM`,
+curators as comma-separated addresses. The nonce is read from the node unless given.
 """
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ from typing import Any, Callable
 import click
 
 from node.cli_types import HEIGHT, UINT, Parsed
-from node.home import Home
-from node.keys import KeyError_, KeyPair, Keyring, decode_address, encode_address
+from node.config import ConfigError
+from node.keyring_options import KeyringChoice, keyring_params
+from node.keys import KeyError_, KeyPair, decode_address, encode_address
 from node.numbers import parse_uint
 from node.rpc_client import RpcClient, RpcClientError
 
@@ -78,14 +79,17 @@ def field_parser(check: Any) -> tuple[click.ParamType, str]:
     from state import tx as T
     table = [
         (T.address, _address, "address (open1...)"),
-        (T.asset_id, _hex_bytes(32), "asset id or hash (64 hex)"),
+        (T.asset_id, _hex_bytes(32), "asset or order id, or hash (64 hex)"),
         (T.pubkey, _hex_bytes(32), "ed25519 public key (64 hex)"),
         (T.name_text, str, "text"),
         (T.uri_text, str, "URI"),
         (T._boolean, _bool, "true/false"),
         (T._curators, _addresses, "comma-separated addresses"),
         (T._sources, _sources, "ASSET_ID:WEIGHT_PPM,..."),
+        (T._scores, _sources, "CONTRIBUTION_ID:SCORE_PPM,... (empty: none)"),
+        (T.algorithm_text, str, "scorer name (span-v1)"),
         (T._vote, _hex_bytes(None), "encoded vote (hex)"),
+        (T._order_side, str, "buy or sell"),
     ]
     for fn, parser, help_ in table:
         if check is fn:
@@ -93,11 +97,10 @@ def field_parser(check: Any) -> tuple[click.ParamType, str]:
     return UINT, "integer (uopen, ppm or count)"
 
 
-def load_signer(key_name: str, home: Path, keyring_dir: Path | None) -> KeyPair:
-    ring = Keyring(keyring_dir) if keyring_dir else Home(home).keyring
+def load_signer(key_name: str, home: Path, keyring: KeyringChoice) -> KeyPair:
     try:
-        return ring.get(key_name)
-    except KeyError_ as e:
+        return keyring.open(home).get(key_name)
+    except (KeyError_, ConfigError) as e:
         fail(str(e))
         raise
 
@@ -132,7 +135,7 @@ def make_tx_command(kind: str, schema: Any) -> click.Command:
 
     def callback(**kw: Any) -> None:
         fields = fields_in_order(kw)
-        key = load_signer(kw["from_"], kw["home"], kw["keyring_dir"])
+        key = load_signer(kw["from_"], kw["home"], KeyringChoice.pop_from(kw))
         try:
             with RpcClient(kw["node"], timeout=30) as c:
                 res = sign_and_send(c, key, kind, fields, fee=kw["fee"], nonce=kw["nonce"],
@@ -147,8 +150,7 @@ def make_tx_command(kind: str, schema: Any) -> click.Command:
     params += [
         click.Option(["--from", "from_"], required=True, help="key name in the keyring"),
         click.Option(["--home"], type=click.Path(path_type=Path), default=DEFAULT_HOME, show_default=True),
-        click.Option(["--keyring-dir"], type=click.Path(path_type=Path), default=None,
-                     help="keyring directory (default: <home>/keyring)"),
+        *keyring_params(),
         click.Option(["--node"], default=DEFAULT_NODE, show_default=True, help="RPC address"),
         click.Option(["--fee"], type=UINT, default=1000, show_default=True, help="fee in uopen"),
         click.Option(["--nonce"], type=UINT, default=None, help="default: the account's next nonce"),
@@ -237,6 +239,51 @@ def q_earnings(address: str, node: str, height: int | None) -> None:
     _run_query(node, "earnings", height, address=address)
 
 
+@query_group.command("holdings")
+@click.argument("address")
+@node_option
+@height_option
+def q_holdings(address: str, node: str, height: int | None) -> None:
+    """An account's revenue rights: shares, locked in orders, earned, accrued, per asset."""
+    _run_query(node, "holdings", height, address=address)
+
+
+@query_group.command("orders")
+@click.argument("address")
+@node_option
+@height_option
+def q_orders(address: str, node: str, height: int | None) -> None:
+    """An account's open orders."""
+    _run_query(node, "orders", height, address=address)
+
+
+@query_group.command("order")
+@click.argument("order_id")
+@node_option
+@height_option
+def q_order(order_id: str, node: str, height: int | None) -> None:
+    """One order by id (open or closed)."""
+    _run_query(node, "order", height, id=order_id)
+
+
+@query_group.command("book")
+@click.argument("asset_id")
+@node_option
+@height_option
+def q_book(asset_id: str, node: str, height: int | None) -> None:
+    """The order book of an asset: price levels a side, best first, and the last price."""
+    _run_query(node, "book", height, id=asset_id)
+
+
+@query_group.command("fills")
+@click.argument("asset_id")
+@node_option
+@height_option
+def q_fills(asset_id: str, node: str, height: int | None) -> None:
+    """The recent fills and last price of an asset."""
+    _run_query(node, "fills", height, id=asset_id)
+
+
 @query_group.command("key")
 @click.argument("key_hex")
 @node_option
@@ -244,6 +291,25 @@ def q_earnings(address: str, node: str, height: int | None) -> None:
 def q_key(key_hex: str, node: str, height: int | None) -> None:
     """A raw state key (hex) with its Merkle proof."""
     _run_query(node, "key", height, key=key_hex)
+
+
+def _add_query_command(kind: str, argument: str, param: str, help_text: str) -> None:
+    """`attrchain query <kind> ARGUMENT`: the RPC's /query/<kind>?<param>=ARGUMENT."""
+    @query_group.command(kind, help=help_text)
+    @click.argument(argument)
+    @node_option
+    @height_option
+    def command(node: str, height: int | None, **args: str) -> None:
+        _run_query(node, kind, height, **{param: args[argument]})
+
+
+# Proof of Attribution (docs/poa.md, "Reading it back")
+_add_query_command("attestation", "use_tx", "hash",
+                   "A use's Proof-of-Attribution escrows, one per datanet, each with its attestation "
+                   "(scores, status), static weights beside the measurement.")
+_add_query_command("attributor", "model", "id", "A model's Proof-of-Attribution attributor (operator, bond).")
+_add_query_command("challenge", "attestation_id", "id",
+                   "An attestation's escrow, its challenge (challenger, bond, votes) and its curators.")
 
 
 def _get(node: str, path: str, **params: Any) -> None:

@@ -65,6 +65,14 @@ class MempoolSection:
     gossip_batch_interval_ms: int = 100
 
 
+KEYRING_BACKENDS = ("file", "test")
+
+
+@dataclass
+class KeyringSection:
+    backend: str = "test"
+
+
 @dataclass
 class StorageSection:
     keep_recent: int = 0
@@ -90,6 +98,7 @@ class Config:
     mempool: MempoolSection = field(default_factory=MempoolSection)
     storage: StorageSection = field(default_factory=StorageSection)
     statesync: StateSyncSection = field(default_factory=StateSyncSection)
+    keyring: KeyringSection = field(default_factory=KeyringSection)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -138,6 +147,8 @@ COMMENTS: dict[str, str] = {
     "statesync.enable": "on an empty home: fetch, verify and restore a snapshot, then block-sync the rest",
     "statesync.trust_height": "a height you trust (as the light client takes it); the snapshot must be above it",
     "statesync.trust_hash": "the block id (hex) at trust_height, from a source you trust",
+    "keyring": "Account keys used by `keys`, `tx` and `light tx` with this home",
+    "keyring.backend": "file: sealed under a passphrase in <home>/keyring-file; test: plaintext in <home>/keyring",
 }
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -206,6 +217,8 @@ def config_from_dict(data: dict[str, Any]) -> Config:
 def validate(cfg: Config) -> None:
     if cfg.node.log_level not in LOG_LEVELS:
         raise ConfigError(f"node.log_level: must be one of {', '.join(LOG_LEVELS)}, got {cfg.node.log_level!r}")
+    if cfg.keyring.backend not in KEYRING_BACKENDS:
+        raise ConfigError(f"keyring.backend: must be one of {', '.join(KEYRING_BACKENDS)}, got {cfg.keyring.backend!r}")
     if not cfg.node.moniker or len(cfg.node.moniker) > 64:
         raise ConfigError("node.moniker: must be 1..64 characters")
     if not cfg.p2p.listen.startswith("/"):

@@ -8,6 +8,8 @@ Both must be on disk before a signed message leaves the node (DESIGN.md, node/):
   A crash mid-append leaves a torn tail; `read_wal` stops at the first bad record.
   The WAL holds only the current height: once a block is committed to the store the log
   is truncated (the store, not the WAL, is the source of truth for finished heights).
+  It also holds the height's candidate blocks (node/core.py), so a decided height whose
+  block had not reached the store is finished from the WAL at restart.
 - `FileLastSignStore`: the last height/round/step signed (and what), replaced atomically:
   write a temp file, fsync it, rename over the old one, fsync the directory.
 """
@@ -20,8 +22,10 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+from node import faults
+
 _HEAD = struct.Struct(">II")
-MAX_RECORD = 16 * 1024 * 1024
+MAX_RECORD = 64 * 1024 * 1024 + 1024  # a block (state.block.MAX_BLOCK_BYTES) + framing
 
 
 def fsync_dir(directory: Path) -> None:
@@ -56,8 +60,10 @@ class Wal:
         if self._f.tell() != good:
             self._f.truncate(good)
             self._f.seek(good)
+        if good:  # what a killed process left in the OS cache is on disk from here on
             os.fsync(self._f.fileno())
         self.unsynced = 0  # records appended since the last fsync
+        self.appended = 0  # records appended since opened (a record's sequence number)
 
     def append(self, payload: bytes, sync: bool = True) -> None:
         if len(payload) > MAX_RECORD:
@@ -65,8 +71,13 @@ class Wal:
         self._f.write(_HEAD.pack(len(payload), zlib.crc32(payload)) + payload)
         self._f.flush()  # in the OS from here: a killed process loses nothing, a power cut may
         self.unsynced += 1
+        self.appended += 1
         if sync:
             self.sync()
+
+    def is_synced(self, seq: int) -> bool:
+        """Is the record with sequence number `seq` (`appended` just after it) durable?"""
+        return seq <= self.appended - self.unsynced
 
     def sync(self) -> None:
         """Make every appended record durable (no-op if nothing was appended since)."""
@@ -130,3 +141,5 @@ class FileLastSignStore:
 
     def save(self, record: dict[str, Any]) -> None:
         atomic_write(self.path, (json.dumps(record, sort_keys=True) + "\n").encode())
+        if record["step"] == 1:  # a proposal: test-only crash point (node/faults.py)
+            faults.crash_point("proposal_signed", record["height"])

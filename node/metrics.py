@@ -41,6 +41,11 @@ class _TransportCollector:
         for reason, n in sorted(self.counters.drops.items()):
             drops.add_metric([reason], n)
         yield drops
+        penalties = CounterMetricFamily("attrchain_p2p_penalties", "penalties given to peers, by reason "
+                                        "(banned: peers banned)", labels=["reason"])
+        for reason, n in sorted(self.counters.penalties.items()):
+            penalties.add_metric([reason], n)
+        yield penalties
         for name in ("messages_in", "messages_out", "bytes_in", "bytes_out", "requests_in",
                      "requests_out", "reconnects"):
             yield CounterMetricFamily(f"attrchain_p2p_{name}", f"transport {name}",

@@ -18,10 +18,11 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from node.explorer_static import explorer_routes
 from node.logs import get_logger, log_event
 from node.metrics import NodeMetrics
 from node.rpc_origin import OriginPolicy
-from node.rpc_params import (RpcError, height_param, hex_param, parse_json, read_body, timeout_param,
+from node.rpc_params import (RpcError, height_param, hex_param, parse_json, read_body, timeout_param, uint_param,
                              tx_from_doc, txs_from_doc)
 
 log = get_logger("rpc")
@@ -41,17 +42,37 @@ class RpcBackend(Protocol):
     async def block(self, height: int | None) -> dict: ...
     async def commit(self, height: int | None) -> dict: ...
     async def validators(self, height: int | None) -> dict: ...
+    async def blockchain(self, max_height: int | None, limit: int) -> dict: ...
+    async def block_results(self, height: int | None) -> dict: ...
+    async def consensus_state(self) -> dict: ...
+    async def net_info(self) -> dict: ...
+    async def use_flows(self, tx_id: bytes) -> dict: ...
     async def query(self, kind: str, params: dict[str, str], height: int | None) -> dict: ...
 
 
 QUERY_KINDS = {
     "account": ("address", "an account: balance, nonce, stake"),
-    "asset": ("id", "an asset (datanet, contribution, model, agent) and its share table"),
+    "asset": ("id", "an asset (datanet, contribution, model, agent), its largest holders and vault"),
     "upstream": ("id", "the attribution graph above an asset (its sources, recursively)"),
     "downstream": ("id", "the assets built on an asset, recursively"),
     "earnings": ("address", "what an account earned, by asset"),
+    "holdings": ("address", "an account's revenue rights across assets: shares, locked, earned, accrued"),
+    "orders": ("address", "an account's open orders"),
+    "order": ("id", "one order by id (open or closed)"),
+    "book": ("id", "the order book of an asset: price levels a side, best first, and the last price"),
+    "fills": ("id", "the recent fills and last price of an asset"),
+    "attestation": ("hash", "a use's Proof-of-Attribution escrows, one per datanet, each with its attestation "
+                            "(scores, output hash, algorithm, status) and static weights beside the scores"),
+    "attributor": ("id", "a model's Proof-of-Attribution attributor (operator, bond), or null"),
+    "challenge": ("id", "an attestation's escrow (by attestation id), its challenge and the curators who decide"),
     "key": ("key", "a raw state key (hex) with its Merkle proof"),
 }
+
+
+def _limit_param(value: str | None, default: int, top: int) -> int:
+    if value is None or value == "":
+        return default
+    return uint_param("limit", value, 1, top)
 
 
 def build_openapi() -> dict:
@@ -85,6 +106,15 @@ def build_openapi() -> dict:
         "/block": op("a block by height (default: latest)", [("height", "block height", False)]),
         "/commit": op("the commit (precommit signatures) for a height", [("height", "block height", False)]),
         "/validators": op("the validator set at a height", [("height", "block height", False)]),
+        "/blockchain": op("metas of the latest blocks (height, id, time, tx count, proposer), newest first",
+                          [("max_height", "last block (default: latest)", False),
+                           ("limit", "how many blocks, 1..100 (default 20)", False)]),
+        "/block_results": op("a block's txs decoded, each with its result", [("height", "block height", False)]),
+        "/consensus_state": op("the height/round being decided and each validator's prevote and precommit", []),
+        "/net_info": op("connected peers and the height each last announced", []),
+        "/use_flows": op("where a committed use tx's payment went: each amount, recipient and path",
+                         [("hash", "tx id of a use, hex", True)]),
+        "/explorer/": op("the block explorer (HTML)", []),
         "/metrics": op("Prometheus metrics (text)", []),
         "/openapi.json": op("this document", []),
     }
@@ -188,6 +218,23 @@ def make_app(backend: RpcBackend, max_body_bytes: int = 1_048_576,
     async def validators(request: Request):
         return await backend.validators(height_param(request.query_params.get("height")))
 
+    async def blockchain(request: Request):
+        q = request.query_params
+        return await backend.blockchain(height_param(q.get("max_height")),
+                                        _limit_param(q.get("limit"), 20, 100))
+
+    async def block_results(request: Request):
+        return await backend.block_results(height_param(request.query_params.get("height")))
+
+    async def consensus_state(request: Request):
+        return await backend.consensus_state()
+
+    async def net_info(request: Request):
+        return await backend.net_info()
+
+    async def use_flows(request: Request):
+        return await backend.use_flows(hex_param("hash", request.query_params.get("hash"), 32))
+
     async def query(request: Request):
         kind = request.path_params["kind"]
         if kind not in QUERY_KINDS:
@@ -221,9 +268,15 @@ def make_app(backend: RpcBackend, max_body_bytes: int = 1_048_576,
         Route("/block", handler(block)),
         Route("/commit", handler(commit)),
         Route("/validators", handler(validators)),
+        Route("/blockchain", handler(blockchain)),
+        Route("/block_results", handler(block_results)),
+        Route("/consensus_state", handler(consensus_state)),
+        Route("/net_info", handler(net_info)),
+        Route("/use_flows", handler(use_flows)),
         Route("/query/{kind}", handler(query)),
         Route("/openapi.json", handler(openapi)),
         Route("/metrics", metrics_endpoint),
+        *explorer_routes(),
     ]
     return Starlette(routes=routes, exception_handlers={HTTPException: http_error, Exception: any_error})
 

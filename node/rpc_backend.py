@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from node import explorer_queries
 from node.keys import encode_address
 from node.mempool import TxRejected
 from node.rpc import RpcError
@@ -25,6 +26,9 @@ from state.tx import tx_id as compute_tx_id
 
 if TYPE_CHECKING:
     from node.node import Node
+
+POA_QUERIES = ("attestation", "attributor", "challenge")
+YIELD_EVERY_READS = 64
 
 
 def _hex(b: bytes | None) -> str | None:
@@ -179,6 +183,22 @@ class NodeRpc:
                                 "voting_power": v.voting_power} for v in vs],
                 "raw": vs.encode().hex()}
 
+    # ---- what the explorer reads (node/explorer_queries.py)
+    async def blockchain(self, max_height: int | None, limit: int) -> dict:
+        return explorer_queries.blockchain(self, max_height, limit)
+
+    async def block_results(self, height: int | None) -> dict:
+        return await explorer_queries.block_results(self, height)
+
+    async def consensus_state(self) -> dict:
+        return explorer_queries.consensus_state(self.node)
+
+    async def net_info(self) -> dict:
+        return explorer_queries.net_info(self.node)
+
+    async def use_flows(self, tx_id: bytes) -> dict:
+        return await explorer_queries.use_flows(self, tx_id)
+
     # ---- queries
     def _proven(self, key: bytes, height: int, decode: bool = True) -> dict:
         value, proof = self.node.chain.ledger.query(key, height)
@@ -197,7 +217,33 @@ class NodeRpc:
             return out
         if kind == "key":
             return self._proven(key_param(params["key"]), h, decode=False)
+        if kind in POA_QUERIES:
+            return await self._poa_query(kind, params, h)
         return self._asset_query(kind, params, h)
+
+    async def _poa_query(self, kind: str, params: dict[str, str], h: int) -> dict:
+        """Proof of Attribution (node/poa/queries.py) over the state after `h`, with a proof
+        of every key the answer read, present or absent."""
+        from node.asset_queries import _envelope
+        from node.poa import queries
+        store = self.node.chain.store
+        keys: set[bytes] = set()
+
+        async def read(key: bytes) -> bytes | None:
+            keys.add(key)
+            if len(keys) % YIELD_EVERY_READS == 0:
+                await trio.sleep(0)     # the RPC shares the node's thread: let consensus run
+            return store.get_at(key, h)
+        try:
+            if kind == "attestation":
+                body = await queries.use_attestations(read, hex_param("hash", params["hash"], 32))
+            elif kind == "attributor":
+                body = await queries.model_attributor(read, self._id(params["id"]))
+            else:
+                body = await queries.challenge(read, self._id(params["id"]))
+        except queries.QueryRefused as e:
+            raise RpcError(e.status, e.code, e.reason) from None
+        return _envelope(self, h, body, sorted(keys))
 
     def _asset_query(self, kind: str, params: dict[str, str], h: int) -> dict:
         try:
@@ -205,8 +251,13 @@ class NodeRpc:
         except ModuleNotFoundError:
             raise RpcError(501, "not_available", "asset queries need state/assets.py") from None
         from node import asset_queries
-        if kind == "earnings":
-            return asset_queries.earnings(self, assets, self._address(params["address"]), h)
+        by_account = {"earnings": asset_queries.earnings, "holdings": asset_queries.holdings,
+                      "orders": asset_queries.orders}
+        if kind in by_account:
+            return by_account[kind](self, assets, self._address(params["address"]), h)
+        by_id = {"order": asset_queries.order, "book": asset_queries.book, "fills": asset_queries.fills}
+        if kind in by_id:
+            return by_id[kind](self, assets, self._id(params["id"]), h)
         asset_id = self._id(params["id"])
         if kind == "asset":
             return asset_queries.asset(self, assets, asset_id, h)

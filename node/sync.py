@@ -23,7 +23,8 @@ from p2p.messages import (
     MAX_BLOCKS_PER_REQUEST, BlocksRequest, BlocksResponse, MessageError, Status, StatusRequest,
     TxsRequest, TxsResponse, VotesRequest, VotesResponse,
 )
-from p2p.transport import PeerId, RequestError
+from consensus.types import Vote
+from p2p.transport import IGNORE, PeerId, RequestError
 
 if TYPE_CHECKING:
     from node.node import Node
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
 log = get_logger("attrchain.sync")
 
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024
+# A round holds a prevote and a precommit per validator; twice that leaves room for an
+# equivocator's twins, which honest peers cache too. A pulled answer with more is spam.
+MAX_VOTES_PER_VALIDATOR = 4
 
 
 @dataclass(frozen=True)
@@ -42,8 +46,9 @@ class SyncedBlocks:
 
 @dataclass(frozen=True)
 class PulledVotes:
+    """Votes of one round pulled from `peer`, each verified: (vote, its bytes)."""
     peer: PeerId
-    votes: tuple[bytes, ...]
+    votes: tuple[tuple[Vote, bytes], ...]
 
 
 def register_handlers(node: "Node") -> None:
@@ -160,19 +165,39 @@ async def run_catchup(node: "Node", interval: float = 1.0, *,
                     await node.inputs.send(SyncedBlocks(peer, tuple(got)))
                     node.catchup_wanted.set()  # more to fetch: go again at once
                 break
-            if st.height == ours and st.round > node.current_round:
+            if st.height == ours and node.current_round < st.round <= node.admission.max_round(ours + 1):
                 await pull_votes(node, peer, ours + 1, st.round)
 
 
 async def pull_votes(node: "Node", peer: PeerId, height: int, round: int) -> None:
+    """Ask `peer` for the votes of (height, round); verify them here, not in the consensus
+    task. An answer with more votes than the round can hold, or with one vote that is not
+    of that round or not validly signed, is dropped whole and penalises the peer."""
     try:
         raw = await node.transport.request(peer, node.topics.protocol("votes-of-round"),
                                            VotesRequest(height, round).encode(), timeout=2.0)
         votes = VotesResponse.decode(raw, max_size=len(raw)).votes
-    except (RequestError, MessageError, ValueError):
+    except MessageError as e:
+        node.transport.penalise(peer, e.code)
         return
-    if votes:
-        await node.inputs.send(PulledVotes(peer, tuple(votes)))
+    except (RequestError, ValueError):
+        return
+    valset = node.chain.validator_set(height)
+    if not votes or valset is None:
+        return
+    if len(votes) > MAX_VOTES_PER_VALIDATOR * len(valset):
+        node.transport.penalise(peer, "too_many_votes")
+        return
+    verified = []
+    for vote_bytes in votes:
+        v, verdict = node.admission.vote_verdict(vote_bytes)
+        if v is None and verdict == IGNORE:
+            return  # our height or round moved on meanwhile: nobody's fault
+        if v is None or (v.height, v.round) != (height, round):
+            node.transport.penalise(peer, verdict or "invalid")
+            return
+        verified.append((v, vote_bytes))
+    await node.inputs.send(PulledVotes(peer, tuple(verified)))
 
 
 async def run_vote_pull(node: "Node", interval: float = 1.0, *,

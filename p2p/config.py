@@ -34,6 +34,15 @@ class P2PConfig:
     ban_threshold: float = 100.0
     ban_seconds: float = 60.0
     handler_timeout: float = 10.0  # a request handler that takes longer is cancelled
+    # Inbound connections (p2p/inbound.py): a socket must finish the Noise + Yamux
+    # handshake within `handshake_timeout`; at most `max_pending_handshakes` handshakes
+    # at once (`max_handshakes_per_host` from one address; persistent peers' addresses
+    # have their own pool); at most `max_inbound_peers` peers besides validators and
+    # persistent peers, who always get through.
+    handshake_timeout: float = 2.0
+    max_pending_handshakes: int = 64
+    max_handshakes_per_host: int = 8
+    max_inbound_peers: int = 128
     library_log_level: str = "CRITICAL"  # py-libp2p logs failed dials as ERROR tracebacks
 
     def __post_init__(self) -> None:

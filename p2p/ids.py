@@ -43,6 +43,14 @@ def topic_id(chain_id: str, kind: str, version: int = VERSION) -> str:
     return f"/attrchain/{check_chain_id(chain_id)}/{kind}/{version}"
 
 
+def kind_of_topic(topic: str) -> str | None:
+    """The kind of any chain's topic id (/attrchain/<chain>/<kind>/<version>), or None."""
+    parts = topic.split("/")
+    if len(parts) != 5 or parts[1] != "attrchain" or parts[3] not in TOPIC_KINDS:
+        return None
+    return parts[3]
+
+
 def protocol_id(chain_id: str, kind: str, version: int = VERSION) -> str:
     if kind not in PROTOCOL_KINDS:
         raise ValueError(f"unknown protocol kind {kind!r}")

@@ -45,14 +45,14 @@ from libp2p.utils.varint import encode_varint_prefixed, read_varint_prefixed_byt
 
 from .config import P2PConfig
 from .counters import TransportCounters
-from .ids import ChainTopics, TOPIC_KINDS
+from .inbound import InboundGate
+from .ids import ChainTopics
 from .limiter import InboundLimiter
-from .messages import (
-    CompactProposal, EvidenceMessage, Message, MessageError, TxBatch, VoteMessage, decode_message,
-)
+from .messages import MessageError, decode_gossip
 from .penalties import DEFAULT_POINTS, POINTS, PenaltyBook
 from .transport import (
-    EventFanout, Gossip, MessageTooLarge, PeerEvent, PeerId, RequestError, RequestHandler,
+    EventFanout, Gossip, GossipCheck, MessageTooLarge, PeerEvent, PeerId, RequestError, RequestHandler,
+    apply_check,
 )
 
 log = logging.getLogger("attrchain.p2p")
@@ -92,12 +92,6 @@ class _Pubsub(Pubsub):
                 pass
             self._handle_dead_peer(peer_id)
 
-# The envelope each topic carries; anything else on it is penalised.
-TOPIC_MESSAGE: dict[str, type[Message]] = {
-    "txs": TxBatch, "proposals": CompactProposal, "votes": VoteMessage, "evidence": EvidenceMessage,
-}
-assert set(TOPIC_MESSAGE) == set(TOPIC_KINDS)
-
 # When any peer's library queue (32 RPCs, overflow silently dropped) holds this many,
 # our sender waits before publishing more: backpressure instead of loss.
 PEER_QUEUE_HIGH_WATER = 20
@@ -126,6 +120,24 @@ def content_message_id(msg: rpc_pb2.Message) -> bytes:
         h.update(b"\x00")
     h.update(msg.data)
     return h.digest()
+
+
+def _hosts_of(info: PeerInfo) -> set[str]:
+    hosts = set()
+    for addr in info.addrs:
+        for proto in ("ip4", "ip6", "dns4", "dns6"):
+            try:
+                hosts.add(addr.value_for_protocol(proto))
+            except Exception:  # noqa: BLE001 -- the address has no such part
+                continue
+    return {h for h in hosts if h}
+
+
+async def _close_quietly(conn) -> None:
+    try:
+        await conn.close()
+    except Exception:  # noqa: BLE001 -- already broken
+        pass
 
 
 def _caused_by(exc: BaseException, class_name: str) -> bool:
@@ -258,6 +270,20 @@ class Libp2pTransport:
         # One attempt per dial: the supervisor retries every `redial_interval`, so the
         # swarm's own exponential backoff would only delay a reconnect.
         network.retry_config = RetryConfig(max_retries=0, initial_delay=0.05, max_delay=0.2)
+        # Inbound admission is ours (p2p/inbound.py). The library's own cap (250 slots)
+        # is taken before the handshake and, once a connection is upgraded, held until
+        # the swarm stops (swarm.py: `wait_finished` after the upgrade): sockets that
+        # never handshake held one each for 10 s, and every peer ever accepted keeps
+        # one. It is made too large to matter; our gate bounds handshakes per address
+        # and in all, times them out fast, and reserves room for our own peers.
+        self.gate = InboundGate(
+            {h for p in self.persistent for h in _hosts_of(p)},
+            max_pending=config.max_pending_handshakes, per_host=config.max_handshakes_per_host,
+            max_peers=config.max_inbound_peers)
+        network.connection_config.inbound_upgrade_timeout = config.handshake_timeout
+        network._inbound_limiter = trio.CapacityLimiter(1_000_000)
+        self._library_upgrade = network.upgrade_inbound_raw_conn
+        network.upgrade_inbound_raw_conn = self._upgrade_inbound
 
     # --- identity and peers ---
     def listen_addrs(self) -> list[str]:
@@ -355,6 +381,30 @@ class Libp2pTransport:
         finally:
             self._dialing.discard(info.peer_id)
 
+    async def _upgrade_inbound(self, raw_conn, maddr):
+        """The library's inbound upgrade (Noise, then Yamux), behind our gate."""
+        address = raw_conn.get_remote_address() if hasattr(raw_conn, "get_remote_address") else None
+        host = address[0] if address else None
+        if not self.gate.open(host):
+            self.counters.drop("inbound_handshake_refused")
+            await _close_quietly(raw_conn)
+            raise ConnectionRefusedError(f"too many handshakes in progress from {host}")
+        try:
+            muxed = await self._library_upgrade(raw_conn, maddr)
+        except BaseException as exc:
+            timed_out = "timeout" in str(exc).lower()
+            self.counters.drop("inbound_handshake_timeout" if timed_out else "inbound_handshake_failed")
+            raise
+        finally:
+            self.gate.close(host)
+        name = self._name(muxed.peer_id)
+        others = sum(1 for n in self._connected.values() if n != name and n not in self.validators)
+        if not self.gate.keeps_peer(name in self.validators, others):
+            self.counters.drop("inbound_peers_full")
+            await _close_quietly(muxed)
+            raise ConnectionRefusedError("no inbound peer slot left")
+        return muxed
+
     # --- misbehaviour ---
     def penalise(self, peer: PeerId, reason: str) -> None:
         self.counters.penalties[reason] += 1
@@ -377,7 +427,7 @@ class Libp2pTransport:
             self._spawn(self._disconnect, peer_id)
 
     # --- gossip ---
-    async def subscribe(self, topic: str) -> trio.MemoryReceiveChannel[Gossip]:
+    async def subscribe(self, topic: str, check: GossipCheck | None = None) -> trio.MemoryReceiveChannel[Gossip]:
         kind = self.topics.kind_of_topic(topic)
         if kind is None:
             raise ValueError(f"unknown topic {topic!r} for chain {self.config.chain_id}")
@@ -386,15 +436,15 @@ class Libp2pTransport:
         send, receive = trio.open_memory_channel[Gossip](self.config.inbound_queue_size)
         self._subscriptions[topic] = send
         # Trap 5/6: synchronous validator, wrapped so it can never raise.
-        self.pubsub.set_topic_validator(topic, self._make_validator(TOPIC_MESSAGE[kind]), False)
+        self.pubsub.set_topic_validator(topic, self._make_validator(kind, check), False)
         subscription = await self.pubsub.subscribe(topic)
         self._spawn(self._drain_subscription, subscription, send)
         return receive
 
-    def _make_validator(self, expected: type[Message]):
+    def _make_validator(self, kind: str, check: GossipCheck | None):
         def validate(forwarder: ID, msg: rpc_pb2.Message) -> bool:
             try:
-                return self._validate(forwarder, msg, expected)
+                return self._validate(forwarder, msg, kind, check)
             except Exception as exc:  # never let the library see an exception
                 self.counters.drop("validator_error")
                 log.warning("validator error: %r", exc)
@@ -402,7 +452,7 @@ class Libp2pTransport:
 
         return validate
 
-    def _validate(self, forwarder: ID, msg: rpc_pb2.Message, expected: type[Message]) -> bool:
+    def _validate(self, forwarder: ID, msg: rpc_pb2.Message, kind: str, check: GossipCheck | None) -> bool:
         data = msg.data
         if forwarder == self.local_id:
             return True  # our own publish: checked in publish()
@@ -415,14 +465,13 @@ class Libp2pTransport:
             self.penalise(peer, "rate_limited")
             return False
         try:
-            message = decode_message(data, self.config.max_gossip_size)
-            if not isinstance(message, expected):
-                raise MessageError("unexpected_kind", f"{type(message).__name__} on a {expected.__name__} topic")
+            message = decode_gossip(kind, data, self.config.max_gossip_size)
         except MessageError as err:
             self.counters.drop(err.code)
             self.penalise(peer, err.code)
             return False
-        return True
+        # The node's rules (signatures, windows) before gossipsub relays anything.
+        return check is None or apply_check(self, check, peer, message)
 
     async def _drain_subscription(self, subscription, send: trio.MemorySendChannel[Gossip]) -> None:
         async for msg in subscription:
@@ -523,13 +572,11 @@ class Libp2pTransport:
                     request = await read_varint_prefixed_bytes_limited(stream, self.config.max_request_size)
                 except LibMessageTooLarge:
                     self.counters.drop("too_large")
-                    self.penalise(peer, "too_large")
-                    await self._respond(stream, "too_large", b"request over the size limit")
+                    await self._respond_and_penalise(stream, peer, "too_large", b"request over the size limit")
                     return
                 if not self.limiter.allow(peer, len(request)):
                     self.counters.drop("rate_limited")
-                    self.penalise(peer, "rate_limited")
-                    await self._respond(stream, "rate_limited", b"slow down")
+                    await self._respond_and_penalise(stream, peer, "rate_limited", b"slow down")
                     return
                 try:
                     response = await handler(peer, request)
@@ -538,8 +585,7 @@ class Libp2pTransport:
                     return
                 except MessageError as err:
                     self.counters.drop(err.code)
-                    self.penalise(peer, err.code)
-                    await self._respond(stream, err.code, err.reason.encode())
+                    await self._respond_and_penalise(stream, peer, err.code, err.reason.encode())
                     return
                 except Exception as exc:
                     self.counters.drop("handler_error")
@@ -564,6 +610,15 @@ class Libp2pTransport:
 
     async def _respond(self, stream: INetStream, code: str, body: bytes) -> None:
         await stream.write(encode_varint_prefixed(msgpack.packb([code, body], use_bin_type=True)))
+
+    async def _respond_and_penalise(self, stream: INetStream, peer: PeerId, code: str, body: bytes) -> None:
+        """Answer the error, then penalise: the penalty may ban and disconnect the peer,
+        which would otherwise never learn why its last request failed."""
+        try:
+            await self._respond(stream, code, body)
+            await stream.close()
+        finally:
+            self.penalise(peer, code)
 
     async def request(self, peer: PeerId, protocol: str, payload: bytes, timeout: float = 5.0) -> bytes:
         if len(payload) > self.config.max_request_size:

@@ -19,9 +19,12 @@ from typing import AsyncIterator, Callable, Iterable
 import trio
 
 from .counters import TransportCounters
+from .ids import kind_of_topic
+from .messages import MessageError, decode_gossip
 from .penalties import PenaltyBook
 from .transport import (
-    EventFanout, Gossip, MessageTooLarge, PeerEvent, PeerId, RequestError, RequestHandler,
+    EventFanout, Gossip, GossipCheck, MessageTooLarge, PeerEvent, PeerId, RequestError, RequestHandler,
+    apply_check,
 )
 
 Delay = float | Callable[[random.Random], float]
@@ -145,14 +148,17 @@ class MemoryTransport:
         self.penalties = PenaltyBook(protected=validators)
         self._subscriptions: dict[str, trio.MemorySendChannel[Gossip]] = {}
         self._handlers: dict[str, RequestHandler] = {}
+        self._checks: dict[str, GossipCheck] = {}
         self._events = EventFanout(self.counters)
 
-    async def subscribe(self, topic: str) -> trio.MemoryReceiveChannel[Gossip]:
+    async def subscribe(self, topic: str, check: GossipCheck | None = None) -> trio.MemoryReceiveChannel[Gossip]:
         await trio.lowlevel.checkpoint()
         if topic in self._subscriptions:
             raise ValueError(f"already subscribed to {topic}")
         send, receive = trio.open_memory_channel[Gossip](self.inbound_queue_size)
         self._subscriptions[topic] = send
+        if check is not None:
+            self._checks[topic] = check
         return receive
 
     async def publish(self, topic: str, payload: bytes) -> bool:
@@ -175,6 +181,17 @@ class MemoryTransport:
             self.counters.drop("too_large")
             self.penalise(gossip.source, "too_large")
             return
+        check = self._checks.get(gossip.topic)
+        kind = kind_of_topic(gossip.topic)
+        if check is not None and kind is not None:  # the same admission as on libp2p
+            try:
+                message = decode_gossip(kind, gossip.payload, self.max_gossip_size)
+            except MessageError as err:
+                self.counters.drop(err.code)
+                self.penalise(gossip.source, err.code)
+                return
+            if not apply_check(self, check, gossip.source, message):
+                return
         try:
             channel.send_nowait(gossip)
         except trio.WouldBlock:

@@ -195,6 +195,22 @@ class EvidenceMessage(Message):
     evidence: bytes
 
 
+# The envelope each gossip topic carries (keyed by topic kind, p2p/ids.py); anything
+# else on a topic is refused and penalised.
+TOPIC_MESSAGE: dict[str, type[Message]] = {
+    "txs": TxBatch, "proposals": CompactProposal, "votes": VoteMessage, "evidence": EvidenceMessage,
+}
+
+
+def decode_gossip(kind: str, data: bytes, max_size: int) -> Message:
+    """Decode a gossip payload of topic kind `kind`. Never raises anything but MessageError."""
+    message = decode_message(data, max_size)
+    expected = TOPIC_MESSAGE[kind]
+    if not isinstance(message, expected):
+        raise MessageError("unexpected_kind", f"{type(message).__name__} on a {expected.__name__} topic")
+    return message
+
+
 # Requests and responses -------------------------------------------------------
 @register(10)
 @dataclass(frozen=True)

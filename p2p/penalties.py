@@ -19,6 +19,7 @@ POINTS: dict[str, int] = {
     "rate_limited": 2,
     "bad_request": 10,
     "invalid": 25,  # the node found the payload invalid (bad signature, bad tx)
+    "too_many_votes": 25,  # a votes-of-round answer with more votes than the round holds
 }
 DEFAULT_POINTS = 10
 

@@ -7,16 +7,27 @@ strings (a libp2p peer id such as `12D3KooW...`, or any name in memory).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Awaitable, Callable, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Awaitable, Callable, Protocol, runtime_checkable
 
 import trio
 
 from .counters import TransportCounters
 
+if TYPE_CHECKING:
+    from .messages import Message
+
 PeerId = str
 # async fn(peer, request bytes) -> response bytes. Raise RequestError to answer with an
 # error code; any other exception is answered as "internal" and logged, never crashes.
 RequestHandler = Callable[[PeerId, bytes], Awaitable[bytes]]
+# A topic's admission check (`subscribe(topic, check=...)`), synchronous and cheap: it
+# runs on every received message after the envelope decoded and before the message is
+# delivered or relayed (on libp2p, inside gossipsub's validator: a refused message is
+# never forwarded). Given the forwarding peer and the decoded envelope, it returns None
+# (accept), IGNORE (drop without blame: e.g. a height we cannot check yet) or a penalty
+# reason (drop and penalise the forwarder).
+GossipCheck = Callable[[PeerId, "Message"], "str | None"]
+IGNORE = "ignore"
 
 
 class MessageTooLarge(ValueError):
@@ -55,9 +66,10 @@ class Transport(Protocol):
     local_peer: PeerId
     counters: TransportCounters
 
-    async def subscribe(self, topic: str) -> trio.MemoryReceiveChannel[Gossip]:
+    async def subscribe(self, topic: str, check: GossipCheck | None = None) -> trio.MemoryReceiveChannel[Gossip]:
         """Start receiving a topic. Our own publishes are not delivered back. Messages
-        that arrive while the channel is full are dropped (counted: inbound_queue_full)."""
+        that arrive while the channel is full are dropped (counted: inbound_queue_full).
+        `check` vets each message before it is delivered or relayed (see GossipCheck)."""
         ...
 
     async def publish(self, topic: str, payload: bytes) -> bool:
@@ -116,3 +128,17 @@ class EventFanout:
         for channel in self._channels:
             channel.close()
         self._channels.clear()
+
+
+def apply_check(transport: "Transport", check: GossipCheck, peer: PeerId, message: "Message") -> bool:
+    """Run a topic's check on a decoded message; True = deliver and relay it. A refusal
+    is counted (drops.ignored, drops.refused.<reason>) and a blamed one penalises `peer`."""
+    verdict = check(peer, message)
+    if verdict is None:
+        return True
+    if verdict == IGNORE:
+        transport.counters.drop("ignored")
+    else:
+        transport.counters.drop(f"refused.{verdict}")
+        transport.penalise(peer, verdict)
+    return False

@@ -73,17 +73,21 @@ PROCESSORS: dict[str, ProcessFn] = {
 }
 
 
-def _load_asset_processors() -> dict[str, ProcessFn]:
+def _load_assets():
     try:
-        assets = importlib.import_module("state.assets")
+        return importlib.import_module("state.assets")
     except ModuleNotFoundError as e:
         if e.name != "state.assets":
             raise
-        return {}
-    return dict(assets.PROCESSORS)
+        return None
 
 
-PROCESSORS.update(_load_asset_processors())
+_ASSETS = _load_assets()
+if _ASSETS is not None:
+    PROCESSORS.update(_ASSETS.PROCESSORS)
+# end-of-block steps of the asset side, after the block's txs (state/assets.py END_BLOCK: the
+# market's expiry sweep, then settling Proof of Attribution escrows whose windows ended)
+END_BLOCK: tuple[Callable[[Context], None], ...] = tuple(getattr(_ASSETS, "END_BLOCK", ()))
 
 
 # --- results ----------------------------------------------------------------------------
@@ -206,6 +210,8 @@ def process_block(ctx: Context, block: Block, verified_tx_ids, last_valset, next
         results = [process_tx(ctx, raw, tx_id(raw) in verified_tx_ids) for raw in block.txs]
     else:
         results = [process_tx(ctx, raw, False) for raw in block.txs]
+    for step in END_BLOCK:
+        step(ctx)
     process_fee_distribution(ctx, last_valset if commit is not None else None, signers)
     return results, compute_next_validator_set(ctx, next_valset)
 

@@ -25,11 +25,15 @@ def get_list_length(ctx: Context, prefix: bytes, owner: bytes) -> int:
     return 0 if n is None else n
 
 
+def page_key(prefix: bytes, owner: bytes, page: int) -> bytes:
+    return prefix + owner + _U32.pack(page)
+
+
 def process_list_append(ctx: Context, prefix: bytes, owner: bytes, item) -> None:
     n = get_list_length(ctx, prefix, owner)
-    page_key = prefix + owner + _U32.pack(n // PAGE_SIZE)
-    page = ctx.get_record(page_key) if n % PAGE_SIZE else None
-    ctx.put_record(page_key, (page or []) + [item])
+    key = page_key(prefix, owner, n // PAGE_SIZE)
+    page = ctx.get_record(key) if n % PAGE_SIZE else None
+    ctx.put_record(key, (page or []) + [item])
     ctx.put_record(prefix + owner, n + 1)
 
 
@@ -40,7 +44,7 @@ def iter_list(ctx: Context, prefix: bytes, owner: bytes, start: int = 0,
     end = n if limit is None else min(n, start + limit)
     i = start
     while i < end:
-        page = ctx.get_record(prefix + owner + _U32.pack(i // PAGE_SIZE)) or []
+        page = ctx.get_record(page_key(prefix, owner, i // PAGE_SIZE)) or []
         items = page[i % PAGE_SIZE:]
         if not items:          # never written short; stop rather than spin
             return
@@ -49,3 +53,12 @@ def iter_list(ctx: Context, prefix: bytes, owner: bytes, start: int = 0,
                 return
             yield item
             i += 1
+
+
+def process_list_delete(ctx: Context, prefix: bytes, owner: bytes) -> None:
+    """Delete a whole list (its count and pages), e.g. an expiry queue once swept."""
+    n = get_list_length(ctx, prefix, owner)
+    for page in range(-(-n // PAGE_SIZE)):
+        ctx.delete(prefix + owner + _U32.pack(page))
+    if n:
+        ctx.delete(prefix + owner)

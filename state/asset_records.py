@@ -1,9 +1,10 @@
 """Asset records: datanets, contributions, models and agents, their share tables and pools.
 
 Every asset is one state value, `ast/ + id32 -> AssetRecord` (a msgpack array), holding
-what a payment needs in ONE read: kind, share table, price, sources, and the size of its
-upstream expansion. A datanet's contributor pool is apart (`pol/ + datanet id`) because it
-changes on every payment that reaches the datanet, while the datanet record stays put.
+what a payment needs in ONE read: kind, price, sources, and the size of its upstream
+expansion. What changes on every payment is apart, so the record stays put: a datanet's
+contributor pool (`pol/ + datanet id`) and every asset's revenue rights -- accumulator,
+vault, holders and their shares (state/revenue.py).
 
 This module is the data layer only (shapes, keys, reads, writes, share-table math);
 the rule that moves money is in state/attribution.py, the transactions in state/assets.py.
@@ -16,7 +17,6 @@ from enum import IntEnum
 
 from state.context import Context
 from state.errors import Code, TxError
-from state.tx import TOTAL_SHARES
 
 # --- keys (prefixes reserved for the asset tables in state/keys.py) ----------------------
 ASSET = b"ast/"            # + asset id32 -> AssetRecord
@@ -28,8 +28,7 @@ MEMBERS = b"mbr/"          # paged list: contributions submitted to a datanet
 
 # --- protocol caps --------------------------------------------------------------------------
 MAX_EXPANSION = 1024       # itself + sources, recursively, counted with repetition
-MAX_HOLDERS = 32           # share-table entries: a payment touches every holder (see docs)
-ACC_SCALE = 10**18         # fixed-point scale of a pool's reward-per-weight accumulator
+ACC_SCALE = 10**18         # fixed-point scale of the accumulators (pools, revenue rights)
 
 
 class AssetKind(IntEnum):
@@ -88,8 +87,8 @@ def decode_big(b: bytes) -> int:
 # --- records ------------------------------------------------------------------------------
 @dataclass(slots=True)
 class AssetRecord:
-    """One asset. `holders` is the share table: [[account20, shares], ...] sorted by
-    account, shares summing to TOTAL_SHARES. `sources`: [[asset id, weight_ppm], ...] in
+    """One asset. Its holders and their shares are in state/revenue.py (any number of them).
+    `sources`: [[asset id, weight_ppm], ...] in
     registration order. `escrow`: uopen held by this record (a pending contribution's
     bond), counted by the supply invariant. `extra` is kind-specific:
 
@@ -99,7 +98,6 @@ class AssetRecord:
     """
     kind: int
     creator: bytes
-    holders: list
     price: int
     sources: list
     expansion: int
@@ -109,7 +107,7 @@ class AssetRecord:
     extra: list
 
     def encode(self) -> list:
-        return [self.kind, self.creator, self.holders, self.price, self.sources,
+        return [self.kind, self.creator, self.price, self.sources,
                 self.expansion, self.escrow, self.name, self.metadata_uri, self.extra]
 
     @classmethod
@@ -152,24 +150,24 @@ class AssetRecord:
         return decode_big(self.extra[5])
 
 
-ESCROW_FIELD = 6     # index of `escrow` in the encoded record (for the supply invariant)
+ESCROW_FIELD = 5     # index of `escrow` in the encoded record (for the supply invariant)
 
 
 def new_datanet(creator: bytes, name: str, metadata_uri: str, contributor_share_ppm: int,
                 contribution_bond: int, curators: list[bytes]) -> AssetRecord:
-    return AssetRecord(AssetKind.DATANET, creator, [[creator, TOTAL_SHARES]], 0, [], 1, 0,
+    return AssetRecord(AssetKind.DATANET, creator, 0, [], 1, 0,
                        name, metadata_uri, [contributor_share_ppm, contribution_bond, list(curators)])
 
 
 def new_contribution(contributor: bytes, datanet_id: bytes, content_hash: bytes, size: int,
                      metadata_uri: str, bond: int) -> AssetRecord:
-    return AssetRecord(AssetKind.CONTRIBUTION, contributor, [[contributor, TOTAL_SHARES]], 0, [], 1,
+    return AssetRecord(AssetKind.CONTRIBUTION, contributor, 0, [], 1,
                        bond, "", metadata_uri, [datanet_id, content_hash, size, Status.PENDING, 0, b""])
 
 
 def new_built_asset(kind: AssetKind, creator: bytes, name: str, metadata_uri: str, price: int,
                     sources: list, expansion: int) -> AssetRecord:
-    return AssetRecord(kind, creator, [[creator, TOTAL_SHARES]], price,
+    return AssetRecord(kind, creator, price,
                        [[s, w] for s, w in sources], expansion, 0, name, metadata_uri, [])
 
 
@@ -224,49 +222,3 @@ def set_pool(ctx: Context, datanet_id: bytes, pool: Pool) -> None:
 def get_earned(ctx: Context, account: bytes, asset_id: bytes) -> int:
     v = ctx.get_record(earnings_key(account, asset_id))
     return 0 if v is None else v
-
-
-# --- share tables ---------------------------------------------------------------------------------
-def get_shares(rec: AssetRecord, account: bytes) -> int:
-    for a, n in rec.holders:
-        if a == account:
-            return n
-    return 0
-
-
-def get_top_holder(holders: list) -> bytes:
-    """The holder with the most shares; ties go to the smallest address. It receives the
-    rounding dust of a payout and is the asset's owner (it may set the price)."""
-    return min(holders, key=lambda h: (-h[1], h[0]))[0]
-
-
-def compute_holder_split(amount: int, holders: list) -> list[tuple[bytes, int]]:
-    """Rule 3: pro rata by shares (floor), the dust to the top holder. Order: by address."""
-    if len(holders) == 1:
-        return [(holders[0][0], amount)]
-    parts = [(a, amount * n // TOTAL_SHARES) for a, n in holders]
-    dust = amount - sum(p for _, p in parts)
-    if dust:
-        top = get_top_holder(holders)
-        parts = [(a, p + dust if a == top else p) for a, p in parts]
-    return parts
-
-
-def compute_share_transfer(holders: list, sender: bytes, to: bytes, shares: int) -> list:
-    """The share table after `sender` gives `shares` to `to` (sorted, no zero entries)."""
-    table = {a: n for a, n in holders}
-    have = table.get(sender, 0)
-    if have < shares:
-        raise TxError(Code.INSUFFICIENT_SHARES, f"sender holds {have} shares, not {shares}")
-    table[sender] = have - shares
-    table[to] = table.get(to, 0) + shares
-    out = [[a, n] for a, n in sorted(table.items()) if n > 0]
-    if len(out) > MAX_HOLDERS:
-        raise TxError(Code.TOO_MANY_ITEMS, f"a share table holds at most {MAX_HOLDERS} accounts")
-    return out
-
-
-def is_share_table_valid(holders: list) -> bool:
-    return (sum(n for _, n in holders) == TOTAL_SHARES and all(n > 0 for _, n in holders)
-            and [a for a, _ in holders] == sorted({a for a, _ in holders}))
-

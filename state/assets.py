@@ -3,8 +3,9 @@ prices and share transfers, plus `use` and `claim` from state/attribution.py.
 
 `PROCESSORS` is merged into the ledger's dispatch table by state/app.py. Importing this
 module also registers the uopen the asset tables hold with the supply invariant:
-a pending contribution's escrowed bond (in its record) and each contributor pool's
-balance (every accrued-but-unclaimed amount plus the accumulator's dust).
+a pending contribution's escrowed bond (in its record), each contributor pool's
+balance, each asset's revenue vault (accrued-but-unclaimed amounts plus dust) and each
+resting buy order's escrow (state/market.py).
 
 Decisions LEDGER.md leaves open (docs/attribution.md explains each):
 - owner of an asset (who may `set_price`) = its top holder: the most shares, ties to the
@@ -12,8 +13,9 @@ Decisions LEDGER.md leaves open (docs/attribution.md explains each):
 - a datanet needs at least one curator; a contribution's id is derived from
   (datanet, content hash), so the same content enters a datanet once;
 - models may cite only accepted contributions; only models and agents can be used;
-- `transfer_shares` of an accepted contribution first pays what it accrued to the
-  current holders, so accrued revenue belongs to whoever held the shares while it accrued.
+- `transfer_shares` settles both holders first (and, for an accepted contribution, first
+  moves what it accrued in its pool to its holders), so revenue belongs to whoever held
+  the shares while it arrived; only shares free of sell orders can be transferred.
 """
 from __future__ import annotations
 
@@ -25,7 +27,6 @@ from state.asset_records import (  # noqa: F401 -- re-exported for queries (node
     DEPENDENTS,
     ESCROW_FIELD,
     MAX_EXPANSION,
-    MAX_HOLDERS,
     MEMBERS,
     POOL,
     POOL_BALANCE_FIELD,
@@ -36,13 +37,11 @@ from state.asset_records import (  # noqa: F401 -- re-exported for queries (node
     asset_key,
     compute_asset_id,
     compute_contribution_id,
-    compute_share_transfer,
     earnings_key,
     get_asset,
     get_earned,
     get_pool,
     get_require_asset,
-    get_top_holder,
     new_built_asset,
     new_contribution,
     new_datanet,
@@ -56,13 +55,17 @@ from state.attribution import (  # noqa: F401
     get_settlement,
     process_claim,
     process_pool_join,
-    process_settle,
+    process_pool_pull,
     process_use,
 )
+from state import poa
 from state.codec import decode_value
 from state.context import Context
 from state.errors import Code, TxError
 from state.graph import get_contributions, get_downstream, get_earnings, get_upstream  # noqa: F401
+from state.market import process_cancel_order, process_expiry_sweep, process_place_order
+from state.order_book import ORDER, ORDER_ESCROW_FIELD
+from state.revenue import RIGHTS, VAULT_FIELD, get_top_holder, process_issue_shares, process_move_shares
 from state.supply import register_holdings
 from state.tx import SignedTx
 
@@ -81,6 +84,7 @@ def process_create_datanet(ctx: Context, tx: SignedTx) -> None:
     datanet_id = compute_asset_id(tx.id)
     set_asset(ctx, datanet_id, new_datanet(tx.sender, a.name, a.metadata_uri, a.contributor_share_ppm,
                                            a.contribution_bond, list(a.curators)))
+    process_issue_shares(ctx, datanet_id, tx.sender)
     ctx.emit("asset", datanet_id, AssetKind.DATANET)
 
 
@@ -101,6 +105,7 @@ def process_contribute(ctx: Context, tx: SignedTx) -> None:
     decrease_balance(ctx, tx.sender, bond)
     set_asset(ctx, contribution_id, new_contribution(tx.sender, a.datanet, a.content_hash, a.size,
                                                      a.metadata_uri, bond))
+    process_issue_shares(ctx, contribution_id, tx.sender)
     process_list_append(ctx, MEMBERS, a.datanet, contribution_id)
     ctx.emit("asset", contribution_id, AssetKind.CONTRIBUTION)
 
@@ -130,7 +135,7 @@ def process_review(ctx: Context, tx: SignedTx) -> None:
         set_asset(ctx, a.contribution, rec)
         if bond:
             payout = Payout(ctx)
-            payout.add_to_holders(rec.datanet, datanet.holders, bond)
+            payout.add_to_holders(rec.datanet, bond)
             payout.apply()
     ctx.emit("review", a.contribution, a.accept, a.weight)
 
@@ -161,6 +166,7 @@ def process_register(ctx: Context, tx: SignedTx, kind: AssetKind) -> None:
     asset_id = compute_asset_id(tx.id)
     set_asset(ctx, asset_id, new_built_asset(kind, tx.sender, a.name, a.metadata_uri, a.price,
                                              list(a.sources), expansion))
+    process_issue_shares(ctx, asset_id, tx.sender)
     for source_id, _ in a.sources:
         process_list_append(ctx, DEPENDENTS, source_id, asset_id)
     ctx.emit("asset", asset_id, kind)
@@ -185,7 +191,7 @@ def process_set_price(ctx: Context, tx: SignedTx) -> None:
     if rec.kind not in (AssetKind.MODEL, AssetKind.AGENT):
         raise TxError(Code.WRONG_ASSET_KIND, f"a {_kind_name(rec.kind)} has no price")
     # Verify the sender owns the asset (the most shares; ties: the smallest address)
-    if get_top_holder(rec.holders) != tx.sender:
+    if get_top_holder(ctx, tx.args.asset) != tx.sender:
         raise TxError(Code.NOT_OWNER, "only the asset's top share holder may set its price")
     rec.price = tx.args.price
     set_asset(ctx, tx.args.asset, rec)
@@ -193,17 +199,13 @@ def process_set_price(ctx: Context, tx: SignedTx) -> None:
 
 
 def process_transfer_shares(ctx: Context, tx: SignedTx) -> None:
-    """transfer_shares(asset, to, shares): sell or give revenue rights."""
+    """transfer_shares(asset, to, shares): give revenue rights (a sale goes through the book)."""
     a = tx.args
-    rec = get_require_asset(ctx, a.asset)
-    # Verify the sender holds the shares, and the table stays within MAX_HOLDERS
-    holders = compute_share_transfer(rec.holders, tx.sender, a.to, a.shares)
-    if rec.kind == AssetKind.CONTRIBUTION and rec.status == Status.ACCEPTED:
-        pool, accrued = get_settlement(ctx, rec)
-        if accrued:      # accrued revenue belongs to those who held the shares meanwhile
-            process_settle(ctx, a.asset, rec, pool, accrued)
-    rec.holders = holders
-    set_asset(ctx, a.asset, rec)
+    get_require_asset(ctx, a.asset)
+    process_pool_pull(ctx, a.asset)
+    # Verify the sender holds the shares free of orders (process_move_shares raises
+    # INSUFFICIENT_SHARES); both holders are settled before the shares move
+    process_move_shares(ctx, a.asset, tx.sender, a.to, a.shares)
     ctx.emit("shares", a.asset, tx.sender, a.to, a.shares)
 
 
@@ -217,7 +219,13 @@ PROCESSORS = {
     "set_price": process_set_price,
     "transfer_shares": process_transfer_shares,
     "claim": process_claim,
+    "place_order": process_place_order,
+    "cancel_order": process_cancel_order,
 }
+PROCESSORS.update(poa.PROCESSORS)
+
+# run at the end of every block, after its txs, in this order (state/app.py)
+END_BLOCK = (process_expiry_sweep, poa.process_deadlines)
 
 
 # --- the supply invariant ----------------------------------------------------------------------------------
@@ -231,5 +239,17 @@ def get_pool_holdings(key: bytes, value: bytes) -> int:
     return decode_value(value)[POOL_BALANCE_FIELD]
 
 
+def get_vault_holdings(key: bytes, value: bytes) -> int:
+    """uopen held by an asset's revenue vault: accrued-but-unclaimed amounts plus dust."""
+    return decode_value(value)[VAULT_FIELD]
+
+
 register_holdings(ASSET, get_asset_holdings)
 register_holdings(POOL, get_pool_holdings)
+def get_order_holdings(key: bytes, value: bytes) -> int:
+    """uopen escrowed by an order: a resting buy's remaining shares x its price."""
+    return decode_value(value)[ORDER_ESCROW_FIELD]
+
+
+register_holdings(RIGHTS, get_vault_holdings)
+register_holdings(ORDER, get_order_holdings)

@@ -4,8 +4,9 @@ When an amount R arrives at asset X (LEDGER.md, "How revenue flows"):
 1. for each source (S, w) of X, in registration order, R * w // 1e6 arrives at S (recursively);
 2. if X is a datanet with accepted weight, `rest * contributor_share_ppm // 1e6` of what
    remains goes to its contributor pool;
-3. what remains goes to X's share holders pro rata by shares (floor), the dust to the
-   holder with the most shares (ties: the smallest address).
+3. what remains goes to X's share holders pro rata by shares: it raises X's accumulator
+   and vault (state/revenue.py), O(1) whatever the number of holders; each holder's part
+   accrues until it is claimed or settled.
 
 An arrival at a node reached along two paths is two arrivals, each rounded on its own:
 the rule is applied per path, exactly as written, so the cost of a payment is the size
@@ -15,44 +16,45 @@ many contributions a datanet has.
 Contributor pool: a reward-per-weight accumulator (as in staking contracts). A deposit d
 raises `acc` by floor(d * ACC_SCALE / W), W the accepted weight at that moment; a
 contribution of weight w that joined when acc was a0 has accrued
-floor((w * acc - debt) / ACC_SCALE) with debt = w * a0 + ACC_SCALE * (claimed so far).
+floor((w * acc - debt) / ACC_SCALE) with debt = w * a0 + ACC_SCALE * (pulled so far).
 Both floors round toward the pool, so the accrued amounts never sum to more than the
 pool holds; what they leave is dust that stays in the pool (docs/attribution.md).
+A contribution's accrued part moves pool -> contribution -> holders (`process_pool_pull`)
+before any of its holders is settled: a claim, a share transfer, a trade fill.
 
-A payment is gathered in a `Payout` (credits per account, earnings per account and
-asset, pool deposits) and written once at the end: each touched key is read and written
-once per transaction however many paths reach it.
+A payment is gathered in a `Payout` (the revenue rights and pools it raises) and written
+once at the end: each touched key is read and written once per transaction however many
+paths reach it, and never a key per holder.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from state.accounts import checked_add, checked_sub, decrease_balance, increase_balance
-from state.asset_index import process_list_append
+from state.accounts import checked_add, checked_sub, decrease_balance
 from state.asset_records import (
     ACC_SCALE,
-    EARNINGS_INDEX,
     AssetKind,
     AssetRecord,
     Pool,
     Status,
-    earnings_key,
     encode_big,
     get_asset,
     get_pool,
     get_require_asset,
     set_asset,
     set_pool,
-    compute_holder_split,
 )
 from state.context import Context
 from state.errors import Code, TxError
+from state.poa_records import get_attributor, process_open_escrows
+from state.revenue import Rights, compute_accrued as compute_holder_accrued, get_position, get_rights
+from state.revenue import process_settle_holder, set_rights
 from state.tx import PPM, SignedTx
 
 
-# A `use` does work in proportion to the assets it reaches and the keys it writes, up to
-# 1,024 arrivals x MAX_HOLDERS holders; a flat fee would let one cheap tx cost a block
-# thousands of writes. So a use pays min_fee per USE_WORK_PER_FEE units of its work:
+# A `use` does work in proportion to the assets it reaches and the keys it writes (one
+# revenue-rights record per asset reached, one pool per datanet), up to 1,024 arrivals; a
+# flat fee would let one cheap tx cost a block thousands of writes. So a use pays min_fee per USE_WORK_PER_FEE units of its work:
 # checked on the stored expansion before any work, and on the keys it would write before
 # it writes them (a refused use pays its fee and writes nothing).
 USE_WORK_PER_FEE = 32
@@ -93,7 +95,8 @@ def compute_accrued(acc: int, weight: int, debt: int) -> int:
 class Flow:
     """One amount that stopped somewhere (for tracing: the demo, explorers).
     `path` runs from the asset paid down to the asset where it stopped; `to` is
-    "holder" (recipient: an account) or "pool" (recipient: the datanet)."""
+    "holders" (recipient: the asset whose holders accrue it), "pool" (recipient: the
+    datanet) or "escrow" (recipient: the datanet; held for a Proof of Attribution, state/poa.py)."""
     path: tuple[bytes, ...]
     to: str
     recipient: bytes
@@ -101,16 +104,25 @@ class Flow:
 
 
 class Payout:
-    """Everything one payment moves, gathered in memory and then written by `apply`."""
-    __slots__ = ("ctx", "records", "pools", "deposits", "credits", "earnings", "trace")
+    """Everything one payment moves, gathered in memory and then written by `apply`.
 
-    def __init__(self, ctx: Context, trace: list[Flow] | None = None) -> None:
+    Proof of Attribution's hook (state/poa.py): a payment made by the use tx `use` that
+    passes a model with an attributor escrows, instead of depositing, what rule 2 would put
+    into the pool of each datanet reached through that model (the nearest such model on
+    the path attests)."""
+    __slots__ = ("ctx", "records", "pools", "deposits", "rights", "arrived", "trace",
+                 "use", "attributed", "escrows")
+
+    def __init__(self, ctx: Context, trace: list[Flow] | None = None, use: bytes | None = None) -> None:
         self.ctx = ctx
+        self.use = use
+        self.attributed: dict[bytes, bool] = {}            # model -> has an attributor
+        self.escrows: dict[bytes, tuple[bytes, int]] = {}  # datanet -> (model, uopen escrowed)
         self.records: dict[bytes, AssetRecord] = {}
         self.pools: dict[bytes, Pool] = {}
         self.deposits: dict[bytes, int] = {}               # datanet -> uopen into its pool
-        self.credits: dict[bytes, int] = {}                # account -> uopen
-        self.earnings: dict[tuple[bytes, bytes], int] = {}  # (account, asset) -> uopen
+        self.rights: dict[bytes, Rights] = {}              # asset -> its raised accumulator
+        self.arrived: dict[bytes, int] = {}                # asset -> uopen for its holders
         self.trace = trace
 
     def get_record(self, asset_id: bytes) -> AssetRecord:
@@ -119,17 +131,15 @@ class Payout:
             rec = self.records[asset_id] = get_require_asset(self.ctx, asset_id)
         return rec
 
-    def add_to_holders(self, asset_id: bytes, holders: list, amount: int,
-                       path: tuple[bytes, ...] = ()) -> None:
-        """Rule 3 for `amount` at `asset_id`."""
-        credits, earnings = self.credits, self.earnings
-        for account, part in compute_holder_split(amount, holders):
-            if part:
-                credits[account] = credits.get(account, 0) + part
-                key = (account, asset_id)
-                earnings[key] = earnings.get(key, 0) + part
-                if self.trace is not None:
-                    self.trace.append(Flow(path, "holder", account, part))
+    def add_to_holders(self, asset_id: bytes, amount: int, path: tuple[bytes, ...] = ()) -> None:
+        """Rule 3 for `amount` at `asset_id`: O(1), whatever the number of holders."""
+        rights = self.rights.get(asset_id)
+        if rights is None:
+            rights = self.rights[asset_id] = get_rights(self.ctx, asset_id)
+        rights.add(amount)
+        self.arrived[asset_id] = self.arrived.get(asset_id, 0) + amount
+        if self.trace is not None:
+            self.trace.append(Flow(path, "holders", asset_id, amount))
 
     def add_to_pool(self, datanet_id: bytes, pool: Pool, amount: int, path: tuple[bytes, ...]) -> None:
         pool.acc += compute_acc_increment(amount, pool.total_weight)
@@ -142,19 +152,21 @@ class Payout:
         """`amount` arrives at `asset_id`: apply rules 1-3, recursively (an explicit stack,
         since a chain of 1,024 assets is deeper than Python's recursion limit)."""
         tracing = self.trace is not None
-        stack: list[tuple[bytes, int, tuple[bytes, ...]]] = [(asset_id, amount, ())]
+        stack: list[tuple[bytes, int, tuple[bytes, ...], bytes | None]] = [(asset_id, amount, (), None)]
         while stack:
-            aid, r, path = stack.pop()
+            aid, r, path, model = stack.pop()
             if tracing:
                 path = path + (aid,)
             rec = self.get_record(aid)
             rest = r
+            if self.use is not None and rec.kind == AssetKind.MODEL and self.is_attributed(aid):
+                model = aid
             if rec.sources:
                 arrivals = []
                 for source, weight in rec.sources:
                     part = r * weight // PPM                 # rule 1 (compute_source_part)
                     if part:
-                        arrivals.append((source, part, path))
+                        arrivals.append((source, part, path, model))
                         rest -= part
                 stack.extend(reversed(arrivals))             # first source first
             if rec.kind == AssetKind.DATANET and rest:
@@ -163,40 +175,50 @@ class Payout:
                     pool = self.pools[aid] = get_pool(self.ctx, aid)
                 if pool.total_weight:                        # rule 2
                     part = compute_pool_part(rest, rec.contributor_share_ppm)
-                    if part:
+                    if part and model is not None:
+                        self.add_to_escrow(aid, model, part, path)
+                        rest -= part
+                    elif part:
                         self.add_to_pool(aid, pool, part, path)
                         rest -= part
             if rest:
-                self.add_to_holders(aid, rec.holders, rest, path)   # rule 3
+                self.add_to_holders(aid, rest, path)                # rule 3
+
+    def count_writes(self) -> int:
+        return len(self.rights) + len(self.deposits) + 2 * len(self.escrows)   # an escrow + its queue entry
+
+    def is_attributed(self, model: bytes) -> bool:
+        known = self.attributed.get(model)
+        if known is None:
+            known = self.attributed[model] = get_attributor(self.ctx, model) is not None
+        return known
+
+    def add_to_escrow(self, datanet_id: bytes, model: bytes, amount: int, path: tuple[bytes, ...]) -> None:
+        first, before = self.escrows.get(datanet_id, (model, 0))
+        self.escrows[datanet_id] = (first, before + amount)
+        if self.trace is not None:
+            self.trace.append(Flow(path, "escrow", datanet_id, amount))
 
     def apply(self) -> None:
-        """Write the payout: balances, earnings records (and their index), pools."""
+        """Write the payout: revenue rights (accumulator and vault), pools, escrows."""
         ctx = self.ctx
-        for account, amount in self.credits.items():
-            increase_balance(ctx, account, amount)
-        for (account, asset_id), amount in self.earnings.items():
-            process_earning(ctx, account, asset_id, amount)
-            ctx.emit("earn", account, asset_id, amount)
+        if self.escrows:
+            process_open_escrows(ctx, self.use, self.escrows)
+        for asset_id, rights in self.rights.items():
+            set_rights(ctx, asset_id, rights)
+            ctx.emit("accrue", asset_id, self.arrived[asset_id])
         for datanet_id, amount in self.deposits.items():
             set_pool(ctx, datanet_id, self.pools[datanet_id])
             ctx.emit("pool", datanet_id, amount)
 
 
-def process_earning(ctx: Context, account: bytes, asset_id: bytes, amount: int) -> None:
-    """Add to what `account` earned from `asset_id` (a queryable, provable record)."""
-    key = earnings_key(account, asset_id)
-    before = ctx.get_record(key)
-    if before is None:
-        process_list_append(ctx, EARNINGS_INDEX, account, asset_id)
-        before = 0
-    ctx.put_record(key, checked_add(before, amount, "earnings"))
-
-
-def compute_use_flows(ctx: Context, asset_id: bytes, price: int) -> tuple[int, list[Flow]]:
-    """(protocol fee, flows) a use of `asset_id` at `price` would cause now; writes nothing."""
+def compute_use_flows(ctx: Context, asset_id: bytes, price: int,
+                      as_use: bool = False) -> tuple[int, list[Flow]]:
+    """(protocol fee, flows) a use of `asset_id` at `price` would cause now; writes nothing.
+    By static weights alone, unless `as_use`: then as a `use` tx would pay (escrows shown)."""
     trace: list[Flow] = []
     fee = compute_protocol_fee(price, ctx.params.protocol_fee_ppm)
-    Payout(ctx, trace).distribute(asset_id, price - fee)
+    Payout(ctx, trace, use=bytes(32) if as_use else None).distribute(asset_id, price - fee)
     return fee, trace
 
 
@@ -222,16 +244,34 @@ def process_pool_join(ctx: Context, contribution_id: bytes, rec: AssetRecord, we
     set_asset(ctx, contribution_id, rec)
 
 
-def process_settle(ctx: Context, contribution_id: bytes, rec: AssetRecord, pool: Pool, amount: int) -> None:
-    """Pay `amount` (= what the contribution accrued, from `get_settlement`) out of the
-    pool to the contribution's current holders by rule 3."""
-    pool.balance = checked_sub(pool.balance, amount, "pool balance")
-    rec.extra[5] = encode_big(rec.debt + amount * ACC_SCALE)
-    set_pool(ctx, rec.datanet, pool)
-    set_asset(ctx, contribution_id, rec)
-    payout = Payout(ctx)
-    payout.add_to_holders(contribution_id, rec.holders, amount)
-    payout.apply()
+def get_claimable(view, asset_id: bytes, account: bytes) -> int:
+    """What `claim(asset_id)` by `account` would pay now: its accrued part of the asset's
+    accumulator, counting a contribution's part still in its datanet's pool as pulled."""
+    pos = get_position(view, asset_id, account)
+    if pos is None:
+        return 0
+    acc = get_rights(view, asset_id).acc + get_accrued(view, asset_id) * (ACC_SCALE // PPM)
+    return compute_holder_accrued(pos, acc)
+
+
+def process_pool_pull(ctx: Context, contribution_id: bytes) -> int:
+    """Pool -> contribution: move what an accepted contribution accrued in its datanet's
+    pool into its own holders' accumulator (rule 3). Returns the amount (0 for any asset
+    that is not an accepted contribution). Done before any of its holders is settled."""
+    rec = get_asset(ctx, contribution_id)
+    if rec is None or rec.kind != AssetKind.CONTRIBUTION or rec.status != Status.ACCEPTED:
+        return 0
+    pool, amount = get_settlement(ctx, rec)
+    if amount:
+        pool.balance = checked_sub(pool.balance, amount, "pool balance")
+        rec.extra[5] = encode_big(rec.debt + amount * ACC_SCALE)
+        set_pool(ctx, rec.datanet, pool)
+        set_asset(ctx, contribution_id, rec)
+        payout = Payout(ctx)
+        payout.records[contribution_id] = rec
+        payout.add_to_holders(contribution_id, amount)
+        payout.apply()
+    return amount
 
 
 def get_settlement(ctx: Context, rec: AssetRecord) -> tuple[Pool, int]:
@@ -261,12 +301,11 @@ def process_use(ctx: Context, tx: SignedTx) -> None:
     ctx.collect_fee(fee)
     ctx.emit("use", asset_id, tx.sender, price, fee)
     if price > fee:
-        payout = Payout(ctx)
+        payout = Payout(ctx, use=tx.id)
         payout.records[asset_id] = rec
         payout.distribute(asset_id, price - fee)
         # Verify the tx fee pays for the keys the payment writes
-        writes = len(payout.credits) + len(payout.earnings) + len(payout.deposits)
-        verify_use_fee(tx.tx.fee, writes, ctx.params.min_fee, "writes", "keys")
+        verify_use_fee(tx.tx.fee, payout.count_writes(), ctx.params.min_fee, "writes", "keys")
         payout.apply()
 
 
@@ -278,18 +317,12 @@ def verify_use_fee(fee: int, work: int, min_fee: int, verb: str, what: str) -> N
 
 
 def process_claim(ctx: Context, tx: SignedTx) -> None:
-    """claim(asset): pay what a contribution accrued in its datanet's pool to its holders.
-    Anyone may send it (it pays the holders, never the sender)."""
-    contribution_id = tx.args.asset
-    rec = get_require_asset(ctx, contribution_id)
-    # Verify the asset is a contribution (only contributions accrue)
-    if rec.kind != AssetKind.CONTRIBUTION:
-        raise TxError(Code.WRONG_ASSET_KIND, "only contributions accrue; other assets are paid directly")
-    # Verify it was accepted into the pool
-    if rec.status != Status.ACCEPTED:
-        raise TxError(Code.NOT_ACCEPTED, "the contribution is not accepted (pending or rejected)")
-    pool, amount = get_settlement(ctx, rec)
-    # Verify something has accrued
-    if amount == 0:
-        raise TxError(Code.NOTHING_TO_CLAIM, "nothing has accrued since the last claim")
-    process_settle(ctx, contribution_id, rec, pool, amount)
+    """claim(asset): settle the sender on `asset` (any kind): what it accrued as a holder
+    is paid from the asset's vault to its balance. For a contribution, what it accrued in
+    its datanet's pool first moves into its holders' accumulator, so one claim collects both."""
+    asset_id = tx.args.asset
+    get_require_asset(ctx, asset_id)
+    process_pool_pull(ctx, asset_id)
+    # Verify something has accrued to the sender
+    if process_settle_holder(ctx, asset_id, tx.sender) == 0:
+        raise TxError(Code.NOTHING_TO_CLAIM, "nothing has accrued to the sender on this asset")

@@ -60,8 +60,33 @@ class Code(IntEnum):
     NOTHING_TO_CLAIM = 70
     ASSET_EXISTS = 71
     NOT_ACCEPTED = 72
+    # --- the market for revenue rights (state/market.py) ----------------------------------
+    ORDER_PRICE_ZERO = 80
+    ORDER_SHARES_OUT_OF_RANGE = 81
+    ESCROW_OVERFLOW = 82
+    EXPIRY_IN_PAST = 83
+    EXPIRY_TOO_FAR = 84
+    UNKNOWN_ORDER = 85
+    NOT_ORDER_OWNER = 86
+    ORDER_FILLED = 87
+    ORDER_EXPIRED = 88
+    ORDER_CANCELLED = 89
     # --- blocks -------------------------------------------------------------------------
     INTERNAL = 99
+    # --- Proof of Attribution per use (state/poa.py) ---------------------------------------
+    NOT_ATTRIBUTOR = 110
+    NO_ESCROW = 111
+    ATTESTATION_WINDOW_CLOSED = 112
+    ALREADY_ATTESTED = 113
+    WRONG_DATANET = 114
+    SCORES_EXCEED_TOTAL = 115
+    UNKNOWN_ALGORITHM = 116
+    NOT_ATTESTED = 117
+    CHALLENGE_WINDOW_CLOSED = 118
+    ALREADY_CHALLENGED = 119
+    CHALLENGE_BOND_TOO_SMALL = 120
+    NO_CHALLENGE = 121
+    ALREADY_VOTED = 122
 
 
 class TxError(Exception):

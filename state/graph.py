@@ -27,7 +27,11 @@ from state.asset_records import (
 )
 from state.attribution import compute_accrued
 from state.codec import decode_value
+from state.revenue import get_rights, iter_holders
 from state.tx import PPM
+
+
+MAX_LISTED_HOLDERS = 16     # an asset view lists its largest holders, largest first
 
 
 class StateView:
@@ -137,7 +141,8 @@ def get_asset_view(view, asset_id: bytes) -> dict | None:
     out: dict[str, Any] = {
         "id": asset_id, "kind": AssetKind(rec.kind).name.lower(), "creator": rec.creator,
         "name": rec.name, "metadata_uri": rec.metadata_uri, "price": rec.price,
-        "holders": [(a, n) for a, n in rec.holders],
+        "holders": list(iter_holders(view, asset_id, MAX_LISTED_HOLDERS)),
+        "vault": get_rights(view, asset_id).vault,
         "sources": [(s, w) for s, w in rec.sources], "expansion": rec.expansion,
     }
     if rec.kind == AssetKind.DATANET:

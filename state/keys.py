@@ -5,8 +5,8 @@ scans, so anything the state machine must enumerate is either a small index unde
 `sys/` key (the validator list) or keyed by the height at which it is due (the unbonding
 queue). Integers in keys are 8-byte big-endian so keys sort by height.
 
-Asset-side prefixes (`ast/`, `shr/`, `ern/`, `pol/`, `acr/`, `rev/`) are reserved for
-state/assets.py and state/attribution.py, which define their own key functions.
+Asset-side prefixes (`ast/`, `shr/`, `ern/`, `pol/`, `acr/`, `rev/`, `rnk/`, `hix/`) are
+reserved for state/asset_records.py and state/revenue.py, which define their own key functions.
 """
 from __future__ import annotations
 

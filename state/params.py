@@ -24,6 +24,15 @@ class Params:
     min_signed_ppm: int = 500_000           # 50 %
     downtime_jail_blocks: int = 600
     evidence_max_age_blocks: int = 100      # must be < unbonding_blocks (see docs/ledger.md)
+    max_order_blocks: int = 100_000         # an order's expires_at is at most height + this
+    max_fills_per_order: int = 16           # matching work of one placement (docs/market.md)
+    max_expiry_sweep: int = 256             # expired orders closed at the end of a block
+    # Proof of Attribution per use (state/poa.py, docs/poa.md)
+    attributor_bond: int = 10_000_000       # 10 OPEN, paid by set_attributor's sender
+    attestation_blocks: int = 20            # a use's escrow waits this long for an attestation
+    challenge_blocks: int = 20              # an attestation may be challenged this long
+    challenge_bond: int = 1_000_000         # 1 OPEN at least
+    max_poa_deadlines_per_block: int = 100  # escrows settled at the end of one block, at most
 
     def encode(self) -> bytes:
         return msgpack.packb([getattr(self, f.name) for f in fields(self)], use_bin_type=True)
@@ -53,8 +62,10 @@ class Params:
         for name in ("protocol_fee_ppm", "slash_double_sign_ppm", "slash_downtime_ppm", "min_signed_ppm"):
             if getattr(self, name) > 1_000_000:
                 raise ValueError(f"param {name} is a ppm value, at most 1,000,000")
-        if self.signed_blocks_window < 1 or self.max_validators < 1:
-            raise ValueError("signed_blocks_window and max_validators must be >= 1")
+        for name in ("signed_blocks_window", "max_validators", "max_fills_per_order", "attestation_blocks",
+                     "challenge_blocks", "max_poa_deadlines_per_block"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"param {name} must be >= 1")
         if self.evidence_max_age_blocks >= self.unbonding_blocks:
             raise ValueError("evidence_max_age_blocks must be < unbonding_blocks, or a "
                              "double signer could unbond before its evidence is seen")

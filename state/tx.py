@@ -37,6 +37,8 @@ MAX_SOURCES = 16                  # Story Protocol's cap on parents
 MAX_CURATORS = 16
 MAX_VOTE_BYTES = 512
 ID_LEN = 32                       # asset ids, content hashes: sha256 digests
+MAX_SCORES = 32                   # contributions one attestation may name
+MAX_ALGORITHM_BYTES = 32
 ADDRESS_LEN = 20
 PUBKEY_LEN = 32
 SIGNATURE_LEN = 64
@@ -48,21 +50,27 @@ _hash = hashlib.sha256
 FieldCheck = Callable[[str, Any], Any]
 
 
-def _int_in(lo: int, hi: int) -> FieldCheck:
+def _int_in(lo: int, hi: int, code: Code = Code.OUT_OF_RANGE) -> FieldCheck:
     def check(name: str, v: Any) -> int:
         if type(v) is not int:                       # bool is an int subclass: refuse it
             raise TxError(Code.WRONG_TYPE, f"{name} must be an integer")
         if not lo <= v <= hi:
-            raise TxError(Code.OUT_OF_RANGE, f"{name}={v} outside [{lo}, {hi}]")
+            raise TxError(code, f"{name}={v} outside [{lo}, {hi}]")
         return v
     return check
 
 
-def _positive_amount(name: str, v: Any) -> int:
-    v = amount(name, v)
-    if v == 0:
-        raise TxError(Code.ZERO_AMOUNT, f"{name} must be positive")
-    return v
+def _nonzero_amount(code: Code, what: str) -> FieldCheck:
+    def check(name: str, v: Any) -> int:
+        v = amount(name, v)
+        if v == 0:
+            raise TxError(code, f"{name} must be {what}")
+        return v
+    return check
+
+
+_positive_amount = _nonzero_amount(Code.ZERO_AMOUNT, "positive")
+_order_price = _nonzero_amount(Code.ORDER_PRICE_ZERO, "at least 1 uopen per share")
 
 
 def _bytes_of(length: int) -> FieldCheck:
@@ -110,6 +118,7 @@ amount = _int_in(0, MAX_AMOUNT)
 ppm = _int_in(0, PPM)
 weight = _int_in(1, PPM)
 shares = _int_in(1, TOTAL_SHARES)
+_order_shares = _int_in(1, TOTAL_SHARES, Code.ORDER_SHARES_OUT_OF_RANGE)
 address = _bytes_of(ADDRESS_LEN)
 asset_id = _bytes_of(ID_LEN)
 pubkey = _bytes_of(PUBKEY_LEN)
@@ -129,23 +138,41 @@ def _curators(name: str, v: Any) -> tuple[bytes, ...]:
     return out
 
 
-def _sources(name: str, v: Any) -> tuple[tuple[bytes, int], ...]:
-    """Up to 16 distinct (asset id, weight_ppm) edges, weights 1..1e6 summing to <= 1e6."""
-    if type(v) is not list:
-        raise TxError(Code.WRONG_TYPE, f"{name} must be a list of [asset, weight_ppm]")
-    if len(v) > MAX_SOURCES:
-        raise TxError(Code.TOO_MANY_ITEMS, f"{name} has {len(v)} entries, at most {MAX_SOURCES}")
-    out = []
-    for i, item in enumerate(v):
-        if type(item) is not list or len(item) != 2:
-            raise TxError(Code.WRONG_TYPE, f"{name}[{i}] must be [asset, weight_ppm]")
-        out.append((asset_id(f"{name}[{i}].asset", item[0]), weight(f"{name}[{i}].weight_ppm", item[1])))
-    if len({a for a, _ in out}) != len(out):
-        raise TxError(Code.DUPLICATE_ITEM, f"{name} lists an asset twice")
-    total = sum(w for _, w in out)
-    if total > PPM:
-        raise TxError(Code.WEIGHTS_EXCEED_TOTAL, f"{name} weights sum to {total} > {PPM}")
-    return tuple(out)
+def _ppm_table(max_items: int, item: str, article: str, value: str, over_code: Code) -> FieldCheck:
+    """Up to `max_items` distinct [id, value_ppm] pairs, values 1..1e6 summing to <= 1e6."""
+    def check(name: str, v: Any) -> tuple[tuple[bytes, int], ...]:
+        if type(v) is not list:
+            raise TxError(Code.WRONG_TYPE, f"{name} must be a list of [{item}, {value}_ppm]")
+        if len(v) > max_items:
+            raise TxError(Code.TOO_MANY_ITEMS, f"{name} has {len(v)} entries, at most {max_items}")
+        out = []
+        for i, pair in enumerate(v):
+            if type(pair) is not list or len(pair) != 2:
+                raise TxError(Code.WRONG_TYPE, f"{name}[{i}] must be [{item}, {value}_ppm]")
+            out.append((asset_id(f"{name}[{i}].{item}", pair[0]), weight(f"{name}[{i}].{value}_ppm", pair[1])))
+        if len({a for a, _ in out}) != len(out):
+            raise TxError(Code.DUPLICATE_ITEM, f"{name} lists {article} {item} twice")
+        total = sum(w for _, w in out)
+        if total > PPM:
+            raise TxError(over_code, f"{name} {value}s sum to {total} > {PPM}")
+        return tuple(out)
+    return check
+
+
+# a model's or agent's edges; an attestation's measured shares (state/poa.py)
+_sources = _ppm_table(MAX_SOURCES, "asset", "an", "weight", Code.WEIGHTS_EXCEED_TOTAL)
+_scores = _ppm_table(MAX_SCORES, "contribution", "a", "score", Code.SCORES_EXCEED_TOTAL)
+
+
+algorithm_text = _text(1, MAX_ALGORITHM_BYTES)
+
+
+def _order_side(name: str, v: Any) -> str:
+    if type(v) is not str:
+        raise TxError(Code.WRONG_TYPE, f"{name} must be a string")
+    if v not in ("buy", "sell"):
+        raise TxError(Code.OUT_OF_RANGE, f"{name} must be 'buy' or 'sell'")
+    return v
 
 
 def _vote(name: str, v: Any) -> bytes:
@@ -187,6 +214,14 @@ KINDS: dict[str, KindSchema] = {s.kind: s for s in (
     _schema("set_price", ("asset", asset_id), ("price", amount)),
     _schema("transfer_shares", ("asset", asset_id), ("to", address), ("shares", shares)),
     _schema("claim", ("asset", asset_id)),
+    _schema("place_order", ("asset", asset_id), ("side", _order_side), ("shares", _order_shares),
+            ("price", _order_price), ("expires_at", amount)),
+    _schema("cancel_order", ("order", asset_id)),
+    _schema("set_attributor", ("model", asset_id), ("operator", address)),
+    _schema("attest", ("use", asset_id), ("datanet", asset_id), ("output_hash", asset_id),
+            ("algorithm", algorithm_text), ("scores", _scores)),
+    _schema("challenge", ("attestation", asset_id), ("bond", _positive_amount)),
+    _schema("resolve", ("attestation", asset_id), ("upheld", _boolean)),
 )}
 
 

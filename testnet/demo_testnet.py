@@ -4,8 +4,13 @@ nodes (earnings and graphs with Merkle proofs).
 
 Dana curates a datanet of clinical notes; Ada, Bao and Chidi contribute (Mallory submits a
 copy, rejected); Eve trains a model on the datanet and on Ada's notes; Finn builds an
-agent on the model; Gus buys a quarter of the model's revenue rights; Uma uses the agent,
-Vic the model; the contributors claim. Then: who earned what, and along which path.
+agent on the model; Otto is the model's attributor; Vic uses the model; Eve sells a quarter
+of the model's revenue rights on the order book and Gus buys it (what arrived before the
+fill is Eve's, after it Gus's); Uma uses the agent, Vic the model again. Otto measures which
+notes the agent's answer to Uma quoted and attests it (Proof of Attribution, docs/poa.md);
+once the windows close the escrows are paid by that measurement (Vic's, unattested, by
+weights); the contributors claim. Then: static weights beside the measurement, every
+holder's earned and accrued revenue, queried with proofs, and along which path.
 """
 from __future__ import annotations
 
@@ -23,9 +28,11 @@ from rich.tree import Tree
 
 from node.keys import Keyring, encode_address
 from node.rpc_client import RpcClient, RpcClientError
+from testnet.demo import UMA_ANSWER, measured_table, quoted_line, read_notes, score_answer
 from testnet.network import TestnetInfo, generate, node_status, start_node, stop_node, wait_for
 
 OPEN = 1_000_000
+SALE_SHARES, SALE_PRICE = 250_000, 8      # 25 % of the model at 8 uopen a share: 2 OPEN
 CAST = {
     "Dana": "curates the rare-disease clinical-notes datanet",
     "Ada": "contributes 1,200 annotated notes",
@@ -33,11 +40,13 @@ CAST = {
     "Chidi": "contributes 200 notes",
     "Mallory": "submits a scraped copy (spam)",
     "Eve": "trains the triage model",
-    "Gus": "buys 25 % of the model's revenue rights",
+    "Gus": "buys 25 % of the model's revenue rights on the order book",
     "Finn": "builds the care-navigator agent on the model",
     "Uma": "a clinic that uses the agent",
     "Vic": "a researcher who uses the model",
+    "Otto": "runs the model's attributor (Proof of Attribution)",
 }
+POA_PARAMS = {"attestation_blocks": 3, "challenge_blocks": 3}    # genesis: short windows for the story
 
 
 def fmt(uopen: int) -> str:
@@ -114,12 +123,11 @@ def run_story(info: TestnetInfo, ring: Keyring, console: Console, uses: int) -> 
                                                   600_000, 5 * OPEN, [a["Dana"]]]))
         datanet = asset_id_of(h)
         names[datanet.hex()] = "notes"
-        items = {"Ada": ("ada-notes", 1_200), "Bao": ("bao-notes", 500), "Chidi": ("chidi-notes", 200),
-                 "Mallory": ("ada-notes-copy", 1_200)}
-        cl.block(*[(who, "contribute", [datanet, hashlib.sha256(label.encode()).digest(), size,
-                                        f"ipfs://{label}"]) for who, (label, size) in items.items()])
-        contrib = {who: compute_contribution_id(datanet, hashlib.sha256(label.encode()).digest())
-                   for who, (label, _) in items.items()}
+        hashes = {who: hashlib.sha256(data).digest() for who, data in read_notes().items()}
+        sizes = {"Ada": 1_200, "Bao": 500, "Chidi": 200, "Mallory": 1_200}
+        cl.block(*[(who, "contribute", [datanet, h, sizes[who], f"ipfs://{who.lower()}-notes"])
+                   for who, h in hashes.items()])
+        contrib = {who: compute_contribution_id(datanet, h) for who, h in hashes.items()}
         for who, cid in contrib.items():
             names[cid.hex()] = f"notes/{who}"
         weights = {"Ada": 600_000, "Bao": 300_000, "Chidi": 100_000}
@@ -135,15 +143,31 @@ def run_story(info: TestnetInfo, ring: Keyring, console: Console, uses: int) -> 
                                                   [[model, 300_000]]]))
         agent = asset_id_of(h)
         names[agent.hex()] = "care-nav"
-        cl.block(("Eve", "transfer_shares", [model, a["Gus"], 250_000]))
+        cl.block(("Eve", "set_attributor", [model, a["Otto"]]))
         graph = cl.rpcs[1].query("upstream", id=agent.hex())
         print_graph(console, graph["graph"], names)
-        cl.block(*[("Uma", "use", [agent, 5 * OPEN]) for _ in range(uses)], ("Vic", "use", [model, 2 * OPEN]))
-        console.print(f"\nUma uses the agent {uses} time(s) at 5 OPEN; Vic uses the model once at 2 OPEN.")
+        cl.block(("Vic", "use", [model, 2 * OPEN]))
+        console.print("\nVic uses the model at 2 OPEN: what the model keeps accrues to Eve, its only holder.")
+        expires = cl.rpcs[0].get("/status")["height"] + 100
+        cl.block(("Eve", "place_order", [model, "sell", SALE_SHARES, SALE_PRICE, expires]))
+        book = cl.rpcs[3].query("book", id=model.hex())
+        console.print(f"Eve offers {SALE_SHARES:,} shares at {SALE_PRICE} uopen each; the book of triage-7b "
+                      f"(read with proofs): asks {[(x['price'], x['shares']) for x in book['asks']]}.")
+        cl.block(("Gus", "place_order", [model, "buy", SALE_SHARES, SALE_PRICE, expires]))
+        fills = cl.rpcs[2].query("fills", id=model.hex())
+        console.print(f"Gus buys them: last price {fills['last_price']} uopen a share. The fill settled Eve "
+                      "first, so what arrived before it is hers; from now on 75 / 25.")
+        used = cl.block(*[("Uma", "use", [agent, 5 * OPEN]) for _ in range(uses)], ("Vic", "use", [model, 2 * OPEN]))
+        console.print(f"\nUma uses the agent {uses} time(s) at 5 OPEN; Vic uses the model again at 2 OPEN. "
+                      f"Otto is the model's attributor: each use's pool part waits in escrow.")
+        quoted = attribute(cl, console, datanet, contrib, weights, [bytes.fromhex(h) for h in used], uses)
         cl.block(*[(w, "claim", [contrib[w]]) for w in weights])
-        console.print("Ada, Bao and Chidi claim what their contributions accrued in the pool.")
+        console.print("Ada, Bao and Chidi claim what their contributions accrued in the pool "
+                      "(pool -> contribution -> holders); the others have not claimed yet.")
         model_graph = cl.rpcs[3].query("upstream", id=model.hex())
         paths = paths_from_graph(graph["graph"], names, "Uma's use: ")
+        for cid in quoted:
+            paths.setdefault(cid.hex(), []).append("Proof of Attribution: quoted in the answer to Uma")
         for k, v in paths_from_graph(model_graph["graph"], names, "Vic's use: ").items():
             paths.setdefault(k, []).extend(v)
         print_earnings(console, cl, names, paths)
@@ -154,6 +178,35 @@ def run_story(info: TestnetInfo, ring: Keyring, console: Console, uses: int) -> 
                       f"{_same_app_hash(cl, min(heights))}.")
     finally:
         cl.close()
+
+
+def attribute(cl: Client, console: Console, datanet: bytes, contrib: dict[str, bytes], weights: dict[str, int],
+              uses: list[bytes], uma_uses: int) -> list[bytes]:
+    """Otto scores the answer to Uma and attests each of her uses; wait until every escrow
+    (Vic's too) is settled; print static weights beside the measurement. Returns the
+    contributions the answer quoted."""
+    from node.poa import span_v1
+    from node.poa.index import Contribution
+    from state.codec import decode_value
+    from state.poa_records import ESCROW, Escrow, EscrowStatus, compute_attestation_id
+    scores = score_answer(datanet, [Contribution(contrib[w], hashlib.sha256(read_notes()[w]).digest())
+                                    for w in weights])
+    console.print(f"\nOtto scores the agent's answer to Uma against the accepted notes ({span_v1.ALGORITHM}):")
+    console.print(f"  [italic]{UMA_ANSWER.decode().strip()}[/]")
+    console.print(quoted_line(scores, {cid: who for who, cid in contrib.items()}))
+    cl.block(*[("Otto", "attest", [use, datanet, hashlib.sha256(UMA_ANSWER).digest(), span_v1.ALGORITHM,
+                                   [[c, s] for c, s in scores]]) for use in uses[:uma_uses]])
+
+    def escrow(use: bytes) -> Escrow:
+        key = ESCROW + compute_attestation_id(use, datanet)
+        return Escrow.decode(decode_value(bytes.fromhex(cl.rpcs[0].query("key", key=key.hex())["raw_value"])))
+    settled = (EscrowStatus.PAID, EscrowStatus.FALLBACK)
+    wait_for(lambda: all(escrow(u).status in settled for u in uses), 60, what="the attribution windows to close")
+    console.print("Otto attests each of Uma's uses; nobody challenges; when the windows close the escrows are "
+                  "paid by the measurement, and Vic's, never attested, by the pool's weights.")
+    console.print()
+    console.print(measured_table([escrow(u) for u in uses[:uma_uses]], contrib, weights))
+    return [c for c, _ in scores]
 
 
 def _same_app_hash(cl: Client, height: int) -> bool:
@@ -186,12 +239,14 @@ def paths_from_graph(root: dict, names: dict[str, str], prefix: str) -> dict[str
 
 
 def print_earnings(console: Console, cl: Client, names: dict[str, str], paths: dict[str, list[str]]) -> None:
-    table = Table(title="Who earned what, from which asset, along which path (queried with proofs)")
-    for col, just in (("account", "left"), ("asset", "left"), ("earned (OPEN)", "right"), ("along", "left")):
+    table = Table(title="Who earned what: earned (paid out) and accrued (claimable), by asset (queried with proofs)")
+    for col, just in (("account", "left"), ("asset", "left"), ("shares", "right"), ("earned (OPEN)", "right"),
+                      ("accrued (OPEN)", "right"), ("along", "left")):
         table.add_column(col, justify=just)
     for name in CAST:
-        q = cl.rpcs[2].query("earnings", address=encode_address(cl.addr[name]))
-        for row in q["earnings"]:
+        q = cl.rpcs[2].query("holdings", address=encode_address(cl.addr[name]))
+        rows = [r for r in q["holdings"] if r["earned"] or r["accrued"]]
+        for row in rows:
             label = names.get(row["asset"], row["name"])
             how = list(paths.get(row["asset"], []))
             if label.startswith("notes/"):
@@ -199,11 +254,19 @@ def print_earnings(console: Console, cl: Client, names: dict[str, str], paths: d
                     next(k for k, v in names.items() if v == "notes"), [])]
             elif label == "notes" and name == "Dana":
                 how.append("Mallory's forfeited bond")
-            table.add_row(name, label, fmt(row["amount"]), "\n".join(how))
-        if q["earnings"]:
+            table.add_row(name, label, f"{row['shares']:,}", fmt(row["earned"]), fmt(row["accrued"]), "\n".join(how))
+        if rows:
             table.add_section()
     console.print()
     console.print(table)
+
+
+def start_demo_testnet(info: TestnetInfo) -> None:
+    """Start every node of a generated testnet and wait for the first block on each."""
+    for n in info.nodes:
+        start_node(n)
+    wait_for(lambda: all((node_status(n) or {}).get("height", 0) >= 1 for n in info.nodes), 60,
+             what="the first block")
 
 
 @click.command("demo")
@@ -219,14 +282,12 @@ def command(directory: Path | None, uses: int, keep: bool) -> None:
         tmp = Path(tempfile.mkdtemp(prefix="attrchain-demo-"))
         directory = tmp
     t0 = time.monotonic()
-    info = generate(directory, 4, chain_id="attrchain-demo", accounts=tuple(CAST))
+    info = generate(directory, 4, chain_id="attrchain-demo", accounts=tuple(CAST), params=POA_PARAMS)
     try:
-        for n in info.nodes:
-            start_node(n)
-        wait_for(lambda: all((node_status(n) or {}).get("height", 0) >= 1 for n in info.nodes), 60,
-                 what="the first block")
+        start_demo_testnet(info)
         console.print(f"4 validators up, first block committed {time.monotonic() - t0:.1f} s after start "
                       f"({directory})")
+        console.print(f"explorer: http://{info.nodes[0].rpc}/explorer/  (every node serves one at its RPC address)")
         run_story(info, Keyring(directory / "keyring"), console, uses)
     finally:
         if not keep:
@@ -235,4 +296,6 @@ def command(directory: Path | None, uses: int, keep: bool) -> None:
             if tmp is not None:
                 shutil.rmtree(tmp, ignore_errors=True)
         else:
-            console.print(f"testnet left running: `attrchain testnet status --dir {directory}`")
+            console.print(f"testnet left running, explorer at http://{info.nodes[0].rpc}/explorer/ ; "
+                          f"see it with `attrchain testnet status --dir {directory}`, "
+                          f"stop it with `attrchain testnet down --dir {directory}`")

@@ -100,8 +100,9 @@ def fast_config(moniker: str) -> Config:
 
 def generate(directory: Path, n_validators: int, *, chain_id: str = "attrchain-testnet",
              n_full: int = 0, config_overrides: dict | None = None,
-             accounts: tuple[str, ...] = USER_ACCOUNTS) -> TestnetInfo:
-    """Homes for n validators (+ n_full non-validators), one genesis, all peers listed."""
+             accounts: tuple[str, ...] = USER_ACCOUNTS, params: dict | None = None) -> TestnetInfo:
+    """Homes for n validators (+ n_full non-validators), one genesis (chain `params` as in
+    genesis.json; default: state/params.py's), all peers listed."""
     directory.mkdir(parents=True, exist_ok=True)
     total = n_validators + n_full
     ports = free_ports(2 * total)
@@ -132,7 +133,7 @@ def generate(directory: Path, n_validators: int, *, chain_id: str = "attrchain-t
         op = op_ring.get(info.name) if info.name in op_ring.names() else op_ring.add(info.name)
         balances.append((op.address, DEFAULT_BALANCE))
         validators.append((home.validator_key().pub_key, op.address, DEFAULT_STAKE, info.name))
-    doc = make_genesis(chain_id, int(time.time() * 1000), validators, balances)
+    doc = make_genesis(chain_id, int(time.time() * 1000), validators, balances, params)
     for home, info in zip(homes, nodes):
         write_genesis(home, doc)
         cfg = home.load_config()

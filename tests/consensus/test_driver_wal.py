@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import random
 
+import msgpack
 import pytest
 
 from consensus.driver import Driver
 from consensus.messages import (
     Broadcast, Decide, EvidenceFound, GetValue, OwnProposal, OwnVote, ProposalReceived,
-    ScheduleTimeout, StartHeight, Timeout, TimeoutElapsed, ValueReady, VoteReceived, WalAppend,
+    ScheduleTimeout, StartHeight, Timeout, TimeoutElapsed, ValueBytes, ValueReady, VoteReceived,
+    WalAppend,
 )
 from consensus.params import ConsensusParams, TimeoutKind
 from consensus.signer import MemoryLastSignStore, Signer
@@ -212,10 +214,13 @@ def test_wal_records_roundtrip_and_reject_garbage():
             VoteReceived(signed_vote(ks[1], PC, 3, 1, None)),
             TimeoutElapsed(Timeout(TimeoutKind.PREVOTE, 3, 2)), ValueReady(3, 2, value("v")),
             OwnProposal(signed_proposal(ks[1], 3, 4, value("q"), 2)),
-            OwnVote(signed_vote(ks[1], PV, 3, 4, value("q")))]
+            OwnVote(signed_vote(ks[1], PV, 3, 4, value("q"))),
+            ValueBytes(3, value("q"), b"block" * 1_000_000)]  # a block may exceed 2 MB
     for r in recs:
         assert decode_record(encode_record(r)) == r
-    for bad in (b"", b"\x93\x09\x01\x02", b"\x92\x03\xc0", b"\x93\x02\xc4\x01x\x01"):
+    for bad in (b"", b"\x93\x09\x01\x02", b"\x92\x03\xc0", b"\x93\x02\xc4\x01x\x01",
+                encode_record(ValueBytes(3, b"short", b"")),
+                msgpack.packb([3, b"x" * (3 << 20)])):
         with pytest.raises(ValueError):
             decode_record(bad)
 

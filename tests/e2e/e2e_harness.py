@@ -1,11 +1,16 @@
 """Drive a real multi-process testnet from tests: start/stop/kill nodes, poll RPC."""
 from __future__ import annotations
 
+import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from nacl.signing import SigningKey
 
@@ -43,6 +48,18 @@ class Net:
 
     def start(self, node: NodeInfo) -> None:
         start_node(node)
+
+    def start_faulty(self, node: NodeInfo, fault: str) -> None:
+        """Start `node` with a test-only fault switch in its environment (node/faults.py)."""
+        old = os.environ.get("ATTRCHAIN_TEST_FAULT")
+        os.environ["ATTRCHAIN_TEST_FAULT"] = fault
+        try:
+            self.start(node)
+        finally:
+            if old is None:
+                del os.environ["ATTRCHAIN_TEST_FAULT"]
+            else:
+                os.environ["ATTRCHAIN_TEST_FAULT"] = old
 
     def kill(self, node: NodeInfo) -> None:
         """SIGKILL: no clean shutdown at all."""
@@ -93,6 +110,22 @@ class Net:
     def signers_of(self, node: NodeInfo, height: int) -> set[str]:
         commit = self.clients[node.name].get("/commit", height=height)["commit"]
         return {s["validator"] for s in commit["signatures"]}
+
+
+@contextmanager
+def running_net(n_validators: int = 4, n_full: int = 1) -> Iterator[Net]:
+    """A started testnet in its own directory (not pytest's basetemp: see conftest.own_dir),
+    stopped and removed afterwards."""
+    d = Path(tempfile.mkdtemp(prefix="attrchain-e2e-net-"))
+    n = Net(d, n_validators=n_validators, n_full=n_full)
+    try:
+        for v in n.validators:
+            n.start(v)
+        n.wait_height(n.validators, 1, timeout=30)
+        yield n
+    finally:
+        n.stop_all()
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def spawn_garbage_peer(target: NodeInfo, chain_id: str, seconds: float) -> subprocess.Popen:

@@ -55,18 +55,6 @@ class ByzNet(Net):
             doc["params"].update(PARAMS)
             home.genesis_file.write_text(json.dumps(doc, indent=2) + "\n")
 
-    def start_faulty(self, node, fault: str) -> None:
-        """Start `node` with a test-only fault switch in its environment (node/faults.py)."""
-        old = os.environ.get("ATTRCHAIN_TEST_FAULT")
-        os.environ["ATTRCHAIN_TEST_FAULT"] = fault
-        try:
-            self.start(node)
-        finally:
-            if old is None:
-                del os.environ["ATTRCHAIN_TEST_FAULT"]
-            else:
-                os.environ["ATTRCHAIN_TEST_FAULT"] = old
-
     # -- reads over RPC
     def set_at(self, node, height: int) -> dict[str, int]:
         """{consensus address hex: power} of the validator set of `height`."""

@@ -8,27 +8,15 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from e2e_harness import Net, spawn_garbage_peer, wait_until
+from e2e_harness import Net, running_net, spawn_garbage_peer, wait_until
 
 pytestmark = [pytest.mark.xdist_group("e2e"), pytest.mark.slow, pytest.mark.timeout(200)]
 
 
 @pytest.fixture(scope="module")
 def net():
-    # not tmp_path: see conftest.own_dir (other pytest sessions prune pytest's basetemps)
-    import shutil
-    import tempfile
-    from pathlib import Path
-    d = Path(tempfile.mkdtemp(prefix="attrchain-e2e-net-"))
-    n = Net(d, n_validators=4, n_full=1)
-    try:
-        for v in n.validators:
-            n.start(v)
-        n.wait_height(n.validators, 1, timeout=30)
+    with running_net(n_validators=4, n_full=1) as n:
         yield n
-    finally:
-        n.stop_all()
-        shutil.rmtree(d, ignore_errors=True)
 
 
 def assert_same_chain(net: Net, nodes, upto: int) -> None:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import signal
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
+from node.keys import Keyring
 from node.rpc_client import RpcClient, RpcClientError
 from testnet.network import NodeInfo, TestnetInfo, generate, start_node, stop_node
 
@@ -51,3 +54,16 @@ class LightNet:
 
     def wait_height(self, h: int, timeout: float = 30.0, i: int = 0) -> int:
         return wait_until(lambda: self.height(i) >= h and self.height(i), timeout, f"height {h}")
+
+
+@contextmanager
+def running_net(directory: Path) -> Iterator[LightNet]:
+    """A started testnet past height 2, its keyring as `.ring`; stopped on exit."""
+    n = LightNet(directory)
+    try:
+        n.start()
+        n.wait_height(2, timeout=30)
+        n.ring = Keyring(n.dir / "keyring")
+        yield n
+    finally:
+        n.stop()

@@ -18,8 +18,8 @@ from nacl.signing import SigningKey
 
 from chaingen import static_chain
 from liar import open_liar
-from netfix import LightNet
-from node.keys import Keyring, encode_address
+from netfix import running_net
+from node.keys import encode_address
 from node.light.client import LightClient
 from node.light.errors import VerificationError
 from node.light.p2p_provider import open_p2p_provider
@@ -36,14 +36,8 @@ CHAIN = "light-chain"
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory):
-    n = LightNet(tmp_path_factory.mktemp("lightnet"))
-    try:
-        n.start()
-        n.wait_height(2, timeout=30)
-        n.ring = Keyring(n.dir / "keyring")
+    with running_net(tmp_path_factory.mktemp("lightnet")) as n:
         yield n
-    finally:
-        n.stop()
 
 
 @pytest.fixture(scope="module")

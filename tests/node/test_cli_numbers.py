@@ -10,10 +10,11 @@ from state.tx import KINDS
 
 HUGE = "99999999999999999999"
 ADDRESS = encode_address(b"\x01" * 20)
-SAMPLE = {"address (open1...)": ADDRESS, "asset id or hash (64 hex)": "ab" * 32,
+SAMPLE = {"address (open1...)": ADDRESS, "asset or order id, or hash (64 hex)": "ab" * 32, "buy or sell": "buy",
           "ed25519 public key (64 hex)": "cd" * 32, "text": "x", "URI": "ipfs://x",
           "true/false": "true", "comma-separated addresses": ADDRESS,
           "ASSET_ID:WEIGHT_PPM,...": "ab" * 32 + ":1000", "encoded vote (hex)": "ab",
+          "CONTRIBUTION_ID:SCORE_PPM,... (empty: none)": "ab" * 32 + ":1000", "scorer name (span-v1)": "span-v1",
           "integer (uopen, ppm or count)": "1"}
 
 

@@ -78,3 +78,39 @@ def test_inputs_are_on_disk_and_synced_before_the_signer_saves(tmp_path, monkeyp
                    Driver(CHAIN, None, Signer(me, CHAIN, FileLastSignStore(store.path))))
     assert fresh.snapshot() == d.snapshot()
 
+
+
+def test_a_block_is_logged_before_the_input_naming_it_and_synced_before_its_seen_commit(tmp_path):
+    from consensus.messages import ValueBytes
+    from state.block import Block, Header
+    ks = _keys(4)
+    vs = ValidatorSet([Validator.from_pub_key(k.pub_key, 1) for k in ks])
+    proposer = next(k for k in ks if k.address == vs.proposer(1, 0).address)
+    me = next(k for k in ks if k is not proposer)
+    h32 = bytes(32)
+    block = Block(Header(CHAIN, 1, 1, b"", h32, h32, h32, h32, h32, h32, proposer.address), [b"tx"] * 3)
+    other = Block(Header(CHAIN, 1, 2, b"", h32, h32, h32, h32, h32, h32, proposer.address))
+    blocks = {block.id(): block, other.id(): other}
+    wal = Wal(tmp_path / "cs.wal")
+    store = CheckingStore(tmp_path / "priv_validator_state.json", wal)
+    log = WalInputLog(wal, blocks.get)
+    d = Driver(CHAIN, None, Signer(me, CHAIN, store), wal=log)
+    u = Proposal(1, 0, block.id(), -1, proposer.address)
+    prop = Proposal(1, 0, block.id(), -1, proposer.address, proposer.sign(u.sign_bytes(CHAIN)))
+    d.apply(StartHeight(1, vs))
+    d.apply(ProposalReceived(prop, True))
+    # the prevote was saved with the block in the file, before the proposal, all synced
+    unsynced, on_disk = store.seen[0]
+    assert unsynced == 0
+    assert on_disk == [StartHeight(1, vs), ValueBytes(1, block.id(), block.encode()),
+                       ProposalReceived(prop, True)]
+    log.make_durable(block.id())  # already synced: no new record, nothing to sync
+    assert wal.unsynced == 0 and len(read_wal(wal.path)) == 3
+    # a block we signed nothing for is written and synced when we are about to commit it
+    log.make_durable(other.id())
+    assert wal.unsynced == 0 and decode_record(read_wal(wal.path)[-1]).value_id == other.id()
+    # an invalid proposal's block is not logged
+    bad = Proposal(1, 0, other.id(), -1, proposer.address)
+    d.apply(ProposalReceived(Proposal(1, 0, other.id(), -1, proposer.address,
+                                      proposer.sign(bad.sign_bytes(CHAIN))), False))
+    assert sum(type(decode_record(r)) is ValueBytes for r in read_wal(wal.path)) == 2

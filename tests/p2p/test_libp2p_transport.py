@@ -159,3 +159,48 @@ async def test_persistent_peer_is_redialled_within_2s_after_a_restart():
             # the supervisor's redial did it (a second redial can follow if the first
             # connection of the restarted host is torn down by a simultaneous dial)
             assert a.counters.reconnects >= 1
+
+
+async def test_a_message_the_topic_check_refuses_is_never_relayed_and_its_forwarder_is_penalised():
+    """bad -> mid -> far over gossipsub: mid's check refuses, far never sees it."""
+    def check(peer, batch):
+        return "invalid" if batch.txs[0].startswith(b"forged") else None
+
+    async with open_libp2p_transport(config(b"m" * 32)) as mid:
+        # validator_peer_ids without us: mesh peering, no direct peering (that must be mutual)
+        far_config = config(b"n" * 32, persistent_peers=tuple(mid.listen_addrs()), validator_peer_ids=("none",))
+        bad_config = config(b"o" * 32, persistent_peers=tuple(mid.listen_addrs()), validator_peer_ids=("none",))
+        async with open_libp2p_transport(far_config) as far, open_libp2p_transport(bad_config) as bad:
+            mid_inbox = await mid.subscribe(TOPICS.txs, check=check)
+            far_inbox = await far.subscribe(TOPICS.txs)
+            await until(lambda: sorted(bad.subscribed_peers(TOPICS.txs) + far.subscribed_peers(TOPICS.txs))
+                        == [mid.local_peer] * 2)
+            await until(lambda: far.local_peer in {str(p) for p in mid.router.mesh.get(TOPICS.txs, ())})
+            await bad.publish_unchecked(TOPICS.txs, TxBatch((b"forged-1",)).encode())
+            await bad.publish_unchecked(TOPICS.txs, TxBatch((b"honest",)).encode())
+            with trio.fail_after(5):
+                got = await far_inbox.receive()  # the honest one is relayed...
+            assert TxBatch.decode(got.payload, 1000).txs == (b"honest",)
+            with trio.fail_after(5):
+                assert TxBatch.decode((await mid_inbox.receive()).payload, 1000).txs == (b"honest",)
+            assert mid.counters.penalties["invalid"] == 1  # ...the forged one penalised, not relayed
+            with trio.move_on_after(0.3):
+                pytest.fail(f"forged batch relayed: {await far_inbox.receive()}")
+
+
+async def test_the_request_that_gets_a_peer_banned_still_gets_its_error_answer():
+    from p2p.messages import MessageError
+
+    async def strict(peer, request):
+        raise MessageError("malformed", "no such request")
+
+    async with open_libp2p_transport(config(b"p" * 32, ban_threshold=40)) as server:
+        async with open_libp2p_transport(config(b"q" * 32, persistent_peers=tuple(server.listen_addrs()))) as asker:
+            server.set_request_handler(TOPICS.protocol(STATUS), strict)
+            await until(lambda: server.peers() == [asker.local_peer])
+            for _ in range(2):  # 2 x 20 points: the second one bans
+                with pytest.raises(RequestError) as err:
+                    await asker.request(server.local_peer, TOPICS.protocol(STATUS), b"?")
+                assert err.value.code == "malformed"
+            assert server.counters.penalties["banned"] == 1
+            await until(lambda: server.peers() == [])

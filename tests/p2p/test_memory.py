@@ -170,3 +170,34 @@ async def test_bad_batch_penalises_its_source_and_delivers_nothing():
                 assert got.tx == b"ok"
                 assert tb.counters.penalties["malformed"] == 1
                 assert tb.counters.drops["bad_tx_batch.malformed"] == 1
+
+
+async def test_topic_check_refuses_before_delivery_and_blames_only_when_asked():
+    from p2p.transport import IGNORE
+
+    def check(peer, batch):
+        return {b"bad": "invalid", b"later": IGNORE}.get(batch.txs[0])
+
+    async with open_memory_network() as net:
+        async with net.open_transport("a") as ta, net.open_transport("b") as tb:
+            inbox = await tb.subscribe(TOPIC, check=check)
+            for tx in (b"bad", b"later", b"good"):
+                await ta.publish(TOPIC, TxBatch((tx,)).encode())
+            await ta.publish(TOPIC, b"\xc1garbage")
+            (got,) = await receive_n(inbox, 1)
+            assert TxBatch.decode(got.payload, 1000).txs == (b"good",)
+            with trio.move_on_after(0.1):
+                pytest.fail(f"refused message delivered: {await inbox.receive()}")
+            assert dict(tb.counters.penalties) == {"invalid": 1, "malformed": 1}
+            assert tb.counters.drops["ignored"] == 1 and tb.counters.drops["refused.invalid"] == 1
+
+
+async def test_tx_gossip_with_a_tx_check_refuses_a_batch_holding_one_invalid_tx():
+    async with open_memory_network() as net:
+        async with net.open_transport("a") as ta, net.open_transport("b") as tb:
+            async with open_tx_gossip(tb, TOPIC, check_tx=lambda tx: not tx.startswith(b"forged")) as b:
+                await ta.publish(TOPIC, TxBatch((b"ok-1", b"forged")).encode())
+                await ta.publish(TOPIC, TxBatch((b"ok-2",)).encode())
+                (got,) = await receive_txs(b, 1)
+                assert got.tx == b"ok-2"
+                assert tb.counters.penalties["invalid"] == 1

@@ -8,6 +8,7 @@ from ledger_helpers import START_BALANCE, addr, apply_ok, view
 from state.asset_records import compute_asset_id, compute_contribution_id, get_asset, get_earned, get_pool
 from state.attribution import get_accrued
 from state.devchain import DevChain, seeded_key
+from state.revenue import get_accrued_shares, iter_holders
 from state.tx import PPM, tx_id
 
 NAMES = ("ada", "bao", "chidi", "dana", "eve", "finn", "gus", "uma")
@@ -73,7 +74,24 @@ def earned(chain, who: str, asset: bytes) -> int:
 
 
 def accrued(chain, contribution: bytes) -> int:
+    """What a contribution accrued in its datanet's pool (not yet moved to its holders)."""
     return get_accrued(view(chain), contribution)
+
+
+def holder_accrued(chain, who: str, asset: bytes) -> int:
+    """What `who` accrued as a holder of `asset` and could claim now."""
+    return get_accrued_shares(view(chain), asset, ADDR[who])
+
+
+def holders(chain, asset: bytes) -> list[list]:
+    """The asset's share table, [[address, shares], ...] sorted by address."""
+    return sorted([a, n] for a, n in iter_holders(view(chain), asset, 1_000))
+
+
+def claim(chain, who: str, asset: bytes) -> int:
+    """`who` claims on `asset`; returns what it was paid."""
+    result, _ = submit(chain, who, "claim", asset)
+    return sum(e[3] for e in result.events if e[0] == "earn" and e[1] == ADDR[who])
 
 
 def record(chain, asset: bytes):
@@ -108,7 +126,8 @@ def build_wide_graph(chain, who: str = "eve"):
 
 
 def reference_payout(view_, asset, amount, out, pools):
-    """An independent, recursive statement of the rule (for the 1,024-node graph)."""
+    """An independent, recursive statement of the rule (for the 1,024-node graph): `out`
+    gets what reaches each asset's holders, `pools` what enters each datanet's pool."""
     from state.asset_records import get_asset, get_pool
     rec = get_asset(view_, asset)
     rest = amount
@@ -121,13 +140,8 @@ def reference_payout(view_, asset, amount, out, pools):
         part = rest * rec.contributor_share_ppm // PPM
         pools[asset] = pools.get(asset, 0) + part
         rest -= part
-    shares = [(a, rest * n // PPM) for a, n in rec.holders]
-    top = min(rec.holders, key=lambda h: (-h[1], h[0]))[0]
-    dust = rest - sum(p for _, p in shares)
-    for a, p in shares:
-        p += dust if a == top else 0
-        if p:
-            out[(a, asset)] = out.get((a, asset), 0) + p
+    if rest:
+        out[asset] = out.get(asset, 0) + rest
 
 
 import pytest  # noqa: E402
@@ -137,3 +151,29 @@ import pytest  # noqa: E402
 def cast(make):
     """A DevChain where ada, bao, chidi, dana, eve, finn, gus and uma are funded."""
     return cast_chain(make)
+
+
+# --- the market ----------------------------------------------------------------------------
+def place(chain, who: str, asset: bytes, side: str, shares: int, price: int, *, expires_in: int = 1_000,
+          fee: int | None = None):
+    """`who` places an order (expiring `expires_in` blocks from now); returns (order id, result)."""
+    from state.order_book import compute_order_id
+    result, raw = submit(chain, who, "place_order", asset, side, shares, price,
+                         chain.ledger.height + 1 + expires_in, fee=fee)
+    return compute_order_id(tx_id(raw)), result
+
+
+def order(chain, order_id: bytes):
+    from state.order_book import get_order
+    return get_order(view(chain), order_id)
+
+
+def position(chain, who: str, asset: bytes):
+    from state.revenue import get_position
+    return get_position(view(chain), asset, ADDR[who])
+
+
+def book(chain, asset: bytes, side: str, limit: int = 100) -> list[tuple[int, int, int]]:
+    """(price, shares, orders) per level, best first."""
+    from state.order_book import iter_levels
+    return list(iter_levels(view(chain), asset, side, limit))

@@ -135,7 +135,7 @@ def assert_rejected(chain: DevChain, raw: bytes, code: Code, *, charged: bool | 
 
 # Short windows so staking tests run in a few blocks.
 SMALL_PARAMS = Params(signed_blocks_window=10, min_signed_ppm=500_000, downtime_jail_blocks=5,
-                      unbonding_blocks=8, evidence_max_age_blocks=6)
+                      unbonding_blocks=8, evidence_max_age_blocks=6, attestation_blocks=2, challenge_blocks=2)
 
 
 def all_but(chain: DevChain, *indexes: int) -> list[bytes]:

@@ -3,7 +3,8 @@ from LEDGER.md's rule (the arithmetic is in the comments), with protocol_fee_ppm
 
 Rule, for an amount R arriving at X: (1) each source (S, w) gets R * w // 1e6; (2) a datanet
 with accepted weight sends rest * contributor_share_ppm // 1e6 of what remains to its pool;
-(3) the rest goes to X's holders by shares (floor), the dust to the top holder.
+(3) the rest raises X's accumulator: each holder accrues floor(its shares * amount / 1e6),
+summed over arrivals, and collects it by `claim` (or when its shares move); dust stays in the vault.
 Pool: acc += deposit * 1e18 // W; a contribution of weight w accrues
 (w * acc - debt) // 1e18 where debt = w * acc_at_accept + 1e18 * claimed.
 """
@@ -11,12 +12,13 @@ from __future__ import annotations
 
 from asset_helpers import (  # noqa: F401
     ADDR, KEYS, NAMES, accepted, accrued, balances, build_wide_graph, cast, contribute, create_datanet,
-    earned, pool, record, reference_payout, register, review, submit, use,
+    claim, earned, holder_accrued, pool, record, reference_payout, register, review, submit, use,
 )
 from ledger_helpers import view
 from state.asset_records import ACC_SCALE
 from state.attribution import compute_use_fee, compute_use_flows
 from state.graph import get_earnings
+from state.revenue import get_rights
 from state.tx import PPM
 
 FEE = 1_000     # min_fee: every tx sender pays it on top
@@ -24,6 +26,11 @@ FEE = 1_000     # min_fee: every tx sender pays it on top
 
 def deltas(before: dict, after: dict) -> dict:
     return {n: after[n] - before[n] for n in before if after[n] != before[n]}
+
+
+def accruals(cast, *pairs) -> list[int]:
+    """holder_accrued for each (name, asset)."""
+    return [holder_accrued(cast, who, a) for who, a in pairs]
 
 
 def test_three_level_agent_model_datanet_with_three_contributions(cast):
@@ -40,8 +47,9 @@ def test_three_level_agent_model_datanet_with_three_contributions(cast):
     # agent: 950,000 * 30 % = 285,000 to the model; finn keeps 665,000
     # model: 285,000 * 40 % = 114,000 to the datanet; eve keeps 171,000
     # datanet: 114,000 * 60 % = 68,400 to the pool; dana keeps 45,600
-    assert deltas(before, balances(cast, *NAMES)) == {
-        "uma": -1_000_000 - FEE, "finn": 665_000, "eve": 171_000, "dana": 45_600}
+    # holders accrue (one accumulator per asset); nothing is paid until they claim
+    assert deltas(before, balances(cast, *NAMES)) == {"uma": -1_000_000 - FEE}
+    assert accruals(cast, ("finn", a), ("eve", m), ("dana", d)) == [665_000, 171_000, 45_600]
     # pool: W = 950,000, acc = 68,400e18 // 950,000 = 0.072e18 exactly
     p = pool(cast, d)
     assert (p.total_weight, p.acc, p.balance) == (950_000, 72 * 10**15, 68_400)
@@ -51,8 +59,9 @@ def test_three_level_agent_model_datanet_with_three_contributions(cast):
         submit(cast, who, "claim", c)
     assert [earned(cast, w, c) for w, c in (("ada", ada), ("bao", bao), ("chidi", chidi))] == [
         36_000, 21_600, 10_800]
+    assert [claim(cast, "finn", a), claim(cast, "eve", m), claim(cast, "dana", d)] == [665_000, 171_000, 45_600]
     assert (earned(cast, "finn", a), earned(cast, "eve", m), earned(cast, "dana", d)) == (665_000, 171_000, 45_600)
-    assert pool(cast, d).balance == 0
+    assert pool(cast, d).balance == 0 and get_rights(view(cast), a).vault == 0
     assert get_earnings(view(cast), ADDR["ada"]) == [(ada, 36_000)]
 
 
@@ -64,10 +73,10 @@ def test_three_level_paths(cast):
     fee, flows = compute_use_flows(view(cast), a, 1_000_000)
     assert fee == 50_000
     assert [(f.path, f.to, f.recipient, f.amount) for f in flows] == [
-        ((a,), "holder", ADDR["finn"], 665_000),
-        ((a, m), "holder", ADDR["eve"], 171_000),
+        ((a,), "holders", a, 665_000),
+        ((a, m), "holders", m, 171_000),
         ((a, m, d), "pool", d, 68_400),
-        ((a, m, d), "holder", ADDR["dana"], 45_600),
+        ((a, m, d), "holders", d, 45_600),
     ]
 
 
@@ -80,18 +89,18 @@ def test_model_with_parent_model_and_contribution_source(cast):
 
     before = balances(cast, *NAMES)
     use(cast, "uma", m2, 10_000)
-    # fee 500; R = 9,500 at m2: m1 gets 2,375, c_ada gets 950 (to ada, its holder, at
-    # once), gus keeps 9,500 - 2,375 - 950 = 6,175
+    # fee 500; R = 9,500 at m2: m1 gets 2,375, c_ada gets 950 (its holders' accumulator:
+    # ada), gus keeps 9,500 - 2,375 - 950 = 6,175
     # m1: 2,375 * 50 % = 1,187.5 -> 1,187 to the datanet; eve keeps 1,188
     # datanet: 1,187 * 60 % = 712.2 -> 712 to the pool; dana keeps 475
-    assert deltas(before, balances(cast, *NAMES)) == {
-        "uma": -10_000 - FEE, "gus": 6_175, "ada": 950, "eve": 1_188, "dana": 475}
+    assert deltas(before, balances(cast, *NAMES)) == {"uma": -10_000 - FEE}
+    assert accruals(cast, ("gus", m2), ("ada", c_ada), ("eve", m1), ("dana", d)) == [6_175, 950, 1_188, 475]
     # pool W = 1,000,000: acc = 712e18 // 1e6 = 712e12;
     # ada 700,000 * 712e12 / 1e18 = 498.4 -> 498; bao 300,000 * ... = 213.6 -> 213; dust 1
     assert pool(cast, d).acc == 712 * 10**12
     assert (accrued(cast, c_ada), accrued(cast, c_bao)) == (498, 213)
-    submit(cast, "ada", "claim", c_ada)
-    submit(cast, "bao", "claim", c_bao)
+    # one claim of c_ada moves its 498 from the pool to its holders and collects both steps
+    assert (claim(cast, "ada", c_ada), claim(cast, "bao", c_bao)) == (950 + 498, 213)
     assert (earned(cast, "ada", c_ada), earned(cast, "bao", c_bao)) == (950 + 498, 213)
     assert pool(cast, d).balance == 1          # the dust stays in the pool
 
@@ -101,22 +110,20 @@ def test_shares_sold_to_second_holder(cast):
     m = register(cast, "eve", "model", [(d, 200_000)], price=1_001)
     submit(cast, "eve", "transfer_shares", m, ADDR["gus"], 250_000)
 
-    before = balances(cast, *NAMES)
     use(cast, "uma", m, 1_001)
     # fee 1,001 * 5 % = 50.05 -> 50; R = 951: datanet 951 * 20 % = 190.2 -> 190 (all to
     # dana: no accepted contribution, so no pool share); m keeps 761:
-    # eve 761 * 75 % = 570.75 -> 570, gus 761 * 25 % = 190.25 -> 190; dust 1 to eve (top)
-    assert deltas(before, balances(cast, *NAMES)) == {
-        "uma": -1_001 - FEE, "eve": 571, "gus": 190, "dana": 190}
+    # eve 761 * 75 % = 570.75 -> 570, gus 761 * 25 % = 190.25 -> 190; 1 stays in the vault
+    assert accruals(cast, ("eve", m), ("gus", m), ("dana", d)) == [570, 190, 190]
+    assert get_rights(view(cast), m).vault == 761
 
     submit(cast, "eve", "transfer_shares", m, ADDR["gus"], 250_000)        # now 50 / 50
-    low, high = sorted(["eve", "gus"], key=lambda n: ADDR[n])
-    before = balances(cast, *NAMES)
+    assert (earned(cast, "eve", m), earned(cast, "gus", m)) == (570, 190)  # both settled first
     use(cast, "uma", m, 1_001)
-    # m keeps 761 again: 380.5 -> 380 each, the dust 1 to the smaller address
-    assert deltas(before, balances(cast, *NAMES)) == {
-        "uma": -1_001 - FEE, low: 381, high: 380, "dana": 190}
-    assert earned(cast, "gus", m) == 190 + (381 if low == "gus" else 380)
+    # 380.5 each; eve keeps the .75 it was owed below one uopen: 570.75 + 380.5 = 951.25
+    # -> 951 in all, 381 now; gus 190.25 + 380.5 = 570.75 -> 570 in all, 380 now
+    assert accruals(cast, ("eve", m), ("gus", m), ("dana", d)) == [381, 380, 380]
+    assert get_rights(view(cast), m).vault == 761 * 2 - 570 - 190
 
 
 def test_sixteen_sources(cast):
@@ -124,14 +131,12 @@ def test_sixteen_sources(cast):
     for d in ds[:4]:
         submit(cast, "dana", "transfer_shares", d, ADDR["gus"], 1_000_000)
     m = register(cast, "eve", "model", [(d, 60_000) for d in ds], price=1_000_000)
-    before = balances(cast, *NAMES)
     use(cast, "uma", m, 1_000_000)
     # R = 950,000; each datanet 950,000 * 6 % = 57,000 (no pools: nothing accepted);
     # eve keeps 950,000 - 16 * 57,000 = 38,000; gus holds 4 of the datanets
-    assert deltas(before, balances(cast, *NAMES)) == {
-        "uma": -1_000_000 - FEE, "eve": 38_000, "dana": 12 * 57_000, "gus": 4 * 57_000}
-    assert [earned(cast, "gus", d) for d in ds[:4]] == [57_000] * 4
-    assert [earned(cast, "dana", d) for d in ds[4:]] == [57_000] * 12
+    assert holder_accrued(cast, "eve", m) == 38_000
+    assert accruals(cast, *[("gus", d) for d in ds[:4]]) == [57_000] * 4
+    assert accruals(cast, *[("dana", d) for d in ds[4:]]) == [57_000] * 12
 
 
 def test_dust_protocol_fee_and_source_parts_floor(cast):
@@ -139,26 +144,25 @@ def test_dust_protocol_fee_and_source_parts_floor(cast):
     accepted(cast, "ada", d, "ada", 1)
     m = register(cast, "eve", "model", [(d, 1_000_000)], price=19)
     a = register(cast, "finn", "agent", [(m, 100_000)], price=9)
-    before = balances(cast, *NAMES)
     use(cast, "uma", m, 19)
     # fee 19 * 5 % = 0.95 -> 0; R = 19 all to the datanet (weight 100 %);
     # pool 19 * 10 % = 1.9 -> 1; dana 18; eve 0
-    assert deltas(before, balances(cast, *NAMES)) == {"uma": -19 - FEE, "dana": 18}
+    assert accruals(cast, ("dana", d), ("eve", m)) == [18, 0]
     assert pool(cast, d).balance == 1
-    before = balances(cast, *NAMES)
     use(cast, "uma", a, 9)
     # fee 0.45 -> 0; model part 9 * 10 % = 0.9 -> 0: everything stays with the agent
-    assert deltas(before, balances(cast, *NAMES)) == {"uma": -9 - FEE, "finn": 9}
+    assert accruals(cast, ("finn", a), ("eve", m)) == [9, 0]
 
 
-def test_dust_three_holders_goes_to_top_holder(cast):
+def test_dust_three_holders_stays_in_the_vault(cast):
     m = register(cast, "eve", "model", [], price=10)
     submit(cast, "eve", "transfer_shares", m, ADDR["gus"], 333_333)
     submit(cast, "eve", "transfer_shares", m, ADDR["ada"], 333_333)
-    before = balances(cast, *NAMES)
     use(cast, "uma", m, 10)
-    # fee 0.5 -> 0; 10 * 333,333 / 1e6 = 3.3 -> 3 each; dust 1 to eve (333,334 shares)
-    assert deltas(before, balances(cast, *NAMES)) == {"uma": -10 - FEE, "eve": 4, "gus": 3, "ada": 3}
+    # fee 0.5 -> 0; 10 * 333,333 / 1e6 = 3.3 -> 3 each, eve 3.33334 -> 3; the 1 left stays
+    assert accruals(cast, ("eve", m), ("gus", m), ("ada", m)) == [3, 3, 3]
+    assert [claim(cast, n, m) for n in ("eve", "gus", "ada")] == [3, 3, 3]
+    assert get_rights(view(cast), m).vault == 1
 
 
 def test_dust_pool_accumulator_keeps_remainder(cast):
@@ -228,7 +232,7 @@ def test_use_cost_does_not_depend_on_number_of_contributions(cast, monkeypatch):
         monkeypatch.setattr(store, "get", lambda k, _g=real_get: (reads.append(k), _g(k))[1])
         result = apply_ok(cast, cast.tx(KEYS["uma"], "use", m, 1_000))
         monkeypatch.undo()
-        asset_keys = [k for k in result.changes if k[:4] in (b"ast/", b"pol/", b"ern/", b"eix/")]
+        asset_keys = [k for k in result.changes if k[:4] in (b"ast/", b"pol/", b"rev/")]
         counts.append((len(reads), len(result.changes), len(asset_keys)))
     assert counts[0] == counts[1] and counts[0][0] > 0 and counts[0][2] > 0, counts
 
@@ -242,15 +246,17 @@ def test_use_of_asset_with_upstream_expansion_of_1024(cast):
     assert record(cast, z).expansion == 1_024
     expected, pools = {}, {}
     reference_payout(view(cast), z, 987_654_321 - 987_654_321 * 50_000 // PPM, expected, pools)
-    before = balances(cast, *NAMES)
+    assets = [z] + D + L + Y
+    vaults = {a: get_rights(view(cast), a).vault for a in assets}
     pool_before = pool(cast, D[0]).balance
     use_fee = compute_use_fee(1_024, FEE)        # 32 x min_fee: the use reaches 1,024 assets
+    before = balances(cast, "uma")["uma"]
     use(cast, "uma", z, 987_654_321, fee=use_fee)
-    after = balances(cast, *NAMES)
-    got = {(ADDR[n], a): earned(cast, n, a) for n in ("eve", "gus", "finn") for a in [z] + D + L + Y}
-    assert {k: v for k, v in got.items() if v} == expected
+    got = {a: get_rights(view(cast), a).vault - vaults[a] for a in assets}
+    assert {a: v for a, v in got.items() if v} == expected
     assert pool(cast, D[0]).balance - pool_before == pools[D[0]]
-    # every uopen accounted for: holders + pool + protocol fee == price
-    gained = sum(after[n] - before[n] for n in ("eve", "gus", "finn"))
-    assert gained + pools[D[0]] + 987_654_321 * 50_000 // PPM == 987_654_321
-    assert before["uma"] - after["uma"] == 987_654_321 + use_fee
+    # every uopen accounted for: vaults + pool + protocol fee == price
+    assert sum(got.values()) + pools[D[0]] + 987_654_321 * 50_000 // PPM == 987_654_321
+    assert before - balances(cast, "uma")["uma"] == 987_654_321 + use_fee
+    # gus holds 123,457 shares of L[0]: it accrued floor(its shares * what arrived / 1e6)
+    assert holder_accrued(cast, "gus", L[0]) == expected[L[0]] * 123_457 // PPM

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from asset_helpers import (  # noqa: F401
-    ADDR, BOND, KEYS, accepted, cast, content, contribute, create_datanet, record, register,
+    ADDR, holders, BOND, KEYS, accepted, cast, content, contribute, create_datanet, record, register,
 )
 from ledger_helpers import START_BALANCE, assert_rejected, balance, view
 from state.asset_records import AssetKind, Status, compute_contribution_id
@@ -20,7 +20,7 @@ def test_contribute_escrows_the_bond(cast):
     assert (rec.datanet, rec.content_hash, rec.extra[2]) == (d, content("x-ray-1"), 5_000)
     assert rec.status == Status.PENDING and rec.weight == 0
     assert rec.escrow == BOND
-    assert rec.holders == [[ADDR["ada"], TOTAL_SHARES]]
+    assert holders(cast, c) == [[ADDR["ada"], TOTAL_SHARES]]
     assert balance(cast, ADDR["ada"]) == START_BALANCE - BOND - cast.ledger.params.min_fee
 
 

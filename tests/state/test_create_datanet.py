@@ -1,7 +1,7 @@
 """create_datanet(name, metadata_uri, contributor_share_ppm, contribution_bond, curators)."""
 from __future__ import annotations
 
-from asset_helpers import ADDR, KEYS, cast, create_datanet, record, submit  # noqa: F401
+from asset_helpers import ADDR, KEYS, holders, cast, create_datanet, record, submit  # noqa: F401
 from ledger_helpers import START_BALANCE, assert_rejected, balance
 from state.asset_records import AssetKind, compute_asset_id
 from state.errors import Code
@@ -12,7 +12,7 @@ def test_create_datanet_records_terms_and_gives_creator_all_shares(cast):
     d = create_datanet(cast, "dana", share_ppm=250_000, bond=42, curators=("dana", "gus"))
     rec = record(cast, d)
     assert rec.kind == AssetKind.DATANET and rec.creator == ADDR["dana"]
-    assert rec.holders == [[ADDR["dana"], TOTAL_SHARES]]
+    assert holders(cast, d) == [[ADDR["dana"], TOTAL_SHARES]]
     assert (rec.contributor_share_ppm, rec.contribution_bond) == (250_000, 42)
     assert rec.curators == [ADDR["dana"], ADDR["gus"]]
     assert rec.expansion == 1 and rec.sources == [] and rec.escrow == 0

@@ -4,7 +4,7 @@ upstream expansion (counted with repetition) of at most 1,024."""
 from __future__ import annotations
 
 from asset_helpers import (  # noqa: F401
-    ADDR, KEYS, accepted, build_wide_graph, cast, contribute, create_datanet, record, register, review,
+    ADDR, holders, KEYS, accepted, build_wide_graph, cast, contribute, create_datanet, record, register, review,
     submit,
 )
 from ledger_helpers import assert_rejected, view
@@ -22,7 +22,7 @@ def test_register_model_on_datanet_contribution_and_parent_model(cast):
     rec = record(cast, m)
     assert rec.kind == AssetKind.MODEL and rec.creator == ADDR["gus"] and rec.price == 123
     assert rec.sources == [[parent, 250_000], [c, 100_000], [d, 50_000]]     # registration order
-    assert rec.holders == [[ADDR["gus"], TOTAL_SHARES]]
+    assert holders(cast, m) == [[ADDR["gus"], TOTAL_SHARES]]
     assert rec.expansion == 1 + 2 + 1 + 1
     tree = get_upstream(view(cast), m)
     assert [(n.asset_id, n.path_ppm, depth) for n, depth in tree.walk()] == [

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from asset_helpers import (  # noqa: F401
-    ADDR, BOND, KEYS, NAMES, balances, cast, contribute, create_datanet, earned, pool, record,
+    ADDR, BOND, KEYS, NAMES, balances, cast, contribute, create_datanet, earned, holder_accrued, pool, record,
     review, submit,
 )
-from ledger_helpers import assert_rejected
+from ledger_helpers import assert_rejected, view
 from state.asset_records import Status
 from state.errors import Code
+from state.revenue import get_rights
 
 
 def test_review_accept_returns_bond_and_joins_pool(cast):
@@ -53,11 +54,12 @@ def test_review_reject_forfeits_bond_to_datanet_holders(cast):
     after = balances(cast, *NAMES)
     delta = {n: after[n] - before[n] for n in NAMES if after[n] != before[n]}
     fee = cast.ledger.params.min_fee
-    # 1,000,003 * 0.6 = 600,001.8 -> 600,001; * 0.25 = 250,000.75 -> 250,000;
-    # * 0.15 = 150,000.45 -> 150,000; dust 2 to the top holder (dana)
-    assert delta == {"dana": 600_003 - fee, "gus": 250_000, "eve": 150_000}
+    # the bond goes to the datanet's holders' accumulator: 1,000,003 * 0.6 = 600,001.8 ->
+    # 600,001; * 0.25 = 250,000.75 -> 250,000; * 0.15 = 150,000.45 -> 150,000; dust 2 stays
+    assert delta == {"dana": -fee}
+    assert [holder_accrued(cast, n, d) for n in ("dana", "gus", "eve")] == [600_001, 250_000, 150_000]
     assert record(cast, c).status == Status.REJECTED and record(cast, c).escrow == 0
-    assert earned(cast, "dana", d) == 600_003 and earned(cast, "gus", d) == 250_000
+    assert get_rights(view(cast), d).vault == 1_000_003
     assert pool(cast, d).total_weight == 0
 
 

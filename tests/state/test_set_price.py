@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from asset_helpers import ADDR, KEYS, cast, create_datanet, record, register, submit  # noqa: F401
 from ledger_helpers import assert_rejected
-from state.asset_records import get_top_holder
+from ledger_helpers import view
+from state.revenue import get_top_holder
 from state.errors import Code
 
 
@@ -40,10 +41,15 @@ def test_set_price_tie_goes_to_smallest_address(cast):
     assert_rejected(cast, cast.tx(KEYS[high], "set_price", m, 1), Code.NOT_OWNER)
 
 
-def test_set_price_owner_rule_is_most_shares_then_smallest_address():
+def test_set_price_top_holder_follows_every_share_movement(cast):
+    m = register(cast, "eve", "model", [], price=10)
     a, b = b"\x01" * 20, b"\x02" * 20
-    assert get_top_holder([[a, 500_000], [b, 500_000]]) == a
-    assert get_top_holder([[a, 400_000], [b, 600_000]]) == b
+    submit(cast, "eve", "transfer_shares", m, b, 500_000)
+    assert get_top_holder(view(cast), m) == min(b, ADDR["eve"])
+    submit(cast, "eve", "transfer_shares", m, a, 400_000)
+    assert get_top_holder(view(cast), m) == b
+    submit(cast, "eve", "transfer_shares", m, a, 100_000)     # a: 500,000 = b: the smaller address
+    assert get_top_holder(view(cast), m) == a
 
 
 def test_invalid_unknown_asset(cast):

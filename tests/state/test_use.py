@@ -3,7 +3,8 @@ block's validators and the rest flows up the attribution graph (amounts: test_at
 from __future__ import annotations
 
 from asset_helpers import (  # noqa: F401
-    ADDR, KEYS, accepted, balances, build_wide_graph, cast, create_datanet, earned, register, submit, use,
+    ADDR, KEYS, accepted, balances, build_wide_graph, cast, claim, create_datanet, earned, holder_accrued,
+    register, submit, submit_all, use,
 )
 from ledger_helpers import START_BALANCE, assert_rejected, view
 from state.attribution import compute_use_fee, compute_use_flows
@@ -20,9 +21,10 @@ def test_use_model_pays_price_to_holders_and_fee_to_validators(cast):
     fee = cast.ledger.params.min_fee
     protocol_fee = 2_000_000 * 50_000 // 1_000_000
     assert before["uma"] - after["uma"] == 2_000_000 + fee
-    assert after["eve"] - before["eve"] == 2_000_000 - protocol_fee
+    assert after["eve"] == before["eve"] and holder_accrued(cast, "eve", m) == 2_000_000 - protocol_fee
     assert ("use", m, ADDR["uma"], 2_000_000, protocol_fee) in result.events
-    assert ("earn", ADDR["eve"], m, 2_000_000 - protocol_fee) in result.events
+    assert ("accrue", m, 2_000_000 - protocol_fee) in result.events
+    assert claim(cast, "eve", m) == 2_000_000 - protocol_fee
 
 
 def test_use_protocol_fee_reaches_validators(cast):
@@ -56,8 +58,9 @@ def test_use_own_agent(cast):
     a = register(cast, "finn", "agent", [], price=1_000)
     before = balances(cast, "finn")["finn"]
     use(cast, "finn", a, 1_000)
+    claim(cast, "finn", a)
     # finn pays 1,000 and gets 950 back as the sole holder
-    assert before - balances(cast, "finn")["finn"] == 50 + cast.ledger.params.min_fee
+    assert before - balances(cast, "finn")["finn"] == 50 + 2 * cast.ledger.params.min_fee
 
 
 def test_use_with_zero_protocol_fee(make):
@@ -65,7 +68,7 @@ def test_use_with_zero_protocol_fee(make):
     chain = cast_chain(make, params=Params(protocol_fee_ppm=0))
     m = register(chain, "eve", "model", [], price=777)
     use(chain, "uma", m, 777)
-    assert earned(chain, "eve", m) == 777
+    assert holder_accrued(chain, "eve", m) == 777
 
 
 def test_use_flows_preview_matches_execution(cast):
@@ -75,8 +78,8 @@ def test_use_flows_preview_matches_execution(cast):
     a = register(cast, "finn", "agent", [(m, 777_777), ], price=123_457)
     fee, flows = compute_use_flows(view(cast), a, 123_457)
     result = use(cast, "uma", a, 123_457)
-    paid = {(f.recipient, f.path[-1]): f.amount for f in flows if f.to == "holder"}
-    assert paid == {(e[1], e[2]): e[3] for e in result.events if e[0] == "earn"}
+    paid = {f.recipient: f.amount for f in flows if f.to == "holders"}
+    assert paid and paid == {e[1]: e[2] for e in result.events if e[0] == "accrue"}
     assert fee + sum(f.amount for f in flows) == 123_457
     assert [f.path for f in flows if f.to == "pool"] == [(a, m, d)]
 
@@ -145,27 +148,25 @@ def test_invalid_fee_too_low_for_expansion(cast):
     assert_rejected(cast, raw, Code.FEE_TOO_LOW, charged=True)
 
 
-def _spread_shares(cast, asset, n):
-    """eve gives one share of `asset` to each of n new holders."""
-    from ledger_helpers import apply_ok
-    apply_ok(cast, *[cast.tx(KEYS["eve"], "transfer_shares", asset, bytes([i + 1]) * 20, 1) for i in range(n)])
+def _model_on_pooled_datanets(cast, n):
+    """A model citing n datanets that each have an accepted contribution: a use of it
+    writes 1 + n revenue records and n pools."""
+    raws = submit_all(cast, "dana", "create_datanet", [(f"d{i}", "", 500_000, 0, [ADDR["dana"]]) for i in range(n)])
+    from state.asset_records import compute_asset_id
+    from state.tx import tx_id
+    ds = [compute_asset_id(tx_id(r)) for r in raws]
+    for d in ds:
+        accepted(cast, "ada", d, "x", 1)
+    return register(cast, "eve", "model", [(d, 60_000) for d in ds], price=10**8)
 
 
 def test_use_fee_scales_with_keys_written(cast):
-    m = register(cast, "eve", "model", [], price=10**8)
-    _spread_shares(cast, m, 31)          # 32 holders: 32 balances + 32 earnings records
+    m = _model_on_pooled_datanets(cast, 16)       # 17 assets reached, 33 keys written
     use(cast, "uma", m, 10**8, fee=2 * cast.ledger.params.min_fee)
-    assert earned(cast, "eve", m) > 0 and record_holders(cast, m) == 32
+    assert holder_accrued(cast, "eve", m) > 0
 
 
 def test_invalid_fee_too_low_for_keys_written(cast):
-    m = register(cast, "eve", "model", [], price=10**8)
-    _spread_shares(cast, m, 31)
+    m = _model_on_pooled_datanets(cast, 16)
     raw = cast.tx(KEYS["uma"], "use", m, 10**8, fee=2 * cast.ledger.params.min_fee - 1)
     assert_rejected(cast, raw, Code.FEE_TOO_LOW, charged=True)
-
-
-def record_holders(cast, asset) -> int:
-    from asset_helpers import record
-    return len(record(cast, asset).holders)
-

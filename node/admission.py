@@ -1,0 +1,115 @@
+"""What a peer sends, vetted before it is relayed or reaches the consensus task.
+
+The gossip checks run inside the transport's topic validator (p2p GossipCheck), so a
+message refused here is never forwarded, and a blamed one penalises the peer that sent
+it. Order, cheapest first: decode, the height window (we hold validator sets for our
+height + 1 and + 2 only), the signature against the validator the message names (one
+verification whatever the fields say), then the round window, then what costs more (the
+proposer of a round: a walk that grows with the round). A message we cannot judge (a
+height outside the window) or should not act on yet (a validly signed one of a round too
+far ahead) is ignored: dropped, not relayed, nobody blamed. A bad signature is blamed
+whatever its round, so a peer sending huge rounds with garbage signatures is banned.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from consensus.types import DuplicateVoteEvidence, InvalidEvidence, Proposal, Vote
+from node.core import params_from_config
+from node.mempool import TxRejected
+from p2p.messages import CompactProposal, EvidenceMessage, VoteMessage
+from p2p.transport import IGNORE, PeerId
+from state.block import Header
+
+if TYPE_CHECKING:
+    from node.node import Node
+
+Verdict = str | None  # None = accept; IGNORE; or a penalty reason
+
+
+class Admission:
+    def __init__(self, node: "Node"):
+        self.node = node
+        # the driver drops rounds further ahead than this; so do we, before any work
+        self.round_lead = params_from_config(node.config).max_round_lead
+
+    def max_round(self, height: int) -> int:
+        """The highest round we accept at `height`: our round (0 at the next height) plus
+        the driver's lead."""
+        base = self.node.current_round if height == self.node.chain.height + 1 else 0
+        return base + self.round_lead
+
+    def height_in_window(self, height: int) -> bool:
+        h = self.node.chain.height
+        return h < height <= h + 2
+
+    # -- votes
+    def vote_verdict(self, raw: bytes) -> tuple[Vote | None, Verdict]:
+        try:
+            v = Vote.decode(raw)
+        except ValueError:
+            return None, "malformed"
+        vs = self.node.chain.validator_set(v.height) if self.height_in_window(v.height) else None
+        if vs is None:
+            return None, IGNORE
+        val = vs.get(v.validator)
+        if val is None or not v.verify(self.node.chain_id, val.pub_key):
+            return None, "invalid"
+        if v.round > self.max_round(v.height):
+            return None, IGNORE
+        return v, None
+
+    def check_vote(self, peer: PeerId, msg: VoteMessage) -> Verdict:
+        return self.vote_verdict(msg.vote)[1]
+
+    # -- proposals
+    def proposal_verdict(self, cp: CompactProposal) -> tuple[tuple[Proposal, Header] | None, Verdict]:
+        try:
+            p = Proposal.decode(cp.proposal)
+        except ValueError:
+            return None, "malformed"
+        if p.height > self.node.chain.height + 2:
+            self.node.catchup_wanted.set()  # peers are ahead of us
+        vs = self.node.chain.validator_set(p.height) if self.height_in_window(p.height) else None
+        if vs is None:
+            return None, IGNORE
+        # The signature, with the key of the validator it names, before the round is
+        # looked at and long before the round's proposer is computed.
+        claimed = vs.get(p.proposer)
+        if claimed is None or not p.verify(self.node.chain_id, claimed.pub_key):
+            return None, "invalid"
+        if p.round > self.max_round(p.height):
+            return None, IGNORE
+        if vs.proposer(p.height, p.round).address != p.proposer:
+            return None, "invalid"
+        try:
+            header = Header.decode(cp.header)
+        except ValueError:
+            return None, "malformed"
+        if header.id() != p.value_id:
+            return None, "invalid"
+        return (p, header), None
+
+    def check_proposal(self, peer: PeerId, cp: CompactProposal) -> Verdict:
+        return self.proposal_verdict(cp)[1]
+
+    # -- evidence
+    def check_evidence(self, peer: PeerId, msg: EvidenceMessage) -> Verdict:
+        try:
+            ev = DuplicateVoteEvidence.decode(msg.evidence)
+            vs = self.node.chain.validator_set(ev.height)
+            val = vs.get(ev.validator) if vs else None
+            if val is None:
+                raise InvalidEvidence("unknown_validator", "not a validator at that height")
+            ev.verify(self.node.chain_id, val.pub_key)
+        except (ValueError, InvalidEvidence):
+            return "invalid"
+        return None
+
+    # -- transactions (TxGossip's check_tx: stateless, the signature verified once)
+    def check_tx(self, raw: bytes) -> bool:
+        try:
+            self.node.mempool.checker.verify(raw)
+        except TxRejected:
+            return False
+        return True

@@ -1,0 +1,227 @@
+"""An ordered set of fixed-length byte keys in the state: the least key in a few reads.
+
+The store has no range scans (its tree is keyed by hashes), yet the market needs the best
+price of a book and the ledger the top holder of an asset, both among any number of
+entries. This is a burst trie with path compression over the keys' bytes, each node one
+state value addressed by a key prefix A:
+
+    ns + A  ->  [LEAF, [key, ...]]            at most LEAF_CAP keys, sorted, all starting with A
+            |   [BRANCH, bitmap32, ext]       every key below starts with A + ext; bit b set:
+                                              the child at A + ext + bytes([b]) is not empty
+
+A missing node is an empty leaf. A leaf that grows past LEAF_CAP bursts into a branch whose
+`ext` is the items' common prefix, with one child per next byte, so keys that share long
+prefixes (big-endian prices, share counts) cost no extra levels: the depth is about
+log_256(n / LEAF_CAP) + 1, 2 or 3 for 100,000 keys. An insert that leaves a branch's `ext`
+splits it: the branch moves one level down (its children's addresses are full prefixes,
+so they stay). Reading the least key walks one path; inserting or removing a key reads
+that path and writes its leaf (plus a parent bitmap when a child appears or empties).
+
+The shape depends on the order of past inserts and removals only, so it is deterministic.
+All keys of one set (one `ns`) have the same length; namespaces of one table have the same
+length too, so node keys of different sets never clash.
+"""
+from __future__ import annotations
+
+from bisect import bisect_left
+from typing import Iterator
+
+LEAF, BRANCH = 0, 1
+LEAF_CAP = 16
+
+
+def _bits(bitmap: bytes) -> int:
+    return int.from_bytes(bitmap, "little")
+
+
+def _bitmap(bits: int) -> bytes:
+    return bits.to_bytes(32, "little")
+
+
+def _lowest(bits: int) -> int:
+    return (bits & -bits).bit_length() - 1
+
+
+def _common_prefix(items: list[bytes], depth: int) -> bytes:
+    """The bytes from `depth` on that all (sorted) items share, leaving at least one to
+    branch on."""
+    first, last = items[0], items[-1]
+    n = depth
+    while n < len(first) - 1 and first[n] == last[n]:
+        n += 1
+    return first[depth:n]
+
+
+def _write_burst(ctx, ns: bytes, path: bytes, items: list[bytes]) -> None:
+    """Write `items` (sorted, > LEAF_CAP, all under `path`) as a branch at `path`."""
+    ext = _common_prefix(items, len(path))
+    depth = len(path) + len(ext)
+    groups: dict[int, list[bytes]] = {}
+    for k in items:
+        groups.setdefault(k[depth], []).append(k)
+    bits = 0
+    for b, group in groups.items():
+        bits |= 1 << b
+        child = path + ext + bytes([b])
+        if len(group) > LEAF_CAP and depth + 1 < len(group[0]):
+            _write_burst(ctx, ns, child, group)
+        else:
+            ctx.put_record(ns + child, [LEAF, group])
+    ctx.put_record(ns + path, [BRANCH, _bitmap(bits), ext])
+
+
+def insert(ctx, ns: bytes, key: bytes) -> bool:
+    """Add `key`; False if it was already there."""
+    path = b""
+    node = ctx.get_record(ns)
+    while node is not None and node[0] == BRANCH:
+        ext = node[2]
+        depth = len(path) + len(ext)
+        if key[len(path):depth] != ext:          # `key` leaves the branch's common prefix: split
+            i = next(j for j in range(len(ext)) if key[len(path) + j] != ext[j])
+            old = path + ext[:i] + ext[i:i + 1]
+            new = path + ext[:i] + key[len(path) + i:len(path) + i + 1]
+            ctx.put_record(ns + old, [BRANCH, node[1], ext[i + 1:]])
+            ctx.put_record(ns + new, [LEAF, [key]])
+            ctx.put_record(ns + path, [BRANCH, _bitmap((1 << ext[i]) | (1 << key[len(path) + i])), ext[:i]])
+            return True
+        bits = _bits(node[1])
+        bit = 1 << key[depth]
+        if not bits & bit:             # the child is empty: it is about to hold `key`
+            ctx.put_record(ns + path, [BRANCH, _bitmap(bits | bit), ext])
+        path = key[:depth + 1]
+        node = ctx.get_record(ns + path)
+    items = [] if node is None else node[1]
+    i = bisect_left(items, key)
+    if i < len(items) and items[i] == key:
+        return False
+    items.insert(i, key)
+    if len(items) > LEAF_CAP and len(path) < len(key):
+        _write_burst(ctx, ns, path, items)
+    else:
+        ctx.put_record(ns + path, [LEAF, items])
+    return True
+
+
+def remove(ctx, ns: bytes, key: bytes) -> bool:
+    """Drop `key`; False if it was not there. Emptied nodes are deleted, bottom up."""
+    branches: list[tuple[bytes, int, bytes, int]] = []     # (path, bits, ext, branch byte)
+    path = b""
+    node = ctx.get_record(ns)
+    while node is not None and node[0] == BRANCH:
+        ext = node[2]
+        depth = len(path) + len(ext)
+        bits = _bits(node[1])
+        if key[len(path):depth] != ext or not bits & (1 << key[depth]):
+            return False
+        branches.append((path, bits, ext, key[depth]))
+        path = key[:depth + 1]
+        node = ctx.get_record(ns + path)
+    if node is None:
+        return False
+    items = node[1]
+    i = bisect_left(items, key)
+    if i == len(items) or items[i] != key:
+        return False
+    del items[i]
+    if items:
+        ctx.put_record(ns + path, [LEAF, items])
+        return True
+    ctx.delete(ns + path)
+    while branches:
+        p, bits, ext, b = branches.pop()
+        bits &= ~(1 << b)
+        if bits:
+            ctx.put_record(ns + p, [BRANCH, _bitmap(bits), ext])
+            return True
+        ctx.delete(ns + p)
+    return True
+
+
+class _Nodes:
+    """The nodes one `replace` reads and writes, decoded once: its removal and insertion
+    walk the same upper path, which then costs one read, not two. Writes go through."""
+    __slots__ = ("ctx", "seen")
+
+    def __init__(self, ctx) -> None:
+        self.ctx, self.seen = ctx, {}
+
+    def get_record(self, key: bytes):
+        node = self.seen.get(key, _UNSEEN)
+        if node is _UNSEEN:
+            node = self.seen[key] = self.ctx.get_record(key)
+        return node
+
+    def put_record(self, key: bytes, node) -> None:
+        self.seen[key] = node
+        self.ctx.put_record(key, node)
+
+    def delete(self, key: bytes) -> None:
+        self.seen[key] = None
+        self.ctx.delete(key)
+
+
+_UNSEEN = object()
+
+
+def replace(ctx, ns: bytes, old: bytes, new: bytes) -> None:
+    """Swap `old` (present) for `new` (absent). When `new` belongs in the leaf that holds
+    `old` -- it shares that leaf's path, as a holder's rank key mostly does after a small
+    share movement -- this is one read of the path and one write, not two walks;
+    otherwise the removal and the insertion share the nodes they both read."""
+    nodes = _Nodes(ctx)
+    path = b""
+    node = nodes.get_record(ns)
+    while node is not None and node[0] == BRANCH:
+        depth = len(path) + len(node[2])
+        if old[len(path):depth] != node[2]:
+            break
+        path = old[:depth + 1]
+        node = nodes.get_record(ns + path)
+    if node is not None and node[0] == LEAF and new[:len(path)] == path and old in node[1]:
+        items = node[1]
+        items.remove(old)
+        items.insert(bisect_left(items, new), new)
+        ctx.put_record(ns + path, [LEAF, items])
+        return
+    remove(nodes, ns, old)
+    insert(nodes, ns, new)
+
+
+def first(view, ns: bytes) -> bytes | None:
+    """The least key of the set, or None if it is empty."""
+    path = b""
+    node = view.get_record(ns)
+    while node is not None and node[0] == BRANCH:
+        path += node[2] + bytes([_lowest(_bits(node[1]))])
+        node = view.get_record(ns + path)
+    if not node or not node[1]:
+        return None
+    return node[1][0]
+
+
+def iter_keys(view, ns: bytes, limit: int) -> Iterator[bytes]:
+    """The least `limit` keys in order (for queries; reads O(limit / LEAF_CAP) nodes)."""
+    if limit <= 0:
+        return
+    stack = [b""]
+    count = 0
+    while stack:
+        path = stack.pop()
+        node = view.get_record(ns + path)
+        if node is None:
+            continue
+        if node[0] == LEAF:
+            for k in node[1]:
+                yield k
+                count += 1
+                if count >= limit:
+                    return
+            continue
+        bits = _bits(node[1])
+        children = []
+        while bits:
+            b = _lowest(bits)
+            children.append(path + node[2] + bytes([b]))
+            bits &= bits - 1
+        stack.extend(reversed(children))
