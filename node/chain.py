@@ -8,25 +8,18 @@ serve (block H, commit H) to peers catching up.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from consensus.types import Commit, InvalidCommit, ValidatorSet
 from node import faults
 from node.durable import atomic_write
-from state.app import BlockResult, Ledger, TxResult
+from state.app import BlockResult, Ledger
 from state.block import Block, Header, compute_data_hash, compute_evidence_hash, compute_last_commit_hash
 from state.codec import decode_value
 from state.errors import BlockError
 from state.genesis import Genesis
 from state.keys import block_record_key, tx_record_key
 from state.store import Store
-
-
-@dataclass
-class ExecutedBlock:
-    block: Block
-    result: BlockResult
 
 
 class Chain:
@@ -160,6 +153,3 @@ class Chain:
             raise BlockError("invalid_commit", str(e)) from None
         return self.commit_block(block, commit, frozenset())
 
-
-def tx_result_json(r: TxResult) -> dict:
-    return {"code": int(r.code), "code_name": r.code.name.lower(), "log": r.log}

@@ -111,6 +111,20 @@ def peer_id_from_seed(seed: bytes) -> PeerId:
     return ID.from_pubkey(key_pair_from_seed(seed).public_key).to_base58()
 
 
+def check_addresses(listen: str, persistent_peers: list[str]) -> None:
+    """Raise ValueError unless `listen` is a multiaddr and every persistent peer is one
+    that names its peer id (/p2p/<id>), so a config is refused before the node starts."""
+    def parse(a: str) -> multiaddr.Multiaddr:
+        try:
+            return multiaddr.Multiaddr(a)
+        except Exception as e:  # multiaddr raises several types
+            raise ValueError(f"p2p: bad multiaddr: {e}") from None
+    parse(listen)
+    for p in persistent_peers:
+        if "/p2p/" not in str(parse(p)):
+            raise ValueError(f"p2p.persistent_peers: {p!r} has no /p2p/<peer id>")
+
+
 def content_message_id(msg: rpc_pb2.Message) -> bytes:
     """Message id = sha256(topics, data): the same bytes relayed by several peers are
     one message, whoever forwards it (libp2p's default id is sender + seqno)."""

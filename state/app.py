@@ -15,16 +15,10 @@ A transaction in a block goes through two stages (see docs/ledger.md, "Failed tx
 """
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from typing import Mapping
 
-from state.accounts import (
-    checked_sub,
-    get_account,
-    process_transfer,
-    set_account,
-)
+from state.accounts import checked_sub, get_account, set_account
 from state.block import (
     Block,
     compute_data_hash,
@@ -45,49 +39,15 @@ from state.keys import (
     valset_record_key,
 )
 from state.params import Params
+from state.registry import END_BLOCK, PROCESSORS
 from state.staking import (
     compute_next_validator_set,
-    process_create_validator,
     process_double_sign,
-    process_evidence,
     process_fee_distribution,
     process_liveness,
-    process_stake,
     process_unbonding_queue,
-    process_unjail,
-    process_unstake,
 )
 from state.tx import SignedTx, decode_tx, tx_id, validate_basic, verify_signature
-
-ProcessFn = Callable[[Context, SignedTx], None]
-
-# kind -> process function. Asset kinds come from state/assets.py (the attribution work),
-# which exports PROCESSORS: dict[str, ProcessFn] for its kinds.
-PROCESSORS: dict[str, ProcessFn] = {
-    "transfer": process_transfer,
-    "create_validator": process_create_validator,
-    "stake": process_stake,
-    "unstake": process_unstake,
-    "unjail": process_unjail,
-    "evidence": process_evidence,
-}
-
-
-def _load_assets():
-    try:
-        return importlib.import_module("state.assets")
-    except ModuleNotFoundError as e:
-        if e.name != "state.assets":
-            raise
-        return None
-
-
-_ASSETS = _load_assets()
-if _ASSETS is not None:
-    PROCESSORS.update(_ASSETS.PROCESSORS)
-# end-of-block steps of the asset side, after the block's txs (state/assets.py END_BLOCK: the
-# market's expiry sweep, then settling Proof of Attribution escrows whose windows ended)
-END_BLOCK: tuple[Callable[[Context], None], ...] = tuple(getattr(_ASSETS, "END_BLOCK", ()))
 
 
 # --- results ----------------------------------------------------------------------------
