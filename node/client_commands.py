@@ -15,8 +15,9 @@ from typing import Any, Callable
 import click
 
 from node.cli_types import HEIGHT, UINT, Parsed
-from node.home import Home
-from node.keys import KeyError_, KeyPair, Keyring, decode_address, encode_address
+from node.config import ConfigError
+from node.keyring_options import KeyringChoice, keyring_params
+from node.keys import KeyError_, KeyPair, decode_address, encode_address
 from node.numbers import parse_uint
 from node.rpc_client import RpcClient, RpcClientError
 
@@ -96,11 +97,10 @@ def field_parser(check: Any) -> tuple[click.ParamType, str]:
     return UINT, "integer (uopen, ppm or count)"
 
 
-def load_signer(key_name: str, home: Path, keyring_dir: Path | None) -> KeyPair:
-    ring = Keyring(keyring_dir) if keyring_dir else Home(home).keyring
+def load_signer(key_name: str, home: Path, keyring: KeyringChoice) -> KeyPair:
     try:
-        return ring.get(key_name)
-    except KeyError_ as e:
+        return keyring.open(home).get(key_name)
+    except (KeyError_, ConfigError) as e:
         fail(str(e))
         raise
 
@@ -135,7 +135,7 @@ def make_tx_command(kind: str, schema: Any) -> click.Command:
 
     def callback(**kw: Any) -> None:
         fields = fields_in_order(kw)
-        key = load_signer(kw["from_"], kw["home"], kw["keyring_dir"])
+        key = load_signer(kw["from_"], kw["home"], KeyringChoice.pop_from(kw))
         try:
             with RpcClient(kw["node"], timeout=30) as c:
                 res = sign_and_send(c, key, kind, fields, fee=kw["fee"], nonce=kw["nonce"],
@@ -150,8 +150,7 @@ def make_tx_command(kind: str, schema: Any) -> click.Command:
     params += [
         click.Option(["--from", "from_"], required=True, help="key name in the keyring"),
         click.Option(["--home"], type=click.Path(path_type=Path), default=DEFAULT_HOME, show_default=True),
-        click.Option(["--keyring-dir"], type=click.Path(path_type=Path), default=None,
-                     help="keyring directory (default: <home>/keyring)"),
+        *keyring_params(),
         click.Option(["--node"], default=DEFAULT_NODE, show_default=True, help="RPC address"),
         click.Option(["--fee"], type=UINT, default=1000, show_default=True, help="fee in uopen"),
         click.Option(["--nonce"], type=UINT, default=None, help="default: the account's next nonce"),

@@ -65,6 +65,14 @@ class MempoolSection:
     gossip_batch_interval_ms: int = 100
 
 
+KEYRING_BACKENDS = ("file", "test")
+
+
+@dataclass
+class KeyringSection:
+    backend: str = "test"
+
+
 @dataclass
 class Config:
     node: NodeSection = field(default_factory=NodeSection)
@@ -72,6 +80,7 @@ class Config:
     rpc: RPCSection = field(default_factory=RPCSection)
     consensus: ConsensusSection = field(default_factory=ConsensusSection)
     mempool: MempoolSection = field(default_factory=MempoolSection)
+    keyring: KeyringSection = field(default_factory=KeyringSection)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -110,6 +119,8 @@ COMMENTS: dict[str, str] = {
     "mempool.block_max_bytes": "most tx bytes a proposer puts in one block",
     "mempool.gossip_batch_max_txs": "txs per gossip batch message",
     "mempool.gossip_batch_interval_ms": "how often pending new txs are gossiped as one batch",
+    "keyring": "Account keys used by `keys`, `tx` and `light tx` with this home",
+    "keyring.backend": "file: sealed under a passphrase in <home>/keyring-file; test: plaintext in <home>/keyring",
 }
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -178,6 +189,8 @@ def config_from_dict(data: dict[str, Any]) -> Config:
 def validate(cfg: Config) -> None:
     if cfg.node.log_level not in LOG_LEVELS:
         raise ConfigError(f"node.log_level: must be one of {', '.join(LOG_LEVELS)}, got {cfg.node.log_level!r}")
+    if cfg.keyring.backend not in KEYRING_BACKENDS:
+        raise ConfigError(f"keyring.backend: must be one of {', '.join(KEYRING_BACKENDS)}, got {cfg.keyring.backend!r}")
     if not cfg.node.moniker or len(cfg.node.moniker) > 64:
         raise ConfigError("node.moniker: must be 1..64 characters")
     if not cfg.p2p.listen.startswith("/"):

@@ -5,7 +5,8 @@
     <home>/config/node_key.json          libp2p identity (0600)
     <home>/config/priv_validator_key.json  consensus key (0600)
     <home>/data/                         state db, WAL, last-signed record
-    <home>/keyring/                      account keys (0600 each)
+    <home>/keyring/                      account keys, `test` backend (plaintext, 0600 each)
+    <home>/keyring-file/                 account keys, `file` backend (sealed, 0600 each)
 """
 from __future__ import annotations
 
@@ -61,9 +62,13 @@ class Home:
     def last_sign_file(self) -> Path:
         return self.data_dir / "priv_validator_state.json"
 
+    def keyring_dir(self, backend: str) -> Path:
+        return self.root / ("keyring" if backend == "test" else f"keyring-{backend}")
+
     @property
     def keyring(self) -> Keyring:
-        return Keyring(self.root / "keyring")
+        """The plaintext (`test` backend) keyring; node/keyring_options.py picks a backend."""
+        return Keyring(self.keyring_dir("test"))
 
     def load_config(self) -> Config:
         return load_config(self.config_file)

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import click
 
-from node.config import ConfigError
-from node.home import DEFAULT_BALANCE, DEFAULT_STAKE, Home, init_home, make_genesis, write_genesis
+from node.config import Config, ConfigError
+from node.home import DEFAULT_BALANCE, DEFAULT_STAKE, init_home, make_genesis, write_genesis
+from node.keyring_options import KeyringChoice, keyring_options
 from node.keys import KeyError_, encode_address
+from node.sealed_key import PassphraseError
 
 DEFAULT_HOME = Path.home() / ".attrchain"
 
@@ -26,12 +28,17 @@ def fail(msg: str) -> None:
 @click.option("--moniker", required=True, help="a human-readable name for this node")
 @click.option("--chain-id", default="attrchain-local", show_default=True)
 @click.option("--overwrite", is_flag=True, help="rewrite config and genesis (keys are kept)")
-def init_command(home_dir: Path, moniker: str, chain_id: str, overwrite: bool) -> None:
-    """Create a node home: config, genesis (this node the only validator), keys, data dir."""
+@keyring_options
+def init_command(home_dir: Path, moniker: str, chain_id: str, overwrite: bool,
+                 keyring: KeyringChoice) -> None:
+    """Create a node home: config, genesis (this node the only validator), keys, data dir.
+    The operator's account key goes in the keyring of --keyring-backend, which the config keeps."""
     try:
-        home = init_home(home_dir, moniker, overwrite=overwrite)
+        cfg = Config()
+        cfg.keyring.backend = keyring.backend or cfg.keyring.backend
+        home = init_home(home_dir, moniker, config=cfg, overwrite=overwrite)
         vkey = home.validator_key()
-        ring = home.keyring
+        ring = keyring.open(home.root)
         operator = ring.get(moniker) if moniker in ring.names() else ring.add(moniker)
         doc = make_genesis(chain_id, int(time.time() * 1000),
                            [(vkey.pub_key, operator.address, DEFAULT_STAKE, moniker)],
@@ -48,19 +55,13 @@ def init_command(home_dir: Path, moniker: str, chain_id: str, overwrite: bool) -
 
 @click.group("keys")
 def keys_group() -> None:
-    """Account keys in <home>/keyring (files mode 0600)."""
+    """Account keys: <home>/keyring (plaintext) or <home>/keyring-file (encrypted), files 0600."""
 
 
 def home_option(f):
-    f = click.option("--keyring-dir", type=click.Path(path_type=Path), default=None,
-                     help="keyring directory (default: <home>/keyring)")(f)
+    f = keyring_options(f)
     return click.option("--home", "home_dir", type=click.Path(path_type=Path),
                         default=DEFAULT_HOME, show_default=True)(f)
-
-
-def _ring(home_dir: Path, keyring_dir: Path | None):
-    from node.keys import Keyring
-    return Keyring(keyring_dir) if keyring_dir else Home(home_dir).keyring
 
 
 def _echo_key(name: str, key) -> None:
@@ -72,23 +73,28 @@ def _echo_key(name: str, key) -> None:
 @keys_group.command("add")
 @click.argument("name")
 @home_option
-def keys_add(name: str, home_dir: Path, keyring_dir: Path | None) -> None:
+def keys_add(name: str, home_dir: Path, keyring: KeyringChoice) -> None:
     """Create a new account key NAME."""
     try:
-        k = _ring(home_dir, keyring_dir).add(name)
-    except KeyError_ as e:
+        k = keyring.open(home_dir).add(name)
+    except (KeyError_, ConfigError) as e:
         fail(str(e))
     _echo_key(name, k)
 
 
 @keys_group.command("list")
 @home_option
-def keys_list(home_dir: Path, keyring_dir: Path | None) -> None:
+def keys_list(home_dir: Path, keyring: KeyringChoice) -> None:
     """List account keys."""
-    ring = _ring(home_dir, keyring_dir)
+    try:
+        ring = keyring.open(home_dir)
+    except ConfigError as e:
+        fail(str(e))
     for name in ring.names():
         try:
             click.echo(f"{name}\t{encode_address(ring.get(name).address)}")
+        except PassphraseError as e:  # the same for every key: stop at the first
+            fail(str(e))
         except KeyError_ as e:
             click.echo(f"{name}\t<unreadable: {e}>")
 
@@ -96,10 +102,10 @@ def keys_list(home_dir: Path, keyring_dir: Path | None) -> None:
 @keys_group.command("show")
 @click.argument("name")
 @home_option
-def keys_show(name: str, home_dir: Path, keyring_dir: Path | None) -> None:
+def keys_show(name: str, home_dir: Path, keyring: KeyringChoice) -> None:
     """Show an account key's address and public key (never the private key)."""
     try:
-        k = _ring(home_dir, keyring_dir).get(name)
-    except KeyError_ as e:
+        k = keyring.open(home_dir).get(name)
+    except (KeyError_, ConfigError) as e:
         fail(str(e))
     _echo_key(name, k)

@@ -105,7 +105,8 @@ def save_key(path: Path, key: KeyPair, kind: str, name: str = "") -> None:
     write_private_file(path, (json.dumps(doc, indent=2) + "\n").encode())
 
 
-def load_key(path: Path) -> KeyPair:
+def read_private_json(path: Path) -> dict:
+    """A key file's JSON object; refused when group or others have any access to it."""
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
@@ -114,19 +115,37 @@ def load_key(path: Path) -> KeyPair:
         raise KeyError_(f"{path}: readable by others (mode {oct(mode & 0o777)}); chmod 600 it")
     try:
         doc = json.loads(path.read_text())
-        seed = bytes.fromhex(doc["priv_seed"])
-    except (ValueError, KeyError, TypeError) as e:
+    except ValueError as e:
         raise KeyError_(f"{path}: malformed key file ({e})") from None
+    if not isinstance(doc, dict):
+        raise KeyError_(f"{path}: malformed key file (not a JSON object)")
+    return doc
+
+
+def checked_key(path: Path, doc: dict, seed: bytes) -> KeyPair:
+    """The key of `seed`, which must match the public key the file states."""
     if len(seed) != 32:
         raise KeyError_(f"{path}: seed must be 32 bytes")
     key = KeyPair(seed)
     if doc.get("pub_key") and doc["pub_key"] != key.pub_key.hex():
-        raise KeyError_(f"{path}: pub_key does not match priv_seed")
+        raise KeyError_(f"{path}: pub_key does not match the private key")
     return key
 
 
+def load_key(path: Path) -> KeyPair:
+    doc = read_private_json(path)
+    if "crypto" in doc:
+        raise KeyError_(f"{path}: an encrypted key: use --keyring-backend file")
+    try:
+        seed = bytes.fromhex(doc["priv_seed"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise KeyError_(f"{path}: malformed key file ({e})") from None
+    return checked_key(path, doc, seed)
+
+
 class Keyring:
-    """Account keys, one file per name in a directory."""
+    """The `test` keyring backend: account keys in plaintext, one file per name in a
+    directory (node/file_keyring.py holds the encrypted one)."""
 
     def __init__(self, directory: Path):
         self.directory = directory
@@ -141,14 +160,21 @@ class Keyring:
         if p.exists():
             raise KeyError_(f"key {name!r} already exists in {self.directory}")
         key = key or KeyPair.generate()
-        save_key(p, key, "account", name)
+        self._save(p, key, name)
         return key
 
     def get(self, name: str) -> KeyPair:
         p = self.path(name)
         if not p.exists():
             raise KeyError_(f"no key named {name!r} in {self.directory}")
-        return load_key(p)
+        return self._load(p)
+
+    # how a backend stores a key: here in plaintext
+    def _save(self, path: Path, key: KeyPair, name: str) -> None:
+        save_key(path, key, "account", name)
+
+    def _load(self, path: Path) -> KeyPair:
+        return load_key(path)
 
     def names(self) -> list[str]:
         if not self.directory.exists():

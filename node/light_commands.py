@@ -393,11 +393,12 @@ def submit_command(tx_hex: str, directory: Path, node: str | None, peer: str | N
 def make_light_tx_command(kind: str, schema: Any) -> click.Command:
     """`light tx <kind>`: sign with the PROVEN nonce, submit, wait, prove inclusion."""
     from node.client_commands import field_options, load_signer
+    from node.keyring_options import KeyringChoice, keyring_params
     params, fields_in_order = field_options(schema)
 
     def callback(**kw: Any) -> None:
         fields = fields_in_order(kw)
-        key = load_signer(kw["from_"], kw["home"], kw["keyring_dir"])
+        key = load_signer(kw["from_"], kw["home"], KeyringChoice.pop_from(kw))
         cfg = _load_config(kw["directory"])
 
         async def make(client: Any) -> bytes:
@@ -414,7 +415,7 @@ def make_light_tx_command(kind: str, schema: Any) -> click.Command:
     params += [
         click.Option(["--from", "from_"], required=True, help="key name in the keyring"),
         click.Option(["--home"], type=click.Path(path_type=Path), default=DEFAULT_HOME),
-        click.Option(["--keyring-dir"], type=click.Path(path_type=Path), default=None),
+        *keyring_params(),
         click.Option(["--dir", "directory"], type=click.Path(path_type=Path), default=DEFAULT_DIR),
         click.Option(["--node"], default=None, help="RPC address (default: the one given at init)"),
         click.Option(["--peer"], default=None, help="submit over libp2p to this multiaddr"),

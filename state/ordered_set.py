@@ -138,6 +138,28 @@ def remove(ctx, ns: bytes, key: bytes) -> bool:
     return True
 
 
+def replace(ctx, ns: bytes, old: bytes, new: bytes) -> None:
+    """Swap `old` (present) for `new` (absent). When `new` belongs in the leaf that holds
+    `old` -- it shares that leaf's path, as a holder's rank key mostly does after a small
+    share movement -- this is one read of the path and one write, not two walks."""
+    path = b""
+    node = ctx.get_record(ns)
+    while node is not None and node[0] == BRANCH:
+        depth = len(path) + len(node[2])
+        if old[len(path):depth] != node[2]:
+            break
+        path = old[:depth + 1]
+        node = ctx.get_record(ns + path)
+    if node is not None and node[0] == LEAF and new[:len(path)] == path and old in node[1]:
+        items = node[1]
+        items.remove(old)
+        items.insert(bisect_left(items, new), new)
+        ctx.put_record(ns + path, [LEAF, items])
+        return
+    remove(ctx, ns, old)
+    insert(ctx, ns, new)
+
+
 def first(view, ns: bytes) -> bytes | None:
     """The least key of the set, or None if it is empty."""
     path = b""

@@ -154,9 +154,11 @@ def _write_position(ctx, asset_id: bytes, account: bytes, pos: Position, old_sha
         old_shares = 0
     if old_shares != pos.shares:
         ns = RANK + asset_id
-        if old_shares:
+        if old_shares and pos.shares:
+            ordered_set.replace(ctx, ns, _rank_key(old_shares, account), _rank_key(pos.shares, account))
+        elif old_shares:
             ordered_set.remove(ctx, ns, _rank_key(old_shares, account))
-        if pos.shares:
+        else:
             ordered_set.insert(ctx, ns, _rank_key(pos.shares, account))
     ctx.put_record(position_key(asset_id, account), pos.encode())
 

@@ -80,6 +80,11 @@ async def test_rpc_endpoints_and_errors(nursery):
         doc = (await c.get("/openapi.json")).json()
         assert doc["openapi"].startswith("3.") and "/broadcast_tx_commit" in doc["paths"]
         assert "/query/earnings" in doc["paths"]
+        assert {"/query/holdings", "/query/orders", "/query/order", "/query/book", "/query/fills"} <= set(doc["paths"])
+        r = await c.get("/query/book", params={"id": "bb"})
+        assert r.json() == {"kind": "book", "params": {"id": "bb"}, "height": None}
+        r = await c.get("/query/holdings", params={"address": "open1x"})
+        assert r.json()["params"] == {"address": "open1x"}
         m = (await c.get("/metrics")).text
         assert 'attrchain_rpc_errors_total{status="400"} 10.0' in m
         assert "attrchain_mempool_size" in m

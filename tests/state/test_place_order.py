@@ -244,3 +244,25 @@ def test_invalid_expiry_beyond_max_order_blocks(cast):
 def test_invalid_side(cast):
     m = _model(cast)
     assert_rejected(cast, _order_tx(cast, "eve", m, side="short"), Code.OUT_OF_RANGE, charged=False)
+
+
+def test_place_order_worked_example_accrual_across_a_fill(cast):
+    """docs/market.md, "Worked example": every figure there is asserted here."""
+    m = _model(cast)                                             # 950 uopen a use reach the holders
+    use(cast, "uma", m, 1_000)
+    ask, _ = place(cast, "eve", m, "sell", 250_000, 10)
+    use(cast, "uma", m, 1_000)
+    assert holder_accrued(cast, "eve", m) == 1_900              # locked shares earn for the seller
+    before = balances(cast, "eve", "gus")
+    bid, _ = place(cast, "gus", m, "buy", 250_000, 12)
+    after = balances(cast, "eve", "gus")
+    assert before["gus"] - after["gus"] == 2_500_000 + FEE     # 3,000,000 escrowed, 500,000 back
+    assert after["eve"] - before["eve"] == 2_500_000 + 1_900    # the price, and her settled 1,900
+    assert earned(cast, "eve", m) == 1_900 and holder_accrued(cast, "gus", m) == 0
+    use(cast, "uma", m, 1_000)
+    assert (holder_accrued(cast, "eve", m), holder_accrued(cast, "gus", m)) == (712, 237)
+    from state.revenue import get_rights
+    assert get_rights(view(cast), m).vault == 950               # 949 owed, 1 held for the two halves
+    use(cast, "uma", m, 1_000)
+    assert (holder_accrued(cast, "eve", m), holder_accrued(cast, "gus", m)) == (1_425, 475)
+    assert get_rights(view(cast), m).vault == 1_900             # the halves came back together

@@ -117,6 +117,13 @@ def test_ordered_set_least_key_under_inserts_and_removals(make_key):
     for k in rng.sample(keys, len(keys)):
         if rng.random() < 0.2:                                   # churn: out and back in
             assert ordered_set.remove(ctx, b"t/", k) and ordered_set.insert(ctx, b"t/", k)
+        if rng.random() < 0.3:                                   # replaced by a neighbour and back
+            other = bytes(k[:-1]) + bytes([k[-1] ^ 1])
+            if other not in live:
+                ordered_set.replace(ctx, b"t/", k, other)
+                assert ordered_set.first(ctx, b"t/") == min(live - {k} | {other})
+                assert list(ordered_set.iter_keys(ctx, b"t/", 700)) == sorted(live - {k} | {other})
+                ordered_set.replace(ctx, b"t/", other, k)
         assert ordered_set.remove(ctx, b"t/", k)
         live.discard(k)
         assert ordered_set.first(ctx, b"t/") == (min(live) if live else None)
