@@ -14,11 +14,9 @@ from consensus.types import Commit, InvalidCommit, ValidatorSet
 from node import faults
 from node.durable import atomic_write
 from state.app import BlockResult, Ledger
-from state.block import Block, Header, compute_data_hash, compute_evidence_hash, compute_last_commit_hash
-from state.codec import decode_value
+from state.block import Block
 from state.errors import BlockError
 from state.genesis import Genesis
-from state.keys import block_record_key, tx_record_key
 from state.store import Store
 
 
@@ -54,7 +52,7 @@ class Chain:
         return self.ledger.validator_set(height)
 
     def block_bytes(self, height: int) -> bytes | None:
-        return self.store.get_record(block_record_key(height))
+        return self.ledger.block_record(height)
 
     def block(self, height: int) -> Block | None:
         raw = self.block_bytes(height)
@@ -91,30 +89,17 @@ class Chain:
         return True
 
     def tx_record(self, tx_id: bytes) -> tuple[int, int, int, str] | None:
-        raw = self.store.get_record(tx_record_key(tx_id))
-        return None if raw is None else tuple(decode_value(raw))  # type: ignore[return-value]
+        return self.ledger.tx_record(tx_id)
 
     # -- building and executing blocks
     def make_block(self, txs: list[bytes], proposer: bytes, now_ms: int,
                    evidence: list[bytes] | None = None) -> Block:
         """A block for height+1 from the committed state (the proposer's getValue)."""
         height = self.height + 1
-        _, last_time, last_id = self.last_block()
-        last_commit = self.commit(height - 1) if height > 1 else None
-        evidence = evidence or []
-        header = Header(
-            chain_id=self.chain_id, height=height,
-            time_ms=max(now_ms, last_time + 1),
-            last_block_id=last_id,
-            last_commit_hash=compute_last_commit_hash(last_commit),
-            data_hash=compute_data_hash(txs),
-            evidence_hash=compute_evidence_hash(evidence),
-            validators_hash=self.validator_set(height).hash(),
-            next_validators_hash=self.validator_set(height + 1).hash(),
-            app_hash=self.app_hash,
-            proposer=proposer,
-        )
-        return Block(header, list(txs), evidence, last_commit)
+        last_time = self.last_block()[1]
+        return self.ledger.next_block(txs, time_ms=max(now_ms, last_time + 1), proposer=proposer,
+                                      evidence=evidence,
+                                      last_commit=self.commit(height - 1) if height > 1 else None)
 
     def execute(self, block: Block, verified_tx_ids: frozenset[bytes]) -> BlockResult:
         """Validate and execute (nothing written); cached by block id. Raises BlockError."""

@@ -505,7 +505,9 @@ class Node:
 
     async def run_tx_gossip(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         from p2p.tx_gossip import open_tx_gossip
-        async with open_tx_gossip(self.transport, self.topics.txs, batched=True, check_tx=self.admission.check_tx,
+        from state.tx import tx_id
+        async with open_tx_gossip(self.transport, self.topics.txs, tx_id=tx_id, batched=True,
+                                  check_tx=self.admission.check_tx,
                                   flush_interval=self.config.mempool.gossip_batch_interval_ms / 1000) as g:
             self.tx_gossip = g
             task_status.started()

@@ -21,6 +21,7 @@ from typing import Mapping
 from state.accounts import checked_sub, get_account, set_account
 from state.block import (
     Block,
+    Header,
     compute_data_hash,
     compute_evidence_hash,
     compute_last_commit_hash,
@@ -229,6 +230,35 @@ class Ledger:
 
     def query(self, key: bytes, height: int | None = None) -> tuple[bytes | None, bytes]:
         return self.store.prove(key, height)
+
+    def block_record(self, height: int) -> bytes | None:
+        """The encoded block committed at `height`."""
+        return self.store.get_record(block_record_key(height))
+
+    def tx_record(self, tx_id: bytes) -> tuple[int, int, int, str] | None:
+        """(height, index in the block, code, log) of a committed tx."""
+        raw = self.store.get_record(tx_record_key(tx_id))
+        return None if raw is None else tuple(decode_value(raw))  # type: ignore[return-value]
+
+    # --- building ---------------------------------------------------------------------------------
+    def next_block(self, txs: list[bytes], *, time_ms: int, proposer: bytes,
+                   evidence: list[bytes] | None = None, last_commit=None) -> Block:
+        """The block for height+1 on the committed state: the one place a header is built
+        (its hashes, validator sets and app hash are the ledger's to compute)."""
+        height = self.height + 1
+        evidence = list(evidence or [])
+        header = Header(
+            chain_id=self.chain_id, height=height, time_ms=time_ms,
+            last_block_id=self.last_block()[2],
+            last_commit_hash=compute_last_commit_hash(last_commit),
+            data_hash=compute_data_hash(txs),
+            evidence_hash=compute_evidence_hash(evidence),
+            validators_hash=self.validator_set(height).hash(),
+            next_validators_hash=self.validator_set(height + 1).hash(),
+            app_hash=self.app_hash,
+            proposer=proposer,
+        )
+        return Block(header, list(txs), evidence, last_commit)
 
     def _block_info(self, height: int, time_ms: int, proposer: bytes = b"") -> BlockInfo:
         return BlockInfo(self.chain_id, height, time_ms, self.params, proposer, self.validator_set)

@@ -7,7 +7,8 @@ import trio
 from p2p.messages import TxBatch
 from p2p.memory import open_memory_network
 from p2p.transport import MessageTooLarge, PeerEvent, RequestError, Transport
-from p2p.tx_gossip import open_tx_gossip, tx_id
+from p2p.tx_gossip import open_tx_gossip
+from state.tx import tx_id
 
 TOPIC = "/attrchain/mem/txs/1"
 
@@ -119,8 +120,8 @@ async def test_penalised_peer_is_banned_after_enough_points():
 async def test_tx_gossip_delivers_each_tx_once_despite_duplicates_and_relays():
     async with open_memory_network(seed=3, duplicate=0.5, delay=0.002) as net:
         async with net.open_transport("a") as ta, net.open_transport("b") as tb, net.open_transport("c") as tc:
-            async with open_tx_gossip(ta, TOPIC) as a, open_tx_gossip(tb, TOPIC) as b, \
-                    open_tx_gossip(tc, TOPIC, batched=True) as c:
+            async with open_tx_gossip(ta, TOPIC, tx_id=tx_id) as a, open_tx_gossip(tb, TOPIC, tx_id=tx_id) as b, \
+                    open_tx_gossip(tc, TOPIC, tx_id=tx_id, batched=True) as c:
                 txs_a = [b"a-%d" % i for i in range(500)]
                 txs_b = [b"b-%d" % i for i in range(500)]
                 for tx in txs_a:
@@ -152,8 +153,8 @@ async def test_tx_gossip_delivers_each_tx_once_despite_duplicates_and_relays():
 async def test_tx_gossip_flushes_at_the_size_limit_without_waiting():
     async with open_memory_network() as net:
         async with net.open_transport("a") as ta, net.open_transport("b") as tb:
-            async with open_tx_gossip(ta, TOPIC, flush_interval=3600, max_batch_bytes=1000) as a, \
-                    open_tx_gossip(tb, TOPIC) as b:
+            async with open_tx_gossip(ta, TOPIC, tx_id=tx_id, flush_interval=3600, max_batch_bytes=1000) as a, \
+                    open_tx_gossip(tb, TOPIC, tx_id=tx_id) as b:
                 for i in range(10):
                     a.submit(b"%03d" % i + b"x" * 97)  # 10 x 100 bytes fills a batch
                 got = await receive_txs(b, 9, within=2)  # long before the hour
@@ -163,7 +164,7 @@ async def test_tx_gossip_flushes_at_the_size_limit_without_waiting():
 async def test_bad_batch_penalises_its_source_and_delivers_nothing():
     async with open_memory_network() as net:
         async with net.open_transport("a") as ta, net.open_transport("b") as tb:
-            async with open_tx_gossip(tb, TOPIC) as b:
+            async with open_tx_gossip(tb, TOPIC, tx_id=tx_id) as b:
                 await ta.publish(TOPIC, b"\xc1garbage")
                 await ta.publish(TOPIC, TxBatch((b"ok",)).encode())
                 (got,) = await receive_txs(b, 1)
@@ -195,7 +196,7 @@ async def test_topic_check_refuses_before_delivery_and_blames_only_when_asked():
 async def test_tx_gossip_with_a_tx_check_refuses_a_batch_holding_one_invalid_tx():
     async with open_memory_network() as net:
         async with net.open_transport("a") as ta, net.open_transport("b") as tb:
-            async with open_tx_gossip(tb, TOPIC, check_tx=lambda tx: not tx.startswith(b"forged")) as b:
+            async with open_tx_gossip(tb, TOPIC, tx_id=tx_id, check_tx=lambda tx: not tx.startswith(b"forged")) as b:
                 await ta.publish(TOPIC, TxBatch((b"ok-1", b"forged")).encode())
                 await ta.publish(TOPIC, TxBatch((b"ok-2",)).encode())
                 (got,) = await receive_txs(b, 1)
