@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "sim": "node.sim_command:command",
     "init": "node.home_commands:init_command",
     "keys": "node.home_commands:keys_group",
+    "genesis": "node.genesis_commands:genesis_group",
     "testnet": "testnet.commands:testnet_group",
     "start": "node.run:start_command",
     "tx": "node.client_commands:tx_group",

@@ -22,7 +22,7 @@ dir_option = click.option("--dir", "directory", type=click.Path(path_type=Path),
 
 @click.group("testnet")
 def testnet_group() -> None:
-    """A local multi-process testnet on 127.0.0.1."""
+    """Multi-process testnets: local on 127.0.0.1 (up/down/...), or homes for many machines (generate)."""
 
 
 class Rates:
@@ -163,3 +163,7 @@ testnet_group.add_command(demo_command, "demo")
 from testnet.bench_testnet import command as bench_command  # noqa: E402
 
 testnet_group.add_command(bench_command, "bench")
+
+from testnet.generate import command as generate_command  # noqa: E402
+
+testnet_group.add_command(generate_command, "generate")
