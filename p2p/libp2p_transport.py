@@ -110,17 +110,24 @@ def peer_id_from_seed(seed: bytes) -> PeerId:
     return ID.from_pubkey(key_pair_from_seed(seed).public_key).to_base58()
 
 
+def _parse_multiaddr(a: str) -> multiaddr.Multiaddr:
+    try:
+        return multiaddr.Multiaddr(a)
+    except Exception as e:  # multiaddr raises several types
+        raise ValueError(f"p2p: bad multiaddr: {e}") from None
+
+
+def multiaddr_protocols(addr: str) -> list[str]:
+    """The protocol names of a multiaddr, e.g. ["ip4", "tcp"]; ValueError if it is not one."""
+    return [p.name for p in _parse_multiaddr(addr).protocols()]
+
+
 def check_addresses(listen: str, persistent_peers: list[str]) -> None:
     """Raise ValueError unless `listen` is a multiaddr and every persistent peer is one
     that names its peer id (/p2p/<id>), so a config is refused before the node starts."""
-    def parse(a: str) -> multiaddr.Multiaddr:
-        try:
-            return multiaddr.Multiaddr(a)
-        except Exception as e:  # multiaddr raises several types
-            raise ValueError(f"p2p: bad multiaddr: {e}") from None
-    parse(listen)
+    _parse_multiaddr(listen)
     for p in persistent_peers:
-        if "/p2p/" not in str(parse(p)):
+        if "/p2p/" not in str(_parse_multiaddr(p)):
             raise ValueError(f"p2p.persistent_peers: {p!r} has no /p2p/<peer id>")
 
 
