@@ -27,10 +27,12 @@ from node.chain import Chain
 from node.checker import LedgerChecker
 from node.config import Config
 from node.durable import Wal
+from node.evidence_pool import EvidencePool
 from node.home import Home
 from node.logs import get_logger, log_event
 from node.mempool import Mempool, TxRejected
 from node.metrics import NodeMetrics
+from node.proposer import BlockBuilder
 from node.sync import PulledVotes, SyncedBlocks, VoteCache
 from node.tx_waiters import TxWaiters
 from p2p.ids import ChainTopics
@@ -104,7 +106,9 @@ class Node:
         self._nursery: trio.Nursery | None = None
         self.pending_decision: tuple[int, bytes, Commit] | None = None
         self.early_proposals: list[BlockProposal] = []
-        self.pending_evidence: dict[bytes, bytes] = {}  # hash -> encoded DuplicateVoteEvidence
+        self.evidence = EvidencePool()
+        self.builder = None if validator_key is None else BlockBuilder(
+            self.chain, self.mempool, self.evidence, validator_key.address, config.mempool)
         self.admission = Admission(self)
 
     # ------------------------------------------------------------------ helpers for others
@@ -263,7 +267,7 @@ class Node:
             log_event(log, logging.WARNING, "equivocation", validator=e.evidence.validator,
                       height=e.evidence.height)
             raw = e.evidence.encode()
-            if self._add_evidence(raw):
+            if self.evidence.add(raw):
                 try:
                     await self.transport.publish(self.topics.evidence, EvidenceMessage(raw).encode())
                 except Exception as err:  # never let gossip stop consensus
@@ -280,45 +284,10 @@ class Node:
         assert self._nursery is not None
         self._nursery.start_soon(fire)
 
-    def _add_evidence(self, raw: bytes) -> bool:
-        import hashlib
-        key = hashlib.sha256(raw).digest()
-        if key in self.pending_evidence or len(self.pending_evidence) >= 64:
-            return False
-        self.pending_evidence[key] = raw
-        return True
-
     def _get_value(self, height: int, round: int) -> list:
-        """Proposer: reap the mempool and build the block for (height, round), with the
-        pending evidence the ledger accepts (an invalid item would make the block invalid)."""
-        mc = self.config.mempool
-        reaped = self.mempool.reap(mc.block_max_txs, mc.block_max_bytes)
-        now = int(time.time() * 1000)
-        txs = [t.raw for t in reaped]
-        evidence = list(self.pending_evidence.values())
-        block = self.chain.make_block(txs, self.validator_key.address, now, evidence)
-        if evidence:
-            try:
-                self.chain.execute(block, self.mempool.verified_ids)
-            except BlockError:
-                # keep only the items that pass on their own; drop the others for good
-                good = []
-                for ev in evidence:
-                    try:
-                        self.chain.execute(self.chain.make_block([], self.validator_key.address, now, good + [ev]),
-                                           frozenset())
-                        good.append(ev)
-                    except BlockError:
-                        self.pending_evidence = {k: v for k, v in self.pending_evidence.items() if v != ev}
-                block = self.chain.make_block(txs, self.validator_key.address, now, good)
+        """Proposer: the block for (height, round), node/proposer.py."""
+        block = self.builder.build()
         self._remember_block(block)
-        try:
-            self.chain.execute(block, self.mempool.verified_ids)
-        except BlockError as e:
-            # should not happen: our own block from our own state; propose an empty one
-            log_event(log, logging.ERROR, "own_block_invalid", reason=e.reason, error=e.message)
-            block = self.chain.make_block([], self.validator_key.address, int(time.time() * 1000))
-            self._remember_block(block)
         log_event(log, logging.DEBUG, "proposing", height=height, round=round, txs=len(block.txs))
         return self.driver.value_ready(height, round, block.id())
 
@@ -366,9 +335,7 @@ class Node:
 
     def _after_commit(self, block: Block, result: Any) -> None:
         tx_ids = [r.tx_id for r in result.tx_results]
-        if block.evidence and self.pending_evidence:
-            included = set(block.evidence)
-            self.pending_evidence = {k: v for k, v in self.pending_evidence.items() if v not in included}
+        self.evidence.remove_included(block.evidence)
         self.wal.truncate()
         self.mempool.update(tx_ids)
         self.waiters.committed(tx_ids)
@@ -501,7 +468,7 @@ class Node:
                 self.metrics.gossip_drops.labels("invalid_evidence").inc()
                 self.transport.penalise(g.source, e.code)
                 continue
-            self._add_evidence(msg.evidence)
+            self.evidence.add(msg.evidence)
 
     async def run_tx_gossip(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         from p2p.tx_gossip import open_tx_gossip
