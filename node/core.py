@@ -1,5 +1,6 @@
 """The node's handle on the consensus driver (consensus/driver.py): building it from the
-config and the validator key, recovering it from the WAL, and naming effect kinds."""
+config and the validator key, recovering it from the WAL. The effects it returns are run
+by the consensus task's executor (node/node.py `_run_effect`, one `match` over them)."""
 from __future__ import annotations
 
 import logging
@@ -7,10 +8,9 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from consensus.driver import Driver
 from consensus.messages import (
-    Broadcast, Decide, EvidenceFound, GetValue, ProposalReceived, ScheduleTimeout, StartHeight,
-    TimeoutElapsed, ValueBytes, ValueReady, VoteReceived, WalAppend,
+    Broadcast, Decide, ProposalReceived, StartHeight, TimeoutElapsed, ValueBytes, ValueReady, VoteReceived,
 )
-from consensus.params import ConsensusParams, TimeoutKind
+from consensus.params import ConsensusParams
 from consensus.signer import Signer
 from consensus.types import InvalidCommit
 from consensus.wal import MAX_VALUE_BYTES, decode_record, encode_record, replay
@@ -22,18 +22,6 @@ if TYPE_CHECKING:
     from node.node import Node
 
 log = get_logger("attrchain.consensus")
-
-_KINDS = {WalAppend: "wal", Broadcast: "broadcast", ScheduleTimeout: "timeout",
-          GetValue: "get_value", Decide: "decide", EvidenceFound: "evidence"}
-
-
-def effect_kind(e: Any) -> str:
-    return _KINDS.get(type(e), "unknown")
-
-
-def encode_wal(record: Any) -> bytes:
-    return encode_record(record)
-
 
 class WalInputLog:
     """The driver's InputLog on the node's WAL file: each input the driver acts on is
@@ -98,10 +86,6 @@ class WalInputLog:
                     self.values[r.value_id] = 0  # the file was fsynced when opened
                     blocks.append(block)
         return blocks
-
-
-def is_commit_timeout(t: Any) -> bool:
-    return t.kind == TimeoutKind.COMMIT
 
 
 def params_from_config(cfg) -> ConsensusParams:

@@ -20,7 +20,10 @@ from typing import Any
 import trio
 
 from consensus.crypto import Ed25519Key
+from consensus.messages import Broadcast, Decide, Effect, EvidenceFound, GetValue, ScheduleTimeout, WalAppend
+from consensus.params import TimeoutKind
 from consensus.types import Commit, Proposal, Vote
+from consensus.wal import encode_record
 from node import core, faults
 from node.admission import Admission
 from node.chain import Chain
@@ -167,24 +170,25 @@ class Node:
     async def _handle(self, inp: Any) -> None:
         d = self.driver
         assert d is not None
-        if isinstance(inp, VerifiedVote):
-            self.vote_cache.add(inp.vote.height, inp.vote.round, inp.raw)
-            await self._run_effects(d.on_vote(inp.vote))
-        elif isinstance(inp, BlockProposal):
-            await self._on_block_proposal(inp)
-        elif isinstance(inp, DriverTimeout):
-            await self._run_effects(d.on_timeout(inp.timeout))
-        elif isinstance(inp, StartNextHeight):
-            if inp.after_height == self.chain.height:
-                await self._start_height()
-        elif isinstance(inp, SyncedBlocks):
-            await self._apply_synced(inp)
-        elif isinstance(inp, PulledVotes):  # verified by the puller (node/sync.py)
-            for v, raw in inp.votes:
-                self.vote_cache.add(v.height, v.round, raw)
-                await self._run_effects(d.on_vote(v))
-        else:
-            log_event(log, logging.ERROR, "unknown_input", type=type(inp).__name__)
+        match inp:
+            case VerifiedVote(vote=vote, raw=raw):
+                self.vote_cache.add(vote.height, vote.round, raw)
+                await self._run_effects(d.on_vote(vote))
+            case BlockProposal():
+                await self._on_block_proposal(inp)
+            case DriverTimeout(timeout=timeout):
+                await self._run_effects(d.on_timeout(timeout))
+            case StartNextHeight(after_height=after_height):
+                if after_height == self.chain.height:
+                    await self._start_height()
+            case SyncedBlocks():
+                await self._apply_synced(inp)
+            case PulledVotes(votes=votes):  # verified by the puller (node/sync.py)
+                for v, raw in votes:
+                    self.vote_cache.add(v.height, v.round, raw)
+                    await self._run_effects(d.on_vote(v))
+            case _:
+                log_event(log, logging.ERROR, "unknown_input", type=type(inp).__name__)
         self._set_round(d.round)
 
     async def _start_height(self) -> None:
@@ -250,34 +254,37 @@ class Node:
             if more:
                 queue[0:0] = more
 
-    async def _run_effect(self, e: Any) -> list:
-        kind = core.effect_kind(e)
-        if kind == "wal":
-            self.wal.append(core.encode_wal(e.record), sync=e.sync)
-        elif kind == "broadcast":
-            await self._broadcast(e.message)
-        elif kind == "timeout":
-            self._schedule(e.timeout, e.duration_ms)
-        elif kind == "get_value":
-            return self._get_value(e.height, e.round)
-        elif kind == "decide":
-            self.pending_decision = (e.height, e.value_id, e.commit)
-            await self._finish_decision()
-        elif kind == "evidence":
-            log_event(log, logging.WARNING, "equivocation", validator=e.evidence.validator,
-                      height=e.evidence.height)
-            raw = e.evidence.encode()
-            if self.evidence.add(raw):
-                try:
-                    await self.transport.publish(self.topics.evidence, EvidenceMessage(raw).encode())
-                except Exception as err:  # never let gossip stop consensus
-                    log_event(log, logging.WARNING, "publish_failed", error=str(err))
+    async def _run_effect(self, e: Effect) -> list:
+        """Run one of the driver's effects; returns the driver's effects it led to."""
+        match e:
+            case WalAppend(record=record, sync=sync):
+                self.wal.append(encode_record(record), sync=sync)
+            case Broadcast(message=message):
+                await self._broadcast(message)
+            case ScheduleTimeout(timeout=timeout, duration_ms=duration_ms):
+                self._schedule(timeout, duration_ms)
+            case GetValue(height=height, round=round):
+                return self._get_value(height, round)
+            case Decide(height=height, value_id=value_id, commit=commit):
+                self.pending_decision = (height, value_id, commit)
+                await self._finish_decision()
+            case EvidenceFound(evidence=evidence):
+                log_event(log, logging.WARNING, "equivocation", validator=evidence.validator,
+                          height=evidence.height)
+                raw = evidence.encode()
+                if self.evidence.add(raw):
+                    try:
+                        await self.transport.publish(self.topics.evidence, EvidenceMessage(raw).encode())
+                    except Exception as err:  # never let gossip stop consensus
+                        log_event(log, logging.WARNING, "publish_failed", error=str(err))
+            case _:
+                raise TypeError(f"unknown effect {e!r}")
         return []
 
     def _schedule(self, timeout: Any, duration_ms: int) -> None:
         async def fire() -> None:
             await trio.sleep(duration_ms / 1000)
-            if core.is_commit_timeout(timeout):
+            if timeout.kind == TimeoutKind.COMMIT:
                 await self.inputs.send(StartNextHeight(timeout.height))
             else:
                 await self.inputs.send(DriverTimeout(timeout))
