@@ -106,7 +106,7 @@ class Node:
         self.total_txs = 0
         self.last_commit_time: float | None = None
         self.started_at = time.monotonic()
-        self._nursery: trio.Nursery | None = None
+        self._timers: trio.Nursery | None = None  # run_consensus's own
         self.pending_decision: tuple[int, bytes, Commit] | None = None
         self.early_proposals: list[BlockProposal] = []
         self.evidence = EvidencePool()
@@ -155,17 +155,20 @@ class Node:
     async def run_consensus(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         """The one task that owns the driver, the chain and the WAL."""
         self.driver = core.Core(self)
-        task_status.started()
-        effects = self.driver.recover(self.wal.records)
-        await self._run_effects(effects)
-        if self.driver.driver.state is None:  # recovery finished a decided height: go on
-            await self._start_height()
-        self._set_round(self.driver.round)
-        async for inp in self._inputs_rx:
-            try:
-                await self._handle(inp)
-            except BlockError as e:
-                log_event(log, logging.WARNING, "block_rejected", reason=e.reason, error=e.message)
+        # the timers are this task's children: they end with it, and nothing else starts them
+        async with trio.open_nursery() as timers:
+            self._timers = timers
+            task_status.started()
+            effects = self.driver.recover(self.wal.records)
+            await self._run_effects(effects)
+            if self.driver.driver.state is None:  # recovery finished a decided height: go on
+                await self._start_height()
+            self._set_round(self.driver.round)
+            async for inp in self._inputs_rx:
+                try:
+                    await self._handle(inp)
+                except BlockError as e:
+                    log_event(log, logging.WARNING, "block_rejected", reason=e.reason, error=e.message)
 
     async def _handle(self, inp: Any) -> None:
         d = self.driver
@@ -288,8 +291,8 @@ class Node:
                 await self.inputs.send(StartNextHeight(timeout.height))
             else:
                 await self.inputs.send(DriverTimeout(timeout))
-        assert self._nursery is not None
-        self._nursery.start_soon(fire)
+        assert self._timers is not None
+        self._timers.start_soon(fire)
 
     def _get_value(self, height: int, round: int) -> list:
         """Proposer: the block for (height, round), node/proposer.py."""
