@@ -30,7 +30,8 @@ class Chain:
         self.seen_commit_file = seen_commit_file
         self._executed: dict[bytes, BlockResult] = {}  # block id -> result (current height)
         # tx id -> SignedTx decoded AND signature-verified at admission (the mempool
-        # checker's cache): execution neither decodes nor verifies those again
+        # checker's cache, the one "admitted" cache): execution neither decodes nor
+        # verifies those again
         self.admitted: dict | None = None
 
     def close(self) -> None:
@@ -101,22 +102,22 @@ class Chain:
                                       evidence=evidence,
                                       last_commit=self.commit(height - 1) if height > 1 else None)
 
-    def execute(self, block: Block, verified_tx_ids: frozenset[bytes]) -> BlockResult:
+    def execute(self, block: Block) -> BlockResult:
         """Validate and execute (nothing written); cached by block id. Raises BlockError."""
         bid = block.id()
         res = self._executed.get(bid)
         if res is None:
-            res = self.ledger.execute_block(block, verified_tx_ids, self.admitted)
+            res = self.ledger.execute_block(block, admitted=self.admitted)
             if len(self._executed) > 16:
                 self._executed.clear()
             self._executed[bid] = res
         return res
 
-    def commit_block(self, block: Block, commit: Commit, verified_tx_ids: frozenset[bytes]) -> BlockResult:
+    def commit_block(self, block: Block, commit: Commit) -> BlockResult:
         """Persist the seen commit, then the block's state and records in one batch."""
         if commit.value_id != block.id() or commit.height != block.height:
             raise BlockError("commit_mismatch", "commit is not for this block")
-        result = self.execute(block, verified_tx_ids)
+        result = self.execute(block)
         atomic_write(self.seen_commit_file, commit.encode())
         faults.crash_point("seen_commit", block.height)  # test-only (node/faults.py)
         self.ledger.commit(result)
@@ -136,5 +137,5 @@ class Chain:
             vs.verify_commit(self.chain_id, commit)
         except InvalidCommit as e:
             raise BlockError("invalid_commit", str(e)) from None
-        return self.commit_block(block, commit, frozenset())
+        return self.commit_block(block, commit)
 

@@ -234,7 +234,7 @@ class Node:
             return
         self._remember_block(block)
         try:
-            self.chain.execute(block, self.mempool.verified_ids)
+            self.chain.execute(block)
             valid = True
         except BlockError as e:
             log_event(log, logging.WARNING, "invalid_proposal", height=p.height, round=p.round,
@@ -340,7 +340,7 @@ class Node:
             return
         self.pending_decision = None
         self.driver.input_log.make_durable(value_id)  # before the seen commit names it
-        result = self.chain.commit_block(block, commit, self.mempool.verified_ids)
+        result = self.chain.commit_block(block, commit)
         self._after_commit(block, result)
 
     def _after_commit(self, block: Block, result: Any) -> None:

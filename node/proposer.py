@@ -42,20 +42,20 @@ class BlockBuilder:
         txs = [t.raw for t in reaped]
         now = self.clock_ms()
         block = self.chain.make_block(txs, self.proposer, now, self.evidence.pending())
-        if block.evidence and not self._executes(block, self.mempool.verified_ids):
+        if block.evidence and not self._executes(block):
             good = self.evidence.accepted(
-                lambda items: self._executes(self.chain.make_block([], self.proposer, now, items), frozenset()))
+                lambda items: self._executes(self.chain.make_block([], self.proposer, now, items)))
             block = self.chain.make_block(txs, self.proposer, now, good)
         try:
-            self.chain.execute(block, self.mempool.verified_ids)
+            self.chain.execute(block)
         except BlockError as e:
             log_event(log, logging.ERROR, "own_block_invalid", reason=e.reason, error=e.message)
             block = self.chain.make_block([], self.proposer, self.clock_ms())
         return block
 
-    def _executes(self, block: Block, verified_tx_ids: frozenset[bytes]) -> bool:
+    def _executes(self, block: Block) -> bool:
         try:
-            self.chain.execute(block, verified_tx_ids)
+            self.chain.execute(block)
         except BlockError:
             return False
         return True
