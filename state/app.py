@@ -31,6 +31,7 @@ from state.context import BlockInfo, Context
 from state.errors import BlockError, Code, TxError
 from state.keys import (
     CHAIN_ID,
+    account_key,
     LAST_BLOCK_RECORD,
     PARAMS,
     block_id_record_key,
@@ -230,6 +231,11 @@ class Ledger:
 
     def query(self, key: bytes, height: int | None = None) -> tuple[bytes | None, bytes]:
         return self.store.prove(key, height)
+
+    def account(self, address: bytes) -> tuple[int, int]:
+        """(balance, nonce) on the committed state; an account never seen has (0, 0)."""
+        raw = self.store.get(account_key(address))
+        return (0, 0) if raw is None else tuple(decode_value(raw)[:2])  # type: ignore[return-value]
 
     def block_record(self, height: int) -> bytes | None:
         """The encoded block committed at `height`."""
