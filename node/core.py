@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from consensus.driver import Driver
 from consensus.messages import (
-    Broadcast, Decide, ProposalReceived, StartHeight, TimeoutElapsed, ValueBytes, ValueReady, VoteReceived,
+    Broadcast, Decide, ProposalReceived, StartHeight, ValueBytes, ValueReady,
 )
 from consensus.params import ConsensusParams
 from consensus.signer import Signer
@@ -141,7 +141,7 @@ class Core:
             log_event(log, logging.INFO, "wal_replayed", height=h, records=len(records),
                       round=self.round, resend=sum(1 for e in fx if type(e) is Broadcast))
             return fx
-        return self.start_height(h, self.node.chain.validator_set(h))
+        return self.driver.apply(StartHeight(h, self.node.chain.validator_set(h)))
 
     def _decided_by_seen_commit(self, h: int) -> Decide | None:
         """Decide(h) from the seen commit if it is for h, valid, and its block is here."""
@@ -155,17 +155,3 @@ class Core:
             return None
         return Decide(h, seen.round, seen.value_id, seen)
 
-    def start_height(self, height: int, valset) -> list:
-        return self.driver.apply(StartHeight(height, valset))
-
-    def on_vote(self, vote) -> list:
-        return self.driver.apply(VoteReceived(vote))
-
-    def on_proposal(self, proposal, valid: bool) -> list:
-        return self.driver.apply(ProposalReceived(proposal, valid))
-
-    def on_timeout(self, timeout) -> list:
-        return self.driver.apply(TimeoutElapsed(timeout))
-
-    def value_ready(self, height: int, round: int, value_id: bytes) -> list:
-        return self.driver.apply(ValueReady(height, round, value_id))

@@ -20,7 +20,11 @@ from typing import Any
 import trio
 
 from consensus.crypto import Ed25519Key
-from consensus.messages import Broadcast, Decide, Effect, EvidenceFound, GetValue, ScheduleTimeout, WalAppend
+from consensus.driver import Driver
+from consensus.messages import (
+    Broadcast, Decide, Effect, EvidenceFound, GetValue, ProposalReceived, ScheduleTimeout, StartHeight,
+    TimeoutElapsed, ValueReady, VoteReceived, WalAppend,
+)
 from consensus.params import TimeoutKind
 from consensus.types import Commit, Proposal, Vote
 from consensus.wal import encode_record
@@ -101,7 +105,8 @@ class Node:
         self.blocks: dict[bytes, Block] = {}   # value id -> block, for the current height
         self.block_txs: dict[bytes, bytes] = {}  # tx id -> tx of those blocks
         self.wal = Wal(home.wal_file)
-        self.driver: core.Core | None = None
+        self.core: core.Core | None = None     # recovery and the WAL input log
+        self.driver: Driver | None = None      # the consensus driver, fed the core's own inputs
         self.tx_gossip = None
         self.total_txs = 0
         self.last_commit_time: float | None = None
@@ -154,16 +159,17 @@ class Node:
     # ------------------------------------------------------------------ the consensus task
     async def run_consensus(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         """The one task that owns the driver, the chain and the WAL."""
-        self.driver = core.Core(self)
+        self.core = core.Core(self)
+        self.driver = self.core.driver
         # the timers are this task's children: they end with it, and nothing else starts them
         async with trio.open_nursery() as timers:
             self._timers = timers
             task_status.started()
-            effects = self.driver.recover(self.wal.records)
+            effects = self.core.recover(self.wal.records)
             await self._run_effects(effects)
-            if self.driver.driver.state is None:  # recovery finished a decided height: go on
+            if self.driver.state is None:  # recovery finished a decided height: go on
                 await self._start_height()
-            self._set_round(self.driver.round)
+            self._set_round(self.core.round)
             async for inp in self._inputs_rx:
                 try:
                     await self._handle(inp)
@@ -176,11 +182,11 @@ class Node:
         match inp:
             case VerifiedVote(vote=vote, raw=raw):
                 self.vote_cache.add(vote.height, vote.round, raw)
-                await self._run_effects(d.on_vote(vote))
+                await self._run_effects(d.apply(VoteReceived(vote)))
             case BlockProposal():
                 await self._on_block_proposal(inp)
             case DriverTimeout(timeout=timeout):
-                await self._run_effects(d.on_timeout(timeout))
+                await self._run_effects(d.apply(TimeoutElapsed(timeout)))
             case StartNextHeight(after_height=after_height):
                 if after_height == self.chain.height:
                     await self._start_height()
@@ -189,19 +195,19 @@ class Node:
             case PulledVotes(votes=votes):  # verified by the puller (node/sync.py)
                 for v, raw in votes:
                     self.vote_cache.add(v.height, v.round, raw)
-                    await self._run_effects(d.on_vote(v))
+                    await self._run_effects(d.apply(VoteReceived(v)))
             case _:
                 log_event(log, logging.ERROR, "unknown_input", type=type(inp).__name__)
-        self._set_round(d.round)
+        self._set_round(self.core.round)
 
     async def _start_height(self) -> None:
         h = self.chain.height + 1
-        if self.driver.driver.height >= h:
+        if self.driver.height >= h:
             return  # already started (a commit timeout and a catch-up can both ask)
-        if self.driver.driver.height == h - 1:
+        if self.driver.height == h - 1:
             # precommits that arrived during the commit timeout join the seen commit that
             # our next proposal carries as its last_commit (fees, downtime accounting)
-            final = self.driver.driver.final_commit()
+            final = self.driver.final_commit()
             if final is not None:
                 self.chain.extend_seen_commit(final)
         # keep blocks of proposals for h that arrived during the commit timeout
@@ -211,7 +217,7 @@ class Node:
             self._remember_block(b)
         self.pending_decision = None
         self._set_round(0, force=True)
-        await self._run_effects(self.driver.start_height(h, self.chain.validator_set(h)))
+        await self._run_effects(self.driver.apply(StartHeight(h, self.chain.validator_set(h))))
         early, self.early_proposals = self.early_proposals, []
         for bp in early:
             if bp.proposal.height == h:
@@ -244,7 +250,7 @@ class Node:
             log_event(log, logging.ERROR, "proposal_execution_error", height=p.height, round=p.round,
                       error=f"{type(e).__name__}: {e}")
             valid = False
-        await self._run_effects(self.driver.on_proposal(p, valid))
+        await self._run_effects(self.driver.apply(ProposalReceived(p, valid)))
         if self.pending_decision and self.pending_decision[1] == p.value_id and valid:
             await self._finish_decision()
 
@@ -299,7 +305,7 @@ class Node:
         block = self.builder.build()
         self._remember_block(block)
         log_event(log, logging.DEBUG, "proposing", height=height, round=round, txs=len(block.txs))
-        return self.driver.value_ready(height, round, block.id())
+        return self.driver.apply(ValueReady(height, round, block.id()))
 
     async def _broadcast(self, message: Proposal | Vote) -> None:
         try:
@@ -339,7 +345,7 @@ class Node:
             self.catchup_wanted.set()
             return
         self.pending_decision = None
-        self.driver.input_log.make_durable(value_id)  # before the seen commit names it
+        self.core.input_log.make_durable(value_id)  # before the seen commit names it
         result = self.chain.commit_block(block, commit)
         self._after_commit(block, result)
 
