@@ -66,7 +66,6 @@ async def run_services(node, rpc_listen: str | None, *, task_status=trio.TASK_ST
     cfg = node.config
     node.metrics.attach_transport(node.transport.counters)
     async with trio.open_nursery() as nursery:
-        node._nursery = nursery
         register_handlers(node)
         from node.light.serve import register_light_handlers  # submit-tx, light-block, proof
         register_light_handlers(node)

@@ -9,6 +9,7 @@ the library's spam protection off and our per-peer inbound limiter on, synchrono
 validators that never raise, our own bounded outbound queue per topic with backpressure
 on the library's 32-entry per-peer queue, persistent peers as gossipsub direct peers
 redialled by our own supervisor every 0.2 s, peer scoring for non-validator peers.
+What a peer sends is admitted by p2p/policy.py, the policy the memory transport runs too.
 """
 from __future__ import annotations
 
@@ -48,11 +49,10 @@ from .counters import TransportCounters
 from .inbound import InboundGate
 from .ids import ChainTopics
 from .limiter import InboundLimiter
-from .messages import MessageError, decode_gossip
 from .penalties import DEFAULT_POINTS, POINTS, PenaltyBook
+from .policy import RESPONSE_OK, Answer, InboundPolicy
 from .transport import (
     EventFanout, Gossip, GossipCheck, MessageTooLarge, PeerEvent, PeerId, RequestError, RequestHandler,
-    apply_check,
 )
 
 log = logging.getLogger("attrchain.p2p")
@@ -97,7 +97,6 @@ class _Pubsub(Pubsub):
 PEER_QUEUE_HIGH_WATER = 20
 PEER_QUEUE_LIMIT = 32
 BACKPRESSURE_MAX_WAIT = 2.0  # a peer that does not drain for this long loses messages
-RESPONSE_OK = "ok"
 
 
 def key_pair_from_seed(seed: bytes):
@@ -109,6 +108,27 @@ def key_pair_from_seed(seed: bytes):
 def peer_id_from_seed(seed: bytes) -> PeerId:
     """The peer id (12D3KooW...) a node with this seed will have."""
     return ID.from_pubkey(key_pair_from_seed(seed).public_key).to_base58()
+
+
+def _parse_multiaddr(a: str) -> multiaddr.Multiaddr:
+    try:
+        return multiaddr.Multiaddr(a)
+    except Exception as e:  # multiaddr raises several types
+        raise ValueError(f"p2p: bad multiaddr: {e}") from None
+
+
+def multiaddr_protocols(addr: str) -> list[str]:
+    """The protocol names of a multiaddr, e.g. ["ip4", "tcp"]; ValueError if it is not one."""
+    return [p.name for p in _parse_multiaddr(addr).protocols()]
+
+
+def check_addresses(listen: str, persistent_peers: list[str]) -> None:
+    """Raise ValueError unless `listen` is a multiaddr and every persistent peer is one
+    that names its peer id (/p2p/<id>), so a config is refused before the node starts."""
+    _parse_multiaddr(listen)
+    for p in persistent_peers:
+        if "/p2p/" not in str(_parse_multiaddr(p)):
+            raise ValueError(f"p2p.persistent_peers: {p!r} has no /p2p/<peer id>")
 
 
 def content_message_id(msg: rpc_pb2.Message) -> bytes:
@@ -218,6 +238,9 @@ class Libp2pTransport:
             self.direct = []
         self.penalties = PenaltyBook(self.validators, config.ban_threshold, ban_seconds=config.ban_seconds)
         self.limiter = InboundLimiter(config.inbound_msgs_per_s, config.inbound_bytes_per_s)
+        self.policy = InboundPolicy(self, self.limiter, max_gossip_size=config.max_gossip_size,
+                                    max_request_size=config.max_request_size,
+                                    max_response_size=config.max_response_size)
         self._events = EventFanout(self.counters)
         self._connected: dict[ID, PeerId] = {}
         self._ever_connected: set[ID] = set()
@@ -456,22 +479,7 @@ class Libp2pTransport:
         data = msg.data
         if forwarder == self.local_id:
             return True  # our own publish: checked in publish()
-        peer = self._name(forwarder)
-        if self.penalties.is_banned(peer):
-            self.counters.drop("banned_peer")
-            return False
-        if not self.limiter.allow(peer, len(data)):
-            self.counters.drop("rate_limited")
-            self.penalise(peer, "rate_limited")
-            return False
-        try:
-            message = decode_gossip(kind, data, self.config.max_gossip_size)
-        except MessageError as err:
-            self.counters.drop(err.code)
-            self.penalise(peer, err.code)
-            return False
-        # The node's rules (signatures, windows) before gossipsub relays anything.
-        return check is None or apply_check(self, check, peer, message)
+        return self.policy.admit_gossip(self._name(forwarder), kind, data, check)
 
     async def _drain_subscription(self, subscription, send: trio.MemorySendChannel[Gossip]) -> None:
         async for msg in subscription:
@@ -564,39 +572,17 @@ class Libp2pTransport:
         peer = self._name(peer_id)
         self.counters.requests_in += 1
         try:
-            if self.penalties.is_banned(peer):
-                await self._respond(stream, "refused", b"peer is banned")
+            refusal = self.policy.refuse_peer(peer)
+            if refusal is not None:
+                await self._answer(stream, peer, refusal)
                 return
             with trio.move_on_after(self.config.handler_timeout) as scope:
                 try:
                     request = await read_varint_prefixed_bytes_limited(stream, self.config.max_request_size)
-                except LibMessageTooLarge:
-                    self.counters.drop("too_large")
-                    await self._respond_and_penalise(stream, peer, "too_large", b"request over the size limit")
-                    return
-                if not self.limiter.allow(peer, len(request)):
-                    self.counters.drop("rate_limited")
-                    await self._respond_and_penalise(stream, peer, "rate_limited", b"slow down")
-                    return
-                try:
-                    response = await handler(peer, request)
-                except RequestError as err:
-                    await self._respond(stream, err.code, err.reason.encode())
-                    return
-                except MessageError as err:
-                    self.counters.drop(err.code)
-                    await self._respond_and_penalise(stream, peer, err.code, err.reason.encode())
-                    return
-                except Exception as exc:
-                    self.counters.drop("handler_error")
-                    log.exception("request handler failed: %r", exc)
-                    await self._respond(stream, "internal", type(exc).__name__.encode())
-                    return
-                if len(response) > self.config.max_response_size:
-                    self.counters.drop("response_too_large")
-                    await self._respond(stream, "too_large", b"response over the size limit")
-                    return
-                await self._respond(stream, RESPONSE_OK, response)
+                    refusal = self.policy.refuse_request(peer, len(request))
+                except LibMessageTooLarge:  # the library stopped reading at the limit
+                    refusal = self.policy.refuse_request(peer, self.config.max_request_size + 1)
+                await self._answer(stream, peer, refusal or await self.policy.serve(peer, handler, request))
             if scope.cancelled_caught:
                 self.counters.drop("handler_timeout")
         except Exception as exc:  # a reset stream, a vanished peer: never crash
@@ -611,14 +597,17 @@ class Libp2pTransport:
     async def _respond(self, stream: INetStream, code: str, body: bytes) -> None:
         await stream.write(encode_varint_prefixed(msgpack.packb([code, body], use_bin_type=True)))
 
-    async def _respond_and_penalise(self, stream: INetStream, peer: PeerId, code: str, body: bytes) -> None:
-        """Answer the error, then penalise: the penalty may ban and disconnect the peer,
-        which would otherwise never learn why its last request failed."""
+    async def _answer(self, stream: INetStream, peer: PeerId, answer: Answer) -> None:
+        """Answer, then penalise if the policy says so: the penalty may ban and disconnect
+        the peer, which would otherwise never learn why its last request failed."""
+        if not answer.penalise:
+            await self._respond(stream, answer.code, answer.body)
+            return
         try:
-            await self._respond(stream, code, body)
+            await self._respond(stream, answer.code, answer.body)
             await stream.close()
         finally:
-            self.penalise(peer, code)
+            self.penalise(peer, answer.code)
 
     async def request(self, peer: PeerId, protocol: str, payload: bytes, timeout: float = 5.0) -> bytes:
         if len(payload) > self.config.max_request_size:

@@ -15,7 +15,7 @@ from p2p.counters import TransportCounters
 from p2p.messages import CompactProposal, TxBatch, VoteMessage, VotesResponse
 from p2p.transport import IGNORE, RequestError
 from state.genesis import Genesis
-from state.tx import sign_tx
+from state.tx import sign_tx, tx_id
 from testnet.network import generate
 
 CHAIN = "adm-chain"
@@ -147,7 +147,7 @@ async def test_gossiped_txs_are_checked_once_before_relay(own_dir, monkeypatch):
         assert calls == [] and len(node.mempool) == 1
         # TxGossip refuses a batch holding one invalid tx (p2p/tx_gossip.py)
         from p2p.tx_gossip import TxGossip
-        g = TxGossip(t, "/attrchain/adm-chain/txs/1", check_tx=node.admission.check_tx)
+        g = TxGossip(t, "/attrchain/adm-chain/txs/1", tx_id=tx_id, check_tx=node.admission.check_tx)
         assert g.check_batch("p", TxBatch((good, bad))) == "invalid"
         assert g.check_batch("p", TxBatch((good,))) is None
     finally:
