@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import itertools
 
+import trio
+
 from state.app import Ledger
 from state.errors import TxError
 from state.tx import SignedTx, decode_tx, tx_id, validate_basic, verify_signature
 
 from node.mempool import PendingTx, TxRejected
+from node.sig_pool import MIN_PARALLEL, SignaturePool
 
 
 def code_name(code) -> str:
@@ -25,12 +28,19 @@ DECODED_CACHE_SIZE = 100_000
 
 
 class LedgerChecker:
-    def __init__(self, ledger: Ledger):
+    def __init__(self, ledger: Ledger, signature_threads: int = 1):
         self.ledger = ledger
         # tx id -> SignedTx that passed decode + signature here: check_state, the recheck
         # after each commit and block execution reuse it instead of decoding again.
         # Bounded: when full, the older half goes (a miss only costs a decode).
         self.decoded: dict[bytes, SignedTx] = {}
+        self.signatures = SignaturePool(signature_threads)
+
+    def _remember(self, stx: SignedTx) -> None:
+        if len(self.decoded) >= DECODED_CACHE_SIZE:
+            for k in list(itertools.islice(self.decoded, DECODED_CACHE_SIZE // 2)):
+                del self.decoded[k]
+        self.decoded[stx.id] = stx
 
     def verify(self, raw: bytes) -> PendingTx:
         stx = self.decoded.get(tx_id(raw))  # checked already (e.g. when its gossip batch was vetted)
@@ -41,11 +51,32 @@ class LedgerChecker:
                 verify_signature(stx)
             except TxError as e:
                 raise TxRejected(code_name(e.code), e.message) from None
-            if len(self.decoded) >= DECODED_CACHE_SIZE:
-                for k in list(itertools.islice(self.decoded, DECODED_CACHE_SIZE // 2)):
-                    del self.decoded[k]
-            self.decoded[stx.id] = stx
+            self._remember(stx)
         return PendingTx(stx.id, raw, stx.sender, stx.tx.nonce, stx.tx.fee)
+
+    # -- many txs at once: the signatures over the pool's threads (node/sig_pool.py);
+    # `verify` then finds them checked. A tx that fails is left out: `verify` says why.
+    def _unchecked(self, raws: list[bytes]) -> list[bytes]:
+        return [r for r in raws if tx_id(r) not in self.decoded]
+
+    def _check_args(self) -> tuple[str, int, int]:
+        return self.ledger.chain_id, self.ledger.params.max_tx_bytes, self.ledger.params.min_fee
+
+    def precheck(self, raws: list[bytes]) -> None:
+        """Blocking (the gossip topic check is synchronous)."""
+        for stx in self.signatures.check(self._unchecked(raws), *self._check_args()):
+            if stx is not None:
+                self._remember(stx)
+
+    async def precheck_async(self, raws: list[bytes]) -> None:
+        """The node's thread serves others meanwhile (RPC batches)."""
+        todo = self._unchecked(raws)
+        if len(todo) < MIN_PARALLEL or self.signatures.threads < 2:
+            return  # `verify` checks them inline, one by one
+        args = self._check_args()
+        for stx in await trio.to_thread.run_sync(self.signatures.check, todo, *args):
+            if stx is not None:
+                self._remember(stx)
 
     def account_nonce(self, sender: bytes) -> int:
         return self.ledger.account(sender)[1]

@@ -35,6 +35,7 @@ BENCH_COMMANDS: dict[str, str] = {
     "statesync": "testnet.bench_statesync:command",
     "poa": "node.poa.bench:command",
     "market": "testnet.bench_market:command",
+    "signatures": "testnet.bench_signatures:command",
 }
 
 

@@ -29,6 +29,8 @@ class P2PSection:
     persistent_peers: list[str] = field(default_factory=list)
     # how often the node redials a persistent peer it is not connected to
     redial_interval_ms: int = 1000
+    # every validator lists every other validator: relays among them are skipped
+    validator_full_mesh: bool = False
 
 
 @dataclass
@@ -63,6 +65,7 @@ class MempoolSection:
     block_max_bytes: int = 4 * 1024 * 1024
     gossip_batch_max_txs: int = 500
     gossip_batch_interval_ms: int = 100
+    signature_threads: int = 0  # 0 = one per core beyond the node's own (at most 8)
 
 
 KEYRING_BACKENDS = ("file", "test")
@@ -112,6 +115,7 @@ COMMENTS: dict[str, str] = {
     "p2p.listen": "multiaddr the node listens on",
     "p2p.persistent_peers": "peers to stay connected to: multiaddrs ending in /p2p/<peer id>",
     "p2p.redial_interval_ms": "how often a lost persistent peer is redialled",
+    "p2p.validator_full_mesh": "every validator lists every other as a persistent peer: a message from its origin is not relayed to the other validators (fewer duplicate deliveries)",
     "rpc": "HTTP JSON RPC (OpenAPI document at /openapi.json, Prometheus at /metrics)",
     "rpc.listen": "host:port the RPC server binds",
     "rpc.max_body_bytes": "largest request body accepted",
@@ -147,6 +151,7 @@ COMMENTS: dict[str, str] = {
     "statesync.enable": "on an empty home: fetch, verify and restore a snapshot, then block-sync the rest",
     "statesync.trust_height": "a height you trust (as the light client takes it); the snapshot must be above it",
     "statesync.trust_hash": "the block id (hex) at trust_height, from a source you trust",
+    "mempool.signature_threads": "threads checking the signatures of a tx batch (RPC or gossip); 0 = one per core beyond the node's own, at most 8; 1 = inline",
     "keyring": "Account keys used by `keys`, `tx` and `light tx` with this home",
     "keyring.backend": "file: sealed under a passphrase in <home>/keyring-file; test: plaintext in <home>/keyring",
 }
@@ -221,6 +226,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"keyring.backend: must be one of {', '.join(KEYRING_BACKENDS)}, got {cfg.keyring.backend!r}")
     if not cfg.node.moniker or len(cfg.node.moniker) > 64:
         raise ConfigError("node.moniker: must be 1..64 characters")
+    if not 0 <= cfg.mempool.signature_threads <= 64:
+        raise ConfigError(f"mempool.signature_threads: must be 0..64, got {cfg.mempool.signature_threads}")
     if not cfg.p2p.listen.startswith("/"):
         raise ConfigError(f"p2p.listen: not a multiaddr: {cfg.p2p.listen!r}")
     from p2p.libp2p_transport import check_addresses  # libp2p loads only when a config is checked

@@ -6,6 +6,11 @@
   verification is ~30 % of execution).
 - Per-sender nonce order: a sender's pending txs form a gap-free chain starting at its
   account nonce; a tx must extend its sender's chain.
+- Gossip does not keep a sender's order (a batch relayed by one peer can overtake the
+  batch before it sent directly, a peer queue can overflow), and the gossip layer never
+  delivers a tx twice: a gossiped tx at most `max_wait_ahead` nonces ahead WAITS (bounded
+  by `max_waiting`, oldest out first) and joins its chain when the gap fills. RPC clients
+  still get `nonce_gap`.
 - When full, the lowest-fee tx that ends some other sender's chain is evicted (evicting from
   the middle would strand the txs after it); a newcomer that pays no more than that is refused.
 - Reap: highest fee first across senders, nonce order within a sender, by count and bytes.
@@ -51,8 +56,14 @@ class TxChecker(Protocol):
 
 
 class Mempool:
-    def __init__(self, checker: TxChecker, max_txs: int, max_bytes: int, max_tx_bytes: int):
+    def __init__(self, checker: TxChecker, max_txs: int, max_bytes: int, max_tx_bytes: int,
+                 max_waiting: int = 10_000, max_wait_ahead: int = 64):
         self.checker = checker
+        self.max_waiting = max_waiting
+        self.max_wait_ahead = max_wait_ahead
+        # tx id -> a gossiped tx whose predecessor has not arrived; (sender, nonce) -> its id
+        self.waiting: OrderedDict[bytes, PendingTx] = OrderedDict()
+        self._waiting_at: dict[tuple[bytes, int], bytes] = {}
         self.max_txs = max_txs
         self.max_bytes = max_bytes
         self.max_tx_bytes = max_tx_bytes
@@ -76,14 +87,19 @@ class Mempool:
         return self.by_id.get(tx_id)
 
     # -- admission
-    def add(self, raw: bytes, gossip: bool = True) -> PendingTx:
+    def add(self, raw: bytes, gossip: bool = True, wait: bool = False) -> PendingTx | None:
+        """Admit `raw`; with `wait` (gossip), a tx a few nonces ahead waits for the
+        gap to fill instead of being refused: None then."""
         try:
-            return self._add(raw, gossip)
+            tx = self._add(raw, gossip, wait)
         except TxRejected as e:
             self.rejected[e.code] = self.rejected.get(e.code, 0) + 1
             raise
+        if tx is not None:
+            self._admit_waiting(tx.sender)
+        return tx
 
-    def _add(self, raw: bytes, gossip: bool) -> PendingTx:
+    def _add(self, raw: bytes, gossip: bool, wait: bool = False) -> PendingTx | None:
         if len(raw) > self.max_tx_bytes:
             raise TxRejected("tx_too_large", f"{len(raw)} bytes > mempool.max_tx_bytes {self.max_tx_bytes}")
         tx = self.checker.verify(raw)
@@ -94,6 +110,9 @@ class Mempool:
         if tx.nonce < expected:
             raise TxRejected("nonce_too_low", f"nonce {tx.nonce} < next expected {expected}")
         if tx.nonce > expected:
+            if wait and tx.nonce - expected <= self.max_wait_ahead:
+                self._wait(tx)
+                return None
             raise TxRejected("nonce_gap", f"nonce {tx.nonce} > next expected {expected}")
         victims = self._victims_for(tx)
         self.checker.check_state(tx, list(chain))
@@ -108,6 +127,34 @@ class Mempool:
                 reset()
                 self.update([])
         return tx
+
+    def _wait(self, tx: PendingTx) -> None:
+        if tx.tx_id in self.waiting or (tx.sender, tx.nonce) in self._waiting_at:
+            return  # the first tx seen for a nonce keeps its place
+        while len(self.waiting) >= self.max_waiting:
+            self._unwait(next(iter(self.waiting)))
+        self.waiting[tx.tx_id] = tx
+        self._waiting_at[(tx.sender, tx.nonce)] = tx.tx_id
+
+    def _unwait(self, tx_id: bytes) -> PendingTx:
+        tx = self.waiting.pop(tx_id)
+        del self._waiting_at[(tx.sender, tx.nonce)]
+        return tx
+
+    def _admit_waiting(self, sender: bytes) -> None:
+        """Admit the txs that waited for `sender`'s chain to reach them, in nonce order."""
+        while self.waiting:
+            chain = self.by_sender.get(sender)
+            expected = chain[-1].nonce + 1 if chain else self.checker.account_nonce(sender)
+            tx_id = self._waiting_at.get((sender, expected))
+            if tx_id is None:
+                return
+            tx = self._unwait(tx_id)
+            try:
+                self._add(tx.raw, gossip=False)
+            except TxRejected as e:
+                self.rejected[e.code] = self.rejected.get(e.code, 0) + 1
+                return
 
     def _victims_for(self, tx: PendingTx) -> list[PendingTx]:
         """The txs to evict so `tx` fits (none removed yet); raises mempool_full."""
@@ -209,4 +256,11 @@ class Mempool:
                         break
                     continue
                 kept.append(tx)
+        # waiting txs: out when a block made them stale, in when it filled their gap
+        senders = {t.sender for t in self.waiting.values()}
+        for t in list(self.waiting.values()):
+            if t.nonce < self.checker.account_nonce(t.sender):
+                self._unwait(t.tx_id)
+        for sender in sorted(senders):
+            self._admit_waiting(sender)
         return dropped

@@ -42,6 +42,7 @@ from node.metrics import NodeMetrics
 from node.proposer import BlockBuilder
 from node.pruning import Pruner
 from node.snapshots import Snapshotter
+from node.sig_pool import auto_threads
 from node.sync import PulledVotes, SyncedBlocks, VoteCache
 from node.tx_waiters import TxWaiters
 from p2p.ids import ChainTopics
@@ -56,6 +57,7 @@ from state.genesis import Genesis
 log = get_logger("attrchain.node")
 
 INPUT_BUFFER = 4096
+TX_SOURCES = 3  # peers asked for a proposal's missing txs (its forwarder first)
 
 
 # ---- node-level inputs (besides the driver's own input types) ----
@@ -93,7 +95,8 @@ class Node:
         self.chain = Chain(home.state_db, genesis, home.data_dir / "seen_commit.bin")
         self.chain_id = self.chain.chain_id
         mc = config.mempool
-        self.mempool = Mempool(LedgerChecker(self.chain.ledger), mc.max_txs, mc.max_bytes, mc.max_tx_bytes)
+        threads = mc.signature_threads or auto_threads()
+        self.mempool = Mempool(LedgerChecker(self.chain.ledger, threads), mc.max_txs, mc.max_bytes, mc.max_tx_bytes)
         self.chain.admitted = self.mempool.checker.decoded  # decode each tx once (bench profile)
         self.metrics = NodeMetrics()
         self.pruner = Pruner(self.chain.store, config.storage)
@@ -129,7 +132,7 @@ class Node:
         return time.monotonic() - self._round_started
 
     def find_tx_bytes(self, tx_id: bytes) -> bytes | None:
-        p = self.mempool.get(tx_id)
+        p = self.mempool.get(tx_id) or self.mempool.waiting.get(tx_id)
         if p is not None:
             return p.raw
         return self.block_txs.get(tx_id)
@@ -329,6 +332,10 @@ class Node:
                     log_event(log, logging.ERROR, "proposal_without_block", height=message.height)
                     return
                 from state.tx import tx_id
+                if self.tx_gossip is not None:
+                    # our txs not yet gossiped go out first, on the same streams as the
+                    # proposal: peers then hold them when it arrives (no fetch)
+                    await self.tx_gossip.flush()
                 cp = CompactProposal(message.encode(), block.header.encode(),
                                      tuple(tx_id(t) for t in block.txs), tuple(block.evidence),
                                      None if block.last_commit is None else block.last_commit.encode())
@@ -453,32 +460,38 @@ class Node:
         await self.inputs.send(BlockProposal(p, block))
 
     async def _assemble_txs(self, source: PeerId, ids: list[bytes]) -> list[bytes] | None:
-        """Fill a compact proposal's txs from the mempool; fetch the rest from its sender."""
+        """Fill a compact proposal's txs from the mempool; fetch the rest from its sender,
+        then from up to TX_SOURCES - 1 other peers: with 7+ validators the proposal often
+        arrives first from a relay that lacks the txs itself (gossip delivers it once)."""
         have: dict[bytes, bytes] = {}
-        missing = []
         for i in ids:
             raw = self.find_tx_bytes(i)
-            if raw is None:
-                missing.append(i)
-            else:
+            if raw is not None:
                 have[i] = raw
-        if missing:
-            from state.tx import tx_id
-            for start in range(0, len(missing), 5000):
-                chunk = missing[start:start + 5000]
-                try:
-                    resp = await self.transport.request(source, self.topics.protocol("txs-by-id"),
-                                                        TxsRequest(tuple(chunk)).encode(), timeout=5.0)
-                    got = TxsResponse.decode(resp, max_size=len(resp)).txs
-                except (RequestError, MessageError, ValueError) as e:
-                    log_event(log, logging.INFO, "txs_fetch_failed", peer=source, error=str(e))
-                    return None
-                for raw in got:
-                    have[tx_id(raw)] = raw
-            log_event(log, logging.DEBUG, "fetched_missing_txs", count=len(missing))
+        others = [p for p in self.transport.peers() if p != source][:TX_SOURCES - 1]
+        for peer in [source] + others:
+            missing = [i for i in ids if i not in have]
+            if not missing:
+                break
+            await self._fetch_txs(peer, missing, have)
         if any(i not in have for i in ids):
             return None
         return [have[i] for i in ids]
+
+    async def _fetch_txs(self, peer: PeerId, missing: list[bytes], have: dict[bytes, bytes]) -> None:
+        from state.tx import tx_id
+        for start in range(0, len(missing), 5000):
+            chunk = missing[start:start + 5000]
+            try:
+                resp = await self.transport.request(peer, self.topics.protocol("txs-by-id"),
+                                                    TxsRequest(tuple(chunk)).encode(), timeout=5.0)
+                got = TxsResponse.decode(resp, max_size=len(resp)).txs
+            except (RequestError, MessageError, ValueError) as e:
+                log_event(log, logging.INFO, "txs_fetch_failed", peer=peer, error=str(e))
+                return
+            for raw in got:
+                have[tx_id(raw)] = raw
+        log_event(log, logging.DEBUG, "fetched_missing_txs", peer=peer, count=len(missing))
 
     async def run_evidence_receiver(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         """Evidence gossiped by peers: kept (after a signature check) for our next block."""
@@ -497,17 +510,22 @@ class Node:
         from p2p.tx_gossip import open_tx_gossip
         from state.tx import tx_id
         async with open_tx_gossip(self.transport, self.topics.txs, tx_id=tx_id, batched=True,
-                                  check_tx=self.admission.check_tx,
+                                  check_tx=self.admission.check_tx, precheck=self.mempool.checker.precheck,
                                   flush_interval=self.config.mempool.gossip_batch_interval_ms / 1000) as g:
             self.tx_gossip = g
             task_status.started()
             async for batch in g.received:  # one channel hop per received batch (p2p docs)
-                for rx in batch:
-                    try:
-                        self.mempool.add(rx.tx, gossip=False)
-                    except TxRejected as e:
-                        self.metrics.rejected_txs.labels(e.code).inc()
-                self._update_mempool_metrics()
+                self.admit_gossip_txs([rx.tx for rx in batch])
+
+    def admit_gossip_txs(self, txs: list[bytes]) -> None:
+        """The txs of one gossip batch, vetted (signatures) by the topic's check; one
+        ahead of its sender's chain waits for it (node/mempool.py)."""
+        for raw in txs:
+            try:
+                self.mempool.add(raw, gossip=False, wait=True)
+            except TxRejected as e:
+                self.metrics.rejected_txs.labels(e.code).inc()
+        self._update_mempool_metrics()
 
     async def run_peer_watch(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         events = self.transport.peer_events()
@@ -521,5 +539,6 @@ class Node:
                 self.peer_heights.pop(ev.peer, None)
 
     def close(self) -> None:
+        self.mempool.checker.signatures.close()
         self.wal.close()
         self.chain.close()

@@ -192,6 +192,7 @@ def make_app(backend: RpcBackend, max_body_bytes: int = 1_048_576,
         """Many txs in one request (load generators): `{"txs": [hex, ...]}` -> one
         broadcast_tx_sync result per tx, in order. Saves the per-request HTTP cost."""
         raws = txs_from_doc(await json_body(request), max_batch_txs)
+        await backend.precheck(raws)  # signatures over threads; admission below, in order
         results = []
         for i, raw in enumerate(raws):
             if i and i % 64 == 0:

@@ -105,6 +105,9 @@ class NodeRpc:
             "since_last_commit_s": round(time.monotonic() - (n.last_commit_time or n.started_at), 1),
         }
 
+    async def precheck(self, raws: list[bytes]) -> None:
+        await self.node.mempool.checker.precheck_async(raws)
+
     async def broadcast_tx_sync(self, raw: bytes) -> dict:
         tid = compute_tx_id(raw)
         try:

@@ -34,7 +34,8 @@ async def run_node(home: Home, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
     p2p_cfg = P2PConfig(chain_id=genesis.chain_id, identity_seed=node_key.seed,
                         listen_addrs=(cfg.p2p.listen,),
                         persistent_peers=tuple(cfg.p2p.persistent_peers),
-                        redial_interval=cfg.p2p.redial_interval_ms / 1000)
+                        redial_interval=cfg.p2p.redial_interval_ms / 1000,
+                        validator_full_mesh=cfg.p2p.validator_full_mesh)
     async with open_libp2p_transport(p2p_cfg) as transport:
         from node.statesync import maybe_state_sync
         synced = await maybe_state_sync(transport, genesis.chain_id, home.state_db,

@@ -4,7 +4,8 @@ Serving (handlers registered on the transport): status, blocks with their commit
 height range, txs by id (to rebuild compact proposals), votes of a round (lost votes).
 Handlers only read; they never touch the consensus core.
 
-Catching up (`run_catchup`): every interval, ask peers for their status; if one is ahead,
+Catching up (`run_catchup`): when a peer connects, a proposal shows peers ahead, or our
+height has not moved for 3 intervals, ask peers for their status; if one is ahead,
 fetch blocks with commits in ranges and send them as one `SyncedBlocks` input into the
 consensus task, which verifies every commit against the validator set before executing.
 If a peer is at our height but a later round, pull that round's votes so the round-skip
@@ -141,10 +142,19 @@ async def fetch_blocks(node: "Node", peer: PeerId, start: int, end: int) -> list
 async def run_catchup(node: "Node", interval: float = 1.0, *,
                       task_status=trio.TASK_STATUS_IGNORED) -> None:
     task_status.started()
+    seen_height, progress_at = node.chain.height, trio.current_time()
     while True:
         with trio.move_on_after(interval):
             await node.catchup_wanted.wait()
+        wanted = node.catchup_wanted.is_set()
         node.catchup_wanted = trio.Event()
+        # Ask every peer its status only when told to (a peer connected, a proposal from
+        # ahead, more blocks to fetch) or when our height has not moved for 3 intervals:
+        # polling a live network every second was a sixth of an idle node's CPU.
+        if node.chain.height != seen_height:
+            seen_height, progress_at = node.chain.height, trio.current_time()
+        if not wanted and trio.current_time() - progress_at < 3 * interval:
+            continue
         for peer in node.transport.peers():
             st = await fetch_status(node, peer)
             if st is None:
@@ -209,5 +219,7 @@ async def run_vote_pull(node: "Node", interval: float = 1.0, *,
         if node.round_age() < interval:
             continue  # the round is progressing; gossip is doing its job
         h, r = node.chain.height + 1, node.current_round
+        if node.driver is None or node.driver.height < h:
+            continue  # decided, in the commit timeout: no round of h to heal yet
         for peer in node.transport.peers():
             await pull_votes(node, peer, h, r)

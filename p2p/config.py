@@ -20,6 +20,9 @@ class P2PConfig:
     # when we are a validator too (direct peering must be mutual). Left empty, every
     # persistent peer is taken as a fellow validator.
     validator_peer_ids: tuple[str, ...] = ()
+    # Every validator is a persistent (direct) peer of every other: do not relay a
+    # message from its origin to the other direct peers (libp2p_transport._GossipSub).
+    validator_full_mesh: bool = False
     max_gossip_size: int = 512 * 1024  # enforced on publish (MessageTooLarge) and receive
     max_request_size: int = 256 * 1024
     max_response_size: int = 8 * 1024 * 1024

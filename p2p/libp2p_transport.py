@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import time
+import weakref
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
@@ -23,6 +25,7 @@ import msgpack
 import multiaddr
 import trio
 
+import libp2p.pubsub.gossipsub as libp2p_gossipsub
 import libp2p.pubsub.pubsub as libp2p_pubsub
 from libp2p import new_host
 from libp2p.abc import INetConn, INetStream, INetwork, INotifee
@@ -69,7 +72,6 @@ class _Pubsub(Pubsub):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        import weakref
         self._write_locks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     async def write_msg(self, stream, rpc_msg) -> bool:
@@ -91,6 +93,75 @@ class _Pubsub(Pubsub):
             except Exception:  # noqa: BLE001 -- already broken
                 pass
             self._handle_dead_peer(peer_id)
+
+# Per-message work of the library that buys a validator network nothing (py-spy of an
+# idle 4-validator testnet, docs/bench.md "Idle"): about a fifth of a node's idle CPU.
+# - Yamux sends a WINDOW_UPDATE frame after EVERY read (PY_YAMUX_RELEASE_ON_READ=1, the
+#   library's default): one more encrypted frame out and in per gossip message. Off, it
+#   batches them as go-yamux does (at half the receive window).
+# - Every pubsub RPC carries the sender's signed peer record: the sender rebuilds it
+#   from its listen sockets (multiaddr parsing) per RPC, and the receiver verifies its
+#   signature twice per RPC (pubsub, then gossipsub). The envelope is built once per
+#   host here (refreshed every ENVELOPE_REFRESH_S), and a record already verified for
+#   that peer is taken as is (re-verified after RECORD_RECHECK_S, well within the 2 h
+#   TTL the library gives it).
+os.environ.setdefault("PY_YAMUX_RELEASE_ON_READ", "0")
+ENVELOPE_REFRESH_S = 30.0
+RECORD_RECHECK_S = 600.0
+_library_env_to_send = libp2p_gossipsub.env_to_send_in_RPC
+_library_consume_record = libp2p_gossipsub.maybe_consume_signed_record
+_envelopes: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # host -> (built at, envelope)
+_records_seen: dict[tuple[bytes, bytes], float] = {}  # (peer id, record bytes) -> verified at
+
+
+def _envelope_once(host) -> tuple[bytes, bool]:
+    now = time.monotonic()
+    hit = _envelopes.get(host)
+    if hit is not None and now - hit[0] < ENVELOPE_REFRESH_S:
+        return hit[1], False
+    envelope, fresh = _library_env_to_send(host)
+    _envelopes[host] = (now, envelope)
+    return envelope, fresh
+
+
+def _consume_record_once(rpc, host, peer_id) -> bool:
+    if not rpc.HasField("senderRecord"):
+        return True
+    key = (peer_id.to_bytes(), rpc.senderRecord)
+    now = time.monotonic()
+    seen = _records_seen.get(key)
+    if seen is not None and now - seen < RECORD_RECHECK_S:
+        return True
+    if not _library_consume_record(rpc, host, peer_id):
+        return False
+    if len(_records_seen) >= 4096:  # bounded: peers' records change rarely
+        _records_seen.clear()
+    _records_seen[key] = now
+    return True
+
+
+for _module in (libp2p_pubsub, libp2p_gossipsub):
+    _module.env_to_send_in_RPC = _envelope_once
+    _module.maybe_consume_signed_record = _consume_record_once
+
+
+class _GossipSub(GossipSub):
+    """With `validator_full_mesh`, a message that came straight from its origin, a direct
+    peer, is not relayed to our other direct peers: the origin sent it to each of them
+    itself (validators list each other). Without this every validator received every
+    vote, proposal and tx batch once from each of the n - 1 others (n - 2 relays), so a
+    node's CPU per message grew with n. Mesh peers (full nodes) are still relayed to.
+    A missing validator link costs that pair the other's gossip until the supervisor
+    redials it (redial_interval); lost votes and txs are pulled (node/sync.py)."""
+
+    full_mesh = False
+
+    def _get_peers_to_send(self, topic_ids, msg_forwarder, origin, msg_id=None):
+        peers = super()._get_peers_to_send(topic_ids, msg_forwarder, origin, msg_id)
+        if self.full_mesh and msg_forwarder == origin and origin in self.direct_peers:
+            return [p for p in peers if p not in self.direct_peers]
+        return peers
+
 
 # When any peer's library queue (32 RPCs, overflow silently dropped) holds this many,
 # our sender waits before publishing more: backpressure instead of loss.
@@ -260,7 +331,7 @@ class Libp2pTransport:
             muxer_opt={TProtocol(YAMUX_PROTOCOL_ID): Yamux},
             listen_addrs=[multiaddr.Multiaddr(a) for a in config.listen_addrs],
         )
-        self.router = GossipSub(
+        self.router = _GossipSub(
             protocols=[PROTOCOL_ID_V11],  # trap 3: v1.2 sends an IDONTWANT per message
             degree=6, degree_low=4, degree_high=12,
             direct_peers=self.direct,
@@ -282,6 +353,7 @@ class Libp2pTransport:
             adaptive_gossip_enabled=False,
             eclipse_protection_enabled=False,  # IP diversity means nothing on a validator LAN
         )
+        self.router.full_mesh = config.validator_full_mesh
         self.pubsub = _Pubsub(self.host, self.router, msg_id_constructor=content_message_id, strict_signing=True)
         self.pubsub.validation_cache = _NoValidationCache()
         # Seqnos start at unix seconds and +1 per message; a node restarted after

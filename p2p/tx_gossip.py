@@ -17,6 +17,8 @@ passed in as `tx_id=`): one definition of a tx id, which this layer cannot impor
     # (decode + signature). It runs on every not-yet-seen tx of a batch before the batch
     # is delivered or relayed; one failing tx refuses the whole batch and penalises the
     # peer that forwarded it ("invalid"), so invalid txs are never relayed.
+    # open_tx_gossip(..., precheck=fn): fn(txs) sees those txs all at once first (the
+    # node checks their signatures over several threads; check_tx then finds them done).
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ from .transport import Gossip, PeerId, Transport
 
 TxCheck = Callable[[bytes], bool]
 TxId = Callable[[bytes], bytes]
+TxPrecheck = Callable[[list[bytes]], None]
 
 
 @dataclass(frozen=True)
@@ -67,10 +70,12 @@ class TxGossip:
     def __init__(self, transport: Transport, topic: str, *, tx_id: TxId, flush_interval: float = 0.05,
                  max_batch_bytes: int = 128 * 1024, max_pending_bytes: int = 16 * 1024 * 1024,
                  seen_capacity: int = 1_000_000, delivery_buffer: int | None = None,
-                 batched: bool = False, check_tx: TxCheck | None = None) -> None:
+                 batched: bool = False, check_tx: TxCheck | None = None,
+                 precheck: TxPrecheck | None = None) -> None:
         self.transport = transport
         self.tx_id = tx_id
         self.check_tx = check_tx
+        self.precheck = precheck
         self.topic = topic
         self.flush_interval = flush_interval
         self.max_batch_bytes = max_batch_bytes
@@ -141,8 +146,11 @@ class TxGossip:
         if self.check_tx is None:
             return None
         seen, tx_id = self.seen, self.tx_id
-        for tx in batch.txs:
-            if tx_id(tx) not in seen and not self.check_tx(tx):
+        unseen = [tx for tx in batch.txs if tx_id(tx) not in seen]
+        if self.precheck is not None:
+            self.precheck(unseen)
+        for tx in unseen:
+            if not self.check_tx(tx):
                 return "invalid"
         return None
 

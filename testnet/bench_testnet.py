@@ -40,8 +40,10 @@ import tempfile
 import threading
 import time
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import click
 import httpx
@@ -236,12 +238,20 @@ def run_poller(rpc: str, tracker: Tracker, world: World, contributions: dict[byt
     c.close()
 
 
-def run_submitter(node_index: int, rpc: str, planned: list[Planned], t0: float, world: World,
+def curators_of(node_index: int, n_nodes: int) -> list[int]:
+    """The curators whose reviews this node's submitter signs. Each curator belongs to ONE
+    submitter: its nonce chain must reach one node in order. (The rule was `j % 4`: from 7
+    validators on, nodes 0 and 4 signed for the same curators, raced for their nonces and
+    were refused with `nonce_gap`.)"""
+    return [j for j in range(N_CURATORS) if j % n_nodes == node_index % n_nodes]
+
+
+def run_submitter(node_index: int, n_nodes: int, rpc: str, planned: list[Planned], t0: float, world: World,
                   tracker: Tracker, stop: threading.Event, review_every: int, max_batch: int = 1000) -> None:
     """Post this node's due txs in batches; add one review per `review_every` txs."""
     c = httpx.Client(base_url=f"http://{rpc}", timeout=30)
     i, carry = 0, 0
-    my_curators = [j for j in range(N_CURATORS) if j % 4 == node_index % 4] or [0]
+    my_curators = curators_of(node_index, n_nodes)
     cur = 0
     next_post = 0.0
     while i < len(planned) and not stop.is_set():
@@ -327,7 +337,7 @@ def run_phase(info: TestnetInfo, world: World, accounts: Accounts, tracker: Trac
         sub0 = set(tracker.submitted)
     t0 = time.monotonic()
     threads = [threading.Thread(target=run_submitter, daemon=True,
-                                args=(k, info.nodes[k].rpc, per_node[k], t0, world, tracker, stop, review_every))
+                                args=(k, n_nodes, info.nodes[k].rpc, per_node[k], t0, world, tracker, stop, review_every))
                for k in range(n_nodes)]
     for t in threads:
         t.start()
@@ -446,27 +456,63 @@ def summarize_nodes(info: TestnetInfo, cpu0: dict[str, float], seconds: float) -
             out.append({"node": node.name, "running": False})
             continue
         cpu = proc_cpu_s(pid) - cpu0[node.name]
-        out.append({"node": node.name, "cpu_s": round(cpu, 1), "cpu_pct": round(100 * cpu / seconds),
+        out.append({"node": node.name, "cpu_s": round(cpu, 2), "cpu_pct": round(100 * cpu / seconds, 1),
                     "peak_rss_mb": round(proc_peak_rss_mb(pid))})
     return out
 
 
-def run_bench(n: int, duration: float, step: float, start_rate: float, max_rate: float,
-              timeout_commit_ms: int, directory: Path | None, keep: bool, echo=click.echo,
-              gossip_batch_ms: int = 100) -> dict:
+def node_counters(info: TestnetInfo) -> dict[str, int]:
+    """Admission refusals and transport drops, summed over the nodes (their /metrics):
+    refusals of gossiped txs show here, not in the RPC results."""
+    out: dict[str, int] = {}
+    for node in info.nodes:
+        try:
+            text = httpx.get(f"http://{node.rpc}/metrics", timeout=5).text
+        except httpx.HTTPError:
+            continue
+        for line in text.splitlines():
+            for family, prefix in (("attrchain_rejected_txs_total", "rejected."), ("attrchain_p2p_drops_total", "p2p_drops."),
+                                   ("attrchain_gossip_drops_total", "gossip_drops.")):
+                if line.startswith(family + "{"):
+                    label = line.split('"')[1]
+                    out[prefix + label] = out.get(prefix + label, 0) + int(float(line.rsplit(" ", 1)[1]))
+    return dict(sorted(out.items()))
+
+
+@contextmanager
+def running_testnet(n: int, n_accounts: int, timeout_commit_ms: int, directory: Path | None, keep: bool,
+                    gossip_batch_ms: int = 100) -> Iterator[tuple[Path, TestnetInfo]]:
+    """A fresh testnet of `n` validators, started; stopped (and its temporary directory
+    removed unless `keep`) on the way out."""
     own_dir = directory is None
     d = Path(tempfile.mkdtemp(prefix="attrchain-bench-")) if own_dir else directory
+    info = build_testnet(d, n, n_accounts, timeout_commit_ms, gossip_batch_ms)
+    try:
+        for node in info.nodes:
+            start_node(node)
+        yield d, info
+    finally:
+        for node in info.nodes:
+            stop_node(node)
+        if own_dir and not keep:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def run_bench(n: int, duration: float, step: float, start_rate: float, max_rate: float,
+              timeout_commit_ms: int, directory: Path | None, keep: bool, echo=click.echo,
+              gossip_batch_ms: int = 100, rate: float | None = None) -> dict:
+    """One testnet of `n` validators: the rate search then the sustained phase, or, with
+    `rate`, the whole `duration` sustained at that offered rate (no search)."""
     search_budget = duration * 0.6
-    ladder = rate_ladder(start_rate, max_rate)
+    ladder = [] if rate is not None else rate_ladder(start_rate, max_rate)
+    if rate is not None:
+        max_rate = rate
     # accounts for every phase at its rate (+ the sustained phase at the top rate)
     need = sum(math.ceil(r * step * 0.9 / CHAIN_LEN) + 1 for r in ladder)
     need += math.ceil(max_rate * duration * 0.9 / CHAIN_LEN) + N_CURATORS + 2
     accounts = Accounts(need)
-    echo(f"bench: {n} validators in {d}; {need} funded accounts; load average {loadavg():.1f}")
-    info = build_testnet(d, n, need, timeout_commit_ms, gossip_batch_ms)
-    try:
-        for node in info.nodes:
-            start_node(node)
+    with running_testnet(n, need, timeout_commit_ms, directory, keep, gossip_batch_ms) as (d, info):
+        echo(f"bench: {n} validators in {d}; {need} funded accounts; load average {loadavg():.1f}")
         wait_for(lambda: all(_height(node.rpc) >= 1 for node in info.nodes), 60, what="block 1 on every node")
         world = setup_world(info, accounts)
         echo(f"setup: {N_GRAPHS} datanets/models/agents committed; load average {loadavg():.1f}")
@@ -495,11 +541,13 @@ def run_bench(n: int, duration: float, step: float, start_rate: float, max_rate:
             # a 5 s step hides a slowly growing backlog (the mempool absorbs it): sustain
             # 90 % of what the step actually committed, never more than it was offered
             best = round(0.9 * min(rate, r.tx_per_s))
-        if best is None:
+        if rate is not None:
+            best = round(rate)
+        elif best is None:
             best = round(0.9 * ladder[0])
         # let the network drain what a failed step left, then sustain the best rate
         _drain(info, 20)
-        sustain_s = max(duration - (time.monotonic() - t_search), duration * 0.4)
+        sustain_s = duration if rate is not None else max(duration - (time.monotonic() - t_search), duration * 0.4)
         cpu0 = {node.name: proc_cpu_s(read_pid(node)) for node in info.nodes}
         me0, t0 = self_cpu_s(), time.monotonic()
         blocks0 = len(tracker.blocks)
@@ -510,20 +558,28 @@ def run_bench(n: int, duration: float, step: float, start_rate: float, max_rate:
         nodes = summarize_nodes(info, cpu0, wall)
         stop.set()
         poller.join(timeout=5)
+        counters = node_counters(info)
         v_after = verifies_per_s()
         blocks = tracker.blocks[blocks0:]
+        # CPU per committed tx: every node's CPU over the phase (drain included) over the
+        # txs of the blocks committed in that same window; valid on a loaded machine
+        window_txs = sum(b[3] for b in blocks)
+        cpu_s = [nd["cpu_s"] for nd in nodes if "cpu_s" in nd]
+        cpu_us_per_tx = round(1e6 * statistics.mean(cpu_s) / window_txs) if cpu_s and window_txs else None
         intervals = [(b[2] - a[2]) / 1000 for a, b in zip(blocks, blocks[1:])]
         verify = statistics.median([v_before, v_after])
         floor = 2 * verify / n
         result = {
-            "tx_per_s": round(main.tx_per_s, 1), "p50_s": round(main.p50, 3), "p99_s": round(main.p99, 3),
+            "validators": n, "tx_per_s": round(main.tx_per_s, 1), "p50_s": round(main.p50, 3), "p99_s": round(main.p99, 3),
             "offered_tx_per_s": best, "sustained_s": round(sustain_s, 1),
             "submitted": main.submitted, "committed": main.committed,
-            "rejected": dict(tracker.rejected),
+            "rejected": dict(tracker.rejected), "node_counters": counters,
             "block_interval_s": round(statistics.median(intervals), 3) if intervals else None,
             "txs_per_block": round(statistics.median([b[3] for b in blocks])) if blocks else None,
             "verifies_per_s": round(verify), "floor_tx_per_s": round(floor, 1),
             "ratio": round(main.tx_per_s / floor, 3),
+            "cpu_us_per_tx_per_node": cpu_us_per_tx, "window_txs": window_txs,
+            "peak_rss_mb": max((nd["peak_rss_mb"] for nd in nodes if "peak_rss_mb" in nd), default=None),
             "nodes": nodes, "loadgen_cpu_s": round(me, 1), "loadgen_cpu_pct": round(100 * me / wall),
             "load_avg": [round(load0, 1), round(loadavg(), 1)],
             "steps": [{"rate": s.rate, "tx_per_s": round(s.tx_per_s), "p50_s": round(s.p50, 2),
@@ -535,15 +591,11 @@ def run_bench(n: int, duration: float, step: float, start_rate: float, max_rate:
              f"{result['txs_per_block']} txs/block")
         for nd in nodes:
             echo(f"  {nd['node']}: cpu {nd.get('cpu_s')} s ({nd.get('cpu_pct')} % of a core), peak RSS {nd.get('peak_rss_mb')} MB")
+        echo(f"  CPU per committed tx per node: {cpu_us_per_tx} us ({window_txs} txs committed in the window)")
         echo(f"  load generator: cpu {me:.1f} s ({100 * me / wall:.0f} % of a core)")
         echo(f"yardstick: {verify:.0f} PyNaCl verifies/s (one core) -> floor 2 x {verify:.0f} / {n} = "
              f"{floor:.0f} tx/s; ratio {result['ratio']}; load average {loadavg():.1f}")
         return result
-    finally:
-        for node in info.nodes:
-            stop_node(node)
-        if own_dir and not keep:
-            shutil.rmtree(d, ignore_errors=True)
 
 
 def _height(rpc: str) -> int:
@@ -566,24 +618,86 @@ def _drain(info: TestnetInfo, timeout: float) -> None:
         pass
 
 
+def run_idle(n: int, seconds: float, timeout_commit_ms: int, directory: Path | None, keep: bool,
+             echo=click.echo) -> dict:
+    """An idle testnet (no txs: empty blocks every timeout_commit): each node's CPU."""
+    with running_testnet(n, 0, timeout_commit_ms, directory, keep) as (_, info):
+        # past start-up (imports, first dials, catch-up) before measuring
+        wait_for(lambda: all(_height(node.rpc) >= 3 for node in info.nodes), 60, what="block 3 on every node")
+        load0, h0 = loadavg(), _height(info.nodes[0].rpc)
+        cpu0 = {node.name: proc_cpu_s(read_pid(node)) for node in info.nodes}
+        t0 = time.monotonic()
+        time.sleep(seconds)  # the measurement window itself, not a wait for a condition
+        wall = time.monotonic() - t0
+        nodes = summarize_nodes(info, cpu0, wall)
+        blocks = _height(info.nodes[0].rpc) - h0
+        pcts = [nd["cpu_pct"] for nd in nodes if "cpu_pct" in nd]
+        result = {"validators": n, "idle_s": round(wall, 1), "blocks": blocks,
+                  "block_interval_s": round(wall / blocks, 2) if blocks else None,
+                  "cpu_pct_per_node_max": max(pcts, default=None),
+                  "cpu_pct_per_node_mean": round(statistics.mean(pcts), 2) if pcts else None,
+                  "nodes": nodes, "load_avg": [round(load0, 1), round(loadavg(), 1)]}
+        echo(f"idle {n} validators, {wall:.0f} s, {blocks} empty blocks: CPU per node "
+             f"{', '.join(f'{p:.1f}' for p in pcts)} % of a core; load average {loadavg():.1f}")
+        return result
+
+
+def parse_validators(text: str) -> list[int]:
+    """`4,7,10` -> [4, 7, 10]: each 1..16."""
+    try:
+        ns = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: a comma-separated list of validator counts") from None
+    if not ns or any(not 1 <= n <= 16 for n in ns):
+        raise click.BadParameter(f"{text!r}: one to several counts, each 1..16")
+    return ns
+
+
+def runs_table(runs: list[dict]) -> str:
+    """The per-n table (one row per testnet size)."""
+    head = ("validators", "offered", "tx/s", "p50 s", "p99 s", "block s", "CPU us/tx/node", "CPU %/node", "RSS MB")
+    rows = [head]
+    for r in runs:
+        pcts = [nd["cpu_pct"] for nd in r["nodes"] if "cpu_pct" in nd]
+        rows.append((str(r["validators"]), f"{r['offered_tx_per_s']:.0f}", f"{r['tx_per_s']:.0f}", f"{r['p50_s']:.2f}",
+                     f"{r['p99_s']:.2f}", str(r["block_interval_s"]), str(r["cpu_us_per_tx_per_node"]),
+                     f"{min(pcts, default=0):.0f}-{max(pcts, default=0):.0f}", str(r["peak_rss_mb"])))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    return "\n".join("  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in rows)
+
+
 @click.command("bench")
-@click.option("-n", "n_validators", type=click.IntRange(1, 16), default=4, show_default=True)
+@click.option("-n", "n_validators", type=click.IntRange(1, 16), default=None,
+              help="validators (one testnet; same as --validators N)  [default: 4]")
+@click.option("--validators", "validators", default=None,
+              help="comma-separated testnet sizes, e.g. 4,7,10: one testnet each, a table at the end")
+@click.option("--rate", type=click.FloatRange(10, 100_000), default=None,
+              help="offered tx/s for every testnet size, the whole --duration (no rate search)")
+@click.option("--idle", is_flag=True, help="no load: each node's CPU on an idle testnet for --duration s")
 @click.option("--duration", type=click.FloatRange(10, 3600), default=60, show_default=True,
               help="seconds of load: rate search (<= 60 %) then the sustained phase")
 @click.option("--step", type=click.FloatRange(2, 60), default=5, show_default=True, help="seconds per search step")
 @click.option("--start-rate", type=click.FloatRange(10, 100_000), default=1000, show_default=True,
               help="first step of the search (x1.25 per step)")
 @click.option("--max-rate", type=click.FloatRange(10, 100_000), default=8000, show_default=True)
-@click.option("--timeout-commit-ms", type=click.IntRange(0, 10_000), default=300, show_default=True,
-              help="the testnet's pause after each commit (`testnet up` uses 750)")
+@click.option("--timeout-commit-ms", type=click.IntRange(0, 10_000), default=None,
+              help="the testnet's pause after each commit  [default: 300 under load, 1000 with --idle]")
 @click.option("--gossip-batch-ms", type=click.IntRange(10, 2000), default=100, show_default=True,
               help="mempool.gossip_batch_interval_ms of the nodes (the node default is 100)")
 @click.option("--dir", "directory", type=click.Path(path_type=Path), default=None,
               help="testnet directory (default: a fresh temporary one, removed after)")
 @click.option("--keep", is_flag=True, help="keep the temporary directory (logs) after the run")
-def command(n_validators: int, duration: float, step: float, start_rate: float, max_rate: float,
-            timeout_commit_ms: int, gossip_batch_ms: int, directory: Path | None, keep: bool) -> None:
-    """Start a testnet, find the highest rate it keeps up with, sustain it; print figures."""
+def command(n_validators: int | None, validators: str | None, rate: float | None, idle: bool, duration: float,
+            step: float, start_rate: float, max_rate: float, timeout_commit_ms: int | None, gossip_batch_ms: int,
+            directory: Path | None, keep: bool) -> None:
+    """Start a testnet, find the highest rate it keeps up with, sustain it; print figures.
+
+    The last line printed is one JSON object: {"runs": [one object per testnet size]}."""
+    if validators is not None and n_validators is not None:
+        raise click.UsageError("give -n or --validators, not both")
+    sizes = parse_validators(validators) if validators is not None else [n_validators or 4]
+    if directory is not None and len(sizes) > 1:
+        raise click.UsageError("--dir holds one testnet: give one size with it")
     if directory is not None and (directory / "testnet.json").exists():
         info = TestnetInfo.load(directory)
         if any(is_running(nd) for nd in info.nodes):
@@ -591,6 +705,15 @@ def command(n_validators: int, duration: float, step: float, start_rate: float, 
         shutil.rmtree(directory)  # a fresh chain, as `testnet up` does (only a testnet dir)
     elif directory is not None and directory.exists() and any(directory.iterdir()):
         raise click.ClickException(f"{directory} is not empty and holds no testnet")
-    result = run_bench(n_validators, duration, step, start_rate, max_rate, timeout_commit_ms, directory, keep,
-                       gossip_batch_ms=gossip_batch_ms)
-    click.echo(json.dumps(result))
+    runs = []
+    for n in sizes:
+        if idle:
+            runs.append(run_idle(n, duration, 1000 if timeout_commit_ms is None else timeout_commit_ms,
+                                 directory, keep))
+        else:
+            runs.append(run_bench(n, duration, step, start_rate, max_rate,
+                                  300 if timeout_commit_ms is None else timeout_commit_ms, directory, keep,
+                                  gossip_batch_ms=gossip_batch_ms, rate=rate))
+    if not idle:
+        click.echo(runs_table(runs))
+    click.echo(json.dumps({"runs": runs}))

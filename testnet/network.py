@@ -141,6 +141,7 @@ def generate(directory: Path, n_validators: int, *, chain_id: str = "attrchain-t
         # a full node knows genesis and ONE peer; validators know each other
         cfg.p2p.persistent_peers = ([o.multiaddr for o in validators_ if o is not info]
                                     if info.validator else [validators_[0].multiaddr])
+        cfg.p2p.validator_full_mesh = info.validator  # they do: no relays among them
         from node.config import save_config
         save_config(home.config_file, cfg)
     info = TestnetInfo(chain_id, nodes, list(accounts))

@@ -148,6 +148,20 @@ class Attack:
 
         t.set_request_handler(self.topics.protocol(STATUS), status)
         t.set_request_handler(self.topics.protocol(VOTES_OF_ROUND), votes)
+        # A live target asks peers' status only when there is a reason (node/sync.py): a
+        # proposal from 5 heights ahead is one (ignored, not blamed: outside its window).
+        # One per second, so that it polls (and is spammed) about as often as it did when
+        # it polled every second; 4 spammed answers (25 points each) ban us.
+        async def lure() -> None:
+            for _ in range(int(BAN_WAIT)):
+                try:
+                    st = await self.status(t)
+                except RequestError:
+                    return  # banned: done
+                p = Proposal(st.height + 5, 0, self.junk(32), -1, self.validators[0], self.junk(64))
+                await self.publish(t, "proposals", CompactProposal(p.encode(), b"\x90", (), (), None).encode())
+                await trio.sleep(1.0)
+        self.lures.start_soon(lure)
         return {}
 
 
@@ -164,11 +178,12 @@ async def spy_and_attack(target: str, chain_id: str, validators: list[bytes], at
         await base.join(spy)
         for name in attacks:
             attack = Attack(target, chain_id, validators, rng)
-            async with open_libp2p_transport(attack.config()) as t:
+            async with open_libp2p_transport(attack.config()) as t, trio.open_nursery() as attack.lures:
                 await attack.join(t)
                 extra = await getattr(attack, name)(t)
                 banned = await attack.banned(t) if name != "flood" else False
                 report = {"attack": name, "peer": t.local_peer, "sent": len(attack.sent), "banned": banned, **extra}
+                attack.lures.cancel_scope.cancel()
             # the target relays to the spy within a heartbeat; give any relay time to land
             with trio.move_on_after(1.5):
                 while not any(h in seen for h in attack.sent):

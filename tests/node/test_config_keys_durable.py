@@ -30,6 +30,7 @@ def test_rendered_config_round_trips_and_is_commented(tmp_path):
     ({"p2p": {"listen": "tcp://x"}}, "p2p.listen"),
     ({"p2p": {"persistent_peers": ["/ip4/1.2.3.4/tcp/5"]}}, "no /p2p/"),
     ({"mempool": {"max_txs": 0}}, "mempool.max_txs"),
+    ({"mempool": {"signature_threads": 65}}, "mempool.signature_threads: must be 0..64"),
     ({"consensus": {"create_empty_blocks": 1}}, "expected bool"),
 ])
 def test_bad_config_names_the_key(data, needle):

@@ -9,6 +9,11 @@ class BatchBackend:
     def __init__(self):
         self.metrics = NodeMetrics()
         self.seen: list[bytes] = []
+        self.prechecked: list[list[bytes]] = []
+
+    async def precheck(self, raws):
+        assert not self.seen  # the whole batch, before any admission
+        self.prechecked.append(list(raws))
 
     async def broadcast_tx_sync(self, raw):
         self.seen.append(raw)
@@ -25,7 +30,7 @@ async def test_broadcast_txs_sync_answers_each_tx_in_order_and_refuses_bad_bodie
         results = r.json()["results"]
         assert [x["hash"] for x in results] == [t.hex() for t in txs]
         assert [x["code"] for x in results][-2:] == [0, "malformed_encoding"]
-        assert backend.seen == txs
+        assert backend.seen == txs and backend.prechecked == [txs]
         # a malformed body is refused as a whole: nothing reaches the backend
         for resp, status, code in [
             (await c.post("/broadcast_txs_sync", content=b"{nope"), 400, "bad_json"),

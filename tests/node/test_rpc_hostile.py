@@ -18,6 +18,9 @@ class Backend:
     async def status(self):
         raise RuntimeError("secret internal state at 0xdeadbeef")
 
+    async def precheck(self, raws):
+        pass  # the node checks a batch's signatures over threads here; nothing to warm in this fake
+
     async def broadcast_tx_sync(self, raw):
         self.seen.append(raw)
         return {"hash": raw.hex(), "code": 0, "log": ""}

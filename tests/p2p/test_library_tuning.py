@@ -1,0 +1,95 @@
+"""Per-message library work cut for a validator network (p2p/libp2p_transport.py): the
+signed peer record every pubsub RPC carries is verified once per peer, built once per host."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+import p2p.libp2p_transport as lt
+from libp2p.peer.id import ID
+from libp2p.pubsub.pb import rpc_pb2
+
+
+def rpc_with_record(record: bytes) -> rpc_pb2.RPC:
+    rpc = rpc_pb2.RPC()
+    rpc.senderRecord = record
+    return rpc
+
+
+def test_a_peer_record_is_verified_once_and_a_bad_one_every_time(monkeypatch):
+    calls = []
+    monkeypatch.setattr(lt, "_library_consume_record", lambda rpc, host, peer: calls.append(rpc.senderRecord)
+                        or rpc.senderRecord != b"bad")
+    monkeypatch.setattr(lt, "_records_seen", {})
+    peer, other = ID(b"\x00\x01peer-a"), ID(b"\x00\x01peer-b")
+    for _ in range(5):
+        assert lt._consume_record_once(rpc_with_record(b"good"), None, peer) is True
+    assert lt._consume_record_once(rpc_with_record(b"good"), None, other) is True  # per peer
+    for _ in range(2):
+        assert lt._consume_record_once(rpc_with_record(b"bad"), None, peer) is False  # never cached
+    assert lt._consume_record_once(rpc_pb2.RPC(), None, peer) is True  # no record: nothing to check
+    assert calls == [b"good", b"good", b"bad", b"bad"]
+
+
+def test_the_envelope_is_built_once_per_host(monkeypatch):
+    built = []
+    monkeypatch.setattr(lt, "_library_env_to_send", lambda host: built.append(host) or (b"env-%d" % len(built), True))
+
+    class Host:
+        pass
+    a, b = Host(), Host()
+    assert [lt._envelope_once(a)[0] for _ in range(3)] == [b"env-1"] * 3
+    assert lt._envelope_once(b)[0] == b"env-2"
+    assert built == [a, b]
+
+
+def test_yamux_window_updates_are_batched():
+    assert os.environ["PY_YAMUX_RELEASE_ON_READ"] == "0"
+    import libp2p.pubsub.gossipsub as g
+    import libp2p.pubsub.pubsub as p
+    assert g.maybe_consume_signed_record is p.maybe_consume_signed_record is lt._consume_record_once
+
+
+@pytest.mark.xdist_group("p2p")
+@pytest.mark.parametrize("full_mesh", [True, False])
+async def test_validators_in_a_full_mesh_do_not_relay_each_others_messages(full_mesh):
+    """A, B, C list each other (direct peers). With validator_full_mesh, B and C get A's
+    message from A only; without it, each also relays it to the other."""
+    import trio
+
+    from p2p.config import P2PConfig
+    from p2p.ids import ChainTopics
+    from p2p.libp2p_transport import open_libp2p_transport, peer_id_from_seed
+    from p2p.messages import TxBatch
+    from testnet.network import free_ports
+
+    topics = ChainTopics("unit")
+    seeds = [bytes([65 + i]) * 32 for i in range(3)]
+    ports = free_ports(3)
+    addrs = [f"/ip4/127.0.0.1/tcp/{p}/p2p/{peer_id_from_seed(s)}" for p, s in zip(ports, seeds)]
+
+    def cfg(i):
+        return P2PConfig(chain_id="unit", identity_seed=seeds[i], listen_addrs=(f"/ip4/127.0.0.1/tcp/{ports[i]}",),
+                         persistent_peers=tuple(a for j, a in enumerate(addrs) if j != i),
+                         validator_full_mesh=full_mesh)
+    async with open_libp2p_transport(cfg(0)) as a, open_libp2p_transport(cfg(1)) as b, \
+            open_libp2p_transport(cfg(2)) as c:
+        inboxes = [await t.subscribe(topics.txs) for t in (a, b, c)]
+        with trio.fail_after(10):
+            while not all(len(t.subscribed_peers(topics.txs)) == 2 for t in (a, b, c)):
+                await trio.sleep(0.01)
+        relayed = []
+        for t in (b, c):
+            real = t.router.send_rpc
+            def counting(peer, rpc, *args, real=real, t=t, **kw):
+                if rpc.publish:
+                    relayed.append(t.local_peer)
+                return real(peer, rpc, *args, **kw)
+            t.router.send_rpc = counting
+        await a.publish(topics.txs, TxBatch((b"tx-from-a",)).encode())
+        for inbox in inboxes[1:]:
+            with trio.fail_after(5):
+                assert TxBatch.decode((await inbox.receive()).payload, 1000).txs == (b"tx-from-a",)
+        await trio.sleep(0.3)  # time for relays, if any, to be sent (counted, not awaited)
+        assert (relayed == []) is full_mesh

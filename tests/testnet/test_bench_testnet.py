@@ -1,0 +1,68 @@
+"""`attrchain testnet bench`: the per-n command line (the testnets themselves are run by hand:
+docs/bench.md)."""
+import json
+
+import pytest
+from click.testing import CliRunner
+
+import testnet.bench_testnet as bench
+from node.cli import cli
+
+
+def fake_run(calls):
+    def run_bench(n, duration, step, start_rate, max_rate, timeout_commit_ms, directory, keep, **kw):
+        calls.append((n, kw["rate"], timeout_commit_ms))
+        return {"validators": n, "offered_tx_per_s": kw["rate"] or 900, "tx_per_s": 100.0 * n, "p50_s": 0.5,
+                "p99_s": 1.25, "block_interval_s": 0.6, "cpu_us_per_tx_per_node": 200 + n, "peak_rss_mb": 150,
+                "nodes": [{"node": f"node{i}", "cpu_pct": 40.0 + i} for i in range(n)]}
+    return run_bench
+
+
+def test_validators_runs_one_testnet_per_size_and_ends_with_the_runs_json(monkeypatch):
+    calls = []
+    monkeypatch.setattr(bench, "run_bench", fake_run(calls))
+    r = CliRunner().invoke(cli, ["testnet", "bench", "--validators", "4,7,10", "--rate", "500"])
+    assert r.exit_code == 0, r.output
+    assert calls == [(4, 500, 300), (7, 500, 300), (10, 500, 300)]
+    lines = r.output.strip().splitlines()
+    runs = json.loads(lines[-1])["runs"]
+    assert [(x["validators"], x["cpu_us_per_tx_per_node"]) for x in runs] == [(4, 204), (7, 207), (10, 210)]
+    table = lines[-5:-1]
+    assert table[0].split()[:3] == ["validators", "offered", "tx/s"]
+    assert table[3].split() == ["10", "500", "1000", "0.50", "1.25", "0.6", "210", "40-49", "150"]
+
+
+def test_without_rate_each_size_searches(monkeypatch):
+    calls = []
+    monkeypatch.setattr(bench, "run_bench", fake_run(calls))
+    r = CliRunner().invoke(cli, ["testnet", "bench", "-n", "7"])
+    assert r.exit_code == 0, r.output
+    assert calls == [(7, None, 300)]
+
+
+def test_idle_measures_idle_testnets_with_one_second_blocks(monkeypatch):
+    calls = []
+    monkeypatch.setattr(bench, "run_idle", lambda n, s, tc, d, k: calls.append((n, s, tc)) or {"validators": n})
+    r = CliRunner().invoke(cli, ["testnet", "bench", "--idle", "--duration", "20"])
+    assert r.exit_code == 0, r.output
+    assert calls == [(4, 20, 1000)]
+    assert json.loads(r.output.strip().splitlines()[-1]) == {"runs": [{"validators": 4}]}
+
+
+@pytest.mark.parametrize("arg", ["4,x", "0,4", "4,17", ","])
+def test_a_bad_size_list_is_refused_before_any_testnet_starts(monkeypatch, arg):
+    monkeypatch.setattr(bench, "run_bench", lambda *a, **k: pytest.fail("started"))
+    r = CliRunner().invoke(cli, ["testnet", "bench", "--validators", arg])
+    assert r.exit_code == 2 and f"{arg!r}" in r.output
+
+
+def test_n_and_validators_together_are_refused():
+    r = CliRunner().invoke(cli, ["testnet", "bench", "-n", "4", "--validators", "4,7"])
+    assert r.exit_code == 2 and "not both" in r.output
+
+
+@pytest.mark.parametrize("n", range(1, 17))
+def test_each_curator_signs_through_exactly_one_node(n):
+    owners = [k for c in range(bench.N_CURATORS) for k in range(n) if c in bench.curators_of(k, n)]
+    assert len(owners) == bench.N_CURATORS  # every curator once: no two submitters race for its nonces
+    assert all(bench.curators_of(k, n) for k in range(n))
