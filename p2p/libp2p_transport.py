@@ -92,6 +92,21 @@ class _Pubsub(Pubsub):
                 pass
             self._handle_dead_peer(peer_id)
 
+class _GossipSub(GossipSub):
+    """Direct peering made mutual on the fly. Gossipsub never GRAFTs a peer it holds as
+    direct, so a GRAFT from a peer we hold as direct proves it does not hold us as
+    direct: it only meshes with us (a full node's validator, which does not list the
+    full node). The library answers such a GRAFT with a PRUNE and the two then exchange
+    nothing. We demote the peer to an ordinary mesh peer instead and accept the GRAFT,
+    so traffic flows both ways whichever side lists the other."""
+
+    async def handle_graft(self, graft_msg: rpc_pb2.ControlGraft, sender_peer_id: ID) -> None:
+        if sender_peer_id in self.direct_peers and graft_msg.topicID in self.mesh:
+            log.info("peer %s meshes with us but does not peer directly: now a mesh peer", sender_peer_id)
+            del self.direct_peers[sender_peer_id]
+        await super().handle_graft(graft_msg, sender_peer_id)
+
+
 # When any peer's library queue (32 RPCs, overflow silently dropped) holds this many,
 # our sender waits before publishing more: backpressure instead of loss.
 PEER_QUEUE_HIGH_WATER = 20
@@ -205,11 +220,11 @@ class Libp2pTransport:
         ]
         self.validators: set[PeerId] = {p.peer_id.to_base58() for p in self.persistent}
         self.validators.update(config.validator_peer_ids)
-        # Gossipsub direct peering must be mutual: a peer that treats us as direct
-        # refuses our GRAFT, and if we do not treat it as direct too it never gets
-        # our messages. Validators list each other, so direct = persistent peers that
+        # Direct peers: validators list each other, so direct = persistent peers that
         # are validators, when we are one. No validator list: all persistent peers
-        # are taken as fellow validators (a testnet that lists everyone).
+        # are taken as fellow validators (a testnet that lists everyone). A peer that
+        # does not list us back (a full node's validator) is demoted to a mesh peer
+        # when it GRAFTs us (_GossipSub), so one-sided peering still carries gossip.
         if not config.validator_peer_ids:
             self.direct = list(self.persistent)
         elif self.local_peer in config.validator_peer_ids:
@@ -237,7 +252,7 @@ class Libp2pTransport:
             muxer_opt={TProtocol(YAMUX_PROTOCOL_ID): Yamux},
             listen_addrs=[multiaddr.Multiaddr(a) for a in config.listen_addrs],
         )
-        self.router = GossipSub(
+        self.router = _GossipSub(
             protocols=[PROTOCOL_ID_V11],  # trap 3: v1.2 sends an IDONTWANT per message
             degree=6, degree_low=4, degree_high=12,
             direct_peers=self.direct,
@@ -493,6 +508,7 @@ class Libp2pTransport:
                 except (trio.BrokenResourceError, trio.ClosedResourceError):
                     continue
                 self.counters.messages_in += 1
+                self.counters.messages_in_by_kind[self.topics.kind_of_topic(topic)] += 1
                 self.counters.bytes_in += len(msg.data)
 
     async def publish(self, topic: str, payload: bytes) -> bool:

@@ -200,6 +200,8 @@ class MemoryTransport:
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             return
         self.counters.messages_in += 1
+        if kind is not None:
+            self.counters.messages_in_by_kind[kind] += 1
         self.counters.bytes_in += len(gossip.payload)
 
     def set_request_handler(self, protocol: str, handler: RequestHandler) -> None:
