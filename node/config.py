@@ -29,6 +29,10 @@ class P2PSection:
     persistent_peers: list[str] = field(default_factory=list)
     # how often the node redials a persistent peer it is not connected to
     redial_interval_ms: int = 1000
+    pex: bool = True
+    max_peers: int = 50
+    seeds: list[str] = field(default_factory=list)
+    private_peer_ids: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -94,6 +98,10 @@ COMMENTS: dict[str, str] = {
     "p2p.listen": "multiaddr the node listens on",
     "p2p.persistent_peers": "peers to stay connected to: multiaddrs ending in /p2p/<peer id>",
     "p2p.redial_interval_ms": "how often a lost persistent peer is redialled",
+    "p2p.pex": "peer exchange: answer peers' address requests, learn and dial peers (off on a sentried validator)",
+    "p2p.max_peers": "peer exchange dials learned peers while fewer than this are connected",
+    "p2p.seeds": "multiaddrs ending in /p2p/<peer id> to learn peers from (dialled, not kept like persistent peers)",
+    "p2p.private_peer_ids": "peer ids never given out by peer exchange (a sentry lists its validator here)",
     "rpc": "HTTP JSON RPC (OpenAPI document at /openapi.json, Prometheus at /metrics)",
     "rpc.listen": "host:port the RPC server binds",
     "rpc.max_body_bytes": "largest request body accepted",
@@ -198,14 +206,20 @@ def validate(cfg: Config) -> None:
     try:
         from multiaddr import Multiaddr
         Multiaddr(cfg.p2p.listen)
-        for p in cfg.p2p.persistent_peers:
-            m = Multiaddr(p)
-            if "/p2p/" not in str(m):
-                raise ConfigError(f"p2p.persistent_peers: {p!r} has no /p2p/<peer id>")
+        for key in ("persistent_peers", "seeds"):
+            for p in getattr(cfg.p2p, key):
+                m = Multiaddr(p)
+                if "/p2p/" not in str(m):
+                    raise ConfigError(f"p2p.{key}: {p!r} has no /p2p/<peer id>")
     except ConfigError:
         raise
     except Exception as e:  # multiaddr raises several types
         raise ConfigError(f"p2p: bad multiaddr: {e}") from None
+    for p in cfg.p2p.private_peer_ids:
+        if not isinstance(p, str) or not 32 <= len(p) <= 64 or not p.isalnum():
+            raise ConfigError(f"p2p.private_peer_ids: {p!r} is not a peer id (12D3KooW...)")
+    if cfg.p2p.pex and cfg.p2p.max_peers == 0:
+        raise ConfigError("p2p.max_peers: must be > 0 with pex on")
     host, _, port = cfg.rpc.listen.rpartition(":")
     if not host or not port.isdigit() or not 0 <= int(port) < 65536:
         raise ConfigError(f"rpc.listen: expected host:port, got {cfg.rpc.listen!r}")

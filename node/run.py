@@ -34,7 +34,9 @@ async def run_node(home: Home, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
     p2p_cfg = P2PConfig(chain_id=genesis.chain_id, identity_seed=node_key.seed,
                         listen_addrs=(cfg.p2p.listen,),
                         persistent_peers=tuple(cfg.p2p.persistent_peers),
-                        redial_interval=cfg.p2p.redial_interval_ms / 1000)
+                        redial_interval=cfg.p2p.redial_interval_ms / 1000,
+                        pex=cfg.p2p.pex, max_peers=cfg.p2p.max_peers, seeds=tuple(cfg.p2p.seeds),
+                        private_peer_ids=tuple(cfg.p2p.private_peer_ids))
     async with open_libp2p_transport(p2p_cfg) as transport:
         node = Node(home, cfg, genesis, transport, validator_key=vkey)
         try:

@@ -46,10 +46,11 @@ from libp2p.utils.varint import encode_varint_prefixed, read_varint_prefixed_byt
 from .config import P2PConfig
 from .counters import TransportCounters
 from .inbound import InboundGate
-from .ids import ChainTopics
+from .ids import PEX, ChainTopics
 from .limiter import InboundLimiter
 from .messages import MessageError, decode_gossip
 from .penalties import DEFAULT_POINTS, POINTS, PenaltyBook
+from .pex import PeerBook, decode_answer, encode_answer
 from .transport import (
     EventFanout, Gossip, GossipCheck, MessageTooLarge, PeerEvent, PeerId, RequestError, RequestHandler,
     apply_check,
@@ -241,6 +242,11 @@ class Libp2pTransport:
         self._subscriptions: dict[str, trio.MemorySendChannel[Gossip]] = {}
         self._outbound: dict[str, trio.MemorySendChannel[bytes]] = {}
         self._nursery: trio.Nursery | None = None
+        # Peer exchange: persistent peers and seeds start the book; private ids never enter it.
+        self.book = PeerBook(self.local_peer, frozenset(config.private_peer_ids))
+        for addr in (*config.persistent_peers, *config.seeds):
+            self.book.add(addr.rsplit("/p2p/", 1)[1], addr)
+        self._pex_answered: dict[PeerId, float] = {}
 
         logging.getLogger("libp2p").setLevel(config.library_log_level)
         # Trap 4: the library's subscription channel holds 32 messages and drops the rest.
@@ -299,6 +305,8 @@ class Libp2pTransport:
         network._inbound_limiter = trio.CapacityLimiter(1_000_000)
         self._library_upgrade = network.upgrade_inbound_raw_conn
         network.upgrade_inbound_raw_conn = self._upgrade_inbound
+        if config.pex:
+            self.set_request_handler(self.topics.protocol(PEX), self._answer_pex)
 
     # --- identity and peers ---
     def listen_addrs(self) -> list[str]:
@@ -388,13 +396,72 @@ class Libp2pTransport:
         try:
             with trio.move_on_after(self.config.dial_timeout):
                 await self.host.connect(info)
-            if info.peer_id not in self._connected:
-                self.counters.dials_failed += 1
         except Exception as exc:
-            self.counters.dials_failed += 1
             log.debug("dial %s failed: %r", info.peer_id, exc)
         finally:
             self._dialing.discard(info.peer_id)
+        ok = info.peer_id in self._connected
+        if not ok:
+            self.counters.dials_failed += 1
+        name = self._name(info.peer_id)
+        self.book.dialled(name, f"{info.addrs[0]}/p2p/{name}", ok)
+
+    # --- peer exchange (p2p/pex.py) ---
+    async def _answer_pex(self, peer: PeerId, request: bytes) -> bytes:
+        if request:
+            raise MessageError("bad_request", "a PEX request is empty")
+        now = trio.current_time()
+        last = self._pex_answered.get(peer)
+        if last is not None and now - last < self.config.pex_min_interval:
+            raise MessageError("rate_limited", "PEX asked again too soon")
+        if len(self._pex_answered) > 4 * self.config.max_inbound_peers:
+            self._pex_answered.clear()  # bounded: forgetting only lets a peer ask once more
+        self._pex_answered[peer] = now
+        return encode_answer(self.book.answer(peer, exclude=self.penalties.banned()))
+
+    async def _run_pex(self) -> None:
+        """While fewer than `max_peers` are connected: ask one connected peer (in turn)
+        for addresses, then dial known addresses up to the bound."""
+        turn = 0
+        while True:
+            connected = self.peers()
+            if len(connected) < self.config.max_peers:
+                if connected:
+                    await self._ask_pex(connected[turn % len(connected)])
+                    turn += 1
+                # dials still in flight count against the bound too
+                dialling = [self._name(p) for p in self._dialing]
+                room = self.config.max_peers - len(set(self.peers()) | set(dialling))
+                for peer, addr in self.book.to_dial(self.peers(), dialling, room):
+                    self._spawn(self._dial_learned, peer, addr)
+            await trio.sleep(self.config.pex_interval)
+
+    async def _ask_pex(self, peer: PeerId) -> None:
+        try:
+            answer = await self.request(peer, self.topics.protocol(PEX), b"", timeout=self.config.dial_timeout * 5)
+        except RequestError as err:  # a peer without PEX (no_handler), gone, or slow
+            log.debug("PEX from %s: %s", peer, err)
+            return
+        try:
+            entries = decode_answer(answer)
+        except MessageError as err:
+            self.counters.drop(f"pex_{err.code}")
+            self.penalise(peer, err.code)
+            return
+        for learned, addr in entries:
+            if self.book.add(learned, addr):
+                self.counters.pex_learned += 1
+
+    async def _dial_learned(self, peer: PeerId, addr: str) -> None:
+        try:
+            info = info_from_p2p_addr(multiaddr.Multiaddr(addr))
+        except Exception:  # noqa: BLE001 -- base58 but not a peer id
+            self.book.forget(peer)
+            return
+        if info.peer_id in self._dialing or self.penalties.is_banned(peer):
+            return
+        self._dialing.add(info.peer_id)
+        await self._dial(info)
 
     async def _upgrade_inbound(self, raw_conn, maddr):
         """The library's inbound upgrade (Noise, then Yamux), behind our gate."""
@@ -699,6 +766,8 @@ async def open_libp2p_transport(config: P2PConfig) -> AsyncIterator[Libp2pTransp
                 async with trio.open_nursery() as nursery:
                     transport._nursery = nursery
                     nursery.start_soon(transport._run_redial_supervisor)
+                    if config.pex:
+                        nursery.start_soon(transport._run_pex)
                     try:
                         yield transport
                     finally:

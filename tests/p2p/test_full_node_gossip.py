@@ -2,35 +2,17 @@
 the validator does not list it, so only one side has the other as a persistent peer."""
 from __future__ import annotations
 
-import socket
-
 import pytest
 import trio
 
-from p2p.config import P2PConfig
+from libp2p_net import CHAIN, addr, free_port, node_config, receive_within, until
 from p2p.ids import ChainTopics
-from p2p.libp2p_transport import open_libp2p_transport, peer_id_from_seed
+from p2p.libp2p_transport import open_libp2p_transport
 from p2p.messages import TxBatch
 
 pytestmark = pytest.mark.xdist_group("p2p")
-CHAIN = "unit"
 TOPICS = ChainTopics(CHAIN)
 HEARTBEAT = 0.25
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def addr(seed: bytes, port: int) -> str:
-    return f"/ip4/127.0.0.1/tcp/{port}/p2p/{peer_id_from_seed(seed)}"
-
-
-async def receive_within(channel, seconds=10.0):
-    with trio.fail_after(seconds):
-        return await channel.receive()
 
 
 async def test_full_node_listed_by_nobody_gets_and_sends_gossip_through_its_one_validator():
@@ -38,18 +20,15 @@ async def test_full_node_listed_by_nobody_gets_and_sends_gossip_through_its_one_
     p0, p1 = free_port(), free_port()
     # The node's default config: no validator list, every persistent peer taken as a
     # fellow validator (a gossipsub direct peer). The validators list each other only.
-    cfg = lambda seed, port, peers: P2PConfig(  # noqa: E731
-        chain_id=CHAIN, identity_seed=seed, listen_addrs=(f"/ip4/127.0.0.1/tcp/{port}",), persistent_peers=peers,
-        heartbeat_interval=HEARTBEAT)
+    def cfg(seed, port, peers):
+        return node_config(seed, port, peers, heartbeat_interval=HEARTBEAT)
     async with open_libp2p_transport(cfg(v0, p0, (addr(v1, p1),))) as a, \
             open_libp2p_transport(cfg(v1, p1, (addr(v0, p0),))) as b, \
             open_libp2p_transport(cfg(full, 0, (addr(v0, p0),))) as f:
         inbox = {t.local_peer: await t.subscribe(TOPICS.txs) for t in (a, b, f)}
         # validator V1 -> V0 -> F: what a validator publishes reaches the full node, and
         # keeps reaching it across V0's mesh upkeep (a pruned F would miss the later ones)
-        with trio.fail_after(10):
-            while f.local_peer not in a.subscribed_peers(TOPICS.txs):
-                await trio.sleep(0.02)
+        await until(lambda: f.local_peer in a.subscribed_peers(TOPICS.txs))
         for i in range(8):
             from_v1 = TxBatch((b"from validator 1, #%d" % i,)).encode()
             await b.publish(TOPICS.txs, from_v1)
