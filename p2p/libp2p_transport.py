@@ -187,7 +187,9 @@ class _PeerEvents(INotifee):
         self.transport = transport
 
     async def connected(self, network: INetwork, conn: INetConn) -> None:
-        self.transport._on_connected(conn.muxed_conn.peer_id)
+        # Yamux knows who dialled: only a connection we opened proves a book address.
+        outbound = getattr(conn.muxed_conn, "is_initiator_value", False) is True
+        self.transport._on_connected(conn.muxed_conn.peer_id, outbound)
         await trio.lowlevel.checkpoint()
 
     async def disconnected(self, network: INetwork, conn: INetConn) -> None:
@@ -244,8 +246,9 @@ class Libp2pTransport:
         self._nursery: trio.Nursery | None = None
         # Peer exchange: persistent peers and seeds start the book; private ids never enter it.
         self.book = PeerBook(self.local_peer, frozenset(config.private_peer_ids))
-        for addr in (*config.persistent_peers, *config.seeds):
-            self.book.add(addr.rsplit("/p2p/", 1)[1], addr)
+        self._configured = {addr.rsplit("/p2p/", 1)[1]: addr for addr in (*config.persistent_peers, *config.seeds)}
+        for peer, addr in self._configured.items():
+            self.book.add(peer, addr)
         self._pex_answered: dict[PeerId, float] = {}
 
         logging.getLogger("libp2p").setLevel(config.library_log_level)
@@ -330,8 +333,13 @@ class Libp2pTransport:
     def peer_events(self) -> trio.MemoryReceiveChannel[PeerEvent]:
         return self._events.open()
 
-    def _on_connected(self, peer: ID) -> None:
+    def _on_connected(self, peer: ID, outbound: bool = False) -> None:
         name = self._name(peer)
+        dialled_addr = self.book.addrs.get(name) or self._configured.get(name)
+        if outbound and dialled_addr:
+            # we dial only book or configured addresses; marked here, not after the dial
+            # returns, because a dial cut by its timeout can still complete
+            self.book.dialled(name, dialled_addr, True)
         if self.penalties.is_banned(name):
             self.counters.drop("banned_peer_connection")
             self._spawn(self._disconnect, peer)
@@ -400,11 +408,9 @@ class Libp2pTransport:
             log.debug("dial %s failed: %r", info.peer_id, exc)
         finally:
             self._dialing.discard(info.peer_id)
-        ok = info.peer_id in self._connected
-        if not ok:
+        if info.peer_id not in self._connected:
             self.counters.dials_failed += 1
-        name = self._name(info.peer_id)
-        self.book.dialled(name, f"{info.addrs[0]}/p2p/{name}", ok)
+            self.book.dialled(self._name(info.peer_id), "", False)
 
     # --- peer exchange (p2p/pex.py) ---
     async def _answer_pex(self, peer: PeerId, request: bytes) -> bytes:

@@ -109,7 +109,7 @@ class PeerBook:
     def dialled(self, peer: str, addr: str, ok: bool) -> None:
         """A dial of `addr` ended: good on success; forgotten after MAX_DIAL_FAILURES in a row."""
         if ok:
-            self.add(peer, addr)
+            self.add(peer, addr)  # a persistent peer forgotten after failures comes back
             if peer in self.addrs:
                 self.good.add(peer)
             self.failures.pop(peer, None)
