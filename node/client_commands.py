@@ -293,6 +293,25 @@ def q_key(key_hex: str, node: str, height: int | None) -> None:
     _run_query(node, "key", height, key=key_hex)
 
 
+def _add_query_command(kind: str, argument: str, param: str, help_text: str) -> None:
+    """`attrchain query <kind> ARGUMENT`: the RPC's /query/<kind>?<param>=ARGUMENT."""
+    @query_group.command(kind, help=help_text)
+    @click.argument(argument)
+    @node_option
+    @height_option
+    def command(node: str, height: int | None, **args: str) -> None:
+        _run_query(node, kind, height, **{param: args[argument]})
+
+
+# Proof of Attribution (docs/poa.md, "Reading it back")
+_add_query_command("attestation", "use_tx", "hash",
+                   "A use's Proof-of-Attribution escrows, one per datanet, each with its attestation "
+                   "(scores, status), static weights beside the measurement.")
+_add_query_command("attributor", "model", "id", "A model's Proof-of-Attribution attributor (operator, bond).")
+_add_query_command("challenge", "attestation_id", "id",
+                   "An attestation's escrow, its challenge (challenger, bond, votes) and its curators.")
+
+
 def _get(node: str, path: str, **params: Any) -> None:
     try:
         with RpcClient(node) as c:

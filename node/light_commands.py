@@ -6,6 +6,7 @@
     attrchain light status
     attrchain light query account open1...        (proven balance and nonce)
     attrchain light query key HEX                 (present or absent, proven)
+    attrchain light query attestation|attributor|challenge ID   (Proof of Attribution, proven)
     attrchain light prove-tx HASH                 (inclusion against a verified header)
     attrchain light tx transfer --to ... --amount ... --from alice [--peer MULTIADDR]
     attrchain light submit TX_HEX [--peer MULTIADDR]
@@ -313,6 +314,49 @@ def query_key(key_hex: str, directory: Path, node: str | None, peer: str | None,
                     "app_hash": v.app_hash.hex(), "verified": True}
 
     _echo(_run(main))
+
+
+def _add_poa_query(kind: str, argument: str, help_text: str) -> None:
+    """`attrchain light query <kind> ID`: node/poa/queries.py over proven reads, every key
+    at one height (the first read's: the newest provable state, unless --height)."""
+    @query_group.command(kind, help=help_text)
+    @click.argument(argument)
+    @dir_option
+    @node_option
+    @peer_option
+    @click.option("--height", type=HEIGHT, default=None, help="state after this height (default latest-1)")
+    def command(directory: Path, node: str | None, peer: str | None, height: int | None, **args: str) -> None:
+        from node.poa import queries
+        try:
+            ident = bytes.fromhex(args[argument])
+        except ValueError:
+            ident = b""
+        if len(ident) != 32:
+            _fail(f"error: bad_param: {argument.upper()} must be 32 bytes of hex")
+        build = {"attestation": queries.use_attestations, "attributor": queries.model_attributor,
+                 "challenge": queries.challenge}[kind]
+        cfg = _load_config(directory)
+
+        async def main() -> dict:
+            async with _open_client(cfg, directory, *_endpoint(cfg, node, peer)) as client:
+                at: dict[str, Any] = {"height": height, "app_hash": None}
+
+                async def read(key: bytes) -> bytes | None:
+                    v = await client.query_key(key, at["height"])
+                    at.update(height=v.height, app_hash=v.app_hash.hex())
+                    return v.value
+                try:
+                    body = await build(read, ident)
+                except queries.QueryRefused as e:
+                    _fail(f"error: {e.code}: {e.reason}")
+                return {**body, **at, "verified": True}
+
+        _echo(_run(main))
+
+
+_add_poa_query("attestation", "use_tx", "A use's Proof-of-Attribution escrows and attestations, proven.")
+_add_poa_query("attributor", "model", "A model's Proof-of-Attribution attributor, proven.")
+_add_poa_query("challenge", "attestation_id", "An attestation's escrow, challenge and curators, proven.")
 
 
 def _proven_tx_json(res, proven) -> dict:

@@ -61,6 +61,10 @@ QUERY_KINDS = {
     "order": ("id", "one order by id (open or closed)"),
     "book": ("id", "the order book of an asset: price levels a side, best first, and the last price"),
     "fills": ("id", "the recent fills and last price of an asset"),
+    "attestation": ("hash", "a use's Proof-of-Attribution escrows, one per datanet, each with its attestation "
+                            "(scores, output hash, algorithm, status) and static weights beside the scores"),
+    "attributor": ("id", "a model's Proof-of-Attribution attributor (operator, bond), or null"),
+    "challenge": ("id", "an attestation's escrow (by attestation id), its challenge and the curators who decide"),
     "key": ("key", "a raw state key (hex) with its Merkle proof"),
 }
 

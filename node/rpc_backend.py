@@ -27,6 +27,9 @@ from state.tx import tx_id as compute_tx_id
 if TYPE_CHECKING:
     from node.node import Node
 
+POA_QUERIES = ("attestation", "attributor", "challenge")
+YIELD_EVERY_READS = 64
+
 
 def _hex(b: bytes | None) -> str | None:
     return None if b is None else b.hex()
@@ -211,7 +214,33 @@ class NodeRpc:
             return out
         if kind == "key":
             return self._proven(key_param(params["key"]), h, decode=False)
+        if kind in POA_QUERIES:
+            return await self._poa_query(kind, params, h)
         return self._asset_query(kind, params, h)
+
+    async def _poa_query(self, kind: str, params: dict[str, str], h: int) -> dict:
+        """Proof of Attribution (node/poa/queries.py) over the state after `h`, with a proof
+        of every key the answer read, present or absent."""
+        from node.asset_queries import _envelope
+        from node.poa import queries
+        store = self.node.chain.store
+        keys: set[bytes] = set()
+
+        async def read(key: bytes) -> bytes | None:
+            keys.add(key)
+            if len(keys) % YIELD_EVERY_READS == 0:
+                await trio.sleep(0)     # the RPC shares the node's thread: let consensus run
+            return store.get_at(key, h)
+        try:
+            if kind == "attestation":
+                body = await queries.use_attestations(read, hex_param("hash", params["hash"], 32))
+            elif kind == "attributor":
+                body = await queries.model_attributor(read, self._id(params["id"]))
+            else:
+                body = await queries.challenge(read, self._id(params["id"]))
+        except queries.QueryRefused as e:
+            raise RpcError(e.status, e.code, e.reason) from None
+        return _envelope(self, h, body, sorted(keys))
 
     def _asset_query(self, kind: str, params: dict[str, str], h: int) -> dict:
         try:

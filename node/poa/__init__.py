@@ -3,6 +3,7 @@
     span_v1.py   the `span-v1` algorithm: tokens, spans, scores (docs/poa.md, exactly)
     index.py     a datanet's contributions as one suffix-array index (built, saved, loaded)
     chain.py     a datanet's accepted contributions, read from the chain with proofs
+    queries.py   a use's escrows and attestations, a model's attributor, a challenge (RPC, light client)
     commands.py  `attrchain poa index | score | attest | verify`
     bench.py     `attrchain bench poa`
 """

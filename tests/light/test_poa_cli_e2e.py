@@ -13,6 +13,7 @@ from nacl.signing import SigningKey
 
 from netfix import running_net
 from node.keys import encode_address
+from node.client_commands import query_group
 from node.light_commands import light_group
 from node.poa.commands import poa_group
 from state.asset_records import compute_asset_id, compute_contribution_id
@@ -90,6 +91,23 @@ def test_poa_index_attest_verify_through_the_light_client(net, tmp_path):
     assert r.exit_code == 0, r.output
     finding = json.loads(r.output.strip().splitlines()[0])
     assert finding["status"] == "match" and len(finding["attested"]) == 2
+
+    # the attestation read back: through the light client (proven), and from the RPC
+    r = invoke(light_group, "query", "attestation", use, "--dir", str(light), "--node", rpc)
+    assert r.exit_code == 0, r.output
+    proven = json.loads(r.output)
+    [e] = proven["escrows"]
+    assert proven["verified"] and e["status"] in ("attested", "paid") and e["algorithm"] == "span-v1"
+    assert [[s["contribution"], s["score_ppm"]] for s in e["scores"]] == finding["attested"]
+    assert e["output_hash"] == hashlib.sha256(UMA_ANSWER).hexdigest()
+    r = invoke(query_group, "attestation", use, "--node", rpc)
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["escrows"][0]["scores"] == e["scores"]
+    r = invoke(light_group, "query", "attributor", model.hex(), "--dir", str(light), "--node", rpc)
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["attributor"]["operator"] == encode_address(ring.get("frank").address)
+    r = invoke(light_group, "query", "attributor", notes.hex(), "--dir", str(light), "--node", rpc)
+    assert r.exit_code == 1 and "not_a_model" in r.output
 
     answer.write_bytes(b"a different answer")
     r = invoke(poa_group, "verify", "--use", use, "--data", str(data), "--output", str(answer),

@@ -1,7 +1,7 @@
-// Accounts: balance, earnings per asset, and (where the node has them) holdings and open orders.
+// Accounts: balance, earnings per asset, holdings and open orders.
 import { chainIndex } from "./chainindex.js";
-import { figures, h, link, notAvailable, open, pct, section, short, table } from "./dom.js";
-import { optional, rpc } from "./rpc.js";
+import { figures, h, link, open, pct, section, short, table } from "./dom.js";
+import { rpc } from "./rpc.js";
 
 export function searchForm(label, placeholder, route) {
   const input = h("input", { id: "q-" + route, name: "q", placeholder, autocomplete: "off", spellcheck: "false", required: true });
@@ -12,16 +12,6 @@ export function searchForm(label, placeholder, route) {
     location.hash = `#/${route}/${input.value.trim()}`;
   });
   return form;
-}
-
-// An optional endpoint's answer as a table of its first list of records (its shape is
-// the other branch's; show every field rather than guess at names).
-export function records(caption, answer) {
-  const list = Object.values(answer).find(Array.isArray) ?? [];
-  if (!list.length) return h("p", {}, `${caption}: none.`);
-  const cols = Object.keys(list[0]);
-  const cell = (v) => (typeof v === "number" ? String(v) : typeof v === "string" ? v : JSON.stringify(v));
-  return table(caption, cols, list.map((r) => cols.map((c) => cell(r[c]))));
 }
 
 const assetLink = (id, name) => link(`#/asset/${id}`, name || short(id, 16));
@@ -54,7 +44,7 @@ export async function accountsPage() {
 export async function accountPage(address) {
   const [acct, earn, holdings, orders] = await Promise.all([
     rpc("/query/account", { address }), rpc("/query/earnings", { address }),
-    optional("holdings", address), optional("orders", address)]);
+    rpc("/query/holdings", { address }), rpc("/query/orders", { address })]);
   return h("div", {},
     h("h1", { tabindex: -1 }, "Account"),
     h("p", { class: "mono break" }, acct.address),
@@ -68,6 +58,6 @@ export async function accountPage(address) {
             earn.earnings.map((e) => [link(`#/asset/${e.asset}`, short(e.asset, 16), { class: "mono" }), e.name, open(e.amount)]),
             { id: "earnings" })
         : h("p", {}, "Nothing earned yet.")),
-    section("Holdings", holdings ? holdingsTable(holdings.holdings) : notAvailable("Holdings")),
-    section("Open orders", orders ? ordersTable(orders.orders) : notAvailable("Open orders")));
+    section("Holdings", holdingsTable(holdings.holdings)),
+    section("Open orders", ordersTable(orders.orders)));
 }

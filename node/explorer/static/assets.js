@@ -1,10 +1,11 @@
 // Assets: the attribution graph upstream and downstream (drawn, with edge weights and path
-// shares), the holders, the uses to follow, and (where the node has them) book and fills.
+// shares), the holders, the uses to follow, a model's attributor, the book and the last fills.
 import { searchForm } from "./accounts.js";
 import { chainIndex } from "./chainindex.js";
 import { drawDag } from "./dag.js";
-import { figures, h, link, notAvailable, open, pct, section, short, table } from "./dom.js";
-import { optional, rpc } from "./rpc.js";
+import { attributorView } from "./attestation.js";
+import { figures, h, link, open, pct, section, short, table } from "./dom.js";
+import { rpc } from "./rpc.js";
 
 // contributions have no name of their own
 export const assetName = (n) => n.name || `${n.kind} ${short(n.id, 8)}`;
@@ -91,8 +92,9 @@ export async function assetsPage() {
 export async function assetPage(id) {
   const [q, up, down, idx, book, fills] = await Promise.all([
     rpc("/query/asset", { id }), rpc("/query/upstream", { id }), rpc("/query/downstream", { id }), chainIndex(),
-    optional("book", id), optional("fills", id)]);
+    rpc("/query/book", { id }), rpc("/query/fills", { id })]);
   const a = q.asset;
+  const attributor = a.kind === "model" ? await rpc("/query/attributor", { id }) : null;
   const extra = a.kind === "datanet"
     ? [["contributor share", pct(a.contributor_share_ppm)], ["contribution bond", `${open(a.contribution_bond)} OPEN`],
        ["accepted contributions", String(a.accepted)], ["pool balance", `${open(a.pool_balance)} OPEN`]]
@@ -120,6 +122,7 @@ export async function assetPage(id) {
             link(`#/payment/${u.hash}`, `use at height ${u.height} by ${short(u.payer, 14)}`), " ",
             h("span", { class: "mono small" }, short(u.hash, 12)))))
         : h("p", {}, a.kind === "model" || a.kind === "agent" ? "No use of it in the recent blocks." : "Only models and agents are used.")),
-    section("Order book", book ? bookView(book) : notAvailable("Order book")),
-    section("Last fills", fills ? fillsView(fills) : notAvailable("Last fills")));
+    attributor ? section("Proof-of-Attribution attributor", attributorView(attributor)) : null,
+    section("Order book", bookView(book)),
+    section("Last fills", fillsView(fills)));
 }

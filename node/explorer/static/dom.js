@@ -40,9 +40,6 @@ export function section(title, ...body) {
   return h("section", { "aria-labelledby": id }, h("h2", { id }, title), ...body);
 }
 
-export const notAvailable = (what) =>
-  h("p", { class: "na", "data-na": what }, `${what}: not available on this node (its RPC has no such endpoint).`);
-
 // uopen (integers) as OPEN with six decimals, without floating point.
 export function open(uopen) {
   const n = Math.abs(uopen);

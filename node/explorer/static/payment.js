@@ -1,10 +1,10 @@
 // "Follow a payment": where the price of one `use` went, amount by amount, along each path
 // of the attribution graph (the node's /use_flows, computed by the ledger's own code).
 import { drawDag } from "./dag.js";
-import { figures, h, link, notAvailable, open, section, short, table } from "./dom.js";
-import { records } from "./accounts.js";
+import { attestationView } from "./attestation.js";
+import { figures, h, link, open, section, short, table } from "./dom.js";
 import { assetName } from "./assets.js";
-import { optional, rpc } from "./rpc.js";
+import { rpc } from "./rpc.js";
 
 // A flow stops at an asset's holders (who accrue it pro rata to their shares) or at a
 // datanet's contributor pool; the node lists the split over the asset's largest holders.
@@ -42,7 +42,7 @@ function paymentGraph(pay, names) {
 }
 
 export async function paymentPage(hash) {
-  const [pay, attestation] = await Promise.all([rpc("/use_flows", { hash }), optional("attestation", hash)]);
+  const [pay, attestation] = await Promise.all([rpc("/use_flows", { hash }), rpc("/query/attestation", { hash })]);
   const up = await rpc("/query/upstream", { id: pay.asset });
   const names = new Map();
   const stack = [up.graph];
@@ -50,8 +50,10 @@ export async function paymentPage(hash) {
   const paid = pay.flows.reduce((s, f) => s + f.amount, 0);
   const byAccount = new Map();
   for (const f of pay.flows) for (const hd of f.holders ?? []) byAccount.set(hd.address, (byAccount.get(hd.address) ?? 0) + hd.amount);
+  const escrowed = new Set(attestation.escrows.map((e) => e.datanet));
   const who = (f) => h("span", {}, f.to === "holders" ? "holders of " : "contributor pool of ",
-    link(`#/asset/${f.recipient}`, names.get(f.recipient) ?? short(f.recipient)));
+    link(`#/asset/${f.recipient}`, names.get(f.recipient) ?? short(f.recipient)),
+    f.to === "pool" && escrowed.has(f.recipient) ? " (held in escrow: paid as the attestation below says)" : null);
   const sums = pay.protocol_fee + paid === pay.price;
   return h("div", {},
     h("h1", { tabindex: -1 }, `A payment to ${names.get(pay.asset) ?? short(pay.asset)}`),
@@ -71,6 +73,5 @@ export async function paymentPage(hash) {
       table("What each account accrued from it (its shares of the holders' amounts, rounded down here; the fraction of a uopen carries over in its position)",
         ["account", "amount (OPEN)"],
         [...byAccount.entries()].map(([a, n]) => [link(`#/account/${a}`, a, { class: "mono" }), open(n)]), { id: "accounts" })),
-    section("Proof-of-Attribution attestation",
-      attestation ? records("Attestation", attestation) : notAvailable("Attestation")));
+    section("Proof-of-Attribution attestation", attestationView(attestation)));
 }

@@ -18,27 +18,6 @@ export async function rpc(path, params = {}) {
   return body;
 }
 
-// Endpoints other branches add (the market's holdings/orders/book/fills, Proof of
-// Attribution's attestations). A node without one answers 404; the panel then says
-// "not available on this node" instead of failing.
-export const OPTIONAL = {
-  holdings: ["/query/holdings", "address"],
-  orders: ["/query/orders", "address"],
-  book: ["/query/book", "id"],
-  fills: ["/query/fills", "id"],
-  attestation: ["/query/attestation", "hash"],
-};
-
-export async function optional(name, value) {
-  const [path, param] = OPTIONAL[name];
-  try {
-    return await rpc(path, { [param]: value });
-  } catch (e) {
-    if (e instanceof RpcError && e.status === 404 && (e.code === "unknown_query" || e.code === "http_error")) return null;
-    throw e;
-  }
-}
-
 // Run `fn` over `items` with at most `limit` requests in flight.
 export async function pooled(items, limit, fn) {
   const out = new Array(items.length);
