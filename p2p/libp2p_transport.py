@@ -93,6 +93,7 @@ class _Pubsub(Pubsub):
                 pass
             self._handle_dead_peer(peer_id)
 
+
 class _GossipSub(GossipSub):
     """Direct peering made mutual on the fly. Gossipsub never GRAFTs a peer it holds as
     direct, so a GRAFT from a peer we hold as direct proves it does not hold us as
