@@ -54,6 +54,13 @@ class Chain:
     def app_hash(self) -> bytes:
         return self.store.app_hash
 
+    @property
+    def earliest_block_height(self) -> int:
+        """The lowest height whose block (and commit) this node can serve: 1, or above
+        what pruning removed (node/pruning.py) or what a state sync skipped."""
+        h = max(1, self.store.pruned_below)
+        return h if h > self.height or self.block_bytes(h) is not None else h + 1
+
     def last_block(self) -> tuple[int, int, bytes]:
         return self.ledger.last_block()
 

@@ -31,6 +31,8 @@ from node.home import Home
 from node.logs import get_logger, log_event
 from node.mempool import Mempool, TxRejected
 from node.metrics import NodeMetrics
+from node.pruning import Pruner
+from node.snapshots import Snapshotter
 from node.sync import PulledVotes, SyncedBlocks, VoteCache
 from node.tx_waiters import TxWaiters
 from p2p.ids import ChainTopics
@@ -85,6 +87,9 @@ class Node:
         self.mempool = Mempool(LedgerChecker(self.chain.ledger), mc.max_txs, mc.max_bytes, mc.max_tx_bytes)
         self.chain.admitted = self.mempool.checker.decoded  # decode each tx once (bench profile)
         self.metrics = NodeMetrics()
+        self.pruner = Pruner(self.chain.store, config.storage)
+        self.snapshotter = Snapshotter(self.chain.store, home.data_dir / "snapshots",
+                                       config.storage.snapshot_interval, config.storage.snapshot_keep)
         self.vote_cache = VoteCache()
         self.waiters = TxWaiters(config.rpc.max_commit_waiters)
         self.validator_key = validator_key
@@ -370,6 +375,8 @@ class Node:
             included = set(block.evidence)
             self.pending_evidence = {k: v for k, v in self.pending_evidence.items() if v not in included}
         self.wal.truncate()
+        self.snapshotter.after_commit()
+        self.pruner.after_commit()
         self.mempool.update(tx_ids)
         self.waiters.committed(tx_ids)
         self.vote_cache.prune(block.height)

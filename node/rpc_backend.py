@@ -79,6 +79,9 @@ class NodeRpc:
             return top
         if height > top:
             raise RpcError(404, "height_not_available", f"height {height} > latest {top}")
+        if height < self.node.chain.store.pruned_below:
+            raise RpcError(410, "pruned", f"height {height} is pruned: this node keeps heights "
+                                          f">= {self.node.chain.store.pruned_below}")
         return height
 
     async def status(self) -> dict:
