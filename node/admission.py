@@ -2,8 +2,8 @@
 
 The gossip checks run inside the transport's topic validator (p2p GossipCheck), so a
 message refused here is never forwarded, and a blamed one penalises the peer that sent
-it. Order, cheapest first: decode, the height window (we hold validator sets for our
-height + 1 and + 2 only), the signature against the validator the message names (one
+it. Order, cheapest first: decode, the height window (our height + 1 and + 2; precommits
+also for our height, which the commit timeout still gathers), the signature against the validator the message names (one
 verification whatever the fields say), then the round window, then what costs more (the
 proposer of a round: a walk that grows with the round). A message we cannot judge (a
 height outside the window) or should not act on yet (a validly signed one of a round too
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from consensus.types import DuplicateVoteEvidence, InvalidEvidence, Proposal, Vote
+from consensus.types import DuplicateVoteEvidence, InvalidEvidence, Proposal, Vote, VoteType
 from node.core import params_from_config
 from node.mempool import TxRejected
 from p2p.messages import CompactProposal, EvidenceMessage, VoteMessage
@@ -49,7 +49,12 @@ class Admission:
             v = Vote.decode(raw)
         except ValueError:
             return None, "malformed"
-        vs = self.node.chain.validator_set(v.height) if self.height_in_window(v.height) else None
+        # A precommit for the height we just committed still counts (the commit timeout
+        # gathers them into our next last_commit) and must be relayed: a validator behind
+        # a sentry is one hop late, and a sentry that dropped it would have it never counted.
+        late_precommit = v.type == VoteType.PRECOMMIT and v.height == self.node.chain.height > 0
+        in_window = self.height_in_window(v.height) or late_precommit
+        vs = self.node.chain.validator_set(v.height) if in_window else None
         if vs is None:
             return None, IGNORE
         val = vs.get(v.validator)

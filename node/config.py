@@ -31,6 +31,10 @@ class P2PSection:
     redial_interval_ms: int = 1000
     # every validator lists every other validator: relays among them are skipped
     validator_full_mesh: bool = False
+    pex: bool = True
+    max_peers: int = 50
+    seeds: list[str] = field(default_factory=list)
+    private_peer_ids: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -116,6 +120,10 @@ COMMENTS: dict[str, str] = {
     "p2p.persistent_peers": "peers to stay connected to: multiaddrs ending in /p2p/<peer id>",
     "p2p.redial_interval_ms": "how often a lost persistent peer is redialled",
     "p2p.validator_full_mesh": "every validator lists every other as a persistent peer: a message from its origin is not relayed to the other validators (fewer duplicate deliveries)",
+    "p2p.pex": "peer exchange: answer peers' address requests, learn and dial peers (off on a sentried validator)",
+    "p2p.max_peers": "peer exchange dials learned peers while fewer than this are connected",
+    "p2p.seeds": "multiaddrs ending in /p2p/<peer id> to learn peers from (dialled, not kept like persistent peers)",
+    "p2p.private_peer_ids": "peer ids never given out by peer exchange (a sentry lists its validator here)",
     "rpc": "HTTP JSON RPC (OpenAPI document at /openapi.json, Prometheus at /metrics)",
     "rpc.listen": "host:port the RPC server binds",
     "rpc.max_body_bytes": "largest request body accepted",
@@ -232,9 +240,14 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"p2p.listen: not a multiaddr: {cfg.p2p.listen!r}")
     from p2p.libp2p_transport import check_addresses  # libp2p loads only when a config is checked
     try:
-        check_addresses(cfg.p2p.listen, cfg.p2p.persistent_peers)
+        check_addresses(cfg.p2p.listen, cfg.p2p.persistent_peers, seeds=cfg.p2p.seeds)
     except ValueError as e:
         raise ConfigError(str(e)) from None
+    for p in cfg.p2p.private_peer_ids:
+        if not isinstance(p, str) or not 32 <= len(p) <= 64 or not p.isalnum():
+            raise ConfigError(f"p2p.private_peer_ids: {p!r} is not a peer id (12D3KooW...)")
+    if cfg.p2p.pex and cfg.p2p.max_peers == 0:
+        raise ConfigError("p2p.max_peers: must be > 0 with pex on")
     host, _, port = cfg.rpc.listen.rpartition(":")
     if not host or not port.isdigit() or not 0 <= int(port) < 65536:
         raise ConfigError(f"rpc.listen: expected host:port, got {cfg.rpc.listen!r}")

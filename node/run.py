@@ -35,7 +35,9 @@ async def run_node(home: Home, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
                         listen_addrs=(cfg.p2p.listen,),
                         persistent_peers=tuple(cfg.p2p.persistent_peers),
                         redial_interval=cfg.p2p.redial_interval_ms / 1000,
-                        validator_full_mesh=cfg.p2p.validator_full_mesh)
+                        validator_full_mesh=cfg.p2p.validator_full_mesh,
+                        pex=cfg.p2p.pex, max_peers=cfg.p2p.max_peers, seeds=tuple(cfg.p2p.seeds),
+                        private_peer_ids=tuple(cfg.p2p.private_peer_ids))
     async with open_libp2p_transport(p2p_cfg) as transport:
         from node.statesync import maybe_state_sync
         synced = await maybe_state_sync(transport, genesis.chain_id, home.state_db,

@@ -50,10 +50,12 @@ from libp2p.utils.varint import encode_varint_prefixed, read_varint_prefixed_byt
 from .config import P2PConfig
 from .counters import TransportCounters
 from .inbound import InboundGate
-from .ids import ChainTopics
+from .ids import PEX, ChainTopics
 from .limiter import InboundLimiter
+from .messages import MessageError
 from .penalties import DEFAULT_POINTS, POINTS, PenaltyBook
 from .policy import RESPONSE_OK, Answer, InboundPolicy
+from .pex import PeerBook, decode_answer, encode_answer
 from .transport import (
     EventFanout, Gossip, GossipCheck, MessageTooLarge, PeerEvent, PeerId, RequestError, RequestHandler,
 )
@@ -156,6 +158,18 @@ class _GossipSub(GossipSub):
 
     full_mesh = False
 
+    async def handle_graft(self, graft_msg: rpc_pb2.ControlGraft, sender_peer_id: ID) -> None:
+        # Direct peering made mutual on the fly. Gossipsub never GRAFTs a peer it holds as
+        # direct, so a GRAFT from a peer we hold as direct proves it does not hold us as
+        # direct: it only meshes with us (a full node's validator, which does not list the
+        # full node). The library answers such a GRAFT with a PRUNE and the two then exchange
+        # nothing. We demote the peer to an ordinary mesh peer instead and accept the GRAFT,
+        # so traffic flows both ways whichever side lists the other.
+        if sender_peer_id in self.direct_peers and graft_msg.topicID in self.mesh:
+            log.info("peer %s meshes with us but does not peer directly: now a mesh peer", sender_peer_id)
+            del self.direct_peers[sender_peer_id]
+        await super().handle_graft(graft_msg, sender_peer_id)
+
     def _get_peers_to_send(self, topic_ids, msg_forwarder, origin, msg_id=None):
         peers = super()._get_peers_to_send(topic_ids, msg_forwarder, origin, msg_id)
         if self.full_mesh and msg_forwarder == origin and origin in self.direct_peers:
@@ -193,13 +207,14 @@ def multiaddr_protocols(addr: str) -> list[str]:
     return [p.name for p in _parse_multiaddr(addr).protocols()]
 
 
-def check_addresses(listen: str, persistent_peers: list[str]) -> None:
-    """Raise ValueError unless `listen` is a multiaddr and every persistent peer is one
-    that names its peer id (/p2p/<id>), so a config is refused before the node starts."""
+def check_addresses(listen: str, persistent_peers: list[str], seeds: list[str] = ()) -> None:
+    """Raise ValueError unless `listen` is a multiaddr and every persistent peer and seed is
+    one that names its peer id (/p2p/<id>), so a config is refused before the node starts."""
     _parse_multiaddr(listen)
-    for p in persistent_peers:
-        if "/p2p/" not in str(_parse_multiaddr(p)):
-            raise ValueError(f"p2p.persistent_peers: {p!r} has no /p2p/<peer id>")
+    for key, addrs in (("persistent_peers", persistent_peers), ("seeds", seeds)):
+        for p in addrs:
+            if "/p2p/" not in str(_parse_multiaddr(p)):
+                raise ValueError(f"p2p.{key}: {p!r} has no /p2p/<peer id>")
 
 
 def content_message_id(msg: rpc_pb2.Message) -> bytes:
@@ -262,7 +277,9 @@ class _PeerEvents(INotifee):
         self.transport = transport
 
     async def connected(self, network: INetwork, conn: INetConn) -> None:
-        self.transport._on_connected(conn.muxed_conn.peer_id)
+        # Yamux knows who dialled: only a connection we opened proves a book address.
+        outbound = getattr(conn.muxed_conn, "is_initiator_value", False) is True
+        self.transport._on_connected(conn.muxed_conn.peer_id, outbound)
         await trio.lowlevel.checkpoint()
 
     async def disconnected(self, network: INetwork, conn: INetConn) -> None:
@@ -296,11 +313,11 @@ class Libp2pTransport:
         ]
         self.validators: set[PeerId] = {p.peer_id.to_base58() for p in self.persistent}
         self.validators.update(config.validator_peer_ids)
-        # Gossipsub direct peering must be mutual: a peer that treats us as direct
-        # refuses our GRAFT, and if we do not treat it as direct too it never gets
-        # our messages. Validators list each other, so direct = persistent peers that
+        # Direct peers: validators list each other, so direct = persistent peers that
         # are validators, when we are one. No validator list: all persistent peers
-        # are taken as fellow validators (a testnet that lists everyone).
+        # are taken as fellow validators (a testnet that lists everyone). A peer that
+        # does not list us back (a full node's validator) is demoted to a mesh peer
+        # when it GRAFTs us (_GossipSub), so one-sided peering still carries gossip.
         if not config.validator_peer_ids:
             self.direct = list(self.persistent)
         elif self.local_peer in config.validator_peer_ids:
@@ -320,6 +337,12 @@ class Libp2pTransport:
         self._subscriptions: dict[str, trio.MemorySendChannel[Gossip]] = {}
         self._outbound: dict[str, trio.MemorySendChannel[bytes]] = {}
         self._nursery: trio.Nursery | None = None
+        # Peer exchange: persistent peers and seeds start the book; private ids never enter it.
+        self.book = PeerBook(self.local_peer, frozenset(config.private_peer_ids))
+        self._configured = {addr.rsplit("/p2p/", 1)[1]: addr for addr in (*config.persistent_peers, *config.seeds)}
+        for peer, addr in self._configured.items():
+            self.book.add(peer, addr)
+        self._pex_answered: dict[PeerId, float] = {}
 
         logging.getLogger("libp2p").setLevel(config.library_log_level)
         # Trap 4: the library's subscription channel holds 32 messages and drops the rest.
@@ -379,6 +402,8 @@ class Libp2pTransport:
         network._inbound_limiter = trio.CapacityLimiter(1_000_000)
         self._library_upgrade = network.upgrade_inbound_raw_conn
         network.upgrade_inbound_raw_conn = self._upgrade_inbound
+        if config.pex:
+            self.set_request_handler(self.topics.protocol(PEX), self._answer_pex)
 
     # --- identity and peers ---
     def listen_addrs(self) -> list[str]:
@@ -402,8 +427,13 @@ class Libp2pTransport:
     def peer_events(self) -> trio.MemoryReceiveChannel[PeerEvent]:
         return self._events.open()
 
-    def _on_connected(self, peer: ID) -> None:
+    def _on_connected(self, peer: ID, outbound: bool = False) -> None:
         name = self._name(peer)
+        dialled_addr = self.book.addrs.get(name) or self._configured.get(name)
+        if outbound and dialled_addr:
+            # we dial only book or configured addresses; marked here, not after the dial
+            # returns, because a dial cut by its timeout can still complete
+            self.book.dialled(name, dialled_addr, True)
         if self.penalties.is_banned(name):
             self.counters.drop("banned_peer_connection")
             self._spawn(self._disconnect, peer)
@@ -468,13 +498,70 @@ class Libp2pTransport:
         try:
             with trio.move_on_after(self.config.dial_timeout):
                 await self.host.connect(info)
-            if info.peer_id not in self._connected:
-                self.counters.dials_failed += 1
         except Exception as exc:
-            self.counters.dials_failed += 1
             log.debug("dial %s failed: %r", info.peer_id, exc)
         finally:
             self._dialing.discard(info.peer_id)
+        if info.peer_id not in self._connected:
+            self.counters.dials_failed += 1
+            self.book.dialled(self._name(info.peer_id), "", False)
+
+    # --- peer exchange (p2p/pex.py) ---
+    async def _answer_pex(self, peer: PeerId, request: bytes) -> bytes:
+        if request:
+            raise MessageError("bad_request", "a PEX request is empty")
+        now = trio.current_time()
+        last = self._pex_answered.get(peer)
+        if last is not None and now - last < self.config.pex_min_interval:
+            raise MessageError("rate_limited", "PEX asked again too soon")
+        if len(self._pex_answered) > 4 * self.config.max_inbound_peers:
+            self._pex_answered.clear()  # bounded: forgetting only lets a peer ask once more
+        self._pex_answered[peer] = now
+        return encode_answer(self.book.answer(peer, exclude=self.penalties.banned()))
+
+    async def _run_pex(self) -> None:
+        """While fewer than `max_peers` are connected: ask one connected peer (in turn)
+        for addresses, then dial known addresses up to the bound."""
+        turn = 0
+        while True:
+            connected = self.peers()
+            if len(connected) < self.config.max_peers:
+                if connected:
+                    await self._ask_pex(connected[turn % len(connected)])
+                    turn += 1
+                # dials still in flight count against the bound too
+                dialling = [self._name(p) for p in self._dialing]
+                room = self.config.max_peers - len(set(self.peers()) | set(dialling))
+                for peer, addr in self.book.to_dial(self.peers(), dialling, room):
+                    self._spawn(self._dial_learned, peer, addr)
+            await trio.sleep(self.config.pex_interval)
+
+    async def _ask_pex(self, peer: PeerId) -> None:
+        try:
+            answer = await self.request(peer, self.topics.protocol(PEX), b"", timeout=self.config.dial_timeout * 5)
+        except RequestError as err:  # a peer without PEX (no_handler), gone, or slow
+            log.debug("PEX from %s: %s", peer, err)
+            return
+        try:
+            entries = decode_answer(answer)
+        except MessageError as err:
+            self.counters.drop(f"pex_{err.code}")
+            self.penalise(peer, err.code)
+            return
+        for learned, addr in entries:
+            if self.book.add(learned, addr):
+                self.counters.pex_learned += 1
+
+    async def _dial_learned(self, peer: PeerId, addr: str) -> None:
+        try:
+            info = info_from_p2p_addr(multiaddr.Multiaddr(addr))
+        except Exception:  # noqa: BLE001 -- base58 but not a peer id
+            self.book.forget(peer)
+            return
+        if info.peer_id in self._dialing or self.penalties.is_banned(peer):
+            return
+        self._dialing.add(info.peer_id)
+        await self._dial(info)
 
     async def _upgrade_inbound(self, raw_conn, maddr):
         """The library's inbound upgrade (Noise, then Yamux), behind our gate."""
@@ -573,6 +660,7 @@ class Libp2pTransport:
                 except (trio.BrokenResourceError, trio.ClosedResourceError):
                     continue
                 self.counters.messages_in += 1
+                self.counters.messages_in_by_kind[self.topics.kind_of_topic(topic)] += 1
                 self.counters.bytes_in += len(msg.data)
 
     async def publish(self, topic: str, payload: bytes) -> bool:
@@ -744,6 +832,8 @@ async def open_libp2p_transport(config: P2PConfig) -> AsyncIterator[Libp2pTransp
                 async with trio.open_nursery() as nursery:
                     transport._nursery = nursery
                     nursery.start_soon(transport._run_redial_supervisor)
+                    if config.pex:
+                        nursery.start_soon(transport._run_pex)
                     try:
                         yield transport
                     finally:

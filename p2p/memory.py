@@ -182,8 +182,8 @@ class MemoryTransport:
         channel = self._subscriptions.get(gossip.topic)
         if channel is None:
             return
-        if not self.policy.admit_gossip(gossip.source, kind_of_topic(gossip.topic), gossip.payload,
-                                        self._checks.get(gossip.topic)):
+        kind = kind_of_topic(gossip.topic)
+        if not self.policy.admit_gossip(gossip.source, kind, gossip.payload, self._checks.get(gossip.topic)):
             return
         try:
             channel.send_nowait(gossip)
@@ -193,6 +193,8 @@ class MemoryTransport:
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             return
         self.counters.messages_in += 1
+        if kind is not None:
+            self.counters.messages_in_by_kind[kind] += 1
         self.counters.bytes_in += len(gossip.payload)
 
     def set_request_handler(self, protocol: str, handler: RequestHandler) -> None:

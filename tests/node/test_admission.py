@@ -50,8 +50,9 @@ def open_node(own_dir, transport) -> tuple[Node, list[Ed25519Key]]:
     return node, keys
 
 
-def signed_vote(key: Ed25519Key, height: int, round: int, value: bytes | None = b"\x01" * 32) -> bytes:
-    v = Vote(VoteType.PREVOTE, height, round, value, key.address)
+def signed_vote(key: Ed25519Key, height: int, round: int, value: bytes | None = b"\x01" * 32,
+                type: VoteType = VoteType.PREVOTE) -> bytes:
+    v = Vote(type, height, round, value, key.address)
     return Vote(v.type, v.height, v.round, v.value_id, v.validator, key.sign(v.sign_bytes(CHAIN))).encode()
 
 
@@ -99,6 +100,19 @@ async def test_votes_bad_signature_is_blamed_far_round_is_ignored(own_dir):
         assert node.admission.check_vote("p", VoteMessage(far)) == IGNORE
         assert node.admission.check_vote("p", VoteMessage(far[:-64] + bytes(64))) == "invalid"
         assert node.admission.check_vote("p", VoteMessage(signed_vote(keys[1], 9, 0))) == IGNORE
+    finally:
+        node.close()
+
+
+async def test_a_late_precommit_for_the_height_just_committed_is_let_in_a_prevote_is_not(own_dir, monkeypatch):
+    t = RecordingTransport()
+    node, keys = open_node(own_dir, t)
+    try:
+        monkeypatch.setattr(type(node.chain), "height", property(lambda chain: 1))  # height 1 committed
+        late = signed_vote(keys[1], 1, 0, type=VoteType.PRECOMMIT)
+        assert node.admission.check_vote("p", VoteMessage(late)) is None
+        assert node.admission.check_vote("p", VoteMessage(late[:-64] + bytes(64))) == "invalid"
+        assert node.admission.check_vote("p", VoteMessage(signed_vote(keys[1], 1, 0))) == IGNORE
     finally:
         node.close()
 
