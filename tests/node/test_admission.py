@@ -117,6 +117,26 @@ async def test_a_late_precommit_for_the_height_just_committed_is_let_in_a_prevot
         node.close()
 
 
+async def test_garbage_for_a_height_committed_while_it_was_in_flight_is_still_blamed(own_dir, monkeypatch):
+    """An attacker reads our height, we commit one more, its garbage arrives: still blamed
+    (the hostile-peer suite saw such senders escape their ban under load)."""
+    t = RecordingTransport()
+    node, keys = open_node(own_dir, t)
+    try:
+        monkeypatch.setattr(type(node.chain), "height", property(lambda chain: 2))  # 1 and 2 committed
+        for h in (1, 2):
+            prevote = signed_vote(keys[1], h, 0)
+            assert node.admission.check_vote("p", VoteMessage(prevote)) == IGNORE  # honest, late: no blame
+            assert node.admission.check_vote("p", VoteMessage(prevote[:-64] + bytes(64))) == "invalid"
+            p = Proposal(h, 2**31 - 1, b"\x02" * 32, -1, keys[1].address, b"\x07" * 64)
+            assert node.admission.check_proposal("p", CompactProposal(p.encode(), b"\x90", (), (), None)) == "invalid"
+            p = Proposal(h, 0, b"\x02" * 32, -1, keys[1].address)
+            p = Proposal(h, 0, p.value_id, -1, keys[1].address, keys[1].sign(p.sign_bytes(CHAIN)))
+            assert node.admission.check_proposal("p", CompactProposal(p.encode(), b"\x90", (), (), None)) == IGNORE
+    finally:
+        node.close()
+
+
 async def test_pulled_votes_are_bounded_and_verified_before_the_consensus_task(own_dir):
     spam = VotesResponse(tuple(b"\x96" + bytes([i % 256]) * 40 for i in range(20_000))).encode()
     t = RecordingTransport({"votes-of-round": spam})
