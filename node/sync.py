@@ -4,8 +4,8 @@ Serving (handlers registered on the transport): status, blocks with their commit
 height range, txs by id (to rebuild compact proposals), votes of a round (lost votes).
 Handlers only read; they never touch the consensus core.
 
-Catching up (`run_catchup`): when a peer connects, a proposal shows peers ahead, or our
-height has not moved for 3 intervals, ask peers for their status; if one is ahead,
+Catching up (`run_catchup`): at start, when a peer connects, a proposal shows peers ahead,
+or our height has not moved for 2 intervals, ask peers for their status; if one is ahead,
 fetch blocks with commits in ranges and send them as one `SyncedBlocks` input into the
 consensus task, which verifies every commit against the validator set before executing.
 If a peer is at our height but a later round, pull that round's votes so the round-skip
@@ -143,17 +143,18 @@ async def run_catchup(node: "Node", interval: float = 1.0, *,
                       task_status=trio.TASK_STATUS_IGNORED) -> None:
     task_status.started()
     seen_height, progress_at = node.chain.height, trio.current_time()
+    node.catchup_wanted.set()  # at start: a restarted node is behind by what it missed
     while True:
         with trio.move_on_after(interval):
             await node.catchup_wanted.wait()
         wanted = node.catchup_wanted.is_set()
         node.catchup_wanted = trio.Event()
-        # Ask every peer its status only when told to (a peer connected, a proposal from
-        # ahead, more blocks to fetch) or when our height has not moved for 3 intervals:
-        # polling a live network every second was a sixth of an idle node's CPU.
+        # Ask every peer its status only when told to (start, a peer connected, a proposal
+        # from ahead, more blocks to fetch) or when our height has not moved for 2
+        # intervals: polling a live network every second was a sixth of an idle node's CPU.
         if node.chain.height != seen_height:
             seen_height, progress_at = node.chain.height, trio.current_time()
-        if not wanted and trio.current_time() - progress_at < 3 * interval:
+        if not wanted and trio.current_time() - progress_at < 2 * interval:
             continue
         for peer in node.transport.peers():
             st = await fetch_status(node, peer)

@@ -19,7 +19,7 @@ class Backend:
         raise RuntimeError("secret internal state at 0xdeadbeef")
 
     async def precheck(self, raws):
-        pass  # the node checks a batch's signatures over threads here; nothing to warm in this fake
+        pass  # the node checks a batch's signatures over threads here (node/sig_pool.py)
 
     async def broadcast_tx_sync(self, raw):
         self.seen.append(raw)
