@@ -301,10 +301,6 @@ class ValidatorSet:
         """More than 2/3 of the total voting power (the paper's 2f+1)."""
         return 3 * power > 2 * self.total_power
 
-    def is_one_third(self, power: int) -> bool:
-        """More than 1/3 of the total voting power (the paper's f+1)."""
-        return 3 * power > self.total_power
-
     # -- weighted round robin
     def _rescaled_centered(self) -> list[int]:
         prios = list(self.priorities)

@@ -2,11 +2,13 @@
 
 The gossip checks run inside the transport's topic validator (p2p GossipCheck), so a
 message refused here is never forwarded, and a blamed one penalises the peer that sent
-it. Order, cheapest first: decode, the height window (we hold validator sets for our
-height + 1 and + 2 only), the signature against the validator the message names (one
+it. Order, cheapest first: decode, the height window (our height + 1 and + 2; precommits
+also for our height, which the commit timeout still gathers), the signature against the validator the message names (one
 verification whatever the fields say), then the round window, then what costs more (the
-proposer of a round: a walk that grows with the round). A message we cannot judge (a
-height outside the window) or should not act on yet (a validly signed one of a round too
+proposer of a round: a walk that grows with the round). Signatures are also checked, and
+blamed, for the two heights just committed (a peer's garbage cannot escape its penalty by
+arriving a block late). A message we cannot judge (a height outside that range), one of a
+committed height, or one we should not act on yet (a validly signed one of a round too
 far ahead) is ignored: dropped, not relayed, nobody blamed. A bad signature is blamed
 whatever its round, so a peer sending huge rounds with garbage signatures is banned.
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from consensus.types import DuplicateVoteEvidence, InvalidEvidence, Proposal, Vote
+from consensus.types import DuplicateVoteEvidence, InvalidEvidence, Proposal, Vote, VoteType
 from node.core import params_from_config
 from node.mempool import TxRejected
 from p2p.messages import CompactProposal, EvidenceMessage, VoteMessage
@@ -43,19 +45,32 @@ class Admission:
         h = self.node.chain.height
         return h < height <= h + 2
 
+    def height_judged(self, height: int) -> bool:
+        """Heights whose signatures we still check (and blame) though we no longer act on
+        them: the window plus the two heights just committed. A peer cannot dodge its
+        penalty by sending garbage for a height that was committed while its message was
+        in flight (a block a second: the attacker's own height read races the chain)."""
+        h = self.node.chain.height
+        return max(1, h - 1) <= height <= h + 2
+
     # -- votes
     def vote_verdict(self, raw: bytes) -> tuple[Vote | None, Verdict]:
         try:
             v = Vote.decode(raw)
         except ValueError:
             return None, "malformed"
-        vs = self.node.chain.validator_set(v.height) if self.height_in_window(v.height) else None
+        # A precommit for the height we just committed still counts (the commit timeout
+        # gathers them into our next last_commit) and must be relayed: a validator behind
+        # a sentry is one hop late, and a sentry that dropped it would have it never counted.
+        late_precommit = v.type == VoteType.PRECOMMIT and v.height == self.node.chain.height > 0
+        in_window = self.height_in_window(v.height) or late_precommit
+        vs = self.node.chain.validator_set(v.height) if self.height_judged(v.height) else None
         if vs is None:
             return None, IGNORE
         val = vs.get(v.validator)
         if val is None or not v.verify(self.node.chain_id, val.pub_key):
             return None, "invalid"
-        if v.round > self.max_round(v.height):
+        if not in_window or v.round > self.max_round(v.height):
             return None, IGNORE
         return v, None
 
@@ -70,7 +85,7 @@ class Admission:
             return None, "malformed"
         if p.height > self.node.chain.height + 2:
             self.node.catchup_wanted.set()  # peers are ahead of us
-        vs = self.node.chain.validator_set(p.height) if self.height_in_window(p.height) else None
+        vs = self.node.chain.validator_set(p.height) if self.height_judged(p.height) else None
         if vs is None:
             return None, IGNORE
         # The signature, with the key of the validator it names, before the round is
@@ -78,7 +93,7 @@ class Admission:
         claimed = vs.get(p.proposer)
         if claimed is None or not p.verify(self.node.chain_id, claimed.pub_key):
             return None, "invalid"
-        if p.round > self.max_round(p.height):
+        if not self.height_in_window(p.height) or p.round > self.max_round(p.height):
             return None, IGNORE
         if vs.proposer(p.height, p.round).address != p.proposer:
             return None, "invalid"

@@ -8,25 +8,16 @@ serve (block H, commit H) to peers catching up.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from consensus.types import Commit, InvalidCommit, ValidatorSet
 from node import faults
 from node.durable import atomic_write
-from state.app import BlockResult, Ledger, TxResult
-from state.block import Block, Header, compute_data_hash, compute_evidence_hash, compute_last_commit_hash
-from state.codec import decode_value
+from state.app import BlockResult, Ledger
+from state.block import Block
 from state.errors import BlockError
 from state.genesis import Genesis
-from state.keys import block_record_key, tx_record_key
 from state.store import Store
-
-
-@dataclass
-class ExecutedBlock:
-    block: Block
-    result: BlockResult
 
 
 class Chain:
@@ -39,7 +30,8 @@ class Chain:
         self.seen_commit_file = seen_commit_file
         self._executed: dict[bytes, BlockResult] = {}  # block id -> result (current height)
         # tx id -> SignedTx decoded AND signature-verified at admission (the mempool
-        # checker's cache): execution neither decodes nor verifies those again
+        # checker's cache, the one "admitted" cache): execution neither decodes nor
+        # verifies those again
         self.admitted: dict | None = None
 
     def close(self) -> None:
@@ -54,6 +46,13 @@ class Chain:
     def app_hash(self) -> bytes:
         return self.store.app_hash
 
+    @property
+    def earliest_block_height(self) -> int:
+        """The lowest height whose block (and commit) this node can serve: 1, or above
+        what pruning removed (node/pruning.py) or what a state sync skipped."""
+        h = max(1, self.store.pruned_below)
+        return h if h > self.height or self.block_bytes(h) is not None else h + 1
+
     def last_block(self) -> tuple[int, int, bytes]:
         return self.ledger.last_block()
 
@@ -61,7 +60,7 @@ class Chain:
         return self.ledger.validator_set(height)
 
     def block_bytes(self, height: int) -> bytes | None:
-        return self.store.get_record(block_record_key(height))
+        return self.ledger.block_record(height)
 
     def block(self, height: int) -> Block | None:
         raw = self.block_bytes(height)
@@ -98,47 +97,34 @@ class Chain:
         return True
 
     def tx_record(self, tx_id: bytes) -> tuple[int, int, int, str] | None:
-        raw = self.store.get_record(tx_record_key(tx_id))
-        return None if raw is None else tuple(decode_value(raw))  # type: ignore[return-value]
+        return self.ledger.tx_record(tx_id)
 
     # -- building and executing blocks
     def make_block(self, txs: list[bytes], proposer: bytes, now_ms: int,
                    evidence: list[bytes] | None = None) -> Block:
         """A block for height+1 from the committed state (the proposer's getValue)."""
         height = self.height + 1
-        _, last_time, last_id = self.last_block()
-        last_commit = self.commit(height - 1) if height > 1 else None
-        evidence = evidence or []
-        header = Header(
-            chain_id=self.chain_id, height=height,
-            time_ms=max(now_ms, last_time + 1),
-            last_block_id=last_id,
-            last_commit_hash=compute_last_commit_hash(last_commit),
-            data_hash=compute_data_hash(txs),
-            evidence_hash=compute_evidence_hash(evidence),
-            validators_hash=self.validator_set(height).hash(),
-            next_validators_hash=self.validator_set(height + 1).hash(),
-            app_hash=self.app_hash,
-            proposer=proposer,
-        )
-        return Block(header, list(txs), evidence, last_commit)
+        last_time = self.last_block()[1]
+        return self.ledger.next_block(txs, time_ms=max(now_ms, last_time + 1), proposer=proposer,
+                                      evidence=evidence,
+                                      last_commit=self.commit(height - 1) if height > 1 else None)
 
-    def execute(self, block: Block, verified_tx_ids: frozenset[bytes]) -> BlockResult:
+    def execute(self, block: Block) -> BlockResult:
         """Validate and execute (nothing written); cached by block id. Raises BlockError."""
         bid = block.id()
         res = self._executed.get(bid)
         if res is None:
-            res = self.ledger.execute_block(block, verified_tx_ids, self.admitted)
+            res = self.ledger.execute_block(block, admitted=self.admitted)
             if len(self._executed) > 16:
                 self._executed.clear()
             self._executed[bid] = res
         return res
 
-    def commit_block(self, block: Block, commit: Commit, verified_tx_ids: frozenset[bytes]) -> BlockResult:
+    def commit_block(self, block: Block, commit: Commit) -> BlockResult:
         """Persist the seen commit, then the block's state and records in one batch."""
         if commit.value_id != block.id() or commit.height != block.height:
             raise BlockError("commit_mismatch", "commit is not for this block")
-        result = self.execute(block, verified_tx_ids)
+        result = self.execute(block)
         atomic_write(self.seen_commit_file, commit.encode())
         faults.crash_point("seen_commit", block.height)  # test-only (node/faults.py)
         self.ledger.commit(result)
@@ -158,8 +144,5 @@ class Chain:
             vs.verify_commit(self.chain_id, commit)
         except InvalidCommit as e:
             raise BlockError("invalid_commit", str(e)) from None
-        return self.commit_block(block, commit, frozenset())
+        return self.commit_block(block, commit)
 
-
-def tx_result_json(r: TxResult) -> dict:
-    return {"code": int(r.code), "code_name": r.code.name.lower(), "log": r.log}

@@ -13,9 +13,7 @@ import itertools
 import trio
 
 from state.app import Ledger
-from state.codec import decode_value
 from state.errors import TxError
-from state.keys import account_key
 from state.tx import SignedTx, decode_tx, tx_id, validate_basic, verify_signature
 
 from node.mempool import PendingTx, TxRejected
@@ -81,8 +79,7 @@ class LedgerChecker:
                 self._remember(stx)
 
     def account_nonce(self, sender: bytes) -> int:
-        raw = self.ledger.store.get(account_key(sender))
-        return 0 if raw is None else decode_value(raw)[1]
+        return self.ledger.account(sender)[1]
 
     def check_state(self, tx: PendingTx, pending_before: list[PendingTx]) -> None:
         r = self.ledger.check_tx(tx.raw, verified=True, decoded=self.decoded.get(tx.tx_id))

@@ -31,6 +31,8 @@ BENCH_COMMANDS: dict[str, str] = {
     "apply": "testnet.bench_apply:command",
     "gossip": "testnet.bench_gossip:command",
     "fuzz": "testnet.bench_fuzz:command",
+    "prune": "testnet.bench_prune:command",
+    "statesync": "testnet.bench_statesync:command",
     "poa": "node.poa.bench:command",
     "market": "testnet.bench_market:command",
     "signatures": "testnet.bench_signatures:command",

@@ -31,6 +31,10 @@ class P2PSection:
     redial_interval_ms: int = 1000
     # every validator lists every other validator: relays among them are skipped
     validator_full_mesh: bool = False
+    pex: bool = True
+    max_peers: int = 50
+    seeds: list[str] = field(default_factory=list)
+    private_peer_ids: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -77,12 +81,30 @@ class KeyringSection:
 
 
 @dataclass
+class StorageSection:
+    keep_recent: int = 0
+    prune_max_heights: int = 16
+    compact_interval: int = 1000
+    snapshot_interval: int = 0
+    snapshot_keep: int = 2
+
+
+@dataclass
+class StateSyncSection:
+    enable: bool = False
+    trust_height: int = 0
+    trust_hash: str = ""
+
+
+@dataclass
 class Config:
     node: NodeSection = field(default_factory=NodeSection)
     p2p: P2PSection = field(default_factory=P2PSection)
     rpc: RPCSection = field(default_factory=RPCSection)
     consensus: ConsensusSection = field(default_factory=ConsensusSection)
     mempool: MempoolSection = field(default_factory=MempoolSection)
+    storage: StorageSection = field(default_factory=StorageSection)
+    statesync: StateSyncSection = field(default_factory=StateSyncSection)
     keyring: KeyringSection = field(default_factory=KeyringSection)
 
     def to_dict(self) -> dict[str, Any]:
@@ -98,6 +120,10 @@ COMMENTS: dict[str, str] = {
     "p2p.persistent_peers": "peers to stay connected to: multiaddrs ending in /p2p/<peer id>",
     "p2p.redial_interval_ms": "how often a lost persistent peer is redialled",
     "p2p.validator_full_mesh": "every validator lists every other as a persistent peer: a message from its origin is not relayed to the other validators (fewer duplicate deliveries)",
+    "p2p.pex": "peer exchange: answer peers' address requests, learn and dial peers (off on a sentried validator)",
+    "p2p.max_peers": "peer exchange dials learned peers while fewer than this are connected",
+    "p2p.seeds": "multiaddrs ending in /p2p/<peer id> to learn peers from (dialled, not kept like persistent peers)",
+    "p2p.private_peer_ids": "peer ids never given out by peer exchange (a sentry lists its validator here)",
     "rpc": "HTTP JSON RPC (OpenAPI document at /openapi.json, Prometheus at /metrics)",
     "rpc.listen": "host:port the RPC server binds",
     "rpc.max_body_bytes": "largest request body accepted",
@@ -123,6 +149,16 @@ COMMENTS: dict[str, str] = {
     "mempool.block_max_bytes": "most tx bytes a proposer puts in one block",
     "mempool.gossip_batch_max_txs": "txs per gossip batch message",
     "mempool.gossip_batch_interval_ms": "how often pending new txs are gossiped as one batch",
+    "storage": "What the node keeps on disk (docs/operating.md, Pruning)",
+    "storage.keep_recent": "heights of state and blocks kept; 0 = everything (archive node), else >= 2",
+    "storage.prune_max_heights": "most heights pruned after one block (an old chain catches up gradually)",
+    "storage.compact_interval": "pruned heights between LevelDB compactions of the pruned tables",
+    "storage.snapshot_interval": "take a state snapshot every this many heights for peers' state sync; 0 = none",
+    "storage.snapshot_keep": "snapshots kept (the oldest is deleted)",
+    "statesync": "Join from a peer's snapshot instead of replaying every block (docs/operating.md)",
+    "statesync.enable": "on an empty home: fetch, verify and restore a snapshot, then block-sync the rest",
+    "statesync.trust_height": "a height you trust (as the light client takes it); the snapshot must be above it",
+    "statesync.trust_hash": "the block id (hex) at trust_height, from a source you trust",
     "mempool.signature_threads": "threads checking the signatures of a tx batch (RPC or gossip); 0 = one per core beyond the node's own, at most 8; 1 = inline",
     "keyring": "Account keys used by `keys`, `tx` and `light tx` with this home",
     "keyring.backend": "file: sealed under a passphrase in <home>/keyring-file; test: plaintext in <home>/keyring",
@@ -202,21 +238,20 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"mempool.signature_threads: must be 0..64, got {cfg.mempool.signature_threads}")
     if not cfg.p2p.listen.startswith("/"):
         raise ConfigError(f"p2p.listen: not a multiaddr: {cfg.p2p.listen!r}")
+    from p2p.libp2p_transport import check_addresses  # libp2p loads only when a config is checked
     try:
-        from multiaddr import Multiaddr
-        Multiaddr(cfg.p2p.listen)
-        for p in cfg.p2p.persistent_peers:
-            m = Multiaddr(p)
-            if "/p2p/" not in str(m):
-                raise ConfigError(f"p2p.persistent_peers: {p!r} has no /p2p/<peer id>")
-    except ConfigError:
-        raise
-    except Exception as e:  # multiaddr raises several types
-        raise ConfigError(f"p2p: bad multiaddr: {e}") from None
+        check_addresses(cfg.p2p.listen, cfg.p2p.persistent_peers, seeds=cfg.p2p.seeds)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    for p in cfg.p2p.private_peer_ids:
+        if not isinstance(p, str) or not 32 <= len(p) <= 64 or not p.isalnum():
+            raise ConfigError(f"p2p.private_peer_ids: {p!r} is not a peer id (12D3KooW...)")
+    if cfg.p2p.pex and cfg.p2p.max_peers == 0:
+        raise ConfigError("p2p.max_peers: must be > 0 with pex on")
     host, _, port = cfg.rpc.listen.rpartition(":")
     if not host or not port.isdigit() or not 0 <= int(port) < 65536:
         raise ConfigError(f"rpc.listen: expected host:port, got {cfg.rpc.listen!r}")
-    for section in ("rpc", "consensus", "mempool", "p2p"):
+    for section in ("rpc", "consensus", "mempool", "p2p", "storage", "statesync"):
         for f in dataclasses.fields(getattr(cfg, section)):
             v = getattr(getattr(cfg, section), f.name)
             if isinstance(v, int) and not isinstance(v, bool) and v < 0:
@@ -230,6 +265,24 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"mempool.{name}: must be > 0")
     if cfg.mempool.max_tx_bytes > cfg.mempool.block_max_bytes:
         raise ConfigError("mempool.max_tx_bytes: larger than block_max_bytes, such a tx could never be included")
+    _validate_storage(cfg.storage, cfg.statesync)
+
+
+def _validate_storage(st: StorageSection, ss: StateSyncSection) -> None:
+    if st.keep_recent == 1:
+        raise ConfigError("storage.keep_recent: 0 (everything) or >= 2 (the last block and its commit)")
+    for name in ("prune_max_heights", "compact_interval", "snapshot_keep"):
+        if getattr(st, name) == 0:
+            raise ConfigError(f"storage.{name}: must be > 0")
+    if ss.enable:
+        if ss.trust_height < 1:
+            raise ConfigError("statesync.trust_height: must be >= 1 when state sync is enabled")
+        try:
+            ok = len(bytes.fromhex(ss.trust_hash)) == 32
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ConfigError("statesync.trust_hash: must be 64 hex characters (a block id)")
 
 
 def load_config(path: Path) -> Config:

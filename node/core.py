@@ -1,5 +1,6 @@
 """The node's handle on the consensus driver (consensus/driver.py): building it from the
-config and the validator key, recovering it from the WAL, and naming effect kinds."""
+config and the validator key, recovering it from the WAL. The effects it returns are run
+by the consensus task's executor (node/node.py `_run_effect`, one `match` over them)."""
 from __future__ import annotations
 
 import logging
@@ -7,10 +8,9 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from consensus.driver import Driver
 from consensus.messages import (
-    Broadcast, Decide, EvidenceFound, GetValue, ProposalReceived, ScheduleTimeout, StartHeight,
-    TimeoutElapsed, ValueBytes, ValueReady, VoteReceived, WalAppend,
+    Broadcast, Decide, ProposalReceived, StartHeight, ValueBytes, ValueReady,
 )
-from consensus.params import ConsensusParams, TimeoutKind
+from consensus.params import ConsensusParams
 from consensus.signer import Signer
 from consensus.types import InvalidCommit
 from consensus.wal import MAX_VALUE_BYTES, decode_record, encode_record, replay
@@ -22,18 +22,6 @@ if TYPE_CHECKING:
     from node.node import Node
 
 log = get_logger("attrchain.consensus")
-
-_KINDS = {WalAppend: "wal", Broadcast: "broadcast", ScheduleTimeout: "timeout",
-          GetValue: "get_value", Decide: "decide", EvidenceFound: "evidence"}
-
-
-def effect_kind(e: Any) -> str:
-    return _KINDS.get(type(e), "unknown")
-
-
-def encode_wal(record: Any) -> bytes:
-    return encode_record(record)
-
 
 class WalInputLog:
     """The driver's InputLog on the node's WAL file: each input the driver acts on is
@@ -100,10 +88,6 @@ class WalInputLog:
         return blocks
 
 
-def is_commit_timeout(t: Any) -> bool:
-    return t.kind == TimeoutKind.COMMIT
-
-
 def params_from_config(cfg) -> ConsensusParams:
     c = cfg.consensus
     return ConsensusParams(
@@ -157,7 +141,7 @@ class Core:
             log_event(log, logging.INFO, "wal_replayed", height=h, records=len(records),
                       round=self.round, resend=sum(1 for e in fx if type(e) is Broadcast))
             return fx
-        return self.start_height(h, self.node.chain.validator_set(h))
+        return self.driver.apply(StartHeight(h, self.node.chain.validator_set(h)))
 
     def _decided_by_seen_commit(self, h: int) -> Decide | None:
         """Decide(h) from the seen commit if it is for h, valid, and its block is here."""
@@ -171,17 +155,3 @@ class Core:
             return None
         return Decide(h, seen.round, seen.value_id, seen)
 
-    def start_height(self, height: int, valset) -> list:
-        return self.driver.apply(StartHeight(height, valset))
-
-    def on_vote(self, vote) -> list:
-        return self.driver.apply(VoteReceived(vote))
-
-    def on_proposal(self, proposal, valid: bool) -> list:
-        return self.driver.apply(ProposalReceived(proposal, valid))
-
-    def on_timeout(self, timeout) -> list:
-        return self.driver.apply(TimeoutElapsed(timeout))
-
-    def value_ready(self, height: int, round: int, value_id: bytes) -> list:
-        return self.driver.apply(ValueReady(height, round, value_id))

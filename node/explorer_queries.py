@@ -89,7 +89,7 @@ def _vote_json(v) -> str | None:
 def consensus_state(node) -> dict:
     """The height and round this node is deciding, and each validator's prevote and
     precommit in that round as this node has seen them (CometBFT's /consensus_state)."""
-    d = node.driver.driver if node.driver is not None else None
+    d = node.driver
     if d is None or d.state is None or d.valset is None:
         raise RpcError(404, "not_found", "consensus has not started")
     s = d.state

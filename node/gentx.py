@@ -112,12 +112,12 @@ def check_peer_id(peer_id: str) -> None:
 
 def check_p2p_address(addr: str) -> None:
     """/ip4|ip6|dns*/<host>/tcp/<port>: where other nodes dial this one."""
-    from multiaddr import Multiaddr
+    from p2p.libp2p_transport import multiaddr_protocols  # libp2p loads only when an address is checked
     if len(addr) > MAX_P2P_ADDR:
         raise GenesisError(f"p2p address longer than {MAX_P2P_ADDR} characters")
     try:
-        names = [p.name for p in Multiaddr(addr).protocols()]
-    except Exception:  # multiaddr raises several types
+        names = multiaddr_protocols(addr)
+    except ValueError:
         raise GenesisError(f"p2p address {addr!r} is not a multiaddr") from None
     if len(names) != 2 or names[0] not in P2P_ADDRESS_PROTOCOLS or names[1] != "tcp":
         raise GenesisError(f"p2p address {addr!r}: want /ip4|ip6|dns/<host>/tcp/<port>")

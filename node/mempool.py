@@ -1,8 +1,9 @@
 """The mempool: pending transactions, bounded in count and bytes.
 
-- Admission: the checker decodes the tx and verifies its signature ONCE; the tx id then
-  sits in `verified_ids`, which the node hands to block execution so the ledger skips the
-  second verification (notes/limits.md: verification is ~30 % of execution).
+- Admission: the checker decodes the tx and verifies its signature ONCE; the decoded tx
+  then sits in the checker's `decoded` cache, which block execution reads (node/chain.py
+  `admitted`) so the ledger skips the second decode and verification (notes/limits.md:
+  verification is ~30 % of execution).
 - Per-sender nonce order: a sender's pending txs form a gap-free chain starting at its
   account nonce; a tx must extend its sender's chain.
 - Gossip does not keep a sender's order (a batch relayed by one peer can overtake the
@@ -84,10 +85,6 @@ class Mempool:
 
     def get(self, tx_id: bytes) -> PendingTx | None:
         return self.by_id.get(tx_id)
-
-    @property
-    def verified_ids(self) -> frozenset[bytes]:
-        return frozenset(self.by_id)
 
     # -- admission
     def add(self, raw: bytes, gossip: bool = True, wait: bool = False) -> PendingTx | None:

@@ -46,6 +46,11 @@ class _TransportCollector:
         for reason, n in sorted(self.counters.penalties.items()):
             penalties.add_metric([reason], n)
         yield penalties
+        by_kind = CounterMetricFamily("attrchain_p2p_messages_in_by_kind", "gossip messages delivered, "
+                                      "by topic (txs, proposals, votes, evidence)", labels=["kind"])
+        for kind, n in sorted(self.counters.messages_in_by_kind.items()):
+            by_kind.add_metric([kind], n)
+        yield by_kind
         for name in ("messages_in", "messages_out", "bytes_in", "bytes_out", "requests_in",
                      "requests_out", "reconnects"):
             yield CounterMetricFamily(f"attrchain_p2p_{name}", f"transport {name}",

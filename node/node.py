@@ -20,17 +20,28 @@ from typing import Any
 import trio
 
 from consensus.crypto import Ed25519Key
+from consensus.driver import Driver
+from consensus.messages import (
+    Broadcast, Decide, Effect, EvidenceFound, GetValue, ProposalReceived, ScheduleTimeout, StartHeight,
+    TimeoutElapsed, ValueReady, VoteReceived, WalAppend,
+)
+from consensus.params import TimeoutKind
 from consensus.types import Commit, Proposal, Vote
+from consensus.wal import encode_record
 from node import core, faults
 from node.admission import Admission
 from node.chain import Chain
 from node.checker import LedgerChecker
 from node.config import Config
 from node.durable import Wal
+from node.evidence_pool import EvidencePool
 from node.home import Home
 from node.logs import get_logger, log_event
 from node.mempool import Mempool, TxRejected
 from node.metrics import NodeMetrics
+from node.proposer import BlockBuilder
+from node.pruning import Pruner
+from node.snapshots import Snapshotter
 from node.sig_pool import auto_threads
 from node.sync import PulledVotes, SyncedBlocks, VoteCache
 from node.tx_waiters import TxWaiters
@@ -88,6 +99,9 @@ class Node:
         self.mempool = Mempool(LedgerChecker(self.chain.ledger, threads), mc.max_txs, mc.max_bytes, mc.max_tx_bytes)
         self.chain.admitted = self.mempool.checker.decoded  # decode each tx once (bench profile)
         self.metrics = NodeMetrics()
+        self.pruner = Pruner(self.chain.store, config.storage)
+        self.snapshotter = Snapshotter(self.chain.store, home.data_dir / "snapshots",
+                                       config.storage.snapshot_interval, config.storage.snapshot_keep)
         self.vote_cache = VoteCache()
         self.waiters = TxWaiters(config.rpc.max_commit_waiters)
         self.validator_key = validator_key
@@ -99,15 +113,18 @@ class Node:
         self.blocks: dict[bytes, Block] = {}   # value id -> block, for the current height
         self.block_txs: dict[bytes, bytes] = {}  # tx id -> tx of those blocks
         self.wal = Wal(home.wal_file)
-        self.driver: core.Core | None = None
+        self.core: core.Core | None = None     # recovery and the WAL input log
+        self.driver: Driver | None = None      # the consensus driver, fed the core's own inputs
         self.tx_gossip = None
         self.total_txs = 0
         self.last_commit_time: float | None = None
         self.started_at = time.monotonic()
-        self._nursery: trio.Nursery | None = None
+        self._timers: trio.Nursery | None = None  # run_consensus's own
         self.pending_decision: tuple[int, bytes, Commit] | None = None
         self.early_proposals: list[BlockProposal] = []
-        self.pending_evidence: dict[bytes, bytes] = {}  # hash -> encoded DuplicateVoteEvidence
+        self.evidence = EvidencePool()
+        self.builder = None if validator_key is None else BlockBuilder(
+            self.chain, self.mempool, self.evidence, validator_key.address, config.mempool)
         self.admission = Admission(self)
 
     # ------------------------------------------------------------------ helpers for others
@@ -150,50 +167,55 @@ class Node:
     # ------------------------------------------------------------------ the consensus task
     async def run_consensus(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         """The one task that owns the driver, the chain and the WAL."""
-        self.driver = core.Core(self)
-        task_status.started()
-        effects = self.driver.recover(self.wal.records)
-        await self._run_effects(effects)
-        if self.driver.driver.state is None:  # recovery finished a decided height: go on
-            await self._start_height()
-        self._set_round(self.driver.round)
-        async for inp in self._inputs_rx:
-            try:
-                await self._handle(inp)
-            except BlockError as e:
-                log_event(log, logging.WARNING, "block_rejected", reason=e.reason, error=e.message)
+        self.core = core.Core(self)
+        self.driver = self.core.driver
+        # the timers are this task's children: they end with it, and nothing else starts them
+        async with trio.open_nursery() as timers:
+            self._timers = timers
+            task_status.started()
+            effects = self.core.recover(self.wal.records)
+            await self._run_effects(effects)
+            if self.driver.state is None:  # recovery finished a decided height: go on
+                await self._start_height()
+            self._set_round(self.core.round)
+            async for inp in self._inputs_rx:
+                try:
+                    await self._handle(inp)
+                except BlockError as e:
+                    log_event(log, logging.WARNING, "block_rejected", reason=e.reason, error=e.message)
 
     async def _handle(self, inp: Any) -> None:
         d = self.driver
         assert d is not None
-        if isinstance(inp, VerifiedVote):
-            self.vote_cache.add(inp.vote.height, inp.vote.round, inp.raw)
-            await self._run_effects(d.on_vote(inp.vote))
-        elif isinstance(inp, BlockProposal):
-            await self._on_block_proposal(inp)
-        elif isinstance(inp, DriverTimeout):
-            await self._run_effects(d.on_timeout(inp.timeout))
-        elif isinstance(inp, StartNextHeight):
-            if inp.after_height == self.chain.height:
-                await self._start_height()
-        elif isinstance(inp, SyncedBlocks):
-            await self._apply_synced(inp)
-        elif isinstance(inp, PulledVotes):  # verified by the puller (node/sync.py)
-            for v, raw in inp.votes:
-                self.vote_cache.add(v.height, v.round, raw)
-                await self._run_effects(d.on_vote(v))
-        else:
-            log_event(log, logging.ERROR, "unknown_input", type=type(inp).__name__)
-        self._set_round(d.round)
+        match inp:
+            case VerifiedVote(vote=vote, raw=raw):
+                self.vote_cache.add(vote.height, vote.round, raw)
+                await self._run_effects(d.apply(VoteReceived(vote)))
+            case BlockProposal():
+                await self._on_block_proposal(inp)
+            case DriverTimeout(timeout=timeout):
+                await self._run_effects(d.apply(TimeoutElapsed(timeout)))
+            case StartNextHeight(after_height=after_height):
+                if after_height == self.chain.height:
+                    await self._start_height()
+            case SyncedBlocks():
+                await self._apply_synced(inp)
+            case PulledVotes(votes=votes):  # verified by the puller (node/sync.py)
+                for v, raw in votes:
+                    self.vote_cache.add(v.height, v.round, raw)
+                    await self._run_effects(d.apply(VoteReceived(v)))
+            case _:
+                log_event(log, logging.ERROR, "unknown_input", type=type(inp).__name__)
+        self._set_round(self.core.round)
 
     async def _start_height(self) -> None:
         h = self.chain.height + 1
-        if self.driver.driver.height >= h:
+        if self.driver.height >= h:
             return  # already started (a commit timeout and a catch-up can both ask)
-        if self.driver.driver.height == h - 1:
+        if self.driver.height == h - 1:
             # precommits that arrived during the commit timeout join the seen commit that
             # our next proposal carries as its last_commit (fees, downtime accounting)
-            final = self.driver.driver.final_commit()
+            final = self.driver.final_commit()
             if final is not None:
                 self.chain.extend_seen_commit(final)
         # keep blocks of proposals for h that arrived during the commit timeout
@@ -203,7 +225,7 @@ class Node:
             self._remember_block(b)
         self.pending_decision = None
         self._set_round(0, force=True)
-        await self._run_effects(self.driver.start_height(h, self.chain.validator_set(h)))
+        await self._run_effects(self.driver.apply(StartHeight(h, self.chain.validator_set(h))))
         early, self.early_proposals = self.early_proposals, []
         for bp in early:
             if bp.proposal.height == h:
@@ -226,7 +248,7 @@ class Node:
             return
         self._remember_block(block)
         try:
-            self.chain.execute(block, self.mempool.verified_ids)
+            self.chain.execute(block)
             valid = True
         except BlockError as e:
             log_event(log, logging.WARNING, "invalid_proposal", height=p.height, round=p.round,
@@ -236,7 +258,7 @@ class Node:
             log_event(log, logging.ERROR, "proposal_execution_error", height=p.height, round=p.round,
                       error=f"{type(e).__name__}: {e}")
             valid = False
-        await self._run_effects(self.driver.on_proposal(p, valid))
+        await self._run_effects(self.driver.apply(ProposalReceived(p, valid)))
         if self.pending_decision and self.pending_decision[1] == p.value_id and valid:
             await self._finish_decision()
 
@@ -249,81 +271,49 @@ class Node:
             if more:
                 queue[0:0] = more
 
-    async def _run_effect(self, e: Any) -> list:
-        kind = core.effect_kind(e)
-        if kind == "wal":
-            self.wal.append(core.encode_wal(e.record), sync=e.sync)
-        elif kind == "broadcast":
-            await self._broadcast(e.message)
-        elif kind == "timeout":
-            self._schedule(e.timeout, e.duration_ms)
-        elif kind == "get_value":
-            return self._get_value(e.height, e.round)
-        elif kind == "decide":
-            self.pending_decision = (e.height, e.value_id, e.commit)
-            await self._finish_decision()
-        elif kind == "evidence":
-            log_event(log, logging.WARNING, "equivocation", validator=e.evidence.validator,
-                      height=e.evidence.height)
-            raw = e.evidence.encode()
-            if self._add_evidence(raw):
-                try:
-                    await self.transport.publish(self.topics.evidence, EvidenceMessage(raw).encode())
-                except Exception as err:  # never let gossip stop consensus
-                    log_event(log, logging.WARNING, "publish_failed", error=str(err))
+    async def _run_effect(self, e: Effect) -> list:
+        """Run one of the driver's effects; returns the driver's effects it led to."""
+        match e:
+            case WalAppend(record=record, sync=sync):
+                self.wal.append(encode_record(record), sync=sync)
+            case Broadcast(message=message):
+                await self._broadcast(message)
+            case ScheduleTimeout(timeout=timeout, duration_ms=duration_ms):
+                self._schedule(timeout, duration_ms)
+            case GetValue(height=height, round=round):
+                return self._get_value(height, round)
+            case Decide(height=height, value_id=value_id, commit=commit):
+                self.pending_decision = (height, value_id, commit)
+                await self._finish_decision()
+            case EvidenceFound(evidence=evidence):
+                log_event(log, logging.WARNING, "equivocation", validator=evidence.validator,
+                          height=evidence.height)
+                raw = evidence.encode()
+                if self.evidence.add(raw):
+                    try:
+                        await self.transport.publish(self.topics.evidence, EvidenceMessage(raw).encode())
+                    except Exception as err:  # never let gossip stop consensus
+                        log_event(log, logging.WARNING, "publish_failed", error=str(err))
+            case _:
+                raise TypeError(f"unknown effect {e!r}")
         return []
 
     def _schedule(self, timeout: Any, duration_ms: int) -> None:
         async def fire() -> None:
             await trio.sleep(duration_ms / 1000)
-            if core.is_commit_timeout(timeout):
+            if timeout.kind == TimeoutKind.COMMIT:
                 await self.inputs.send(StartNextHeight(timeout.height))
             else:
                 await self.inputs.send(DriverTimeout(timeout))
-        assert self._nursery is not None
-        self._nursery.start_soon(fire)
-
-    def _add_evidence(self, raw: bytes) -> bool:
-        import hashlib
-        key = hashlib.sha256(raw).digest()
-        if key in self.pending_evidence or len(self.pending_evidence) >= 64:
-            return False
-        self.pending_evidence[key] = raw
-        return True
+        assert self._timers is not None
+        self._timers.start_soon(fire)
 
     def _get_value(self, height: int, round: int) -> list:
-        """Proposer: reap the mempool and build the block for (height, round), with the
-        pending evidence the ledger accepts (an invalid item would make the block invalid)."""
-        mc = self.config.mempool
-        reaped = self.mempool.reap(mc.block_max_txs, mc.block_max_bytes)
-        now = int(time.time() * 1000)
-        txs = [t.raw for t in reaped]
-        evidence = list(self.pending_evidence.values())
-        block = self.chain.make_block(txs, self.validator_key.address, now, evidence)
-        if evidence:
-            try:
-                self.chain.execute(block, self.mempool.verified_ids)
-            except BlockError:
-                # keep only the items that pass on their own; drop the others for good
-                good = []
-                for ev in evidence:
-                    try:
-                        self.chain.execute(self.chain.make_block([], self.validator_key.address, now, good + [ev]),
-                                           frozenset())
-                        good.append(ev)
-                    except BlockError:
-                        self.pending_evidence = {k: v for k, v in self.pending_evidence.items() if v != ev}
-                block = self.chain.make_block(txs, self.validator_key.address, now, good)
+        """Proposer: the block for (height, round), node/proposer.py."""
+        block = self.builder.build()
         self._remember_block(block)
-        try:
-            self.chain.execute(block, self.mempool.verified_ids)
-        except BlockError as e:
-            # should not happen: our own block from our own state; propose an empty one
-            log_event(log, logging.ERROR, "own_block_invalid", reason=e.reason, error=e.message)
-            block = self.chain.make_block([], self.validator_key.address, int(time.time() * 1000))
-            self._remember_block(block)
         log_event(log, logging.DEBUG, "proposing", height=height, round=round, txs=len(block.txs))
-        return self.driver.value_ready(height, round, block.id())
+        return self.driver.apply(ValueReady(height, round, block.id()))
 
     async def _broadcast(self, message: Proposal | Vote) -> None:
         try:
@@ -367,16 +357,16 @@ class Node:
             self.catchup_wanted.set()
             return
         self.pending_decision = None
-        self.driver.input_log.make_durable(value_id)  # before the seen commit names it
-        result = self.chain.commit_block(block, commit, self.mempool.verified_ids)
+        self.core.input_log.make_durable(value_id)  # before the seen commit names it
+        result = self.chain.commit_block(block, commit)
         self._after_commit(block, result)
 
     def _after_commit(self, block: Block, result: Any) -> None:
         tx_ids = [r.tx_id for r in result.tx_results]
-        if block.evidence and self.pending_evidence:
-            included = set(block.evidence)
-            self.pending_evidence = {k: v for k, v in self.pending_evidence.items() if v not in included}
+        self.evidence.remove_included(block.evidence)
         self.wal.truncate()
+        self.snapshotter.after_commit()
+        self.pruner.after_commit()
         self.mempool.update(tx_ids)
         self.waiters.committed(tx_ids)
         self.vote_cache.prune(block.height)
@@ -514,12 +504,13 @@ class Node:
                 self.metrics.gossip_drops.labels("invalid_evidence").inc()
                 self.transport.penalise(g.source, e.code)
                 continue
-            self._add_evidence(msg.evidence)
+            self.evidence.add(msg.evidence)
 
     async def run_tx_gossip(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         from p2p.tx_gossip import open_tx_gossip
-        async with open_tx_gossip(self.transport, self.topics.txs, batched=True, check_tx=self.admission.check_tx,
-                                  precheck=self.mempool.checker.precheck,
+        from state.tx import tx_id
+        async with open_tx_gossip(self.transport, self.topics.txs, tx_id=tx_id, batched=True,
+                                  check_tx=self.admission.check_tx, precheck=self.mempool.checker.precheck,
                                   flush_interval=self.config.mempool.gossip_batch_interval_ms / 1000) as g:
             self.tx_gossip = g
             task_status.started()

@@ -86,6 +86,7 @@ def build_openapi() -> dict:
                           "403": {"description": "broadcast_*: Origin/Host not allowed (forbidden_origin)"},
                           "404": {"description": "not found"},
                           "408": {"description": "body not received in time (body_timeout)"},
+                          "410": {"description": "height pruned by this node (pruned)"},
                           "413": {"description": "body_too_large, too_many_txs"},
                           "500": {"description": "internal error (details only in the node's log)"},
                           "503": {"description": "broadcast_tx_commit: too_many_waiters"}},

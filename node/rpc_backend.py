@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from node import explorer_queries
+from node import asset_queries, explorer_queries
 from node.keys import encode_address
 from node.mempool import TxRejected
 from node.rpc import RpcError
 from node.rpc_params import address_param, hex_param, key_param
 from node.tx_waiters import TooManyWaiters
+from state import assets
 from state.block import Block
 from state.codec import decode_value
 from state.keys import account_key
@@ -79,6 +80,9 @@ class NodeRpc:
             return top
         if height > top:
             raise RpcError(404, "height_not_available", f"height {height} > latest {top}")
+        if height < self.node.chain.store.pruned_below:
+            raise RpcError(410, "pruned", f"height {height} is pruned: this node keeps heights "
+                                          f">= {self.node.chain.store.pruned_below}")
         return height
 
     async def status(self) -> dict:
@@ -246,11 +250,6 @@ class NodeRpc:
         return _envelope(self, h, body, sorted(keys))
 
     def _asset_query(self, kind: str, params: dict[str, str], h: int) -> dict:
-        try:
-            from state import assets  # the attribution engineer's module
-        except ModuleNotFoundError:
-            raise RpcError(501, "not_available", "asset queries need state/assets.py") from None
-        from node import asset_queries
         by_account = {"earnings": asset_queries.earnings, "holdings": asset_queries.holdings,
                       "orders": asset_queries.orders}
         if kind in by_account:

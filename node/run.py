@@ -35,8 +35,15 @@ async def run_node(home: Home, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
                         listen_addrs=(cfg.p2p.listen,),
                         persistent_peers=tuple(cfg.p2p.persistent_peers),
                         redial_interval=cfg.p2p.redial_interval_ms / 1000,
-                        validator_full_mesh=cfg.p2p.validator_full_mesh)
+                        validator_full_mesh=cfg.p2p.validator_full_mesh,
+                        pex=cfg.p2p.pex, max_peers=cfg.p2p.max_peers, seeds=tuple(cfg.p2p.seeds),
+                        private_peer_ids=tuple(cfg.p2p.private_peer_ids))
     async with open_libp2p_transport(p2p_cfg) as transport:
+        from node.statesync import maybe_state_sync
+        synced = await maybe_state_sync(transport, genesis.chain_id, home.state_db,
+                                        home.data_dir / "seen_commit.bin", cfg.statesync)
+        if synced is not None:
+            log_event(log, logging.INFO, "state_sync_done", height=synced)
         node = Node(home, cfg, genesis, transport, validator_key=vkey)
         try:
             async with trio.open_nursery() as nursery:
@@ -62,7 +69,6 @@ async def run_services(node, rpc_listen: str | None, *, task_status=trio.TASK_ST
     cfg = node.config
     node.metrics.attach_transport(node.transport.counters)
     async with trio.open_nursery() as nursery:
-        node._nursery = nursery
         register_handlers(node)
         from node.light.serve import register_light_handlers  # submit-tx, light-block, proof
         register_light_handlers(node)
@@ -74,6 +80,10 @@ async def run_services(node, rpc_listen: str | None, *, task_status=trio.TASK_ST
         await nursery.start(node.run_consensus)
         await nursery.start(run_catchup, node)
         await nursery.start(run_vote_pull, node)
+        await nursery.start(node.pruner.run_compaction)
+        from node.snapshots import register_snapshot_handlers
+        register_snapshot_handlers(node, node.snapshotter.snapshots)
+        await nursery.start(node.snapshotter.run)
         binds = None
         if rpc_listen is not None:
             app = make_app(NodeRpc(node), cfg.rpc.max_body_bytes, cfg.rpc.broadcast_tx_commit_timeout_ms,
@@ -113,7 +123,8 @@ def start_command(home_dir: Path) -> None:
     except KeyboardInterrupt:
         pass
     except BaseException as e:  # noqa: BLE001 -- report OSErrors (a port taken) in one line
-        os_error = _find(e, OSError)
+        from node.statesync import StateSyncError
+        os_error = _find(e, OSError) or _find(e, StateSyncError)
         if os_error is None:
             raise
         click.echo(f"error: {os_error}", err=True)

@@ -58,10 +58,14 @@ def register_handlers(node: "Node") -> None:
 
     async def status(peer: PeerId, payload: bytes) -> bytes:
         StatusRequest.decode(payload, max_size=64)
-        return Status(node.chain.height, node.current_round, node.chain.app_hash, 1).encode()
+        return Status(node.chain.height, node.current_round, node.chain.app_hash,
+                      node.chain.earliest_block_height).encode()
 
     async def blocks(peer: PeerId, payload: bytes) -> bytes:
         req = BlocksRequest.decode(payload, max_size=64)
+        earliest = node.chain.earliest_block_height
+        if req.from_height < earliest:
+            raise RequestError("pruned", f"blocks below {earliest} are pruned on this node")
         out: list[tuple[bytes, bytes]] = []
         size = 0
         for h in range(req.from_height, min(req.to_height, node.chain.height) + 1):
@@ -161,6 +165,8 @@ async def run_catchup(node: "Node", interval: float = 1.0, *,
             # a peer one block ahead is normal (it committed first); fetch only when we
             # are clearly behind, or stuck (decided without the block, or a stale round)
             stuck = node.pending_decision is not None or node.round_age() > 1.0
+            if st.earliest_height > ours + 1:
+                continue  # it pruned the blocks we need (docs/operating.md: state sync)
             if st.height > ours + 1 or (st.height > ours and stuck):
                 end = min(st.height, ours + MAX_BLOCKS_PER_REQUEST)
                 got = await fetch_blocks(node, peer, ours + 1, end)
@@ -214,7 +220,7 @@ async def run_vote_pull(node: "Node", interval: float = 1.0, *,
         if node.round_age() < interval:
             continue  # the round is progressing; gossip is doing its job
         h, r = node.chain.height + 1, node.current_round
-        if node.driver is None or node.driver.driver.height < h:
+        if node.driver is None or node.driver.height < h:
             continue  # decided, in the commit timeout: no round of h to heal yet
         for peer in node.transport.peers():
             await pull_votes(node, peer, h, r)

@@ -46,15 +46,26 @@ class P2PConfig:
     max_pending_handshakes: int = 64
     max_handshakes_per_host: int = 8
     max_inbound_peers: int = 128
+    # Peer exchange (p2p/pex.py): answer PEX requests and, while fewer than `max_peers`
+    # peers are connected, ask a connected peer for addresses every `pex_interval` and
+    # dial them. `seeds` (multiaddrs with /p2p/) start the address book. Peers in
+    # `private_peer_ids` (a sentry's validator) are never given out nor stored.
+    pex: bool = False
+    max_peers: int = 50
+    seeds: tuple[str, ...] = ()
+    private_peer_ids: tuple[str, ...] = ()
+    pex_interval: float = 5.0
+    pex_min_interval: float = 1.0  # a peer asking more often is refused and penalised
     library_log_level: str = "CRITICAL"  # py-libp2p logs failed dials as ERROR tracebacks
 
     def __post_init__(self) -> None:
         check_chain_id(self.chain_id)
         if type(self.identity_seed) is not bytes or len(self.identity_seed) != 32:
             raise ValueError("identity_seed must be 32 bytes")
-        for addr in self.persistent_peers:
-            if "/p2p/" not in addr:
-                raise ValueError(f"persistent peer {addr!r} lacks /p2p/<peer id>")
+        for kind, addrs in (("persistent peer", self.persistent_peers), ("seed", self.seeds)):
+            for addr in addrs:
+                if "/p2p/" not in addr:
+                    raise ValueError(f"{kind} {addr!r} lacks /p2p/<peer id>")
         if self.max_gossip_size > 1000 * 1024:
             # py-libp2p silently drops RPCs over 1 MiB at the sender.
             raise ValueError("max_gossip_size must stay under 1 MiB")

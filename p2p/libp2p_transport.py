@@ -9,6 +9,7 @@ the library's spam protection off and our per-peer inbound limiter on, synchrono
 validators that never raise, our own bounded outbound queue per topic with backpressure
 on the library's 32-entry per-peer queue, persistent peers as gossipsub direct peers
 redialled by our own supervisor every 0.2 s, peer scoring for non-validator peers.
+What a peer sends is admitted by p2p/policy.py, the policy the memory transport runs too.
 """
 from __future__ import annotations
 
@@ -49,13 +50,14 @@ from libp2p.utils.varint import encode_varint_prefixed, read_varint_prefixed_byt
 from .config import P2PConfig
 from .counters import TransportCounters
 from .inbound import InboundGate
-from .ids import ChainTopics
+from .ids import PEX, ChainTopics
 from .limiter import InboundLimiter
-from .messages import MessageError, decode_gossip
+from .messages import MessageError
 from .penalties import DEFAULT_POINTS, POINTS, PenaltyBook
+from .policy import RESPONSE_OK, Answer, InboundPolicy
+from .pex import PeerBook, decode_answer, encode_answer
 from .transport import (
     EventFanout, Gossip, GossipCheck, MessageTooLarge, PeerEvent, PeerId, RequestError, RequestHandler,
-    apply_check,
 )
 
 log = logging.getLogger("attrchain.p2p")
@@ -156,6 +158,18 @@ class _GossipSub(GossipSub):
 
     full_mesh = False
 
+    async def handle_graft(self, graft_msg: rpc_pb2.ControlGraft, sender_peer_id: ID) -> None:
+        # Direct peering made mutual on the fly. Gossipsub never GRAFTs a peer it holds as
+        # direct, so a GRAFT from a peer we hold as direct proves it does not hold us as
+        # direct: it only meshes with us (a full node's validator, which does not list the
+        # full node). The library answers such a GRAFT with a PRUNE and the two then exchange
+        # nothing. We demote the peer to an ordinary mesh peer instead and accept the GRAFT,
+        # so traffic flows both ways whichever side lists the other.
+        if sender_peer_id in self.direct_peers and graft_msg.topicID in self.mesh:
+            log.info("peer %s meshes with us but does not peer directly: now a mesh peer", sender_peer_id)
+            del self.direct_peers[sender_peer_id]
+        await super().handle_graft(graft_msg, sender_peer_id)
+
     def _get_peers_to_send(self, topic_ids, msg_forwarder, origin, msg_id=None):
         peers = super()._get_peers_to_send(topic_ids, msg_forwarder, origin, msg_id)
         if self.full_mesh and msg_forwarder == origin and origin in self.direct_peers:
@@ -168,7 +182,6 @@ class _GossipSub(GossipSub):
 PEER_QUEUE_HIGH_WATER = 20
 PEER_QUEUE_LIMIT = 32
 BACKPRESSURE_MAX_WAIT = 2.0  # a peer that does not drain for this long loses messages
-RESPONSE_OK = "ok"
 
 
 def key_pair_from_seed(seed: bytes):
@@ -180,6 +193,28 @@ def key_pair_from_seed(seed: bytes):
 def peer_id_from_seed(seed: bytes) -> PeerId:
     """The peer id (12D3KooW...) a node with this seed will have."""
     return ID.from_pubkey(key_pair_from_seed(seed).public_key).to_base58()
+
+
+def _parse_multiaddr(a: str) -> multiaddr.Multiaddr:
+    try:
+        return multiaddr.Multiaddr(a)
+    except Exception as e:  # multiaddr raises several types
+        raise ValueError(f"p2p: bad multiaddr: {e}") from None
+
+
+def multiaddr_protocols(addr: str) -> list[str]:
+    """The protocol names of a multiaddr, e.g. ["ip4", "tcp"]; ValueError if it is not one."""
+    return [p.name for p in _parse_multiaddr(addr).protocols()]
+
+
+def check_addresses(listen: str, persistent_peers: list[str], seeds: list[str] = ()) -> None:
+    """Raise ValueError unless `listen` is a multiaddr and every persistent peer and seed is
+    one that names its peer id (/p2p/<id>), so a config is refused before the node starts."""
+    _parse_multiaddr(listen)
+    for key, addrs in (("persistent_peers", persistent_peers), ("seeds", seeds)):
+        for p in addrs:
+            if "/p2p/" not in str(_parse_multiaddr(p)):
+                raise ValueError(f"p2p.{key}: {p!r} has no /p2p/<peer id>")
 
 
 def content_message_id(msg: rpc_pb2.Message) -> bytes:
@@ -242,7 +277,9 @@ class _PeerEvents(INotifee):
         self.transport = transport
 
     async def connected(self, network: INetwork, conn: INetConn) -> None:
-        self.transport._on_connected(conn.muxed_conn.peer_id)
+        # Yamux knows who dialled: only a connection we opened proves a book address.
+        outbound = getattr(conn.muxed_conn, "is_initiator_value", False) is True
+        self.transport._on_connected(conn.muxed_conn.peer_id, outbound)
         await trio.lowlevel.checkpoint()
 
     async def disconnected(self, network: INetwork, conn: INetConn) -> None:
@@ -276,11 +313,11 @@ class Libp2pTransport:
         ]
         self.validators: set[PeerId] = {p.peer_id.to_base58() for p in self.persistent}
         self.validators.update(config.validator_peer_ids)
-        # Gossipsub direct peering must be mutual: a peer that treats us as direct
-        # refuses our GRAFT, and if we do not treat it as direct too it never gets
-        # our messages. Validators list each other, so direct = persistent peers that
+        # Direct peers: validators list each other, so direct = persistent peers that
         # are validators, when we are one. No validator list: all persistent peers
-        # are taken as fellow validators (a testnet that lists everyone).
+        # are taken as fellow validators (a testnet that lists everyone). A peer that
+        # does not list us back (a full node's validator) is demoted to a mesh peer
+        # when it GRAFTs us (_GossipSub), so one-sided peering still carries gossip.
         if not config.validator_peer_ids:
             self.direct = list(self.persistent)
         elif self.local_peer in config.validator_peer_ids:
@@ -289,6 +326,9 @@ class Libp2pTransport:
             self.direct = []
         self.penalties = PenaltyBook(self.validators, config.ban_threshold, ban_seconds=config.ban_seconds)
         self.limiter = InboundLimiter(config.inbound_msgs_per_s, config.inbound_bytes_per_s)
+        self.policy = InboundPolicy(self, self.limiter, max_gossip_size=config.max_gossip_size,
+                                    max_request_size=config.max_request_size,
+                                    max_response_size=config.max_response_size)
         self._events = EventFanout(self.counters)
         self._connected: dict[ID, PeerId] = {}
         self._ever_connected: set[ID] = set()
@@ -297,6 +337,12 @@ class Libp2pTransport:
         self._subscriptions: dict[str, trio.MemorySendChannel[Gossip]] = {}
         self._outbound: dict[str, trio.MemorySendChannel[bytes]] = {}
         self._nursery: trio.Nursery | None = None
+        # Peer exchange: persistent peers and seeds start the book; private ids never enter it.
+        self.book = PeerBook(self.local_peer, frozenset(config.private_peer_ids))
+        self._configured = {addr.rsplit("/p2p/", 1)[1]: addr for addr in (*config.persistent_peers, *config.seeds)}
+        for peer, addr in self._configured.items():
+            self.book.add(peer, addr)
+        self._pex_answered: dict[PeerId, float] = {}
 
         logging.getLogger("libp2p").setLevel(config.library_log_level)
         # Trap 4: the library's subscription channel holds 32 messages and drops the rest.
@@ -356,6 +402,8 @@ class Libp2pTransport:
         network._inbound_limiter = trio.CapacityLimiter(1_000_000)
         self._library_upgrade = network.upgrade_inbound_raw_conn
         network.upgrade_inbound_raw_conn = self._upgrade_inbound
+        if config.pex:
+            self.set_request_handler(self.topics.protocol(PEX), self._answer_pex)
 
     # --- identity and peers ---
     def listen_addrs(self) -> list[str]:
@@ -379,8 +427,13 @@ class Libp2pTransport:
     def peer_events(self) -> trio.MemoryReceiveChannel[PeerEvent]:
         return self._events.open()
 
-    def _on_connected(self, peer: ID) -> None:
+    def _on_connected(self, peer: ID, outbound: bool = False) -> None:
         name = self._name(peer)
+        dialled_addr = self.book.addrs.get(name) or self._configured.get(name)
+        if outbound and dialled_addr:
+            # we dial only book or configured addresses; marked here, not after the dial
+            # returns, because a dial cut by its timeout can still complete
+            self.book.dialled(name, dialled_addr, True)
         if self.penalties.is_banned(name):
             self.counters.drop("banned_peer_connection")
             self._spawn(self._disconnect, peer)
@@ -445,13 +498,70 @@ class Libp2pTransport:
         try:
             with trio.move_on_after(self.config.dial_timeout):
                 await self.host.connect(info)
-            if info.peer_id not in self._connected:
-                self.counters.dials_failed += 1
         except Exception as exc:
-            self.counters.dials_failed += 1
             log.debug("dial %s failed: %r", info.peer_id, exc)
         finally:
             self._dialing.discard(info.peer_id)
+        if info.peer_id not in self._connected:
+            self.counters.dials_failed += 1
+            self.book.dialled(self._name(info.peer_id), "", False)
+
+    # --- peer exchange (p2p/pex.py) ---
+    async def _answer_pex(self, peer: PeerId, request: bytes) -> bytes:
+        if request:
+            raise MessageError("bad_request", "a PEX request is empty")
+        now = trio.current_time()
+        last = self._pex_answered.get(peer)
+        if last is not None and now - last < self.config.pex_min_interval:
+            raise MessageError("rate_limited", "PEX asked again too soon")
+        if len(self._pex_answered) > 4 * self.config.max_inbound_peers:
+            self._pex_answered.clear()  # bounded: forgetting only lets a peer ask once more
+        self._pex_answered[peer] = now
+        return encode_answer(self.book.answer(peer, exclude=self.penalties.banned()))
+
+    async def _run_pex(self) -> None:
+        """While fewer than `max_peers` are connected: ask one connected peer (in turn)
+        for addresses, then dial known addresses up to the bound."""
+        turn = 0
+        while True:
+            connected = self.peers()
+            if len(connected) < self.config.max_peers:
+                if connected:
+                    await self._ask_pex(connected[turn % len(connected)])
+                    turn += 1
+                # dials still in flight count against the bound too
+                dialling = [self._name(p) for p in self._dialing]
+                room = self.config.max_peers - len(set(self.peers()) | set(dialling))
+                for peer, addr in self.book.to_dial(self.peers(), dialling, room):
+                    self._spawn(self._dial_learned, peer, addr)
+            await trio.sleep(self.config.pex_interval)
+
+    async def _ask_pex(self, peer: PeerId) -> None:
+        try:
+            answer = await self.request(peer, self.topics.protocol(PEX), b"", timeout=self.config.dial_timeout * 5)
+        except RequestError as err:  # a peer without PEX (no_handler), gone, or slow
+            log.debug("PEX from %s: %s", peer, err)
+            return
+        try:
+            entries = decode_answer(answer)
+        except MessageError as err:
+            self.counters.drop(f"pex_{err.code}")
+            self.penalise(peer, err.code)
+            return
+        for learned, addr in entries:
+            if self.book.add(learned, addr):
+                self.counters.pex_learned += 1
+
+    async def _dial_learned(self, peer: PeerId, addr: str) -> None:
+        try:
+            info = info_from_p2p_addr(multiaddr.Multiaddr(addr))
+        except Exception:  # noqa: BLE001 -- base58 but not a peer id
+            self.book.forget(peer)
+            return
+        if info.peer_id in self._dialing or self.penalties.is_banned(peer):
+            return
+        self._dialing.add(info.peer_id)
+        await self._dial(info)
 
     async def _upgrade_inbound(self, raw_conn, maddr):
         """The library's inbound upgrade (Noise, then Yamux), behind our gate."""
@@ -528,22 +638,7 @@ class Libp2pTransport:
         data = msg.data
         if forwarder == self.local_id:
             return True  # our own publish: checked in publish()
-        peer = self._name(forwarder)
-        if self.penalties.is_banned(peer):
-            self.counters.drop("banned_peer")
-            return False
-        if not self.limiter.allow(peer, len(data)):
-            self.counters.drop("rate_limited")
-            self.penalise(peer, "rate_limited")
-            return False
-        try:
-            message = decode_gossip(kind, data, self.config.max_gossip_size)
-        except MessageError as err:
-            self.counters.drop(err.code)
-            self.penalise(peer, err.code)
-            return False
-        # The node's rules (signatures, windows) before gossipsub relays anything.
-        return check is None or apply_check(self, check, peer, message)
+        return self.policy.admit_gossip(self._name(forwarder), kind, data, check)
 
     async def _drain_subscription(self, subscription, send: trio.MemorySendChannel[Gossip]) -> None:
         async for msg in subscription:
@@ -565,6 +660,7 @@ class Libp2pTransport:
                 except (trio.BrokenResourceError, trio.ClosedResourceError):
                     continue
                 self.counters.messages_in += 1
+                self.counters.messages_in_by_kind[self.topics.kind_of_topic(topic)] += 1
                 self.counters.bytes_in += len(msg.data)
 
     async def publish(self, topic: str, payload: bytes) -> bool:
@@ -636,39 +732,17 @@ class Libp2pTransport:
         peer = self._name(peer_id)
         self.counters.requests_in += 1
         try:
-            if self.penalties.is_banned(peer):
-                await self._respond(stream, "refused", b"peer is banned")
+            refusal = self.policy.refuse_peer(peer)
+            if refusal is not None:
+                await self._answer(stream, peer, refusal)
                 return
             with trio.move_on_after(self.config.handler_timeout) as scope:
                 try:
                     request = await read_varint_prefixed_bytes_limited(stream, self.config.max_request_size)
-                except LibMessageTooLarge:
-                    self.counters.drop("too_large")
-                    await self._respond_and_penalise(stream, peer, "too_large", b"request over the size limit")
-                    return
-                if not self.limiter.allow(peer, len(request)):
-                    self.counters.drop("rate_limited")
-                    await self._respond_and_penalise(stream, peer, "rate_limited", b"slow down")
-                    return
-                try:
-                    response = await handler(peer, request)
-                except RequestError as err:
-                    await self._respond(stream, err.code, err.reason.encode())
-                    return
-                except MessageError as err:
-                    self.counters.drop(err.code)
-                    await self._respond_and_penalise(stream, peer, err.code, err.reason.encode())
-                    return
-                except Exception as exc:
-                    self.counters.drop("handler_error")
-                    log.exception("request handler failed: %r", exc)
-                    await self._respond(stream, "internal", type(exc).__name__.encode())
-                    return
-                if len(response) > self.config.max_response_size:
-                    self.counters.drop("response_too_large")
-                    await self._respond(stream, "too_large", b"response over the size limit")
-                    return
-                await self._respond(stream, RESPONSE_OK, response)
+                    refusal = self.policy.refuse_request(peer, len(request))
+                except LibMessageTooLarge:  # the library stopped reading at the limit
+                    refusal = self.policy.refuse_request(peer, self.config.max_request_size + 1)
+                await self._answer(stream, peer, refusal or await self.policy.serve(peer, handler, request))
             if scope.cancelled_caught:
                 self.counters.drop("handler_timeout")
         except Exception as exc:  # a reset stream, a vanished peer: never crash
@@ -683,14 +757,17 @@ class Libp2pTransport:
     async def _respond(self, stream: INetStream, code: str, body: bytes) -> None:
         await stream.write(encode_varint_prefixed(msgpack.packb([code, body], use_bin_type=True)))
 
-    async def _respond_and_penalise(self, stream: INetStream, peer: PeerId, code: str, body: bytes) -> None:
-        """Answer the error, then penalise: the penalty may ban and disconnect the peer,
-        which would otherwise never learn why its last request failed."""
+    async def _answer(self, stream: INetStream, peer: PeerId, answer: Answer) -> None:
+        """Answer, then penalise if the policy says so: the penalty may ban and disconnect
+        the peer, which would otherwise never learn why its last request failed."""
+        if not answer.penalise:
+            await self._respond(stream, answer.code, answer.body)
+            return
         try:
-            await self._respond(stream, code, body)
+            await self._respond(stream, answer.code, answer.body)
             await stream.close()
         finally:
-            self.penalise(peer, code)
+            self.penalise(peer, answer.code)
 
     async def request(self, peer: PeerId, protocol: str, payload: bytes, timeout: float = 5.0) -> bytes:
         if len(payload) > self.config.max_request_size:
@@ -755,6 +832,8 @@ async def open_libp2p_transport(config: P2PConfig) -> AsyncIterator[Libp2pTransp
                 async with trio.open_nursery() as nursery:
                     transport._nursery = nursery
                     nursery.start_soon(transport._run_redial_supervisor)
+                    if config.pex:
+                        nursery.start_soon(transport._run_pex)
                     try:
                         yield transport
                     finally:

@@ -8,7 +8,9 @@
 Gossip goes straight from the publisher to every reachable subscriber (one hop). Faults
 are drawn from one seeded RNG: `loss` and `duplicate` are probabilities per delivery,
 `delay` is seconds or a function of the rng. Unlike libp2p, nothing is deduplicated
-here, so duplicate injection exercises the dedupe of the layers above.
+here, so duplicate injection exercises the dedupe of the layers above. What a peer sends
+is admitted by p2p/policy.py, as on libp2p: ban check, rate limit (on trio's clock),
+envelope check, the topic's check, and the same penalty for each failure.
 """
 from __future__ import annotations
 
@@ -18,13 +20,14 @@ from typing import AsyncIterator, Callable, Iterable
 
 import trio
 
+from .config import P2PConfig
 from .counters import TransportCounters
 from .ids import kind_of_topic
-from .messages import MessageError, decode_gossip
+from .limiter import InboundLimiter
 from .penalties import PenaltyBook
+from .policy import RESPONSE_OK, InboundPolicy
 from .transport import (
     EventFanout, Gossip, GossipCheck, MessageTooLarge, PeerEvent, PeerId, RequestError, RequestHandler,
-    apply_check,
 )
 
 Delay = float | Callable[[random.Random], float]
@@ -137,7 +140,9 @@ async def open_memory_network(**faults) -> AsyncIterator[MemoryNetwork]:
 class MemoryTransport:
     def __init__(self, network: MemoryNetwork, peer: PeerId, *, max_gossip_size: int = 512 * 1024,
                  max_request_size: int = 256 * 1024, max_response_size: int = 8 * 1024 * 1024,
-                 inbound_queue_size: int = 4096, validators: Iterable[PeerId] = ()) -> None:
+                 inbound_queue_size: int = 4096, validators: Iterable[PeerId] = (),
+                 inbound_msgs_per_s: float = P2PConfig.inbound_msgs_per_s,
+                 inbound_bytes_per_s: float = P2PConfig.inbound_bytes_per_s) -> None:
         self.network = network
         self.local_peer = peer
         self.counters = TransportCounters()
@@ -146,6 +151,9 @@ class MemoryTransport:
         self.max_response_size = max_response_size
         self.inbound_queue_size = inbound_queue_size
         self.penalties = PenaltyBook(protected=validators)
+        self.policy = InboundPolicy(self, InboundLimiter(inbound_msgs_per_s, inbound_bytes_per_s, clock=trio.current_time),
+                                    max_gossip_size=max_gossip_size, max_request_size=max_request_size,
+                                    max_response_size=max_response_size)
         self._subscriptions: dict[str, trio.MemorySendChannel[Gossip]] = {}
         self._handlers: dict[str, RequestHandler] = {}
         self._checks: dict[str, GossipCheck] = {}
@@ -171,27 +179,12 @@ class MemoryTransport:
         return True
 
     def _receive(self, gossip: Gossip) -> None:
-        if self.penalties.is_banned(gossip.source):
-            self.counters.drop("banned_peer")
-            return
         channel = self._subscriptions.get(gossip.topic)
         if channel is None:
             return
-        if len(gossip.payload) > self.max_gossip_size:
-            self.counters.drop("too_large")
-            self.penalise(gossip.source, "too_large")
-            return
-        check = self._checks.get(gossip.topic)
         kind = kind_of_topic(gossip.topic)
-        if check is not None and kind is not None:  # the same admission as on libp2p
-            try:
-                message = decode_gossip(kind, gossip.payload, self.max_gossip_size)
-            except MessageError as err:
-                self.counters.drop(err.code)
-                self.penalise(gossip.source, err.code)
-                return
-            if not apply_check(self, check, gossip.source, message):
-                return
+        if not self.policy.admit_gossip(gossip.source, kind, gossip.payload, self._checks.get(gossip.topic)):
+            return
         try:
             channel.send_nowait(gossip)
         except trio.WouldBlock:
@@ -200,6 +193,8 @@ class MemoryTransport:
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             return
         self.counters.messages_in += 1
+        if kind is not None:
+            self.counters.messages_in_by_kind[kind] += 1
         self.counters.bytes_in += len(gossip.payload)
 
     def set_request_handler(self, protocol: str, handler: RequestHandler) -> None:
@@ -218,24 +213,17 @@ class MemoryTransport:
 
     async def _serve(self, peer: PeerId, protocol: str, payload: bytes) -> bytes:
         self.counters.requests_in += 1
-        if self.penalties.is_banned(peer):
-            raise RequestError("refused", "peer is banned")
+        answer = self.policy.refuse_peer(peer)
         handler = self._handlers.get(protocol)
-        if handler is None:
+        if answer is None and handler is None:
             raise RequestError("no_handler", f"{protocol} is not served")
-        if len(payload) > self.max_request_size:
-            self.penalise(peer, "too_large")
-            raise RequestError("too_large", f"request of {len(payload)} bytes")
-        try:
-            response = await handler(peer, payload)
-        except RequestError:
-            raise
-        except Exception as exc:
-            self.counters.drop("handler_error")
-            raise RequestError("internal", type(exc).__name__) from None
-        if len(response) > self.max_response_size:
-            raise RequestError("too_large", f"response of {len(response)} bytes")
-        return response
+        answer = answer or self.policy.refuse_request(peer, len(payload)) or \
+            await self.policy.serve(peer, handler, payload)
+        if answer.penalise:
+            self.penalise(peer, answer.code)
+        if answer.code != RESPONSE_OK:
+            raise RequestError(answer.code, answer.body.decode("utf-8", "replace"))
+        return answer.body
 
     def peers(self) -> list[PeerId]:
         return sorted(p for p in self.network._nodes if self.network.reachable(self.local_peer, p)

@@ -318,3 +318,56 @@ class ProofResponse(Message):
     height: int
     value: bytes | None  # None with a non-inclusion proof
     proof: bytes
+
+
+# State sync (node/snapshots.py serves them, node/statesync.py asks) ----------------
+MAX_SNAPSHOT_OFFERS = 16
+MAX_SNAPSHOT_CHUNKS = 65_536  # 64 GiB of state at 1 MiB chunks
+MAX_MANIFEST_BYTES = MAX_SNAPSHOT_CHUNKS * 32 + 256
+
+
+def _snapshot_offer(value: Any, name: str) -> tuple[int, int, int, bytes]:
+    if type(value) is not list or len(value) != 4:
+        raise MessageError("bad_field", f"{name} must be [height, format, chunks, manifest_hash]")
+    height, fmt, chunks = uint(value[0], name + ".height"), uint(value[1], name + ".format"), \
+        uint(value[2], name + ".chunks")
+    if chunks > MAX_SNAPSHOT_CHUNKS:
+        raise MessageError("too_large", f"{name}.chunks {chunks} > {MAX_SNAPSHOT_CHUNKS}")
+    return height, fmt, chunks, hash32(value[3], name + ".manifest_hash")
+
+
+@register(40)
+@dataclass(frozen=True)
+class SnapshotsRequest(Message):
+    pass
+
+
+@register(41, array_of(_snapshot_offer, MAX_SNAPSHOT_OFFERS))
+@dataclass(frozen=True)
+class SnapshotsResponse(Message):
+    offers: tuple[tuple[int, int, int, bytes], ...]  # (height, format, chunks, manifest hash)
+
+
+@register(42, uint)
+@dataclass(frozen=True)
+class ManifestRequest(Message):
+    height: int
+
+
+@register(43, blob(MAX_MANIFEST_BYTES))
+@dataclass(frozen=True)
+class ManifestResponse(Message):
+    manifest: bytes
+
+
+@register(44, uint, uint)
+@dataclass(frozen=True)
+class ChunkRequest(Message):
+    height: int
+    index: int
+
+
+@register(45, blob(MAX_ITEM_SIZE))
+@dataclass(frozen=True)
+class ChunkResponse(Message):
+    chunk: bytes

@@ -4,9 +4,10 @@ Gossip costs ~2.6 ms of CPU per message per node whatever its size, so single
 transactions are never gossiped: `submit()` buffers them and a flusher publishes one
 `TxBatch` every `flush_interval` (~50 ms) or as soon as `max_batch_bytes` is reached.
 On receive, batches are decoded defensively (a bad batch penalises its sender) and each
-transaction is delivered once, deduplicated by its id (sha256 of its bytes).
+transaction is delivered once, deduplicated by its id. The id is the ledger's (state.tx.tx_id,
+passed in as `tx_id=`): one definition of a tx id, which this layer cannot import.
 
-    async with open_tx_gossip(transport, topics.txs) as txs:
+    async with open_tx_gossip(transport, topics.txs, tx_id=tx_id) as txs:
         txs.submit(tx_bytes)                      # after the local mempool accepted it
         async for received in txs.received:       # ReceivedTx(tx_id, tx, source), each once
             ...
@@ -21,7 +22,6 @@ transaction is delivered once, deduplicated by its id (sha256 of its bytes).
 """
 from __future__ import annotations
 
-import hashlib
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import AsyncIterator, Callable
@@ -32,11 +32,8 @@ from .messages import MAX_TX_SIZE, MessageError, TxBatch
 from .transport import Gossip, PeerId, Transport
 
 TxCheck = Callable[[bytes], bool]
+TxId = Callable[[bytes], bytes]
 TxPrecheck = Callable[[list[bytes]], None]
-
-
-def tx_id(tx: bytes) -> bytes:
-    return hashlib.sha256(tx).digest()
 
 
 @dataclass(frozen=True)
@@ -70,12 +67,13 @@ class SeenIds:
 
 
 class TxGossip:
-    def __init__(self, transport: Transport, topic: str, *, flush_interval: float = 0.05,
+    def __init__(self, transport: Transport, topic: str, *, tx_id: TxId, flush_interval: float = 0.05,
                  max_batch_bytes: int = 128 * 1024, max_pending_bytes: int = 16 * 1024 * 1024,
                  seen_capacity: int = 1_000_000, delivery_buffer: int | None = None,
                  batched: bool = False, check_tx: TxCheck | None = None,
                  precheck: TxPrecheck | None = None) -> None:
         self.transport = transport
+        self.tx_id = tx_id
         self.check_tx = check_tx
         self.precheck = precheck
         self.topic = topic
@@ -104,7 +102,7 @@ class TxGossip:
         if self._pending_bytes + len(tx) > self.max_pending_bytes:
             self.counters.drop("tx_pending_full")
             return False
-        if not self.seen.add(tx_id(tx)):
+        if not self.seen.add(self.tx_id(tx)):
             return False
         self._pending.append(tx)
         self._pending_bytes += len(tx) + 3  # + msgpack bin header
@@ -147,7 +145,7 @@ class TxGossip:
         before the batch goes any further (seen ones passed it already)."""
         if self.check_tx is None:
             return None
-        seen = self.seen
+        seen, tx_id = self.seen, self.tx_id
         unseen = [tx for tx in batch.txs if tx_id(tx) not in seen]
         if self.precheck is not None:
             self.precheck(unseen)
@@ -169,7 +167,7 @@ class TxGossip:
             return
         fresh = []
         for tx in batch.txs:
-            key = tx_id(tx)
+            key = self.tx_id(tx)
             if self.seen.add(key):
                 fresh.append(ReceivedTx(key, tx, source))
         if len(fresh) < len(batch.txs):

@@ -15,18 +15,13 @@ A transaction in a block goes through two stages (see docs/ledger.md, "Failed tx
 """
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from typing import Mapping
 
-from state.accounts import (
-    checked_sub,
-    get_account,
-    process_transfer,
-    set_account,
-)
+from state.accounts import checked_sub, get_account, set_account
 from state.block import (
     Block,
+    Header,
     compute_data_hash,
     compute_evidence_hash,
     compute_last_commit_hash,
@@ -36,6 +31,7 @@ from state.context import BlockInfo, Context
 from state.errors import BlockError, Code, TxError
 from state.keys import (
     CHAIN_ID,
+    account_key,
     LAST_BLOCK_RECORD,
     PARAMS,
     block_id_record_key,
@@ -45,49 +41,15 @@ from state.keys import (
     valset_record_key,
 )
 from state.params import Params
+from state.registry import END_BLOCK, PROCESSORS
 from state.staking import (
     compute_next_validator_set,
-    process_create_validator,
     process_double_sign,
-    process_evidence,
     process_fee_distribution,
     process_liveness,
-    process_stake,
     process_unbonding_queue,
-    process_unjail,
-    process_unstake,
 )
 from state.tx import SignedTx, decode_tx, tx_id, validate_basic, verify_signature
-
-ProcessFn = Callable[[Context, SignedTx], None]
-
-# kind -> process function. Asset kinds come from state/assets.py (the attribution work),
-# which exports PROCESSORS: dict[str, ProcessFn] for its kinds.
-PROCESSORS: dict[str, ProcessFn] = {
-    "transfer": process_transfer,
-    "create_validator": process_create_validator,
-    "stake": process_stake,
-    "unstake": process_unstake,
-    "unjail": process_unjail,
-    "evidence": process_evidence,
-}
-
-
-def _load_assets():
-    try:
-        return importlib.import_module("state.assets")
-    except ModuleNotFoundError as e:
-        if e.name != "state.assets":
-            raise
-        return None
-
-
-_ASSETS = _load_assets()
-if _ASSETS is not None:
-    PROCESSORS.update(_ASSETS.PROCESSORS)
-# end-of-block steps of the asset side, after the block's txs (state/assets.py END_BLOCK: the
-# market's expiry sweep, then settling Proof of Attribution escrows whose windows ended)
-END_BLOCK: tuple[Callable[[Context], None], ...] = tuple(getattr(_ASSETS, "END_BLOCK", ()))
 
 
 # --- results ----------------------------------------------------------------------------
@@ -269,6 +231,40 @@ class Ledger:
 
     def query(self, key: bytes, height: int | None = None) -> tuple[bytes | None, bytes]:
         return self.store.prove(key, height)
+
+    def account(self, address: bytes) -> tuple[int, int]:
+        """(balance, nonce) on the committed state; an account never seen has (0, 0)."""
+        raw = self.store.get(account_key(address))
+        return (0, 0) if raw is None else tuple(decode_value(raw)[:2])  # type: ignore[return-value]
+
+    def block_record(self, height: int) -> bytes | None:
+        """The encoded block committed at `height`."""
+        return self.store.get_record(block_record_key(height))
+
+    def tx_record(self, tx_id: bytes) -> tuple[int, int, int, str] | None:
+        """(height, index in the block, code, log) of a committed tx."""
+        raw = self.store.get_record(tx_record_key(tx_id))
+        return None if raw is None else tuple(decode_value(raw))  # type: ignore[return-value]
+
+    # --- building ---------------------------------------------------------------------------------
+    def next_block(self, txs: list[bytes], *, time_ms: int, proposer: bytes,
+                   evidence: list[bytes] | None = None, last_commit=None) -> Block:
+        """The block for height+1 on the committed state: the one place a header is built
+        (its hashes, validator sets and app hash are the ledger's to compute)."""
+        height = self.height + 1
+        evidence = list(evidence or [])
+        header = Header(
+            chain_id=self.chain_id, height=height, time_ms=time_ms,
+            last_block_id=self.last_block()[2],
+            last_commit_hash=compute_last_commit_hash(last_commit),
+            data_hash=compute_data_hash(txs),
+            evidence_hash=compute_evidence_hash(evidence),
+            validators_hash=self.validator_set(height).hash(),
+            next_validators_hash=self.validator_set(height + 1).hash(),
+            app_hash=self.app_hash,
+            proposer=proposer,
+        )
+        return Block(header, list(txs), evidence, last_commit)
 
     def _block_info(self, height: int, time_ms: int, proposer: bytes = b"") -> BlockInfo:
         return BlockInfo(self.chain_id, height, time_ms, self.params, proposer, self.validator_set)

@@ -1,11 +1,11 @@
 """The asset transactions: datanets, contributions and their review, models and agents,
 prices and share transfers, plus `use` and `claim` from state/attribution.py.
 
-`PROCESSORS` is merged into the ledger's dispatch table by state/app.py. Importing this
-module also registers the uopen the asset tables hold with the supply invariant:
-a pending contribution's escrowed bond (in its record), each contributor pool's
-balance, each asset's revenue vault (accrued-but-unclaimed amounts plus dust) and each
-resting buy order's escrow (state/market.py).
+`PROCESSORS` (its kinds) and the `get_*_holdings` functions (the uopen the asset tables
+hold: a pending contribution's escrowed bond in its record, each contributor pool's
+balance, each asset's revenue vault, accrued-but-unclaimed amounts plus dust, and each
+resting buy order's escrow, state/market.py) are composed into the ledger's tables by
+state/registry.py.
 
 Decisions LEDGER.md leaves open (docs/attribution.md explains each):
 - owner of an asset (who may `set_price`) = its top holder: the most shares, ties to the
@@ -58,15 +58,13 @@ from state.attribution import (  # noqa: F401
     process_pool_pull,
     process_use,
 )
-from state import poa
 from state.codec import decode_value
 from state.context import Context
 from state.errors import Code, TxError
 from state.graph import get_contributions, get_downstream, get_earnings, get_upstream  # noqa: F401
-from state.market import process_cancel_order, process_expiry_sweep, process_place_order
-from state.order_book import ORDER, ORDER_ESCROW_FIELD
-from state.revenue import RIGHTS, VAULT_FIELD, get_top_holder, process_issue_shares, process_move_shares
-from state.supply import register_holdings
+from state.market import process_cancel_order, process_place_order
+from state.order_book import ORDER_ESCROW_FIELD
+from state.revenue import VAULT_FIELD, get_top_holder, process_issue_shares, process_move_shares
 from state.tx import SignedTx
 
 
@@ -222,10 +220,6 @@ PROCESSORS = {
     "place_order": process_place_order,
     "cancel_order": process_cancel_order,
 }
-PROCESSORS.update(poa.PROCESSORS)
-
-# run at the end of every block, after its txs, in this order (state/app.py)
-END_BLOCK = (process_expiry_sweep, poa.process_deadlines)
 
 
 # --- the supply invariant ----------------------------------------------------------------------------------
@@ -244,12 +238,7 @@ def get_vault_holdings(key: bytes, value: bytes) -> int:
     return decode_value(value)[VAULT_FIELD]
 
 
-register_holdings(ASSET, get_asset_holdings)
-register_holdings(POOL, get_pool_holdings)
 def get_order_holdings(key: bytes, value: bytes) -> int:
     """uopen escrowed by an order: a resting buy's remaining shares x its price."""
     return decode_value(value)[ORDER_ESCROW_FIELD]
 
-
-register_holdings(RIGHTS, get_vault_holdings)
-register_holdings(ORDER, get_order_holdings)

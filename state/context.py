@@ -91,7 +91,9 @@ class Context:
 
     # --- encoded records -----------------------------------------------------------------
     def get_record(self, key: bytes) -> Any | None:
-        v = self.get(key)
+        v = self._writes.get(key, _MISSING)      # the common case inline: this scope wrote it
+        if v is _MISSING:                        # else on up, not looking here twice
+            v = self.get(key) if self._parent is None else self._parent.get(key)
         return None if v is None else decode_value(v)
 
     def put_record(self, key: bytes, obj: Any) -> None:

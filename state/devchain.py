@@ -15,13 +15,7 @@ from nacl.signing import SigningKey
 from state.accounts import get_nonce
 from state.address import address_from_pubkey
 from state.app import BlockResult, Ledger
-from state.block import (
-    Block,
-    Header,
-    compute_data_hash,
-    compute_evidence_hash,
-    compute_last_commit_hash,
-)
+from state.block import Block
 from state.context import Context
 from state.genesis import Genesis, GenesisValidator
 from state.params import Params
@@ -129,14 +123,8 @@ class DevChain:
         if time_ms is None:
             time_ms = (last_time or self.genesis.genesis_time_ms) + BLOCK_INTERVAL_MS
         commit = None if height == 1 else self.make_commit(height - 1, last_id, signers)
-        vs = ledger.validator_set(height)
-        header = Header(
-            chain_id=self.chain_id, height=height, time_ms=time_ms, last_block_id=last_id,
-            last_commit_hash=compute_last_commit_hash(commit), data_hash=compute_data_hash(list(txs)),
-            evidence_hash=compute_evidence_hash(list(evidence)), validators_hash=vs.hash(),
-            next_validators_hash=ledger.validator_set(height + 1).hash(), app_hash=ledger.app_hash,
-            proposer=vs.proposer(height, 0).address)
-        return Block(header, list(txs), list(evidence), commit)
+        return ledger.next_block(list(txs), time_ms=time_ms, evidence=list(evidence), last_commit=commit,
+                                 proposer=ledger.validator_set(height).proposer(height, 0).address)
 
     def apply(self, txs: list[bytes] = (), *, verified: bool = False, **kw) -> BlockResult:
         """Build, execute and commit the next block. `verified=True` passes every tx id as

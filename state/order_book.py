@@ -5,7 +5,8 @@ state/market.py; this module only keeps these tables consistent.
     ord/ + order id32                 -> Order (kept after it closes: status, fills, refunds)
     obl/ + asset32 + side1 + rank8    -> [head id, tail id, shares, orders]  one price level
     obk/ + asset32 + side1 (+ path)   ordered set of rank8 (state/ordered_set.py): least = best
-    oac/ + account20 (+ path)         ordered set of the account's open order ids
+    oac/ + account20 (+ path)         ordered set of asset32 + side1 + rank8 + order id32: the
+                                      account's open orders, by book and best price first
     oxq/ + u64(expires_at) [+ page]   paged list of the order ids that expire at that height
     sys/order_sweep                   [height, index]: where the end-of-block sweep goes on
     fil/ + asset32                    [fills so far, last price, height of the last fill]
@@ -14,7 +15,11 @@ state/market.py; this module only keeps these tables consistent.
 rank8 is the price as 8 big-endian bytes for asks and 2**63-1 - price for bids, so the
 least key of either side is its best price (lowest ask, highest bid); reading it walks
 one path of the ordered set, O(log levels). Orders at one level form a doubly linked
-list in arrival order (time priority), so the head is O(1) and a cancel unlinks in O(1).
+list in arrival order (time priority), so the head is O(1) and a cancel unlinks in O(1);
+the head's `prev` is stale by design (see process_unlink). An account's open orders are
+keyed by their place in the book, not by id alone, so the fills of one account's orders
+at neighbouring prices (a maker's ladder, met best price first) change one leaf of its
+set, not one leaf each.
 """
 from __future__ import annotations
 
@@ -52,7 +57,8 @@ class Status(IntEnum):
 class Order:
     """`remaining`: shares not yet filled. `escrow`: uopen locked by a buy
     (remaining * price while it rests); a sell locks `remaining` shares in its owner's
-    position instead. `prev`/`next`: neighbours at its price level (b"" at the ends)."""
+    position instead. `prev`/`next`: neighbours at its price level (b"" at the ends; the
+head's `prev` is stale, see process_unlink)."""
     owner: bytes
     asset: bytes
     side: str
@@ -129,9 +135,14 @@ def iter_levels(view, asset_id: bytes, side: str, limit: int):
         yield price, shares, count
 
 
+def _account_entry(order_id: bytes, order: Order) -> bytes:
+    return order.asset + SIDE_BYTE[order.side] + compute_rank(order.side, order.price) + order_id
+
+
 def iter_open_orders(view, account: bytes, limit: int):
-    """Ids of the account's open orders (by id), at most `limit`."""
-    return ordered_set.iter_keys(view, ACCOUNT_ORDERS + account, limit)
+    """Ids of the account's open orders, at most `limit`: by asset, side (buys first),
+    then best price first, then by id."""
+    return (k[-32:] for k in ordered_set.iter_keys(view, ACCOUNT_ORDERS + account, limit))
 
 
 # --- resting and leaving the book ----------------------------------------------------------------
@@ -152,7 +163,7 @@ def process_rest(ctx, order_id: bytes, order: Order) -> None:
         level[2] += order.remaining
         level[3] += 1
     ctx.put_record(key, level)
-    ordered_set.insert(ctx, ACCOUNT_ORDERS + order.owner, order_id)
+    ordered_set.insert(ctx, ACCOUNT_ORDERS + order.owner, _account_entry(order_id, order))
     process_list_append(ctx, EXPIRY, u64(order.expires_at), order_id)
     if ctx.get_record(SWEEP) is None:                 # the first order ever: the sweep starts
         ctx.put_record(SWEEP, [ctx.height, 0])
@@ -169,16 +180,23 @@ def process_level_fill(ctx, order: Order, shares: int) -> None:
 def process_unlink(ctx, order_id: bytes, order: Order) -> bool:
     """Take an order off the book (its level, and the level off the side if it empties)
     and out of its owner's open orders. The caller sets its status and writes it.
-    Returns True if its price level emptied."""
+    Returns True if its price level emptied.
+
+    Taking the head off (every fill that completes a maker) moves only the level's head
+    pointer: the new head's `prev` is left naming the departed order, never read again
+    (nothing is ever inserted before a head, and an order is the head exactly when the
+    level says so), which spares a read and a write of the next order per fill."""
     key = level_key(order.asset, order.side, order.price)
     level = ctx.get_record(key)
-    for neighbour, field, value, end in ((order.prev, "next", order.next, 0), (order.next, "prev", order.prev, 1)):
-        if neighbour:                  # the neighbour now points past the order
-            rec = get_order(ctx, neighbour)
-            setattr(rec, field, value)
-            set_order(ctx, neighbour, rec)
-        else:                          # the order was the level's head (end 0) or tail (end 1)
-            level[end] = value
+    at_head, at_tail = level[0] == order_id, level[1] == order_id
+    if at_head:
+        level[0] = order.next
+    else:                              # the order before it now points past it
+        _relink(ctx, order.prev, "next", order.next)
+    if at_tail:
+        level[1] = b"" if at_head else order.prev
+    elif not at_head:                  # the order after it now points back past it
+        _relink(ctx, order.next, "prev", order.prev)
     level[2] -= order.remaining
     level[3] -= 1
     if level[3]:
@@ -187,8 +205,14 @@ def process_unlink(ctx, order_id: bytes, order: Order) -> bool:
         ctx.delete(key)
         ordered_set.remove(ctx, book_ns(order.asset, order.side), compute_rank(order.side, order.price))
     order.prev = order.next = b""
-    ordered_set.remove(ctx, ACCOUNT_ORDERS + order.owner, order_id)
+    ordered_set.remove(ctx, ACCOUNT_ORDERS + order.owner, _account_entry(order_id, order))
     return not level[3]
+
+
+def _relink(ctx, neighbour_id: bytes, field: str, value: bytes) -> None:
+    rec = get_order(ctx, neighbour_id)
+    setattr(rec, field, value)
+    set_order(ctx, neighbour_id, rec)
 
 
 # --- fills ---------------------------------------------------------------------------------------

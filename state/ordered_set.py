@@ -138,26 +138,54 @@ def remove(ctx, ns: bytes, key: bytes) -> bool:
     return True
 
 
+class _Nodes:
+    """The nodes one `replace` reads and writes, decoded once: its removal and insertion
+    walk the same upper path, which then costs one read, not two. Writes go through."""
+    __slots__ = ("ctx", "seen")
+
+    def __init__(self, ctx) -> None:
+        self.ctx, self.seen = ctx, {}
+
+    def get_record(self, key: bytes):
+        node = self.seen.get(key, _UNSEEN)
+        if node is _UNSEEN:
+            node = self.seen[key] = self.ctx.get_record(key)
+        return node
+
+    def put_record(self, key: bytes, node) -> None:
+        self.seen[key] = node
+        self.ctx.put_record(key, node)
+
+    def delete(self, key: bytes) -> None:
+        self.seen[key] = None
+        self.ctx.delete(key)
+
+
+_UNSEEN = object()
+
+
 def replace(ctx, ns: bytes, old: bytes, new: bytes) -> None:
     """Swap `old` (present) for `new` (absent). When `new` belongs in the leaf that holds
     `old` -- it shares that leaf's path, as a holder's rank key mostly does after a small
-    share movement -- this is one read of the path and one write, not two walks."""
+    share movement -- this is one read of the path and one write, not two walks;
+    otherwise the removal and the insertion share the nodes they both read."""
+    nodes = _Nodes(ctx)
     path = b""
-    node = ctx.get_record(ns)
+    node = nodes.get_record(ns)
     while node is not None and node[0] == BRANCH:
         depth = len(path) + len(node[2])
         if old[len(path):depth] != node[2]:
             break
         path = old[:depth + 1]
-        node = ctx.get_record(ns + path)
+        node = nodes.get_record(ns + path)
     if node is not None and node[0] == LEAF and new[:len(path)] == path and old in node[1]:
         items = node[1]
         items.remove(old)
         items.insert(bisect_left(items, new), new)
         ctx.put_record(ns + path, [LEAF, items])
         return
-    remove(ctx, ns, old)
-    insert(ctx, ns, new)
+    remove(nodes, ns, old)
+    insert(nodes, ns, new)
 
 
 def first(view, ns: bytes) -> bytes | None:

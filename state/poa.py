@@ -25,9 +25,7 @@ from state.context import Context
 from state.errors import Code, TxError
 from state.keys import u64
 from state.poa_records import (
-    ATTRIBUTOR,
     DEADLINES,
-    ESCROW,
     KNOWN_ALGORITHMS,
     QUEUE,
     Attributor,
@@ -35,16 +33,13 @@ from state.poa_records import (
     EscrowStatus,
     compute_attestation_id,
     get_attributor,
-    get_attributor_holdings,
     get_escrow,
-    get_escrow_holdings,
     process_enqueue,
     set_attributor,
     set_escrow,
 )
 from state.revenue import get_top_holder
 from state.staking import add_burned
-from state.supply import register_holdings
 from state.tx import PPM, SignedTx
 
 
@@ -283,6 +278,3 @@ PROCESSORS = {
     "challenge": process_challenge,
     "resolve": process_resolve,
 }
-
-register_holdings(ESCROW, get_escrow_holdings)
-register_holdings(ATTRIBUTOR, get_attributor_holdings)

@@ -8,20 +8,26 @@ height intact; LevelDB's log makes the batch all-or-nothing after it.
 Layout (one-byte table prefixes):
     S key                     -> value            latest committed state (fast `get`)
     V keyhash height(8, BE)   -> 01 value | 00    every version (`get_at`, proofs); 00 = deleted
-    N nodehash                -> encoded node     tree nodes, content-addressed
-    H height(8, BE)           -> root ref         one per committed height (b"" = empty tree)
+    N nodehash                -> encoded node || born(8, BE)   tree nodes, content-addressed;
+                                 born = the height that (last) created the node
+    H height(8, BE)           -> root ref         one per retained height (b"" = empty tree)
+    T height(8) 00 nodehash   -> b""              node replaced (left the latest tree) at height
+    T height(8) 01 keyhash    -> b""              key got a new version at height
+                                                  (the stale index that `prune` consumes)
     R key                     -> value            records, not in the app hash
     M height                  -> height(8, BE)    last committed height
     M bulk                    -> 1                a bulk load is in progress (see bulk_load)
-The tree (state/tree.py) is keyed by sha256(key); since nodes are content-addressed and
-never overwritten, every committed root stays provable ("historical proofs for free").
+    M pruned                  -> height(8, BE)    heights below it were committed, then pruned
+The tree (state/tree.py) is keyed by sha256(key); since nodes are content-addressed, every
+retained root stays provable ("historical proofs for free"). `prune(retain)` forgets the
+heights below `retain` in one batch, using the stale index (see docs/store.md, Pruning).
 """
 from __future__ import annotations
 
 from hashlib import sha256
 from pathlib import Path
 from time import perf_counter, thread_time
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Iterable, Iterator, Mapping
 
 import plyvel
 
@@ -32,6 +38,7 @@ from state.tree import (
     R0,
     Children,
     TreeUpdate,
+    child_nodes,
     child_span,
     compute_root_hash,
     walk_path,
@@ -40,8 +47,22 @@ from state.tree import (
 MAX_KEY_BYTES = 1024
 _HEIGHT_KEY = b"Mheight"
 _BULK_KEY = b"Mbulk"
+_PRUNED_KEY = b"Mpruned"
 _DELETED = b"\x00"
 _PRESENT = b"\x01"
+_STALE_NODE = b"\x00"
+_STALE_VERSIONS = b"\x01"
+_BORN = 8  # bytes of the born height after a stored node's encoding
+
+
+def _encoding(stored: bytes) -> bytes:
+    """A stored node without its born height. An encoding is 17 + 32*k bytes, so the
+    8-byte suffix is recognisable (nodes written before it existed have none)."""
+    return stored[:-_BORN] if (len(stored) - 17) % 32 else stored
+
+
+def _born(stored: bytes) -> int:
+    return int.from_bytes(stored[-_BORN:], "big") if (len(stored) - 17) % 32 else -1
 
 
 class StoreError(Exception):
@@ -88,8 +109,12 @@ class Store:
         self._empty = raw is None
         self._height = 0 if raw is None else int.from_bytes(raw, "big")
         self._root: bytes | None = None
+        self._base = self._height
+        pruned = self._db.get(_PRUNED_KEY)
+        self._pruned_to = 0 if pruned is None else int.from_bytes(pruned, "big")
         if raw is not None:
             self._root = self._load_root(self._height)
+            self._base = self._first_root_height()
 
     # --- reads -----------------------------------------------------------------------
     @property
@@ -99,6 +124,16 @@ class Store:
     @property
     def app_hash(self) -> bytes:
         return compute_root_hash(self._root)
+
+    @property
+    def base(self) -> int:
+        """The lowest retained height (its root is kept)."""
+        return self._base
+
+    @property
+    def pruned_below(self) -> int:
+        """Heights below this were committed, then pruned: reads there answer `pruned`."""
+        return self._pruned_to
 
     def get(self, key: bytes) -> bytes | None:
         """Latest committed value of `key`, or None."""
@@ -188,6 +223,7 @@ class Store:
         hkey = _be8(height)
         put = batch.put
         delete = batch.delete
+        stale_versions = b"T" + hkey + _STALE_VERSIONS
         for kh, _ref, key, value in items:
             if value is None:
                 delete(b"S" + key)
@@ -195,8 +231,12 @@ class Store:
             else:
                 put(b"S" + key, value)
                 put(b"V" + kh + hkey, _PRESENT + value)
+            put(stale_versions + kh, b"")
         for h, encoding in update.new_nodes.items():
-            put(b"N" + h, encoding)
+            put(b"N" + h, encoding + hkey)
+        stale_node = b"T" + hkey + _STALE_NODE
+        for h in update.replaced:
+            put(stale_node + h, b"")
         if records:
             for key, value in records.items():
                 _check_key(key)
@@ -215,6 +255,8 @@ class Store:
         c3 = thread_time()
 
         # only now, with the batch durable, does the in-memory view move on
+        if self._empty:
+            self._base = height
         self._height = height
         self._root = new_root
         self._empty = False
@@ -274,30 +316,104 @@ class Store:
                     raise StoreError("bad_key", "bulk_load keys must be distinct")
                 mid[lo] = update.build(2, refs)
                 if len(update.new_nodes) > 20_000:
-                    self._write_nodes(update.new_nodes)
+                    self._write_nodes(update.new_nodes, hkey)
                     update.new_nodes = {}
             top[hi] = update.make_node(mid)
         root = update.make_node(top)
-        self._write_nodes(update.new_nodes)
+        self._write_nodes(update.new_nodes, hkey)
         batch = self._db.write_batch(sync=True)
         for key, value in (records or {}).items():
             _check_key(key)
             batch.put(b"R" + key, value)
         batch.put(b"H" + hkey, root or b"")
         batch.put(_HEIGHT_KEY, hkey)
+        batch.put(_PRUNED_KEY, hkey)  # what lies below a loaded height is not here
         batch.delete(_BULK_KEY)
         batch.write()
         self._height = height
+        self._base = self._pruned_to = height
         self._root = root
         self._empty = False
         if progress:
             progress(count)
         return compute_root_hash(root)
 
-    def _write_nodes(self, nodes: dict[bytes, bytes]) -> None:
+    def state_snapshot(self) -> tuple[int, bytes, Iterator[tuple[bytes, bytes]]]:
+        """(height, app hash, every (key, value) of the latest state in key order) as of
+        now: a LevelDB snapshot, so commits may go on while the items are read (from
+        another thread too). Close the iterator if it is not read to the end."""
+        snap = self._db.snapshot()
+
+        def items() -> Iterator[tuple[bytes, bytes]]:
+            try:
+                for key, value in snap.iterator(prefix=b"S"):
+                    yield key[1:], value
+            finally:
+                snap.close()
+        return self._height, self.app_hash, items()
+
+    # --- pruning ---------------------------------------------------------------------
+    def prune(self, retain: int, records: Iterable[bytes] = ()) -> dict[str, int]:
+        """Forget every height below `retain` (roots, superseded versions, tree nodes no
+        kept root reaches) and delete `records`, in ONE synced WriteBatch: a crash leaves
+        either the old base or the new one. Returns counts of what was deleted.
+
+        Why it is safe: the stale index lists, per height h, the nodes that left the latest
+        tree at h (so only roots below h reach them) and the keys that got a new version
+        at h (so versions below h serve only heights below h). Every retained height is
+        >= retain >= h. A node can come back (a value set back recreates the same subtree):
+        each stored node carries the height that last created it, and a stale entry of
+        height h deletes the node only if it was born before h."""
+        if type(retain) is not int or retain > self._height:
+            raise StoreError("bad_height", f"cannot prune to {retain!r}: latest is {self._height}")
+        if self._empty or retain <= self._base:
+            return {"heights": 0, "nodes": 0, "versions": 0, "records": 0}
+        db = self._db
+        batch = db.write_batch(sync=True)
+        for h in range(self._base, retain):
+            batch.delete(b"H" + _be8(h))
+        nodes = versions = 0
+        stop = b"T" + _be8(retain + 1)
+        for entry in db.iterator(start=b"T", stop=stop, include_value=False):
+            batch.delete(entry)
+            height = int.from_bytes(entry[1:9], "big")
+            h = entry[10:]
+            if entry[9:10] == _STALE_NODE:
+                stored = db.get(b"N" + h)
+                if stored is not None and _born(stored) < height:
+                    batch.delete(b"N" + h)
+                    nodes += 1
+                continue
+            prefix = b"V" + h
+            for old in db.iterator(start=prefix, stop=prefix + entry[1:9], include_value=False):
+                batch.delete(old)
+                versions += 1
+            if db.get(prefix + entry[1:9]) == _DELETED:  # absent from here on: nothing to keep
+                batch.delete(prefix + entry[1:9])
+                versions += 1
+        count = 0
+        for key in records:
+            _check_key(key)
+            batch.delete(b"R" + key)
+            count += 1
+        batch.put(_PRUNED_KEY, _be8(retain))
+        batch.write()
+        pruned = retain - self._base
+        self._base = self._pruned_to = retain
+        return {"heights": pruned, "nodes": nodes, "versions": versions, "records": count}
+
+    def compact(self) -> None:
+        """LevelDB compaction of the pruned tables, so deleted entries free disk now rather
+        than whenever background compaction reaches them (seconds at 1M keys: call it
+        every so many pruned heights, not every block)."""
+        for start, stop in ((b"H", b"I"), (b"N", b"O"), (b"R", b"S"), (b"T", b"U"),
+                            (b"V", b"W")):
+            self._db.compact_range(start=start, stop=stop)
+
+    def _write_nodes(self, nodes: dict[bytes, bytes], born: bytes) -> None:
         with self._db.write_batch() as batch:
             for h, encoding in nodes.items():
-                batch.put(b"N" + h, encoding)
+                batch.put(b"N" + h, encoding + born)
         room = self._cache_limit - len(self._cache)
         if room > 0:  # warm the cache for the first blocks
             self._cache.update(nodes if room >= len(nodes) else list(nodes.items())[:room])
@@ -327,17 +443,15 @@ class Store:
                 cache[h] = enc
 
     def _read_node(self, h: bytes) -> bytes:
-        encoding = self._db.get(b"N" + h)
-        if encoding is None:
+        stored = self._db.get(b"N" + h)
+        if stored is None:
             raise StoreError("corrupt", f"missing tree node {h.hex()}")
-        return encoding
+        return _encoding(stored)
 
     def _load_node(self, h: bytes) -> bytes:
         encoding = self._cache.get(h)
         if encoding is None:
-            encoding = self._db.get(b"N" + h)
-            if encoding is None:
-                raise StoreError("corrupt", f"missing tree node {h.hex()}")
+            encoding = self._read_node(h)
             if len(self._cache) < self._cache_limit:
                 self._cache[h] = encoding
         return encoding
@@ -350,20 +464,12 @@ class Store:
             ref = stack.pop()
             if ref is None or len(ref) != 32:
                 continue
-            encoding = self._load_node(ref)
-            off = R0
-            for k in encoding[K0:R0]:
-                if k == 1:
-                    stack.append(encoding[off:off + 32])
-                off += 32 * k
+            stack.extend(child_nodes(self._load_node(ref)))
         return len(self._cache)
 
     def _peek_node(self, h: bytes) -> bytes:
         """Like _load_node but leaves the cache alone (historical nodes would stick)."""
-        encoding = self._cache.get(h) or self._db.get(b"N" + h)
-        if encoding is None:
-            raise StoreError("corrupt", f"missing tree node {h.hex()}")
-        return encoding
+        return self._cache.get(h) or self._read_node(h)
 
     def _load_root(self, height: int) -> bytes | None:
         raw = self._db.get(b"H" + _be8(height))
@@ -371,9 +477,19 @@ class Store:
             raise StoreError("unknown_height", f"height {height} was not committed")
         return raw or None
 
+    def _first_root_height(self) -> int:
+        it = self._db.iterator(prefix=b"H", include_value=False)
+        try:
+            return int.from_bytes(next(it)[1:], "big")
+        finally:
+            it.close()
+
     def _require_committed(self, height: int) -> None:
         if type(height) is not int or height < 0:
             raise StoreError("bad_height", f"height must be an int >= 0, got {height!r}")
+        if height < self._pruned_to:
+            raise StoreError("pruned", f"height {height} is pruned: the earliest retained "
+                                       f"height is {self._base}")
         if self._empty or height > self._height or self._db.get(b"H" + _be8(height)) is None:
             raise StoreError("unknown_height", f"height {height} was not committed")
 

@@ -3,41 +3,23 @@ explicit burns (slashes).
 
     sum over all state of holdings(key, value)  ==  genesis_supply - burned
 
-Each table that holds uopen registers a function (key, value) -> amount held. The ledger
-core registers accounts, bonds, unbonding entries and the fee pool; state/assets.py
-registers its escrows, pools and accrued amounts with `register_holdings` at import.
+Each table that holds uopen has a function (key, value) -> amount held, listed in
+state/registry.py's HOLDINGS: accounts, bonds, unbonding entries, the fee pool, and the
+asset side's escrows, pools, vaults, orders and attribution escrows.
 Fees collected during a block live in the execution context only and are paid out by the
 end of the block, so between blocks they are always in some balance or in the fee pool.
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Iterable
 
 from state.codec import decode_value
-from state.keys import ACCOUNT, BURNED, FEE_POOL, GENESIS_SUPPLY, UNBONDING, VALIDATOR
-
-HoldingsFn = Callable[[bytes, bytes], int]
-
-# key prefix -> amount held by the value stored under a key with that prefix
-HOLDINGS: dict[bytes, HoldingsFn] = {
-    ACCOUNT: lambda k, v: decode_value(v)[0],
-    VALIDATOR: lambda k, v: decode_value(v)[1],
-    UNBONDING: lambda k, v: sum(e[1] for e in decode_value(v)),
-    FEE_POOL: lambda k, v: decode_value(v),
-}
-
-
-def register_holdings(prefix: bytes, fn: HoldingsFn) -> None:
-    """Declare that values under `prefix` hold uopen. Prefixes must not overlap."""
-    for p in HOLDINGS:
-        if p != prefix and (p.startswith(prefix) or prefix.startswith(p)):
-            raise ValueError(f"holdings prefix {prefix!r} overlaps {p!r}")
-    HOLDINGS[prefix] = fn
+from state.keys import BURNED, GENESIS_SUPPLY
+from state.registry import HOLDINGS
 
 
 def compute_holdings(items: Iterable[tuple[bytes, bytes]]) -> dict[bytes, int]:
-    """Total held per registered prefix over all state items."""
-    import state.app  # noqa: F401 -- importing the app registers the asset tables
+    """Total held per HOLDINGS prefix over all state items."""
     totals = {p: 0 for p in HOLDINGS}
     prefixes = sorted(HOLDINGS, key=len, reverse=True)
     for k, v in items:

@@ -68,6 +68,17 @@ def child_span(encoding: bytes, nib: int) -> tuple[int, int]:
     return off, off + 32 * encoding[K0 + nib]
 
 
+def child_nodes(encoding: bytes) -> list[bytes]:
+    """The hashes of an encoded node's children that are nodes (not leaves)."""
+    out = []
+    off = R0
+    for kind in encoding[K0:R0]:
+        if kind == 1:
+            out.append(encoding[off:off + 32])
+        off += 32 * kind
+    return out
+
+
 def child_at(encoding: bytes, nib: int) -> bytes | None:
     """One child of an encoded node, without decoding the others."""
     off, end = child_span(encoding, nib)

@@ -56,6 +56,7 @@ async def run_child(args: argparse.Namespace) -> None:
     from p2p.messages import BlocksRequest, BlocksResponse, CompactProposal, Status, StatusRequest, VoteMessage
     from p2p.transport import RequestError
     from p2p.tx_gossip import open_tx_gossip
+    from state.tx import tx_id
 
     topics = ChainTopics(args.chain_id)
     config = P2PConfig(
@@ -87,7 +88,7 @@ async def run_child(args: argparse.Namespace) -> None:
         transport = await stack.enter_async_context(open_libp2p_transport(config))
         # The attacker subscribes to nothing: our own validator would refuse its garbage.
         txs = None if args.attacker else await stack.enter_async_context(
-            open_tx_gossip(transport, topics.txs, flush_interval=args.flush_ms / 1000,
+            open_tx_gossip(transport, topics.txs, tx_id=tx_id, flush_interval=args.flush_ms / 1000,
                            max_batch_bytes=args.max_batch_kb * 1024, batched=True))
         proposals = None if args.attacker else await transport.subscribe(topics.proposals)
 

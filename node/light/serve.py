@@ -33,6 +33,8 @@ def register_light_handlers(node: "Node") -> None:
         h = chain.height if requested == 0 else requested
         if h < 1 or h > chain.height:
             raise RequestError("height_not_available", f"height {h}: latest is {chain.height}")
+        if h < chain.earliest_block_height:
+            raise RequestError("pruned", f"height {h}: earliest kept is {chain.earliest_block_height}")
         return h
 
     async def submit_tx(peer: PeerId, payload: bytes) -> bytes:

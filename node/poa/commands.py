@@ -22,6 +22,8 @@ from typing import Any, Awaitable, Callable
 
 import click
 
+from node.cli_types import HEIGHT, UINT
+from node.keyring_options import KeyringChoice, keyring_options
 from node.light_commands import DEFAULT_DIR as DEFAULT_LIGHT_DIR, open_light_client
 from node.poa import span_v1
 from node.poa.index import SpanIndex, UnknownDataError, build_index, match_files, sha256
@@ -117,7 +119,7 @@ def run_proven(fn: Callable[[], Awaitable[Any]]) -> Any:
 @click.option("--index", "index_path", required=True, type=click.Path(path_type=Path, dir_okay=False),
               help="where to write the index")
 @light_dir_option
-@click.option("--height", type=int, default=None, help="state after this height (default: latest proven)")
+@click.option("--height", type=HEIGHT, default=None, help="state after this height (default: latest proven)")
 def index_command(node: str, datanet: str, data_dir: Path, index_path: Path, light_dir: Path,
                   height: int | None) -> None:
     """Build the span index of a datanet's accepted contributions from their files."""
@@ -154,11 +156,11 @@ def score_command(index_path: Path, output_path: Path) -> None:
               help="the model's output for that use")
 @click.option("--from", "from_", required=True, help="the attributor's key name")
 @click.option("--home", type=click.Path(path_type=Path), default=Path.home() / ".attrchain", show_default=True)
-@click.option("--keyring-dir", type=click.Path(path_type=Path), default=None)
+@keyring_options
 @click.option("--node", default="127.0.0.1:26657", show_default=True, help="RPC address")
-@click.option("--fee", type=int, default=1000, show_default=True)
+@click.option("--fee", type=UINT, default=1000, show_default=True)
 def attest_command(use: str, index_path: Path, output_path: Path, from_: str, home: Path,
-                   keyring_dir: Path | None, node: str, fee: int) -> None:
+                   keyring: KeyringChoice, node: str, fee: int) -> None:
     """Attributor: score an output against the index's datanet, sign and send `attest`."""
     from node.client_commands import load_signer, sign_and_send
     from node.rpc_client import RpcClient, RpcClientError
@@ -167,7 +169,7 @@ def attest_command(use: str, index_path: Path, output_path: Path, from_: str, ho
     index = load_index(index_path)
     scores = span_v1.score(output, index)
     click.echo(scores_json(output, scores), err=True)
-    key = load_signer(from_, home, keyring_dir)
+    key = load_signer(from_, home, keyring)
     fields = [use_id, index.datanet, sha256(output), span_v1.ALGORITHM, [[c, s] for c, s in scores]]
     try:
         with RpcClient(node, timeout=30) as c:

@@ -34,11 +34,12 @@ def wait_until(predicate, timeout: float, what: str, interval: float = 0.1):
 
 
 class Net:
-    def __init__(self, directory: Path, n_validators: int = 4, n_full: int = 1):
+    def __init__(self, directory: Path, n_validators: int = 4, n_full: int = 1,
+                 config_overrides: dict | None = None):
         self.dir = directory
+        overrides = {"consensus": {"timeout_commit_ms": 300}, **(config_overrides or {})}
         self.info: TestnetInfo = generate(directory, n_validators, n_full=n_full,
-                                          chain_id="e2e-chain",
-                                          config_overrides={"consensus": {"timeout_commit_ms": 300}})
+                                          chain_id="e2e-chain", config_overrides=overrides)
         self.validators = [n for n in self.info.nodes if n.validator]
         self.full = [n for n in self.info.nodes if not n.validator]
         self.clients = {n.name: RpcClient(n.rpc, timeout=5) for n in self.info.nodes}

@@ -5,8 +5,12 @@ one costs seconds; the e2e budget is 240 s). Waits are conditions with deadlines
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
+
+from node.config import load_config, save_config
 
 from e2e_harness import Net, running_net, spawn_garbage_peer, wait_until
 
@@ -109,14 +113,38 @@ def test_two_of_four_killed_halts_without_fork_then_resumes(net):
 
 def test_full_node_joins_late_and_reaches_same_app_hash(net):
     full = net.full[0]
+    # peer exchange off: its one peer stays validator 0, which does not list it
+    cfg = load_config(Path(full.home) / "config" / "config.toml")
+    cfg.p2p.pex = False
+    save_config(Path(full.home) / "config" / "config.toml", cfg)
     net.start(full)
     top = max(net.height(n) for n in net.validators)
     net.wait_height([full], top + 1, timeout=40)
-    assert net.status(full)["voting_power"] == 0
+    assert net.status(full)["voting_power"] == 0 and net.status(full)["peers"] == 1
     assert_same_chain(net, [net.validators[0], full], top + 1)
-    # a tx submitted to the full node's RPC reaches the validators and is committed
+    # it is in the gossip although its one peer, validator 0, does not list it: new
+    # proposals and votes keep arriving by gossip, not only by catch-up
+    before = p2p_metrics(full)
+    wait_until(lambda: all(p2p_metrics(full)[k] > before[k] for k in ("proposals", "votes")), 30,
+               "proposals and votes to reach the full node by gossip")
+    # a tx submitted to the full node's RPC goes out as its own gossip and is committed
+    out_before = p2p_metrics(full)["out"]
     res = net.transfer(full, "alice", "bob", 7, wait=True)
     assert res["committed"], res
+    assert p2p_metrics(full)["out"] > out_before
+
+
+def p2p_metrics(node) -> dict[str, float]:
+    """Gossip counters from a node's /metrics: messages in by kind, messages out."""
+    text = httpx.get(f"http://{node.rpc}/metrics", timeout=5).text
+    out = {"proposals": 0.0, "votes": 0.0, "out": 0.0}
+    for line in text.splitlines():
+        for kind in ("proposals", "votes"):
+            if line.startswith(f'attrchain_p2p_messages_in_by_kind_total{{kind="{kind}"}}'):
+                out[kind] = float(line.split()[-1])
+        if line.startswith("attrchain_p2p_messages_out_total "):
+            out["out"] = float(line.split()[-1])
+    return out
 
 
 def test_malformed_rpc_and_garbage_peer_leave_network_running(net):

@@ -15,7 +15,7 @@ from p2p.counters import TransportCounters
 from p2p.messages import CompactProposal, TxBatch, VoteMessage, VotesResponse
 from p2p.transport import IGNORE, RequestError
 from state.genesis import Genesis
-from state.tx import sign_tx
+from state.tx import sign_tx, tx_id
 from testnet.network import generate
 
 CHAIN = "adm-chain"
@@ -50,8 +50,9 @@ def open_node(own_dir, transport) -> tuple[Node, list[Ed25519Key]]:
     return node, keys
 
 
-def signed_vote(key: Ed25519Key, height: int, round: int, value: bytes | None = b"\x01" * 32) -> bytes:
-    v = Vote(VoteType.PREVOTE, height, round, value, key.address)
+def signed_vote(key: Ed25519Key, height: int, round: int, value: bytes | None = b"\x01" * 32,
+                type: VoteType = VoteType.PREVOTE) -> bytes:
+    v = Vote(type, height, round, value, key.address)
     return Vote(v.type, v.height, v.round, v.value_id, v.validator, key.sign(v.sign_bytes(CHAIN))).encode()
 
 
@@ -103,6 +104,39 @@ async def test_votes_bad_signature_is_blamed_far_round_is_ignored(own_dir):
         node.close()
 
 
+async def test_a_late_precommit_for_the_height_just_committed_is_let_in_a_prevote_is_not(own_dir, monkeypatch):
+    t = RecordingTransport()
+    node, keys = open_node(own_dir, t)
+    try:
+        monkeypatch.setattr(type(node.chain), "height", property(lambda chain: 1))  # height 1 committed
+        late = signed_vote(keys[1], 1, 0, type=VoteType.PRECOMMIT)
+        assert node.admission.check_vote("p", VoteMessage(late)) is None
+        assert node.admission.check_vote("p", VoteMessage(late[:-64] + bytes(64))) == "invalid"
+        assert node.admission.check_vote("p", VoteMessage(signed_vote(keys[1], 1, 0))) == IGNORE
+    finally:
+        node.close()
+
+
+async def test_garbage_for_a_height_committed_while_it_was_in_flight_is_still_blamed(own_dir, monkeypatch):
+    """An attacker reads our height, we commit one more, its garbage arrives: still blamed
+    (the hostile-peer suite saw such senders escape their ban under load)."""
+    t = RecordingTransport()
+    node, keys = open_node(own_dir, t)
+    try:
+        monkeypatch.setattr(type(node.chain), "height", property(lambda chain: 2))  # 1 and 2 committed
+        for h in (1, 2):
+            prevote = signed_vote(keys[1], h, 0)
+            assert node.admission.check_vote("p", VoteMessage(prevote)) == IGNORE  # honest, late: no blame
+            assert node.admission.check_vote("p", VoteMessage(prevote[:-64] + bytes(64))) == "invalid"
+            p = Proposal(h, 2**31 - 1, b"\x02" * 32, -1, keys[1].address, b"\x07" * 64)
+            assert node.admission.check_proposal("p", CompactProposal(p.encode(), b"\x90", (), (), None)) == "invalid"
+            p = Proposal(h, 0, b"\x02" * 32, -1, keys[1].address)
+            p = Proposal(h, 0, p.value_id, -1, keys[1].address, keys[1].sign(p.sign_bytes(CHAIN)))
+            assert node.admission.check_proposal("p", CompactProposal(p.encode(), b"\x90", (), (), None)) == IGNORE
+    finally:
+        node.close()
+
+
 async def test_pulled_votes_are_bounded_and_verified_before_the_consensus_task(own_dir):
     spam = VotesResponse(tuple(b"\x96" + bytes([i % 256]) * 40 for i in range(20_000))).encode()
     t = RecordingTransport({"votes-of-round": spam})
@@ -147,7 +181,7 @@ async def test_gossiped_txs_are_checked_once_before_relay(own_dir, monkeypatch):
         assert calls == [] and len(node.mempool) == 1
         # TxGossip refuses a batch holding one invalid tx (p2p/tx_gossip.py)
         from p2p.tx_gossip import TxGossip
-        g = TxGossip(t, "/attrchain/adm-chain/txs/1", check_tx=node.admission.check_tx)
+        g = TxGossip(t, "/attrchain/adm-chain/txs/1", tx_id=tx_id, check_tx=node.admission.check_tx)
         assert g.check_batch("p", TxBatch((good, bad))) == "invalid"
         assert g.check_batch("p", TxBatch((good,))) is None
     finally:

@@ -32,6 +32,10 @@ def test_rendered_config_round_trips_and_is_commented(tmp_path):
     ({"mempool": {"max_txs": 0}}, "mempool.max_txs"),
     ({"mempool": {"signature_threads": 65}}, "mempool.signature_threads: must be 0..64"),
     ({"consensus": {"create_empty_blocks": 1}}, "expected bool"),
+    ({"p2p": {"seeds": ["/ip4/1.2.3.4/tcp/5"]}}, "p2p.seeds: '/ip4/1.2.3.4/tcp/5' has no /p2p/"),
+    ({"p2p": {"private_peer_ids": ["not a peer id"]}}, "p2p.private_peer_ids"),
+    ({"p2p": {"pex": "yes"}}, "p2p.pex: expected bool"),
+    ({"p2p": {"max_peers": 0}}, "p2p.max_peers"),
 ])
 def test_bad_config_names_the_key(data, needle):
     with pytest.raises(ConfigError) as e:

@@ -107,7 +107,7 @@ def test_update_removes_committed_and_rechecks():
     dropped = mp.update([ids[0]])
     assert dropped == 2 and b"b" not in mp.by_sender
     assert [t.nonce for t in mp.by_sender[b"a"]] == [1, 2]
-    assert mp.verified_ids == frozenset(ids[1:])
+    assert set(mp.by_id) == set(ids[1:])
 
 
 def test_update_drops_stale_nonce_from_other_tx():

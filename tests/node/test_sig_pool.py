@@ -9,7 +9,8 @@ from node.keys import Keyring
 from node.mempool import TxRejected
 from node.sig_pool import MIN_PARALLEL, SignaturePool
 from p2p.messages import TxBatch
-from p2p.tx_gossip import TxGossip, tx_id
+from p2p.tx_gossip import TxGossip
+from state.tx import tx_id
 from state.tx import sign_tx
 
 from test_admission import CHAIN, RecordingTransport, open_node
@@ -68,7 +69,7 @@ def test_a_gossip_batch_is_prechecked_whole_before_its_txs_one_by_one(own_dir):
     try:
         txs = batch_with_bad_ones(own_dir)[:5]
         seen_batches = []
-        g = TxGossip(node.transport, "/attrchain/adm-chain/txs/1", check_tx=node.admission.check_tx,
+        g = TxGossip(node.transport, "/attrchain/adm-chain/txs/1", tx_id=tx_id, check_tx=node.admission.check_tx,
                      precheck=lambda raws: seen_batches.append(list(raws)) or node.mempool.checker.precheck(raws))
         g.seen.add(tx_id(txs[0]))  # seen before: not checked again
         assert g.check_batch("p", TxBatch(tuple(txs))) is None

@@ -34,7 +34,7 @@ def fake_node():
     node = SimpleNamespace(chain=SimpleNamespace(height=5), catchup_wanted=trio.Event(), peer_heights={},
                            pending_decision=None, current_round=0, topics=ChainTopics("poll-chain"),
                            admission=SimpleNamespace(max_round=lambda h: 10),
-                           driver=SimpleNamespace(driver=SimpleNamespace(height=5)))
+                           driver=SimpleNamespace(height=5))
     node.round_age = lambda: 2.0
     node.transport = PeerStatus(node)
     return node
@@ -75,7 +75,7 @@ def test_no_vote_pull_while_the_height_is_decided():
             n.start_soon(run_vote_pull, node, 1.0)
             await trio.sleep(3.5)
             assert node.transport.asked == []
-            node.driver.driver.height = 6  # height 6 started and its round is stale
+            node.driver.height = 6  # height 6 started and its round is stale
             await trio.sleep(1.5)
             assert {p for _, p in node.transport.asked} == {"votes-of-round"}
             n.cancel_scope.cancel()

@@ -135,6 +135,16 @@ def test_app_tx_records_index_results(chain):
     assert rec[:3] == [h, 1, int(Code.NOT_A_VALIDATOR)] and "validator" in rec[3]
 
 
+def test_app_getters_read_the_committed_account_block_and_tx_records(chain):
+    ok = chain.tx(ALICE, "transfer", addr(BOB), 5)
+    r = chain.apply([ok])
+    ledger = chain.ledger
+    assert ledger.account(addr(ALICE)) == (balance(chain, ALICE), nonce(chain, ALICE)) and nonce(chain, ALICE) == 1
+    assert ledger.account(b"\x01" * 20) == (0, 0)
+    assert ledger.tx_record(r.tx_results[0].tx_id) == (r.height, 0, 0, "")
+    assert ledger.tx_record(b"\x00" * 32) is None
+    assert ledger.block_record(r.height) == r.block.encode() and ledger.block_record(r.height + 1) is None
+
 def test_app_failed_tx_in_block_pays_fee_and_uses_nonce(chain):
     """The documented rule: a tx refused by its kind's rules inside a block pays its fee and
     consumes its nonce; its other effects are discarded."""

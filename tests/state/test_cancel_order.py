@@ -85,3 +85,35 @@ def test_invalid_unknown_order(cast):
 
 def test_invalid_order_id_length(cast):
     assert_rejected(cast, _cancel(cast, "eve", b"\x05" * 31), Code.OUT_OF_RANGE, charged=False)
+
+
+def test_filling_the_head_leaves_the_next_order_untouched_and_the_level_whole(cast):
+    from state.order_book import get_level, order_key
+    m = register(cast, "eve", "model", [])
+    a, _ = place(cast, "eve", m, "sell", 1, 9)
+    b, _ = place(cast, "eve", m, "sell", 2, 9)
+    c, _ = place(cast, "eve", m, "sell", 3, 9)
+    result = apply_ok(cast, cast.tx(KEYS["gus"], "place_order", m, "buy", 1, 9, cast.ledger.height + 9))
+    assert order(cast, a).status == Status.FILLED                  # the head, a, filled
+    assert order_key(b) not in result.changes               # one key fewer per completed maker
+    apply_ok(cast, _cancel(cast, "eve", b))                 # the new head, with a stale prev
+    assert get_level(view(cast), m, "sell", 9) == [c, c, 3, 1]
+    d, _ = place(cast, "eve", m, "sell", 4, 9)
+    apply_ok(cast, _cancel(cast, "eve", d))                 # the tail behind the head
+    assert get_level(view(cast), m, "sell", 9) == [c, c, 3, 1] and order(cast, c).next == b""
+    place(cast, "gus", m, "buy", 3, 9, fee=3 * FEE)
+    assert order(cast, c).status == Status.FILLED and book(cast, m, "sell") == []
+
+
+def test_open_orders_are_listed_by_book_and_price_and_neighbours_share_a_leaf(cast):
+    from state.order_book import ACCOUNT_ORDERS
+    m = register(cast, "eve", "model", [])
+    prices = [1_000 + i for i in range(17)] + [12, 10, 11]          # 20 orders: the set bursts
+    h = cast.ledger.height
+    apply_ok(cast, *(cast.tx(KEYS["eve"], "place_order", m, "sell", 1, p, h + 99) for p in prices))
+    ids = {order(cast, oid).price: oid for oid in iter_open_orders(view(cast), ADDR["eve"], 100)}
+    assert list(ids) == sorted(prices)                               # best (lowest) ask first
+    result = apply_ok(cast, cast.tx(KEYS["gus"], "place_order", m, "buy", 3, 12, h + 9, fee=3 * FEE))
+    assert all(order(cast, ids[p]).status == Status.FILLED for p in (10, 11, 12))
+    # the three neighbours' entries sat in one leaf: its delete and its parent's bitmap
+    assert len([k for k in result.changes if k.startswith(ACCOUNT_ORDERS + ADDR["eve"])]) == 2

@@ -17,12 +17,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from state.accounts import get_account, set_account
-from state.app import END_BLOCK, process_tx
+from state.app import process_tx
 from state.asset_records import AssetKind, get_earned, new_built_asset, set_asset
 from state.context import BlockInfo, Context
 from state.devchain import seeded_key
 from state.order_book import Status, get_order
 from state.params import Params
+from state.registry import END_BLOCK
 from state.revenue import get_accrued_shares, get_position, process_issue_shares
 from state.supply import compute_holdings
 from state.tx import PPM, TOTAL_SHARES, sign_tx

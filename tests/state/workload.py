@@ -13,12 +13,7 @@ import hashlib
 from hypothesis import strategies as st
 
 from ledger_helpers import ACCOUNTS, addr, double_sign
-from state.app import PROCESSORS
 from state.devchain import DevChain, seeded_key
-
-HAS_ASSETS = all(k in PROCESSORS for k in ("create_datanet", "contribute", "review", "register_model",
-                                           "register_agent", "use", "set_price", "transfer_shares",
-                                           "claim", "set_attributor", "attest", "challenge", "resolve"))
 
 amounts = st.one_of(st.integers(1, 5_000_000), st.sampled_from([1, 999_999, 1_000_000, 10**12, 10**15]))
 actor = st.integers(0, 7)          # 0..3: accounts, 4..7: validator operators
@@ -58,7 +53,7 @@ asset_actions = st.one_of(
     st.tuples(st.just("cancel_order"), actor, st.integers(0, 31)),
 )
 
-actions = st.one_of(core_actions, asset_actions) if HAS_ASSETS else core_actions
+actions = st.one_of(core_actions, asset_actions)
 blocks = st.lists(st.tuples(st.one_of(st.none(), st.integers(0, 3)), st.lists(actions, max_size=8)),
                   min_size=1, max_size=8)
 
@@ -219,8 +214,6 @@ def prelude(work: Workload) -> list[list[bytes]]:
     accepted; a model on it with carol as its attributor; an agent on the model), so random
     actions meet real assets and attributed uses open escrows.
     Returned lazily: each block's txs are made after the previous one is committed."""
-    if not HAS_ASSETS:
-        return []
     c = work.chain
     alice, bob, carol, dave = ACCOUNTS
     steps = [
