@@ -83,8 +83,11 @@ class Admission:
             p = Proposal.decode(cp.proposal)
         except ValueError:
             return None, "malformed"
-        if p.height > self.node.chain.height + 2:
-            self.node.catchup_wanted.set()  # peers are ahead of us
+        if p.height > self.node.chain.height + 1:
+            # peers propose past a height we have not committed: they decided it without us
+            # (a restarted validator one or two heights behind would otherwise follow by the
+            # idle poll only, never vote in time, and never catch up)
+            self.node.catchup_wanted.set()
         vs = self.node.chain.validator_set(p.height) if self.height_judged(p.height) else None
         if vs is None:
             return None, IGNORE

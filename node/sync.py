@@ -163,8 +163,9 @@ async def run_catchup(node: "Node", interval: float = 1.0, *,
             node.peer_heights[peer] = st.height
             ours = node.chain.height
             # a peer one block ahead is normal (it committed first); fetch only when we
-            # are clearly behind, or stuck (decided without the block, or a stale round)
-            stuck = node.pending_decision is not None or node.round_age() > 1.0
+            # are clearly behind, stuck (decided without the block, or a stale round), or
+            # told we are behind (start, a peer connected, a proposal past our next height)
+            stuck = node.pending_decision is not None or node.round_age() > 1.0 or wanted
             if st.earliest_height > ours + 1:
                 continue  # it pruned the blocks we need (docs/operating.md: state sync)
             if st.height > ours + 1 or (st.height > ours and stuck):
