@@ -55,7 +55,7 @@ from .limiter import InboundLimiter
 from .messages import MessageError
 from .penalties import DEFAULT_POINTS, POINTS, PenaltyBook
 from .policy import RESPONSE_OK, Answer, InboundPolicy
-from .pex import PeerBook, decode_answer, encode_answer
+from .pex import MAX_ANSWER_BYTES, PeerBook, decode_answer, encode_answer
 from .transport import (
     EventFanout, Gossip, GossipCheck, MessageTooLarge, PeerEvent, PeerId, RequestError, RequestHandler,
 )
@@ -538,9 +538,14 @@ class Libp2pTransport:
 
     async def _ask_pex(self, peer: PeerId) -> None:
         try:
-            answer = await self.request(peer, self.topics.protocol(PEX), b"", timeout=self.config.dial_timeout * 5)
+            # read no more than an answer may hold (not the general 8 MiB response cap)
+            answer = await self.request(peer, self.topics.protocol(PEX), b"", timeout=self.config.dial_timeout * 5,
+                                        max_response_size=MAX_ANSWER_BYTES)
         except RequestError as err:  # a peer without PEX (no_handler), gone, or slow
             log.debug("PEX from %s: %s", peer, err)
+            if err.code == "too_large":  # as decode_answer would: an oversized answer is blamed
+                self.counters.drop("pex_too_large")
+                self.penalise(peer, "too_large")
             return
         try:
             entries = decode_answer(answer)
@@ -769,7 +774,9 @@ class Libp2pTransport:
         finally:
             self.penalise(peer, answer.code)
 
-    async def request(self, peer: PeerId, protocol: str, payload: bytes, timeout: float = 5.0) -> bytes:
+    async def request(self, peer: PeerId, protocol: str, payload: bytes, timeout: float = 5.0, *,
+                      max_response_size: int | None = None) -> bytes:
+        """`max_response_size`: a protocol's own, smaller cap on the answer (read no further)."""
         if len(payload) > self.config.max_request_size:
             raise MessageTooLarge(len(payload), self.config.max_request_size, "request")
         try:
@@ -782,7 +789,8 @@ class Libp2pTransport:
             try:
                 stream = await self.host.new_stream(peer_id, [TProtocol(protocol)])
                 await stream.write(encode_varint_prefixed(payload))
-                frame = await read_varint_prefixed_bytes_limited(stream, self.config.max_response_size + 64)
+                limit = self.config.max_response_size + 64 if max_response_size is None else max_response_size
+                frame = await read_varint_prefixed_bytes_limited(stream, limit)
             except LibMessageTooLarge:
                 raise RequestError("too_large", "response over the size limit") from None
             except RequestError:

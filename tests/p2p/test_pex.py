@@ -139,6 +139,19 @@ async def test_a_garbage_answer_is_penalised_and_nothing_is_learned():
             assert set(new.book.addrs) == {liar.local_peer} and new.counters.pex_learned == 0
 
 
+async def test_an_oversized_answer_is_cut_off_at_its_cap_and_penalised():
+    async with open_libp2p_transport(node_config(b"g" * 32)) as liar:
+        async def huge(peer, request):
+            return b"\x90" + b"x" * 1_000_000  # far over an answer's cap, under the 8 MiB response cap
+
+        liar.set_request_handler(PEX_PROTOCOL, huge)
+        cfg = node_config(b"n" * 32, seeds=(liar.listen_addrs()[0],), pex=True, pex_interval=0.1)
+        async with open_libp2p_transport(cfg) as new:
+            await until(lambda: new.counters.penalties["too_large"] >= 2)
+            assert new.counters.drops["pex_too_large"] >= 2
+            assert set(new.book.addrs) == {liar.local_peer} and new.counters.pex_learned == 0
+
+
 async def test_a_validator_behind_a_sentry_is_in_the_gossip_but_never_in_pex_answers():
     val, sentry, other = b"v" * 32, b"s" * 32, b"o" * 32
     pv, ps, po = free_port(), free_port(), free_port()
