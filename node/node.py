@@ -151,7 +151,7 @@ class Node:
     def admit_tx(self, raw: bytes) -> Any:
         """RPC admission: mempool (signature verified here, once), then gossip."""
         try:
-            p = self.mempool.add(raw, gossip=False)
+            p = self.mempool.add(raw)
         except TxRejected as e:
             self.metrics.rejected_txs.labels(e.code).inc()
             raise
@@ -522,7 +522,7 @@ class Node:
         ahead of its sender's chain waits for it (node/mempool.py)."""
         for raw in txs:
             try:
-                self.mempool.add(raw, gossip=False, wait=True)
+                self.mempool.add(raw, wait=True)
             except TxRejected as e:
                 self.metrics.rejected_txs.labels(e.code).inc()
         self._update_mempool_metrics()
