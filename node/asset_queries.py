@@ -126,10 +126,10 @@ def holdings(rpc: "NodeRpc", account: bytes, height: int) -> dict:
 
 
 def _order_json(order_id: bytes, o) -> dict:
-    from state.order_book import Status
+    from state import OrderStatus  # order_book calls it Status; the API tells it from asset_records' Status
     return {"id": order_id, "owner": o.owner, "asset": o.asset, "side": o.side, "price": o.price,
             "shares": o.shares, "remaining": o.remaining, "escrow": o.escrow, "expires_at": o.expires_at,
-            "status": Status(o.status).name.lower(), "placed_at": o.placed_at}
+            "status": OrderStatus(o.status).name.lower(), "placed_at": o.placed_at}
 
 
 def orders(rpc: "NodeRpc", account: bytes, height: int) -> dict:

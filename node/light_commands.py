@@ -477,8 +477,8 @@ def make_light_tx_command(kind: str, schema: Any) -> click.Command:
 @click.pass_context
 def bench_command(ctx: click.Context, heights: int, sizes: str) -> None:
     """Time header verification against PyNaCl verifies/s measured in the same run."""
-    from node.light.bench import command
-    ctx.invoke(command, heights=heights, sizes=sizes)
+    from node.light.bench import bench_command
+    ctx.invoke(bench_command, heights=heights, sizes=sizes)
 
 
 class LightTxGroup(click.Group):

@@ -7,3 +7,8 @@
     commands.py  `attrchain poa index | score | attest | verify`
     bench.py     `attrchain bench poa`
 """
+from node.poa import queries
+
+# queries is a namespace (as trio.lowlevel is): the RPC and the light client build the
+# same answers from it, each over its own reads
+__all__ = ["queries"]
