@@ -110,7 +110,7 @@ class NodeRpc:
     async def broadcast_tx_sync(self, raw: bytes) -> dict:
         tid = compute_tx_id(raw)
         try:
-            self.node.admit_tx(raw)
+            self.node.txs.admit(raw)
         except TxRejected as e:
             return {"hash": tid.hex(), "code": e.code, "log": e.reason}
         return {"hash": tid.hex(), "code": 0, "log": ""}

@@ -51,7 +51,7 @@ from p2p.messages import (
     VotesResponse,
 )
 from p2p.transport import IGNORE, PeerId, RequestError, Transport
-from p2p.tx_gossip import open_tx_gossip
+from p2p.tx_gossip import TxGossip, open_tx_gossip
 
 __all__ = [
     # the transport interface, its config and its in-memory implementation
@@ -68,5 +68,5 @@ __all__ = [
     "SnapshotsResponse", "Status", "StatusRequest", "SubmitTxRequest", "SubmitTxResponse", "TxsRequest",
     "TxsResponse", "VoteMessage", "VotesRequest", "VotesResponse",
     # transactions in gossip
-    "open_tx_gossip",
+    "TxGossip", "open_tx_gossip",
 ]
