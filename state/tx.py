@@ -47,7 +47,7 @@ _hash = hashlib.sha256
 
 
 # --- field types: each checks and converts one decoded msgpack value; the public ones
-# are the schema's vocabulary, which clients map to their own parsers (node/client_commands.py)
+# are the schema's vocabulary, which clients map to their own parsers (node/cli/client_commands.py)
 FieldCheck = Callable[[str, Any], Any]
 
 

@@ -14,12 +14,12 @@ from typing import Any, Callable
 
 import click
 
-from node.cli_types import HEIGHT, UINT, Parsed
+from node.cli.cli_types import HEIGHT, UINT, Parsed
 from node.config import ConfigError
-from node.keyring_options import KeyringChoice, keyring_params
+from node.cli.keyring_options import KeyringChoice, keyring_params
 from node.keys import KeyError_, KeyPair, decode_address, encode_address
 from node.numbers import parse_uint
-from node.rpc_client import RpcClient, RpcClientError
+from node.cli.rpc_client import RpcClient, RpcClientError
 
 DEFAULT_NODE = "127.0.0.1:26657"
 DEFAULT_HOME = Path.home() / ".attrchain"
