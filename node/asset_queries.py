@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 def _view(rpc: "NodeRpc", height: int) -> StateView:
-    store = rpc.node.chain.store
+    store = rpc.chain.store
     return StateView(lambda k: store.get_at(k, height))
 
 
@@ -29,7 +29,7 @@ class _RecordingView(StateView):
     __slots__ = ("keys",)
 
     def __init__(self, rpc: "NodeRpc", height: int) -> None:
-        store = rpc.node.chain.store
+        store = rpc.chain.store
         self.keys: set[bytes] = set()
 
         def read(k: bytes) -> bytes | None:
@@ -51,13 +51,13 @@ def _fmt(v: Any) -> Any:
 def _proofs(rpc: "NodeRpc", keys: list[bytes], height: int) -> list[dict]:
     out = []
     for k in keys:
-        value, proof = rpc.node.chain.ledger.query(k, height)
+        value, proof = rpc.chain.ledger.query(k, height)
         out.append({"key": k.hex(), "value": None if value is None else value.hex(), "proof": proof.hex()})
     return out
 
 
 def _envelope(rpc: "NodeRpc", height: int, body: dict, keys: list[bytes]) -> dict:
-    return {"height": height, "app_hash": rpc.node.chain.store.app_hash_at(height).hex(),
+    return {"height": height, "app_hash": rpc.chain.store.app_hash_at(height).hex(),
             **body, "proofs": _proofs(rpc, keys, height)}
 
 
