@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Mapping
 
 import trio
 
-from node.asset_queries import _fmt
+from node.asset_queries import fmt
 from node.keys import encode_address
 from node.rpc import RpcError
 from p2p.transport import PeerId
@@ -42,7 +42,7 @@ def decoded_tx(raw: bytes, max_bytes: int) -> dict:
         return {"hash": tid, "kind": None, "error": e.message}
     out = {"hash": tid, "kind": stx.kind, "sender": encode_address(stx.sender),
            "nonce": stx.tx.nonce, "fee": stx.tx.fee,
-           "args": {k: _fmt(v) for k, v in stx.args._asdict().items()}}
+           "args": {k: fmt(v) for k, v in stx.args._asdict().items()}}
     if stx.kind in CREATES_ASSET:
         out["creates"] = compute_asset_id(stx.id).hex()
     elif stx.kind == "contribute":
@@ -53,7 +53,7 @@ def decoded_tx(raw: bytes, max_bytes: int) -> dict:
 def blockchain(rpc: "NodeRpc", max_height: int | None, limit: int) -> dict:
     """Metas of up to `limit` blocks ending at `max_height` (default latest), newest first."""
     chain = rpc.chain
-    top = rpc._height(max_height)
+    top = rpc.checked_height(max_height)
     limit = max(1, min(limit, MAX_BLOCKCHAIN))
     metas = []
     for h in range(top, max(0, top - limit), -1):
@@ -67,7 +67,7 @@ def blockchain(rpc: "NodeRpc", max_height: int | None, limit: int) -> dict:
 
 async def block_results(rpc: "NodeRpc", height: int | None) -> dict:
     """A block's txs decoded, each with its result (code 0 = executed)."""
-    b = rpc._block(height)
+    b = rpc.committed_block(height)
     chain = rpc.chain
     max_bytes = chain.ledger.params.max_tx_bytes
     txs = []

@@ -25,7 +25,6 @@ from node.rpc_params import address_param, hex_param, key_param
 from node.tx_intake import TxIntake
 from node.tx_waiters import TooManyWaiters, TxWaiters
 from p2p.transport import PeerId, Transport
-from state import assets
 from state.block import Block
 from state.codec import decode_value
 from state.keys import account_key
@@ -86,7 +85,7 @@ class NodeRpc:
     def _id(self, text: str) -> bytes:
         return hex_param("id", text, 32)
 
-    def _height(self, height: int | None) -> int:
+    def checked_height(self, height: int | None) -> int:
         top = self.chain.height
         if height is None:
             return top
@@ -163,8 +162,8 @@ class NodeRpc:
                           "total": len(ids), "leaf": tx_id.hex(),
                           "aunts": [a.hex() for a in proof]}}
 
-    def _block(self, height: int | None) -> Block:
-        h = self._height(height)
+    def committed_block(self, height: int | None) -> Block:
+        h = self.checked_height(height)
         if h < 1:
             raise RpcError(404, "not_found", "no block committed yet")
         b = self.chain.block(h)
@@ -173,13 +172,13 @@ class NodeRpc:
         return b
 
     async def block(self, height: int | None) -> dict:
-        b = self._block(height)
+        b = self.committed_block(height)
         return {"height": b.height, "block_id": b.id().hex(), "header": header_json(b.header),
                 "txs": [t.hex() for t in b.txs], "evidence": [e.hex() for e in b.evidence],
                 "last_commit": commit_json(b.last_commit), "raw": b.encode().hex()}
 
     async def commit(self, height: int | None) -> dict:
-        b = self._block(height)
+        b = self.committed_block(height)
         c = self.chain.commit(b.height)
         if c is None:
             raise RpcError(404, "not_found", f"no commit for height {b.height}")
@@ -223,7 +222,7 @@ class NodeRpc:
                 "raw_value": _hex(value), "proof": proof.hex()}
 
     async def query(self, kind: str, params: dict[str, str], height: int | None) -> dict:
-        h = self._height(height)
+        h = self.checked_height(height)
         if kind == "account":
             addr = self._address(params["address"])
             out = self._proven(account_key(addr), h)
@@ -239,7 +238,7 @@ class NodeRpc:
     async def _poa_query(self, kind: str, params: dict[str, str], h: int) -> dict:
         """Proof of Attribution (node/poa/queries.py) over the state after `h`, with a proof
         of every key the answer read, present or absent."""
-        from node.asset_queries import _envelope
+        from node.asset_queries import envelope
         from node.poa import queries
         store = self.chain.store
         keys: set[bytes] = set()
@@ -258,17 +257,17 @@ class NodeRpc:
                 body = await queries.challenge(read, self._id(params["id"]))
         except queries.QueryRefused as e:
             raise RpcError(e.status, e.code, e.reason) from None
-        return _envelope(self, h, body, sorted(keys))
+        return envelope(self.chain, h, body, sorted(keys))
 
     def _asset_query(self, kind: str, params: dict[str, str], h: int) -> dict:
         by_account = {"earnings": asset_queries.earnings, "holdings": asset_queries.holdings,
                       "orders": asset_queries.orders}
         if kind in by_account:
-            return by_account[kind](self, assets, self._address(params["address"]), h)
+            return by_account[kind](self.chain, self._address(params["address"]), h)
         by_id = {"order": asset_queries.order, "book": asset_queries.book, "fills": asset_queries.fills}
         if kind in by_id:
-            return by_id[kind](self, assets, self._id(params["id"]), h)
+            return by_id[kind](self.chain, self._id(params["id"]), h)
         asset_id = self._id(params["id"])
         if kind == "asset":
-            return asset_queries.asset(self, assets, asset_id, h)
-        return asset_queries.graph(self, assets, asset_id, h, upstream=(kind == "upstream"))
+            return asset_queries.asset(self.chain, asset_id, h)
+        return asset_queries.graph(self.chain, asset_id, h, upstream=(kind == "upstream"))
