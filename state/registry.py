@@ -19,7 +19,7 @@ from state.keys import ACCOUNT, FEE_POOL, UNBONDING, VALIDATOR
 from state.market import process_expiry_sweep
 from state.order_book import ORDER
 from state.poa_records import ATTRIBUTOR, ESCROW, get_attributor_holdings, get_escrow_holdings
-from state.revenue import RIGHTS
+from state.revenue import RIGHTS, process_flush_ranks
 from state.staking import (
     process_create_validator,
     process_evidence,
@@ -45,8 +45,10 @@ PROCESSORS: Mapping[str, ProcessFn] = {
 }
 
 # run at the end of every block, after its txs, in this order: the market's expiry sweep,
-# then settling Proof of Attribution escrows whose windows ended
-END_BLOCK: tuple[Callable[[Context], None], ...] = (process_expiry_sweep, poa.process_deadlines)
+# settling Proof of Attribution escrows whose windows ended, then the holders' rank sets
+# brought in step with the block's share movements (state/revenue.py)
+END_BLOCK: tuple[Callable[[Context], None], ...] = (process_expiry_sweep, poa.process_deadlines,
+                                                     process_flush_ranks)
 
 
 def _disjoint(table: dict[bytes, HoldingsFn]) -> dict[bytes, HoldingsFn]:

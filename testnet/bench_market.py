@@ -66,12 +66,15 @@ class MarketBench:
         self.bids: list[bytes] = []
 
     def commit_built(self, build) -> None:
-        """Run `build(ctx)` in the context of an empty block and commit its changes with it."""
+        """Run `build(ctx)` in the context of an empty block and commit its changes with it
+        (the rank sets brought in step, as at the end of any block)."""
         from state.context import Context
+        from state.revenue import process_flush_ranks
         result = self.ledger.execute_block(self.chain.make_block([]))
         ctx = Context(lambda k: result.changes[k] if k in result.changes else self.ledger.store.get(k),
                       self.ledger._block_info(result.height, result.block.header.time_ms))
         build(ctx)
+        process_flush_ranks(ctx)
         result.changes.update(ctx.changes())
         self.chain.commit(result)
 
