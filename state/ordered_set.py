@@ -203,6 +203,36 @@ def replace(ctx, ns: bytes, old: bytes, new: bytes) -> None:
         nodes.flush()
 
 
+# --- membership changes deferred to the end of the block ------------------------------------
+# For a set no transaction reads (only queries, on committed state), inserts and removals
+# can be noted in the context and applied once per block, keys in order, through one
+# NodeBuffer: an insert and a removal of one key in the same block cancel out, and the
+# changes of nearby keys (one maker's orders) write their shared leaf once.
+def note_insert(ctx, ns: bytes, key: bytes) -> None:
+    _note(ctx, ns, key, True)
+
+
+def note_remove(ctx, ns: bytes, key: bytes) -> None:
+    _note(ctx, ns, key, False)
+
+
+def _note(ctx, ns: bytes, key: bytes, present: bool) -> None:
+    pending = ctx.get_deferred(ns, key)
+    ctx.put_deferred(ns, key, None if pending is not None and pending != present else present)
+
+
+def process_flush_noted(ctx, prefix: bytes) -> None:
+    """Apply the noted changes of every set whose namespace starts with `prefix`."""
+    for ns in ctx.deferred_spaces(prefix):
+        pending = ctx.take_deferred(ns)
+        if not pending:
+            continue
+        nodes = NodeBuffer(ctx)
+        for key in sorted(pending):
+            (insert if pending[key] else remove)(nodes, ns, key)
+        nodes.flush()
+
+
 def first(view, ns: bytes) -> bytes | None:
     """The least key of the set, or None if it is empty."""
     path = b""

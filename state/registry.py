@@ -17,7 +17,7 @@ from state.codec import decode_value
 from state.context import Context
 from state.keys import ACCOUNT, FEE_POOL, UNBONDING, VALIDATOR
 from state.market import process_expiry_sweep
-from state.order_book import ORDER
+from state.order_book import ORDER, process_flush_open_orders
 from state.poa_records import ATTRIBUTOR, ESCROW, get_attributor_holdings, get_escrow_holdings
 from state.revenue import RIGHTS, process_flush_ranks
 from state.staking import (
@@ -45,10 +45,10 @@ PROCESSORS: Mapping[str, ProcessFn] = {
 }
 
 # run at the end of every block, after its txs, in this order: the market's expiry sweep,
-# settling Proof of Attribution escrows whose windows ended, then the holders' rank sets
-# brought in step with the block's share movements (state/revenue.py)
+# settling Proof of Attribution escrows whose windows ended, then the sets kept in step
+# once a block: the holders' rank sets (state/revenue.py) and the accounts' open orders
 END_BLOCK: tuple[Callable[[Context], None], ...] = (process_expiry_sweep, poa.process_deadlines,
-                                                     process_flush_ranks)
+                                                     process_flush_ranks, process_flush_open_orders)
 
 
 def _disjoint(table: dict[bytes, HoldingsFn]) -> dict[bytes, HoldingsFn]:
