@@ -11,9 +11,11 @@ Layout (one-byte table prefixes):
     N nodehash                -> encoded node || born(8, BE)   tree nodes, content-addressed;
                                  born = the height that (last) created the node
     H height(8, BE)           -> root ref         one per retained height (b"" = empty tree)
-    T height(8) 00 nodehash   -> b""              node replaced (left the latest tree) at height
-    T height(8) 01 keyhash    -> b""              key got a new version at height
-                                                  (the stale index that `prune` consumes)
+    T height(8) 00            -> nodehash...      the nodes replaced (left the latest tree) at height
+    T height(8) 01            -> keyhash...       the keys that got a new version at height
+                                                  (the stale index that `prune` consumes; stores
+                                                  written before it was packed hold one entry
+                                                  per hash: T height kind hash -> b"")
     R key                     -> value            records, not in the app hash
     M height                  -> height(8, BE)    last committed height
     M bulk                    -> 1                a bulk load is in progress (see bulk_load)
@@ -234,7 +236,6 @@ class Store:
         hkey = _be8(height)
         put = batch.put
         delete = batch.delete
-        stale_versions = b"T" + hkey + _STALE_VERSIONS
         for kh, _ref, key, value in items:
             if value is None:
                 delete(b"S" + key)
@@ -242,12 +243,13 @@ class Store:
             else:
                 put(b"S" + key, value)
                 put(b"V" + kh + hkey, _PRESENT + value)
-            put(stale_versions + kh, b"")
         for h, encoding in update.new_nodes.items():
             put(b"N" + h, encoding + hkey)
-        stale_node = b"T" + hkey + _STALE_NODE
-        for h in update.replaced:
-            put(stale_node + h, b"")
+        # the stale index of this height: two entries, each the list of its hashes
+        if items:
+            put(b"T" + hkey + _STALE_VERSIONS, b"".join([it[0] for it in items]))
+        if update.replaced:
+            put(b"T" + hkey + _STALE_NODE, b"".join(update.replaced))
         if records:
             for key, value in records.items():
                 _check_key(key)
@@ -259,6 +261,8 @@ class Store:
                     raise StoreError("bad_value", f"record {key!r} must be bytes or None")
         put(b"H" + hkey, new_root or b"")
         put(_HEIGHT_KEY, hkey)
+        entries = (2 * len(items) + len(update.new_nodes) + bool(items) + bool(update.replaced)
+                   + len(records or ()) + 2)            # LevelDB entries this batch writes
         t2 = perf_counter()
         c2 = thread_time()
         self._write(batch)
@@ -278,7 +282,8 @@ class Store:
                                     "cache": perf_counter() - t3,
                                     "tree_cpu": c1 - c0, "batch_cpu": c2 - c1,
                                     "write_cpu": c3 - c2, "cache_cpu": thread_time() - c3,
-                                    "nodes": len(update.new_nodes)}
+                                    "nodes": len(update.new_nodes),
+                                    "entries": entries}
         return compute_root_hash(new_root)
 
     def bulk_load(self, height: int, pairs: Iterable[tuple[bytes, bytes]],
@@ -387,23 +392,27 @@ class Store:
             batch.delete(b"H" + _be8(h))
         nodes = versions = 0
         stop = b"T" + _be8(retain + 1)
-        for entry in db.iterator(start=b"T", stop=stop, include_value=False):
+        for entry, listed in db.iterator(start=b"T", stop=stop):
             batch.delete(entry)
             height = int.from_bytes(entry[1:9], "big")
-            h = entry[10:]
+            # one entry per height and kind listing its hashes; stores written before
+            # that have one entry per hash, the hash in the key
+            hashes = [entry[10:]] if len(entry) > 10 else [listed[i:i + 32] for i in range(0, len(listed), 32)]
             if entry[9:10] == _STALE_NODE:
-                stored = db.get(b"N" + h)
-                if stored is not None and _born(stored) < height:
-                    batch.delete(b"N" + h)
-                    nodes += 1
+                for h in hashes:
+                    stored = db.get(b"N" + h)
+                    if stored is not None and _born(stored) < height:
+                        batch.delete(b"N" + h)
+                        nodes += 1
                 continue
-            prefix = b"V" + h
-            for old in db.iterator(start=prefix, stop=prefix + entry[1:9], include_value=False):
-                batch.delete(old)
-                versions += 1
-            if db.get(prefix + entry[1:9]) == _DELETED:  # absent from here on: nothing to keep
-                batch.delete(prefix + entry[1:9])
-                versions += 1
+            for h in hashes:
+                prefix = b"V" + h
+                for old in db.iterator(start=prefix, stop=prefix + entry[1:9], include_value=False):
+                    batch.delete(old)
+                    versions += 1
+                if db.get(prefix + entry[1:9]) == _DELETED:  # absent from here on: nothing to keep
+                    batch.delete(prefix + entry[1:9])
+                    versions += 1
         count = 0
         for key in records:
             _check_key(key)

@@ -169,6 +169,7 @@ class MarketBench:
         timings["cpu"] = time.process_time() - c0
         timings["fills"] = sum(1 for r in result.tx_results for e in r.events if e[0] == "fill")
         timings["nodes"] = self.ledger.store.last_commit_timings["nodes"]    # tree nodes hashed and written
+        timings["entries"] = self.ledger.store.last_commit_timings["entries"]  # LevelDB entries written
         timings["tables"] = Counter(k[:4] for k in result.changes)          # keys changed, by table
         return timings
 
@@ -279,6 +280,7 @@ def command(orders: int, per_level: int, holders: int, blocks: int, block_txs: i
                          "execute_placement_ratio": round(placements / execute_cpu / verify_cpu, 3),
                          "keys_changed_per_placement": round(sum(r["changes"] for r in runs) / placements, 2),
                          "tree_nodes_per_placement": round(sum(r["nodes"] for r in runs) / placements, 2),
+                         "leveldb_entries_per_placement": round(sum(r["entries"] for r in runs) / placements, 2),
                          "resting_orders": orders,
                          "holders": holders, "blocks": blocks, "block_txs": block_txs}))
     finally:

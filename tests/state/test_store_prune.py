@@ -55,6 +55,35 @@ def check_retained(store: Store, history: dict) -> None:
     assert stored_nodes(store) == reachable_nodes(store)
 
 
+def test_a_store_with_the_stale_index_of_one_entry_per_hash_prunes_the_same(tmp_path):
+    """Stores written before the stale index was packed (one `T height kind hash` entry per
+    hash) prune exactly as packed ones: same nodes kept, same versions readable."""
+    history = {}
+    model: dict = {}
+    with Store(tmp_path / "old") as old:
+        for height in range(1, 9):
+            changes = {POOL[(height * 7 + i) % len(POOL)]: (None if i % 5 == 4 else b"v%d" % height)
+                       for i in range(12)}
+            root = old.commit(height, changes)
+            for k, v in changes.items():
+                if v is None:
+                    model.pop(k, None)
+                else:
+                    model[k] = v
+            history[height] = (root, dict(model))
+        unpacked = 0
+        with old._db.write_batch() as batch:              # rewrite the index as the old layout
+            for key, listed in old._db.iterator(prefix=b"T"):
+                batch.delete(key)
+                for i in range(0, len(listed), 32):
+                    batch.put(key + listed[i:i + 32], b"")
+                    unpacked += 1
+        assert unpacked > 8
+        old.prune(5)
+        check_retained(old, history)
+        assert not list(old._db.iterator(start=b"T", stop=b"T" + (6).to_bytes(8, "big")))
+
+
 blocks = st.lists(st.dictionaries(st.sampled_from(POOL), st.none() | st.sampled_from([b"a", b"b", b"c"]),
                                   max_size=10), min_size=2, max_size=14)
 
