@@ -55,6 +55,16 @@ def check_retained(store: Store, history: dict) -> None:
     assert stored_nodes(store) == reachable_nodes(store)
 
 
+def apply_changes(model: dict, changes: dict) -> dict:
+    """Apply a block's changes (None deletes) to `model`; return a copy of the result."""
+    for k, v in changes.items():
+        if v is None:
+            model.pop(k, None)
+        else:
+            model[k] = v
+    return dict(model)
+
+
 def test_a_store_with_the_stale_index_of_one_entry_per_hash_prunes_the_same(tmp_path):
     """Stores written before the stale index was packed (one `T height kind hash` entry per
     hash) prune exactly as packed ones: same nodes kept, same versions readable."""
@@ -64,13 +74,7 @@ def test_a_store_with_the_stale_index_of_one_entry_per_hash_prunes_the_same(tmp_
         for height in range(1, 9):
             changes = {POOL[(height * 7 + i) % len(POOL)]: (None if i % 5 == 4 else b"v%d" % height)
                        for i in range(12)}
-            root = old.commit(height, changes)
-            for k, v in changes.items():
-                if v is None:
-                    model.pop(k, None)
-                else:
-                    model[k] = v
-            history[height] = (root, dict(model))
+            history[height] = (old.commit(height, changes), apply_changes(model, changes))
         unpacked = 0
         with old._db.write_batch() as batch:              # rewrite the index as the old layout
             for key, listed in old._db.iterator(prefix=b"T"):
@@ -98,12 +102,7 @@ def test_pruned_store_matches_archive_and_keeps_exactly_the_reachable_nodes(bs, 
             for height, changes in enumerate(bs, start=1):
                 root = pruned.commit(height, changes)
                 assert root == archive.commit(height, changes)  # app hash unchanged
-                for k, v in changes.items():
-                    if v is None:
-                        model.pop(k, None)
-                    else:
-                        model[k] = v
-                history[height] = (root, dict(model))
+                history[height] = (root, apply_changes(model, changes))
                 pruned.prune(max(1, height - keep + 1))
                 check_retained(pruned, history)
             pruned.compact()
