@@ -130,7 +130,7 @@ class Core:
         starts = [i for i, r in enumerate(records) if type(r) is StartHeight]
         if starts and records[starts[-1]].height == h:
             for block in self.input_log.restore(records[starts[-1]:]):
-                node._remember_block(block)
+                node.blocks.remember(block)
             decided = self._decided_by_seen_commit(h)
             if decided is not None:
                 log_event(log, logging.INFO, "finishing_decided_height", height=h,

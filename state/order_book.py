@@ -117,11 +117,6 @@ def set_order(ctx, order_id: bytes, order: Order) -> None:
     ctx.put_record(order_key(order_id), order.encode())
 
 
-def get_best_price(view, asset_id: bytes, side: str) -> int | None:
-    rank = ordered_set.first(view, book_ns(asset_id, side))
-    return None if rank is None else compute_rank_price(side, rank)
-
-
 def get_level(view, asset_id: bytes, side: str, price: int) -> list | None:
     """[head id, tail id, shares, orders] of a price level, or None if it is empty."""
     return view.get_record(level_key(asset_id, side, price))
@@ -238,11 +233,6 @@ def get_recent_fills(view, asset_id: bytes, limit: int = RECENT_FILLS) -> tuple[
     if head is None:
         return None, []
     return head, [view.get_record(k) for k in _recent_slots(asset_id, head[0], limit)]
-
-
-def fill_keys(asset_id: bytes, count: int, limit: int = RECENT_FILLS) -> list[bytes]:
-    """The keys `get_recent_fills` reads (for proofs)."""
-    return [FILLS + asset_id] + _recent_slots(asset_id, count, limit)
 
 
 # --- the expiry queue ------------------------------------------------------------------------------

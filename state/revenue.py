@@ -116,11 +116,6 @@ def get_position(view, asset_id: bytes, account: bytes) -> Position | None:
     return None if v is None else Position.decode(v)
 
 
-def get_shares(view, asset_id: bytes, account: bytes) -> int:
-    pos = get_position(view, asset_id, account)
-    return 0 if pos is None else pos.shares
-
-
 def get_top_holder(view, asset_id: bytes) -> bytes | None:
     """The holder with the most shares; ties go to the smallest address."""
     k = ordered_set.first(view, RANK + asset_id)
