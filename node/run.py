@@ -13,6 +13,7 @@ import trio
 from consensus.crypto import Ed25519Key
 from node import logs
 from node.config import ConfigError
+from node.gc_tuning import tune_gc
 from node.home import Home
 from node.keys import KeyError_
 from node.logs import get_logger, log_event
@@ -53,6 +54,7 @@ async def run_node(home: Home, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
                           rpc=info, height=node.chain.height, chain_id=genesis.chain_id,
                           validator=is_genesis_validator or node.chain.has_validator(node.chain.height + 1, vkey.address))
                 task_status.started(node)
+                tune_gc()  # start-up's heap out of every collection (node/gc_tuning.py)
         finally:
             node.close()
             log_event(log, logging.INFO, "node_stopped", height=node.chain.height)
