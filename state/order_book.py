@@ -19,7 +19,9 @@ list in arrival order (time priority), so the head is O(1) and a cancel unlinks 
 the head's `prev` is stale by design (see process_unlink). An account's open orders are
 keyed by their place in the book, not by id alone, so the fills of one account's orders
 at neighbouring prices (a maker's ladder, met best price first) change one leaf of its
-set, not one leaf each.
+set, not one leaf each; and since no tx reads that set, its changes are noted in the
+block's context and applied once, in key order, at the end of the block
+(`process_flush_open_orders`).
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from enum import IntEnum
 
 from state import ordered_set
 from state.asset_index import get_list_length, iter_list, process_list_append, process_list_delete
+from state.context import Context
 from state.keys import u64
 from state.tx import MAX_AMOUNT
 
@@ -137,7 +140,15 @@ def _account_entry(order_id: bytes, order: Order) -> bytes:
 def iter_open_orders(view, account: bytes, limit: int):
     """Ids of the account's open orders, at most `limit`: by asset, side (buys first),
     then best price first, then by id."""
+    if isinstance(view, Context):
+        process_flush_open_orders(view)
     return (k[-32:] for k in ordered_set.iter_keys(view, ACCOUNT_ORDERS + account, limit))
+
+
+def process_flush_open_orders(ctx) -> None:
+    """End of block: apply the block's changes to the accounts' open-order sets (no tx
+    reads them, so they are noted as orders rest and leave, and written here once)."""
+    ordered_set.process_flush_noted(ctx, ACCOUNT_ORDERS)
 
 
 # --- resting and leaving the book ----------------------------------------------------------------
@@ -158,7 +169,7 @@ def process_rest(ctx, order_id: bytes, order: Order) -> None:
         level[2] += order.remaining
         level[3] += 1
     ctx.put_record(key, level)
-    ordered_set.insert(ctx, ACCOUNT_ORDERS + order.owner, _account_entry(order_id, order))
+    ordered_set.note_insert(ctx, ACCOUNT_ORDERS + order.owner, _account_entry(order_id, order))
     process_list_append(ctx, EXPIRY, u64(order.expires_at), order_id)
     if ctx.get_record(SWEEP) is None:                 # the first order ever: the sweep starts
         ctx.put_record(SWEEP, [ctx.height, 0])
@@ -200,7 +211,7 @@ def process_unlink(ctx, order_id: bytes, order: Order) -> bool:
         ctx.delete(key)
         ordered_set.remove(ctx, book_ns(order.asset, order.side), compute_rank(order.side, order.price))
     order.prev = order.next = b""
-    ordered_set.remove(ctx, ACCOUNT_ORDERS + order.owner, _account_entry(order_id, order))
+    ordered_set.note_remove(ctx, ACCOUNT_ORDERS + order.owner, _account_entry(order_id, order))
     return not level[3]
 
 

@@ -10,7 +10,7 @@ from consensus.types import Proposal, Vote, VoteType
 from node.home import Home
 from node.keys import Keyring
 from node.node import Node
-from node.sync import PulledVotes, pull_votes
+from node.consensus_api import PulledVotes
 from p2p.counters import TransportCounters
 from p2p.messages import CompactProposal, TxBatch, VoteMessage, VotesResponse
 from p2p.transport import IGNORE, RequestError
@@ -142,19 +142,19 @@ async def test_pulled_votes_are_bounded_and_verified_before_the_consensus_task(o
     t = RecordingTransport({"votes-of-round": spam})
     node, keys = open_node(own_dir, t)
     try:
-        await pull_votes(node, "spammer", 1, 0)
+        await node.catchup.pull_votes("spammer", 1, 0)
         assert t.penalties == [("spammer", "too_many_votes")]
         assert node._inputs_rx.statistics().current_buffer_used == 0  # nothing reached consensus
         good = [signed_vote(k, 1, 0) for k in keys]
         t.answers["votes-of-round"] = VotesResponse((*good, good[0][:-64] + bytes(64))).encode()
-        await pull_votes(node, "liar", 1, 0)
+        await node.catchup.pull_votes("liar", 1, 0)
         assert t.penalties[-1] == ("liar", "invalid")
         t.answers["votes-of-round"] = VotesResponse((*good[:2], signed_vote(keys[2], 1, 1))).encode()
-        await pull_votes(node, "mixer", 1, 0)  # a vote of another round than asked
+        await node.catchup.pull_votes("mixer", 1, 0)  # a vote of another round than asked
         assert t.penalties[-1] == ("mixer", "invalid")
         assert node._inputs_rx.statistics().current_buffer_used == 0
         t.answers["votes-of-round"] = VotesResponse(tuple(good)).encode()
-        await pull_votes(node, "honest", 1, 0)
+        await node.catchup.pull_votes("honest", 1, 0)
         pulled = node._inputs_rx.receive_nowait()
         assert isinstance(pulled, PulledVotes) and [raw for _, raw in pulled.votes] == good
         assert all(who != "honest" for who, _ in t.penalties)
