@@ -1,38 +1,28 @@
 """The node: one trio nursery of services around one consensus task.
 
-CometBFT's receiveRoutine, in trio: `run_consensus` is the ONLY task that touches the
-consensus driver, the chain (ledger writes) and the WAL; it reads one bounded channel of
-inputs. Gossip receivers, timers, catch-up, vote pulls and RPC only send into it (or read).
-The mempool is shared, but every mempool operation is synchronous (no await inside), so
-in trio's single thread no task ever sees it half-updated.
-
-Effects of the driver run in the order given: `WalAppend(sync=True)` fsyncs before the
-`Broadcast` that follows; the signer persists its last-signed record before a signature
-exists outside it.
+The consensus task (node/consensus_task.py) is the only task that touches the consensus
+driver, the chain's writes and the WAL; it reads one bounded channel of inputs. Gossip
+receivers, timers, catch-up, vote pulls and RPC only send into it (or read). The mempool
+is shared, but every mempool operation is synchronous (no await inside), so in trio's
+single thread no task ever sees it half-updated. This module wires them together.
 """
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import trio
 
 from consensus.crypto import Ed25519Key
-from consensus.driver import Driver
-from consensus.messages import (
-    Broadcast, Decide, Effect, EvidenceFound, GetValue, ProposalReceived, ScheduleTimeout, StartHeight,
-    TimeoutElapsed, ValueReady, VoteReceived, WalAppend,
-)
-from consensus.params import TimeoutKind
-from consensus.types import Commit, Proposal, Vote
-from consensus.wal import encode_record
-from node import core, faults
+from consensus.types import Commit
 from node.admission import Admission
 from node.chain import Chain
 from node.checker import LedgerChecker
 from node.config import Config
+from node.consensus_task import (  # noqa: F401 -- the task's inputs, re-exported for the receivers
+    BlockProposal, ConsensusTask, DriverTimeout, StartNextHeight, VerifiedVote,
+)
 from node.durable import Wal
 from node.evidence_pool import EvidencePool
 from node.home import Home
@@ -43,7 +33,7 @@ from node.proposer import BlockBuilder
 from node.pruning import Pruner
 from node.snapshots import Snapshotter
 from node.sig_pool import auto_threads
-from node.sync import PulledVotes, SyncedBlocks, VoteCache
+from node.sync import VoteCache
 from node.tx_waiters import TxWaiters
 from p2p.ids import ChainTopics
 from p2p.messages import (
@@ -51,37 +41,11 @@ from p2p.messages import (
 )
 from p2p.transport import IGNORE, PeerId, RequestError, Transport
 from state.block import Block
-from state.errors import BlockError
 from state.genesis import Genesis
 
 log = get_logger("attrchain.node")
 
-INPUT_BUFFER = 4096
 TX_SOURCES = 3  # peers asked for a proposal's missing txs (its forwarder first)
-
-
-# ---- node-level inputs (besides the driver's own input types) ----
-@dataclass(frozen=True)
-class BlockProposal:
-    """A signed proposal whose block the gossip task assembled (txs filled in)."""
-    proposal: Proposal
-    block: Block
-
-
-@dataclass(frozen=True)
-class VerifiedVote:
-    vote: Vote
-    raw: bytes
-
-
-@dataclass(frozen=True)
-class StartNextHeight:
-    after_height: int
-
-
-@dataclass(frozen=True)
-class DriverTimeout:
-    timeout: Any
 
 
 class Node:
@@ -105,44 +69,51 @@ class Node:
         self.vote_cache = VoteCache()
         self.waiters = TxWaiters(config.rpc.max_commit_waiters)
         self.validator_key = validator_key
-        self.inputs, self._inputs_rx = trio.open_memory_channel[Any](INPUT_BUFFER)
         self.catchup_wanted = trio.Event()
         self.peer_heights: dict[PeerId, int] = {}
-        self.current_round = 0
-        self._round_started = time.monotonic()
-        self.blocks: dict[bytes, Block] = {}   # value id -> block, for the current height
-        self.block_txs: dict[bytes, bytes] = {}  # tx id -> tx of those blocks
         self.wal = Wal(home.wal_file)
-        self.core: core.Core | None = None     # recovery and the WAL input log
-        self.driver: Driver | None = None      # the consensus driver, fed the core's own inputs
         self.tx_gossip = None
         self.total_txs = 0
         self.last_commit_time: float | None = None
         self.started_at = time.monotonic()
-        self._timers: trio.Nursery | None = None  # run_consensus's own
-        self.pending_decision: tuple[int, bytes, Commit] | None = None
-        self.early_proposals: list[BlockProposal] = []
         self.evidence = EvidencePool()
-        self.builder = None if validator_key is None else BlockBuilder(
+        builder = None if validator_key is None else BlockBuilder(
             self.chain, self.mempool, self.evidence, validator_key.address, config.mempool)
+        self.consensus = ConsensusTask(
+            chain=self.chain, wal=self.wal, config=config, last_sign_file=home.last_sign_file,
+            validator_key=validator_key, transport=transport, topics=self.topics, builder=builder,
+            evidence=self.evidence, vote_cache=self.vote_cache, metrics=self.metrics,
+            flush_txs=self._flush_tx_gossip, want_catchup=lambda: self.catchup_wanted.set(),
+            committed=self._after_commit)
+        self.inputs = self.consensus.inputs  # the consensus task's one input channel
+        self.run_consensus = self.consensus.run
         self.admission = Admission(self)
 
     # ------------------------------------------------------------------ helpers for others
+    @property
+    def driver(self):
+        return self.consensus.driver
+
+    @property
+    def current_round(self) -> int:
+        return self.consensus.current_round
+
+    @property
+    def pending_decision(self) -> tuple[int, bytes, Commit] | None:
+        return self.consensus.pending_decision
+
     def round_age(self) -> float:
-        return time.monotonic() - self._round_started
+        return self.consensus.round_age()
 
     def find_tx_bytes(self, tx_id: bytes) -> bytes | None:
         p = self.mempool.get(tx_id) or self.mempool.waiting.get(tx_id)
         if p is not None:
             return p.raw
-        return self.block_txs.get(tx_id)
+        return self.consensus.blocks.txs.get(tx_id)
 
-    def _remember_block(self, block: Block) -> None:
-        """Keep a block of this height and index its txs (peers fetch them by id)."""
-        from state.tx import tx_id
-        self.blocks[block.id()] = block
-        for raw in block.txs:
-            self.block_txs[tx_id(raw)] = raw
+    async def _flush_tx_gossip(self) -> None:
+        if self.tx_gossip is not None:
+            await self.tx_gossip.flush()
 
     def is_validator_at(self, height: int) -> bool:
         vs = self.chain.validator_set(height)
@@ -164,212 +135,13 @@ class Node:
         self.metrics.mempool_size.set(len(self.mempool))
         self.metrics.mempool_bytes.set(self.mempool.total_bytes)
 
-    # ------------------------------------------------------------------ the consensus task
-    async def run_consensus(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
-        """The one task that owns the driver, the chain and the WAL."""
-        self.core = core.Core(self)
-        self.driver = self.core.driver
-        # the timers are this task's children: they end with it, and nothing else starts them
-        async with trio.open_nursery() as timers:
-            self._timers = timers
-            task_status.started()
-            effects = self.core.recover(self.wal.records)
-            await self._run_effects(effects)
-            if self.driver.state is None:  # recovery finished a decided height: go on
-                await self._start_height()
-            self._set_round(self.core.round)
-            async for inp in self._inputs_rx:
-                try:
-                    await self._handle(inp)
-                except BlockError as e:
-                    log_event(log, logging.WARNING, "block_rejected", reason=e.reason, error=e.message)
-
-    async def _handle(self, inp: Any) -> None:
-        d = self.driver
-        assert d is not None
-        match inp:
-            case VerifiedVote(vote=vote, raw=raw):
-                self.vote_cache.add(vote.height, vote.round, raw)
-                await self._run_effects(d.apply(VoteReceived(vote)))
-            case BlockProposal():
-                await self._on_block_proposal(inp)
-            case DriverTimeout(timeout=timeout):
-                await self._run_effects(d.apply(TimeoutElapsed(timeout)))
-            case StartNextHeight(after_height=after_height):
-                if after_height == self.chain.height:
-                    await self._start_height()
-            case SyncedBlocks():
-                await self._apply_synced(inp)
-            case PulledVotes(votes=votes):  # verified by the puller (node/sync.py)
-                for v, raw in votes:
-                    self.vote_cache.add(v.height, v.round, raw)
-                    await self._run_effects(d.apply(VoteReceived(v)))
-            case _:
-                log_event(log, logging.ERROR, "unknown_input", type=type(inp).__name__)
-        self._set_round(self.core.round)
-
-    async def _start_height(self) -> None:
-        h = self.chain.height + 1
-        if self.driver.height >= h:
-            return  # already started (a commit timeout and a catch-up can both ask)
-        if self.driver.height == h - 1:
-            # precommits that arrived during the commit timeout join the seen commit that
-            # our next proposal carries as its last_commit (fees, downtime accounting)
-            final = self.driver.final_commit()
-            if final is not None:
-                self.chain.extend_seen_commit(final)
-        # keep blocks of proposals for h that arrived during the commit timeout
-        self.blocks = {k: b for k, b in self.blocks.items() if b.height == h}
-        self.block_txs = {}
-        for b in self.blocks.values():
-            self._remember_block(b)
-        self.pending_decision = None
-        self._set_round(0, force=True)
-        await self._run_effects(self.driver.apply(StartHeight(h, self.chain.validator_set(h))))
-        early, self.early_proposals = self.early_proposals, []
-        for bp in early:
-            if bp.proposal.height == h:
-                await self._on_block_proposal(bp)
-
-    def _set_round(self, r: int, force: bool = False) -> None:
-        if r != self.current_round or force:
-            self._round_started = time.monotonic()
-        self.current_round = r
-        self.metrics.round.set(r)
-
-    async def _on_block_proposal(self, bp: BlockProposal) -> None:
-        p, block = bp.proposal, bp.block
-        if p.height == self.chain.height + 2 and len(self.early_proposals) < 16:
-            # the next height's proposal, arrived while we finish this one: replayed at
-            # StartHeight (otherwise a node one block behind never gets a proposal in time)
-            self.early_proposals.append(bp)
-            return
-        if p.height != self.chain.height + 1:
-            return
-        self._remember_block(block)
-        try:
-            self.chain.execute(block)
-            valid = True
-        except BlockError as e:
-            log_event(log, logging.WARNING, "invalid_proposal", height=p.height, round=p.round,
-                      reason=e.reason, error=e.message)
-            valid = False
-        except Exception as e:  # noqa: BLE001 -- a crafted block must not crash every node
-            log_event(log, logging.ERROR, "proposal_execution_error", height=p.height, round=p.round,
-                      error=f"{type(e).__name__}: {e}")
-            valid = False
-        await self._run_effects(self.driver.apply(ProposalReceived(p, valid)))
-        if self.pending_decision and self.pending_decision[1] == p.value_id and valid:
-            await self._finish_decision()
-
-    # ------------------------------------------------------------------ effects
-    async def _run_effects(self, effects: list) -> None:
-        queue = list(effects)
-        while queue:
-            e = queue.pop(0)
-            more = await self._run_effect(e)
-            if more:
-                queue[0:0] = more
-
-    async def _run_effect(self, e: Effect) -> list:
-        """Run one of the driver's effects; returns the driver's effects it led to."""
-        match e:
-            case WalAppend(record=record, sync=sync):
-                self.wal.append(encode_record(record), sync=sync)
-            case Broadcast(message=message):
-                await self._broadcast(message)
-            case ScheduleTimeout(timeout=timeout, duration_ms=duration_ms):
-                self._schedule(timeout, duration_ms)
-            case GetValue(height=height, round=round):
-                return self._get_value(height, round)
-            case Decide(height=height, value_id=value_id, commit=commit):
-                self.pending_decision = (height, value_id, commit)
-                await self._finish_decision()
-            case EvidenceFound(evidence=evidence):
-                log_event(log, logging.WARNING, "equivocation", validator=evidence.validator,
-                          height=evidence.height)
-                raw = evidence.encode()
-                if self.evidence.add(raw):
-                    try:
-                        await self.transport.publish(self.topics.evidence, EvidenceMessage(raw).encode())
-                    except Exception as err:  # never let gossip stop consensus
-                        log_event(log, logging.WARNING, "publish_failed", error=str(err))
-            case _:
-                raise TypeError(f"unknown effect {e!r}")
-        return []
-
-    def _schedule(self, timeout: Any, duration_ms: int) -> None:
-        async def fire() -> None:
-            await trio.sleep(duration_ms / 1000)
-            if timeout.kind == TimeoutKind.COMMIT:
-                await self.inputs.send(StartNextHeight(timeout.height))
-            else:
-                await self.inputs.send(DriverTimeout(timeout))
-        assert self._timers is not None
-        self._timers.start_soon(fire)
-
-    def _get_value(self, height: int, round: int) -> list:
-        """Proposer: the block for (height, round), node/proposer.py."""
-        block = self.builder.build()
-        self._remember_block(block)
-        log_event(log, logging.DEBUG, "proposing", height=height, round=round, txs=len(block.txs))
-        return self.driver.apply(ValueReady(height, round, block.id()))
-
-    async def _broadcast(self, message: Proposal | Vote) -> None:
-        try:
-            if isinstance(message, Vote):
-                raw = message.encode()
-                self.vote_cache.add(message.height, message.round, raw)
-                await self.transport.publish(self.topics.votes, VoteMessage(raw).encode())
-                if faults.FAULTS.any:  # test-only (node/faults.py): equivocate on purpose
-                    twin = faults.conflicting_vote(message, self.validator_key, self.chain_id)
-                    if twin is not None:
-                        self.vote_cache.add(twin.height, twin.round, twin.encode())
-                        await self.transport.publish(self.topics.votes, VoteMessage(twin.encode()).encode())
-            else:
-                block = self.blocks.get(message.value_id)
-                if block is None:
-                    log_event(log, logging.ERROR, "proposal_without_block", height=message.height)
-                    return
-                from state.tx import tx_id
-                if self.tx_gossip is not None:
-                    # our txs not yet gossiped go out first, on the same streams as the
-                    # proposal: peers then hold them when it arrives (no fetch)
-                    await self.tx_gossip.flush()
-                cp = CompactProposal(message.encode(), block.header.encode(),
-                                     tuple(tx_id(t) for t in block.txs), tuple(block.evidence),
-                                     None if block.last_commit is None else block.last_commit.encode())
-                await self.transport.publish(self.topics.proposals, cp.encode())
-        except Exception as e:  # a full queue or an over-size message must not stop consensus
-            self.metrics.gossip_drops.labels("publish_failed").inc()
-            log_event(log, logging.WARNING, "publish_failed", error=str(e))
-
-    async def _finish_decision(self) -> None:
-        assert self.pending_decision is not None
-        height, value_id, commit = self.pending_decision
-        if height != self.chain.height + 1:
-            self.pending_decision = None
-            return
-        block = self.blocks.get(value_id)
-        if block is None:
-            # decided without the block (its proposal was lost): catch-up will fetch it
-            log_event(log, logging.INFO, "decided_without_block", height=height)
-            self.catchup_wanted.set()
-            return
-        self.pending_decision = None
-        self.core.input_log.make_durable(value_id)  # before the seen commit names it
-        result = self.chain.commit_block(block, commit)
-        self._after_commit(block, result)
-
     def _after_commit(self, block: Block, result: Any) -> None:
+        """The services' part of a commit (the consensus task did its own)."""
         tx_ids = [r.tx_id for r in result.tx_results]
-        self.evidence.remove_included(block.evidence)
-        self.wal.truncate()
         self.snapshotter.after_commit()
         self.pruner.after_commit()
         self.mempool.update(tx_ids)
         self.waiters.committed(tx_ids)
-        self.vote_cache.prune(block.height)
         now = time.monotonic()
         if self.last_commit_time is not None:
             self.metrics.block_interval.set(now - self.last_commit_time)
@@ -380,37 +152,6 @@ class Node:
         self._update_mempool_metrics()
         log_event(log, logging.INFO, "committed", height=block.height, txs=len(block.txs),
                   app_hash=self.chain.app_hash.hex(), round=self.current_round)
-
-    async def _apply_synced(self, sb: SyncedBlocks) -> None:
-        applied = 0
-        for raw_block, raw_commit in sb.blocks:
-            try:
-                block = Block.decode(raw_block)
-                commit = Commit.decode(raw_commit)
-            except ValueError as e:
-                self.transport.penalise(sb.peer, "bad_block")
-                log_event(log, logging.WARNING, "synced_block_malformed", peer=sb.peer, error=str(e))
-                return
-            if block.height <= self.chain.height:
-                continue
-            if block.height != self.chain.height + 1:
-                break
-            try:
-                result = self.chain.apply_synced(block, commit)
-            except BlockError as e:
-                self.transport.penalise(sb.peer, "invalid")
-                log_event(log, logging.WARNING, "synced_block_invalid", peer=sb.peer,
-                          height=block.height, reason=e.reason, error=e.message)
-                break
-            except (ValueError, TypeError, KeyError) as e:  # crafted content: refuse, stay up
-                self.transport.penalise(sb.peer, "invalid")
-                log_event(log, logging.ERROR, "synced_block_error", peer=sb.peer,
-                          height=block.height, error=f"{type(e).__name__}: {e}")
-                break
-            self._after_commit(block, result)
-            applied += 1
-        if applied:
-            await self._start_height()
 
     # ------------------------------------------------------------------ gossip receivers
     # Each receiver's topic is vetted by node/admission.py before anything is relayed or

@@ -144,7 +144,7 @@ async def test_pulled_votes_are_bounded_and_verified_before_the_consensus_task(o
     try:
         await pull_votes(node, "spammer", 1, 0)
         assert t.penalties == [("spammer", "too_many_votes")]
-        assert node._inputs_rx.statistics().current_buffer_used == 0  # nothing reached consensus
+        assert node.consensus.inbox.statistics().current_buffer_used == 0  # nothing reached consensus
         good = [signed_vote(k, 1, 0) for k in keys]
         t.answers["votes-of-round"] = VotesResponse((*good, good[0][:-64] + bytes(64))).encode()
         await pull_votes(node, "liar", 1, 0)
@@ -152,10 +152,10 @@ async def test_pulled_votes_are_bounded_and_verified_before_the_consensus_task(o
         t.answers["votes-of-round"] = VotesResponse((*good[:2], signed_vote(keys[2], 1, 1))).encode()
         await pull_votes(node, "mixer", 1, 0)  # a vote of another round than asked
         assert t.penalties[-1] == ("mixer", "invalid")
-        assert node._inputs_rx.statistics().current_buffer_used == 0
+        assert node.consensus.inbox.statistics().current_buffer_used == 0
         t.answers["votes-of-round"] = VotesResponse(tuple(good)).encode()
         await pull_votes(node, "honest", 1, 0)
-        pulled = node._inputs_rx.receive_nowait()
+        pulled = node.consensus.inbox.receive_nowait()
         assert isinstance(pulled, PulledVotes) and [raw for _, raw in pulled.votes] == good
         assert all(who != "honest" for who, _ in t.penalties)
     finally:
