@@ -61,14 +61,14 @@ def _envelope(rpc: "NodeRpc", height: int, body: dict, keys: list[bytes]) -> dic
             **body, "proofs": _proofs(rpc, keys, height)}
 
 
-def asset(rpc: "NodeRpc", assets_mod, asset_id: bytes, height: int) -> dict:
+def asset(rpc: "NodeRpc", asset_id: bytes, height: int) -> dict:
     v = get_asset_view(_view(rpc, height), asset_id)
     if v is None:
         raise RpcError(404, "unknown_asset", f"no asset {asset_id.hex()} at height {height}")
     return _envelope(rpc, height, {"asset": _fmt(v)}, [asset_key(asset_id)])
 
 
-def graph(rpc: "NodeRpc", assets_mod, asset_id: bytes, height: int, upstream: bool) -> dict:
+def graph(rpc: "NodeRpc", asset_id: bytes, height: int, upstream: bool) -> dict:
     view = _view(rpc, height)
     if upstream:
         root, truncated = get_upstream(view, asset_id), False
@@ -81,7 +81,7 @@ def graph(rpc: "NodeRpc", assets_mod, asset_id: bytes, height: int, upstream: bo
                                    "graph": root.to_json(), "truncated": truncated}, keys)
 
 
-def earnings(rpc: "NodeRpc", assets_mod, account: bytes, height: int) -> dict:
+def earnings(rpc: "NodeRpc", account: bytes, height: int) -> dict:
     view = _view(rpc, height)
     rows = get_earnings(view, account)
     names = {}
@@ -105,7 +105,7 @@ def _recorded(rpc: "NodeRpc", height: int, build) -> dict:
     return _envelope(rpc, height, _fmt(body), sorted(view.keys))
 
 
-def holdings(rpc: "NodeRpc", assets_mod, account: bytes, height: int) -> dict:
+def holdings(rpc: "NodeRpc", account: bytes, height: int) -> dict:
     """Every asset the account ever held (at most MAX_LISTED): shares, locked in sell
     orders, earned (paid out), accrued (what a claim would pay now)."""
     from state.asset_index import iter_list
@@ -132,7 +132,7 @@ def _order_json(order_id: bytes, o) -> dict:
             "status": Status(o.status).name.lower(), "placed_at": o.placed_at}
 
 
-def orders(rpc: "NodeRpc", assets_mod, account: bytes, height: int) -> dict:
+def orders(rpc: "NodeRpc", account: bytes, height: int) -> dict:
     """The account's open orders (at most MAX_LISTED, by id)."""
     from state.order_book import get_order, iter_open_orders
 
@@ -143,7 +143,7 @@ def orders(rpc: "NodeRpc", assets_mod, account: bytes, height: int) -> dict:
     return _recorded(rpc, height, build)
 
 
-def order(rpc: "NodeRpc", assets_mod, order_id: bytes, height: int) -> dict:
+def order(rpc: "NodeRpc", order_id: bytes, height: int) -> dict:
     """One order by id, open or closed."""
     from state.order_book import get_order
 
@@ -160,7 +160,7 @@ def _require_asset(view, asset_id: bytes, height: int) -> None:
         raise RpcError(404, "unknown_asset", f"no asset {asset_id.hex()} at height {height}")
 
 
-def book(rpc: "NodeRpc", assets_mod, asset_id: bytes, height: int) -> dict:
+def book(rpc: "NodeRpc", asset_id: bytes, height: int) -> dict:
     """The asset's book: up to BOOK_DEPTH price levels a side, best first, and the last price."""
     from state.order_book import FILLS, iter_levels
 
@@ -177,7 +177,7 @@ def book(rpc: "NodeRpc", assets_mod, asset_id: bytes, height: int) -> dict:
     return _recorded(rpc, height, build)
 
 
-def fills(rpc: "NodeRpc", assets_mod, asset_id: bytes, height: int) -> dict:
+def fills(rpc: "NodeRpc", asset_id: bytes, height: int) -> dict:
     """The asset's recent fills (newest first, at most 64) and its last price."""
     from state.order_book import get_recent_fills
 

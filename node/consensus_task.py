@@ -32,13 +32,15 @@ from consensus.types import Commit, DuplicateVoteEvidence, Proposal, Vote
 from consensus.wal import encode_record
 from node import core, faults
 from node.chain import Chain
+from node.block_cache import BlockCache
 from node.config import Config
+from node.consensus_api import BlockProposal, PulledVotes, SyncedBlocks, VerifiedVote
 from node.durable import Wal
 from node.evidence_pool import EvidencePool
 from node.logs import get_logger, log_event
 from node.metrics import NodeMetrics
 from node.proposer import BlockBuilder
-from node.sync import PulledVotes, SyncedBlocks, VoteCache
+from node.sync import VoteCache
 from p2p.ids import ChainTopics
 from p2p.messages import CompactProposal, EvidenceMessage, VoteMessage
 from p2p.transport import PeerId, Transport
@@ -52,20 +54,7 @@ INPUT_BUFFER = 4096
 GOSSIP_INTERVAL_MS = 1000  # the executor's re-gossip period (and its help pacing)
 
 
-# ---- the task's inputs (besides the driver's own input types) ----
-@dataclass(frozen=True)
-class BlockProposal:
-    """A signed proposal whose block the gossip task assembled (txs filled in)."""
-    proposal: Proposal
-    block: Block
-
-
-@dataclass(frozen=True)
-class VerifiedVote:
-    vote: Vote
-    raw: bytes
-
-
+# ---- the consensus task's own inputs (others': node/consensus_api.py) ----
 @dataclass(frozen=True)
 class StartNextHeight:
     after_height: int
@@ -76,34 +65,11 @@ class DriverTimeout:
     timeout: Any
 
 
-class HeightBlocks:
-    """The blocks of the height being decided, by value id, and their txs by tx id (peers
-    fetch a compact proposal's txs from them)."""
-
-    def __init__(self) -> None:
-        self.by_id: dict[bytes, Block] = {}
-        self.txs: dict[bytes, bytes] = {}
-
-    def remember(self, block: Block) -> None:
-        self.by_id[block.id()] = block
-        for raw in block.txs:
-            self.txs[tx_id(raw)] = raw
-
-    def get(self, value_id: bytes) -> Block | None:
-        return self.by_id.get(value_id)
-
-    def keep_height(self, height: int) -> None:
-        """Start `height`: keep only its blocks (proposals that came during the commit timeout)."""
-        kept = [b for b in self.by_id.values() if b.height == height]
-        self.by_id, self.txs = {}, {}
-        for b in kept:
-            self.remember(b)
-
-
 class ConsensusTask:
     def __init__(self, *, chain: Chain, wal: Wal, config: Config, last_sign_file: Any,
                  validator_key: Ed25519Key | None, transport: Transport, topics: ChainTopics,
-                 builder: BlockBuilder | None, evidence: EvidencePool, vote_cache: VoteCache,
+                 builder: BlockBuilder | None, blocks: BlockCache, evidence: EvidencePool,
+                 vote_cache: VoteCache,
                  metrics: NodeMetrics, flush_txs: Callable[[], Awaitable[None]],
                  want_catchup: Callable[[], None],
                  committed: Callable[[Block, Any], None]):
@@ -120,7 +86,7 @@ class ConsensusTask:
         self.want_catchup = want_catchup
         self.committed = committed
         self.inputs, self.inbox = trio.open_memory_channel[Any](INPUT_BUFFER)
-        self.blocks = HeightBlocks()
+        self.blocks = blocks
         self.core = core.Core(chain, wal, config, validator_key, last_sign_file, self.blocks)
         self.driver = self.core.driver
         self.executor = Executor(self.driver, network=self, timers=self, values=self, wal=self,

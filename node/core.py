@@ -24,7 +24,7 @@ from node.logs import get_logger, log_event
 from state.block import Block
 
 if TYPE_CHECKING:
-    from node.consensus_task import HeightBlocks
+    from node.block_cache import BlockCache
 
 log = get_logger("attrchain.consensus")
 
@@ -104,7 +104,7 @@ def params_from_config(cfg) -> ConsensusParams:
 
 class Core:
     def __init__(self, chain: Chain, wal: Wal, config: Config, validator_key: Ed25519Key | None,
-                 last_sign_file: Path, blocks: "HeightBlocks"):
+                 last_sign_file: Path, blocks: "BlockCache"):
         self.chain = chain
         self.blocks = blocks
         signer = None

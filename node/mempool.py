@@ -86,6 +86,11 @@ class Mempool:
     def get(self, tx_id: bytes) -> PendingTx | None:
         return self.by_id.get(tx_id)
 
+    def raw(self, tx_id: bytes) -> bytes | None:
+        """The bytes of a pending or waiting tx."""
+        p = self.by_id.get(tx_id) or self.waiting.get(tx_id)
+        return None if p is None else p.raw
+
     # -- admission
     def add(self, raw: bytes, gossip: bool = True, wait: bool = False) -> PendingTx | None:
         """Admit `raw`; with `wait` (gossip), a tx a few nonces ahead waits for the

@@ -18,7 +18,6 @@ from node.mempool import TxRejected
 from node.rpc import RpcError
 from node.rpc_params import address_param, hex_param, key_param
 from node.tx_waiters import TooManyWaiters
-from state import assets
 from state.block import Block
 from state.codec import decode_value
 from state.keys import account_key
@@ -111,7 +110,7 @@ class NodeRpc:
     async def broadcast_tx_sync(self, raw: bytes) -> dict:
         tid = compute_tx_id(raw)
         try:
-            self.node.admit_tx(raw)
+            self.node.txs.admit(raw)
         except TxRejected as e:
             return {"hash": tid.hex(), "code": e.code, "log": e.reason}
         return {"hash": tid.hex(), "code": 0, "log": ""}
@@ -253,11 +252,11 @@ class NodeRpc:
         by_account = {"earnings": asset_queries.earnings, "holdings": asset_queries.holdings,
                       "orders": asset_queries.orders}
         if kind in by_account:
-            return by_account[kind](self, assets, self._address(params["address"]), h)
+            return by_account[kind](self, self._address(params["address"]), h)
         by_id = {"order": asset_queries.order, "book": asset_queries.book, "fills": asset_queries.fills}
         if kind in by_id:
-            return by_id[kind](self, assets, self._id(params["id"]), h)
+            return by_id[kind](self, self._id(params["id"]), h)
         asset_id = self._id(params["id"])
         if kind == "asset":
-            return asset_queries.asset(self, assets, asset_id, h)
-        return asset_queries.graph(self, assets, asset_id, h, upstream=(kind == "upstream"))
+            return asset_queries.asset(self, asset_id, h)
+        return asset_queries.graph(self, asset_id, h, upstream=(kind == "upstream"))

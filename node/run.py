@@ -64,6 +64,7 @@ async def run_services(node, rpc_listen: str | None, *, task_status=trio.TASK_ST
     cancelled; `task_status.started(rpc_binds)` once everything is up."""
     from node.rpc import make_app, serve_rpc
     from node.rpc_backend import NodeRpc
+    from node.receivers import run_evidence_receiver, run_peer_watch, run_vote_receiver
     from node.sync import register_handlers, run_catchup, run_vote_pull
 
     cfg = node.config
@@ -72,11 +73,13 @@ async def run_services(node, rpc_listen: str | None, *, task_status=trio.TASK_ST
         register_handlers(node)
         from node.light.serve import register_light_handlers  # submit-tx, light-block, proof
         register_light_handlers(node)
-        await nursery.start(node.run_tx_gossip)
-        await nursery.start(node.run_vote_receiver)
-        await nursery.start(node.run_proposal_receiver)
-        await nursery.start(node.run_evidence_receiver)
-        await nursery.start(node.run_peer_watch)
+        t, topics, m = node.transport, node.topics, node.metrics
+        await nursery.start(node.txs.run_gossip, t, topics.txs, node.admission.check_tx,
+                            cfg.mempool.gossip_batch_interval_ms / 1000)
+        await nursery.start(run_vote_receiver, t, topics.votes, node.admission, m, node.inputs.send)
+        await nursery.start(node.proposals.run)
+        await nursery.start(run_evidence_receiver, t, topics.evidence, node.admission, node.evidence, m)
+        await nursery.start(run_peer_watch, t, m, node.catchup_wanted, node.peer_heights)
         await nursery.start(node.run_consensus)
         await nursery.start(run_catchup, node)
         await nursery.start(run_vote_pull, node)

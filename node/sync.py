@@ -14,17 +14,16 @@ rule can move us there (votes lost while we were down are not gossiped again).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import trio
 
+from node.consensus_api import PulledVotes, SyncedBlocks
 from node.logs import get_logger, log_event
 from p2p.messages import (
     MAX_BLOCKS_PER_REQUEST, BlocksRequest, BlocksResponse, MessageError, Status, StatusRequest,
     TxsRequest, TxsResponse, VotesRequest, VotesResponse,
 )
-from consensus.types import Vote
 from p2p.transport import IGNORE, PeerId, RequestError
 
 if TYPE_CHECKING:
@@ -36,20 +35,6 @@ MAX_RESPONSE_BYTES = 6 * 1024 * 1024
 # A round holds a prevote and a precommit per validator; twice that leaves room for an
 # equivocator's twins, which honest peers cache too. A pulled answer with more is spam.
 MAX_VOTES_PER_VALIDATOR = 4
-
-
-@dataclass(frozen=True)
-class SyncedBlocks:
-    """Blocks (with the commit of each) fetched from `peer`, ascending, starting at our height+1."""
-    peer: PeerId
-    blocks: tuple[tuple[bytes, bytes], ...]
-
-
-@dataclass(frozen=True)
-class PulledVotes:
-    """Votes of one round pulled from `peer`, each verified: (vote, its bytes)."""
-    peer: PeerId
-    votes: tuple[tuple[Vote, bytes], ...]
 
 
 def register_handlers(node: "Node") -> None:
@@ -83,7 +68,7 @@ def register_handlers(node: "Node") -> None:
         req = TxsRequest.decode(payload, max_size=len(payload))
         found = []
         for tx_id in req.tx_ids:
-            raw = node.find_tx_bytes(tx_id)
+            raw = node.find_tx(tx_id)
             if raw is not None:
                 found.append(raw)
         return TxsResponse(tuple(found)).encode()

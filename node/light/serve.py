@@ -42,7 +42,7 @@ def register_light_handlers(node: "Node") -> None:
         tx = SubmitTxRequest.decode(payload, max_size=len(payload)).tx
         tid = compute_tx_id(tx)
         try:
-            node.admit_tx(tx)
+            node.txs.admit(tx)
         except TxRejected as e:
             return SubmitTxResponse(SUBMIT_REFUSED, f"{e.code}: {e.reason}"[:MAX_LOG], tid).encode()
         return SubmitTxResponse(0, "", tid).encode()

@@ -68,7 +68,7 @@ async def test_a_huge_round_proposal_with_a_garbage_signature_costs_no_proposer_
         header = b"\x90"
         for round in (50, 200_000, 2**31 - 1):  # refused on the signature, the round unread
             cp = CompactProposal(proposal_bytes(keys[1].address, round, b"\x07" * 64), header, (), (), None)
-            await node._receive_proposal("peer", cp.encode())
+            await node.proposals.receive("peer", cp.encode())
             assert node.admission.check_proposal("peer", cp) == "invalid"
         assert len(vs._proposers) == 0
         assert t.penalties == [("peer", "invalid")] * 3

@@ -10,6 +10,7 @@ from nacl.signing import SigningKey
 
 from node.keys import Keyring
 from node.mempool import Mempool, PendingTx, TxRejected
+from node.proposal_assembly import ProposalAssembly
 from state.tx import sign_tx, tx_id
 
 from test_admission import CHAIN, RecordingTransport, open_node
@@ -21,16 +22,16 @@ def test_gossiped_txs_out_of_nonce_order_are_all_admitted(own_dir):
         ring = Keyring(own_dir / "keyring")
         alice, bob = ring.get("alice"), ring.get("bob")
         txs = [sign_tx(SigningKey(alice.seed), CHAIN, n, 1000, "transfer", [bob.address, 5]) for n in range(4)]
-        node.admit_gossip_txs([txs[2]])        # a relayed batch overtook the one with nonces 0-1
-        node.admit_gossip_txs([txs[3], txs[1]])
+        node.txs.admit_gossiped([txs[2]])        # a relayed batch overtook the one with nonces 0-1
+        node.txs.admit_gossiped([txs[3], txs[1]])
         assert len(node.mempool) == 0
-        assert node.find_tx_bytes(tx_id(txs[3])) == txs[3]  # a proposal naming it needs no fetch
-        node.admit_gossip_txs([txs[0]])
+        assert node.find_tx(tx_id(txs[3])) == txs[3]  # a proposal naming it needs no fetch
+        node.txs.admit_gossiped([txs[0]])
         assert [p.nonce for p in node.mempool.reap(100, 1 << 20)] == [0, 1, 2, 3]
         assert node.mempool.rejected == {}
         # a client's own gap is still refused (it must post in nonce order)
         with pytest.raises(TxRejected) as e:
-            node.admit_tx(sign_tx(SigningKey(alice.seed), CHAIN, 6, 1000, "transfer", [bob.address, 5]))
+            node.txs.admit(sign_tx(SigningKey(alice.seed), CHAIN, 6, 1000, "transfer", [bob.address, 5]))
         assert e.value.code == "nonce_gap"
     finally:
         node.close()
@@ -95,11 +96,12 @@ async def test_a_proposal_relayed_by_a_peer_without_its_txs_is_filled_from_other
     ring = Keyring(own_dir / "keyring")
     alice, bob = ring.get("alice"), ring.get("bob")
     txs = [sign_tx(SigningKey(alice.seed), CHAIN, n, 1000, "transfer", [bob.address, 5]) for n in range(3)]
-    node.transport = PeersWithTxs({"relay": txs[:1], "proposer": txs, "other": []})
+    peers = PeersWithTxs({"relay": txs[:1], "proposer": txs, "other": []})
+    assembly = ProposalAssembly(peers, node.topics, node.admission, node.find_tx, node.metrics, node.inputs.send)
     try:
-        node.admit_gossip_txs(txs[:1])
-        got = await node._assemble_txs("relay", [tx_id(t) for t in txs])
+        node.txs.admit_gossiped(txs[:1])
+        got = await assembly._assemble_txs("relay", [tx_id(t) for t in txs])
         assert got == txs
-        assert node.transport.asked[0] == "relay" and "proposer" in node.transport.asked
+        assert peers.asked[0] == "relay" and "proposer" in peers.asked
     finally:
         node.close()

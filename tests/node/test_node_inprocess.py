@@ -78,7 +78,7 @@ async def test_four_nodes_commit_same_blocks_and_a_tx_everywhere(own_dir):
         ring = Keyring(own_dir / "keyring")
         alice, bob = ring.get("alice"), ring.get("bob")
         raw = sign_tx(SigningKey(alice.seed), "mem-chain", 0, 1000, "transfer", [bob.address, 42])
-        p = nodes[1].node.admit_tx(raw)
+        p = nodes[1].node.txs.admit(raw)
         await wait_for(lambda: all(r.node.chain.tx_record(p.tx_id) is not None for r in nodes))
         h = nodes[1].node.chain.tx_record(p.tx_id)[0]
         await wait_for(lambda: all(r.node.chain.height >= h + 1 for r in nodes))
@@ -281,7 +281,7 @@ async def test_signatures_verified_at_admission_are_not_verified_again_in_the_bl
     alice, bob = ring.get("alice"), ring.get("bob")
     async with open_memory_network(seed=6) as net, trio.open_nursery() as nursery:
         r = await start(nursery, net, info.nodes[0].home, "n0")
-        ids = [r.node.admit_tx(sign_tx(SigningKey(alice.seed), "mem-chain", n, 1000, "transfer",
+        ids = [r.node.txs.admit(sign_tx(SigningKey(alice.seed), "mem-chain", n, 1000, "transfer",
                                        [bob.address, 1 + n])).tx_id for n in range(20)]
         await wait_for(lambda: all(r.node.chain.tx_record(i) is not None for i in ids))
         assert all(r.node.chain.tx_record(i)[2] == 0 for i in ids)

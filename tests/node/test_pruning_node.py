@@ -32,7 +32,7 @@ async def test_a_pruning_node_keeps_the_window_and_answers_pruned_below_it(own_d
         validator = await start(nursery, net, info.nodes[0].home, info.nodes[0].name)
         node = validator.node
         raw = sign_tx(SigningKey(alice.seed), "prune-chain", 0, 1000, "transfer", [bob.address, 5])
-        tx = node.admit_tx(raw)
+        tx = node.txs.admit(raw)
         await wait_for(lambda: node.chain.tx_record(tx.tx_id) is not None)
         tx_height = node.chain.tx_record(tx.tx_id)[0]
         app_hashes = {}

@@ -62,8 +62,9 @@ class FullNode:
         self.metrics = None
         self.waiters = TxWaiters(max_waiters=0)
         self.admitted: list[bytes] = []
+        self.txs = self  # the tx intake
 
-    def admit_tx(self, raw):
+    def admit(self, raw):
         self.admitted.append(raw)
 
 

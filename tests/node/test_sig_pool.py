@@ -53,7 +53,7 @@ async def test_an_rpc_batch_is_checked_over_threads_then_admitted_in_order(own_d
         codes = []
         for raw in txs:
             try:
-                node.admit_tx(raw)
+                node.txs.admit(raw)
                 codes.append(0)
             except TxRejected as e:
                 codes.append(e.code)

@@ -34,32 +34,32 @@ def test_book_fills_orders_and_holdings_with_proofs(cast):
     use(cast, "uma", m, 1_000)
     rpc, h = _rpc(cast), cast.ledger.height
 
-    book = Q.book(rpc, None, m, h)
+    book = Q.book(rpc, m, h)
     assert book["asks"] == [{"price": 20, "shares": 200, "orders": 1}, {"price": 25, "shares": 100, "orders": 1}]
     assert book["bids"] == [{"price": 10, "shares": 50, "orders": 1}]
     assert (book["best_bid"], book["best_ask"], book["last_price"]) == (10, 20, 20)
     assert _proven(book)
 
-    fills = Q.fills(rpc, None, m, h)
+    fills = Q.fills(rpc, m, h)
     assert fills["last_price"] == 20 and fills["fills_total"] == 1
     assert fills["fills"][0]["shares"] == 100 and fills["fills"][0]["buyer"] == encode_address(ADDR["ada"])
     assert _proven(fills)
 
-    orders = Q.orders(rpc, None, ADDR["gus"], h)
+    orders = Q.orders(rpc, ADDR["gus"], h)
     assert [o["id"] for o in orders["orders"]] == [bid.hex()] and orders["orders"][0]["escrow"] == 500
     assert _proven(orders)
-    assert Q.order(rpc, None, ask, h)["order"]["remaining"] == 200
+    assert Q.order(rpc, ask, h)["order"]["remaining"] == 200
 
     # ada holds 100 of 1,000,000 shares when 950 arrives: 0.095 -> 0 accrued; eve 949.905 -> 949
-    rows = {r["name"]: r for r in Q.holdings(rpc, None, ADDR["eve"], h)["holdings"]}
+    rows = {r["name"]: r for r in Q.holdings(rpc, ADDR["eve"], h)["holdings"]}
     assert rows["triage"]["shares"] == 999_900 and rows["triage"]["locked"] == 300
     assert rows["triage"]["accrued"] == 949 and rows["triage"]["earned"] == 0
     submit(cast, "eve", "claim", m)
-    after = Q.holdings(_rpc(cast), None, ADDR["eve"], cast.ledger.height)
+    after = Q.holdings(_rpc(cast), ADDR["eve"], cast.ledger.height)
     assert (after["holdings"][0]["earned"], after["holdings"][0]["accrued"]) == (949, 0) and _proven(after)
 
 
 def test_book_of_unknown_asset_is_404(cast):
     with pytest.raises(RpcError) as e:
-        Q.book(_rpc(cast), None, b"\x09" * 32, cast.ledger.height)
+        Q.book(_rpc(cast), b"\x09" * 32, cast.ledger.height)
     assert e.value.status == 404

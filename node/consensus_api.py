@@ -1,0 +1,63 @@
+"""The consensus task as the other tasks see it: the inputs they send it (through a
+`Submit`, the send side of its one bounded channel) and what they may read of where it
+stands (`ConsensusView`), never write. Receivers, catch-up and the RPC depend on this,
+not on the task itself."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol
+
+from consensus.types import Proposal, Vote
+from p2p.transport import PeerId
+
+if TYPE_CHECKING:
+    from consensus.driver import Driver
+    from state.block import Block
+
+Submit = Callable[[Any], Awaitable[None]]  # one input into the consensus task (waits when full)
+
+
+@dataclass(frozen=True)
+class BlockProposal:
+    """A signed proposal whose block the proposal receiver assembled (txs filled in)."""
+    proposal: Proposal
+    block: "Block"
+
+
+@dataclass(frozen=True)
+class VerifiedVote:
+    """A gossiped vote that passed admission (signature, height and round windows)."""
+    vote: Vote
+    raw: bytes
+
+
+@dataclass(frozen=True)
+class SyncedBlocks:
+    """Blocks (with the commit of each) fetched from `peer`, ascending, starting at our height+1."""
+    peer: PeerId
+    blocks: tuple[tuple[bytes, bytes], ...]
+
+
+@dataclass(frozen=True)
+class PulledVotes:
+    """Votes of one round pulled from `peer`, each verified: (vote, its bytes)."""
+    peer: PeerId
+    votes: tuple[tuple[Vote, bytes], ...]
+
+
+class ConsensusView(Protocol):
+    """Where the consensus task stands; only that task writes these."""
+
+    @property
+    def current_round(self) -> int: ...
+
+    @property
+    def pending_decision(self) -> Any:
+        """Not None while a decided height waits for its block (catch-up fetches it)."""
+
+    @property
+    def driver(self) -> "Driver | None":
+        """The driver, read by /consensus_state and the vote pull (None before the task starts)."""
+
+    def round_age(self) -> float:
+        """Seconds since the current round started."""
