@@ -34,7 +34,7 @@ from node import core, faults
 from node.chain import Chain
 from node.block_cache import BlockCache
 from node.config import Config
-from node.consensus_api import BlockProposal, PulledVotes, SyncedBlocks, VerifiedVote
+from node.consensus_api import BlockProposal, HelpPeer, PulledVotes, SyncedBlocks, VerifiedVote
 from node.durable import Wal
 from node.evidence_pool import EvidencePool
 from node.logs import get_logger, log_event
@@ -42,8 +42,10 @@ from node.metrics import NodeMetrics
 from node.proposer import BlockBuilder
 from node.sync import VoteCache
 from p2p.ids import ChainTopics
-from p2p.messages import CompactProposal, EvidenceMessage, VoteMessage
-from p2p.transport import PeerId, Transport
+from p2p.messages import (
+    MAX_PUSHED_PROPOSALS, CompactProposal, ConsensusPush, EvidenceMessage, VoteMessage,
+)
+from p2p.transport import MessageTooLarge, PeerId, RequestError, Transport
 from state.block import Block
 from state.errors import BlockError
 from state.tx import tx_id
@@ -52,6 +54,9 @@ log = get_logger("attrchain.node")
 
 INPUT_BUFFER = 4096
 GOSSIP_INTERVAL_MS = 1000  # the executor's re-gossip period (and its help pacing)
+PUSH_BUDGET = 192 * 1024  # bytes of one push (a request is at most 256 KiB)
+MAX_PUSHED_VOTES = 1000
+PUSH_TIMEOUT_S = 2.0
 
 
 # ---- the consensus task's own inputs (others': node/consensus_api.py) ----
@@ -63,6 +68,11 @@ class StartNextHeight:
 @dataclass(frozen=True)
 class DriverTimeout:
     timeout: Any
+
+
+@dataclass(frozen=True)
+class GossipTick:
+    """A gossip period passed: the executor re-gossips if it is due."""
 
 
 class ConsensusTask:
@@ -96,6 +106,7 @@ class ConsensusTask:
         self.pending_decision: tuple[int, bytes, Commit] | None = None
         self.early_proposals: list[BlockProposal] = []
         self._timers: trio.Nursery | None = None
+        self._pushing: set[PeerId] = set()  # peers with a push in flight
 
     def round_age(self) -> float:
         return time.monotonic() - self._round_started
@@ -106,6 +117,7 @@ class ConsensusTask:
         # the timers are this task's children: they end with it, and nothing else starts them
         async with trio.open_nursery() as timers:
             self._timers = timers
+            timers.start_soon(self._tick)
             task_status.started()
             await self.executor.run(self.core.recover(self.wal.records))
             if self.driver.state is None:  # recovery finished a decided height: go on
@@ -116,6 +128,14 @@ class ConsensusTask:
                     await self._handle(inp)
                 except BlockError as e:
                     log_event(log, logging.WARNING, "block_rejected", reason=e.reason, error=e.message)
+
+    async def _tick(self) -> None:
+        while True:
+            await trio.sleep(GOSSIP_INTERVAL_MS / 1000)
+            try:
+                self.inputs.send_nowait(GossipTick())
+            except trio.WouldBlock:
+                pass  # the task is busy, so not stuck: the next period asks again
 
     async def _handle(self, inp: Any) -> None:
         ex = self.executor
@@ -136,6 +156,10 @@ class ConsensusTask:
                 for v, raw in votes:
                     self.vote_cache.add(v.height, v.round, raw)
                     await ex.apply(VoteReceived(v))
+            case GossipTick():
+                await ex.regossip()
+            case HelpPeer(peer=peer, round=round):
+                await ex.help_peer(peer, round, int(trio.current_time() * 1000))
             case _:
                 log_event(log, logging.ERROR, "unknown_input", type=type(inp).__name__)
         self._set_round(self.core.round)
@@ -200,9 +224,11 @@ class ConsensusTask:
                     if twin is not None:
                         await self._publish_vote(twin)
             else:
-                cp = self._compact(message)
-                if cp is None:
+                block = self.blocks.get(message.value_id)
+                if block is None:
+                    log_event(log, logging.ERROR, "proposal_without_block", height=message.height)
                     return
+                cp = self._compact(message, block)
                 # our txs not yet gossiped go out first, on the same streams as the
                 # proposal: peers then hold them when it arrives (no fetch)
                 await self.flush_txs()
@@ -211,23 +237,13 @@ class ConsensusTask:
             self._publish_failed(e)
 
     async def relay(self, messages: list[Vote]) -> None:
-        for m in messages:
-            await self.send_gossip(m)
+        push = self._push_message(messages)
+        for peer in self.transport.peers():
+            self._push(peer, push)
 
     async def send(self, peer: PeerId, messages: list[Proposal | Vote], status: bool = False) -> None:
-        for m in messages:
-            await self.send_gossip(m)
-
-    async def send_gossip(self, message: Proposal | Vote) -> None:
-        try:
-            if isinstance(message, Vote):
-                await self.transport.publish(self.topics.votes, VoteMessage(message.encode()).encode())
-            else:
-                cp = self._compact(message)
-                if cp is not None:
-                    await self.transport.publish(self.topics.proposals, cp.encode())
-        except Exception as e:  # noqa: BLE001 -- never let gossip stop consensus
-            self._publish_failed(e)
+        if messages or status:
+            self._push(peer, self._push_message(messages))
 
     def sample_peers(self, k: int) -> list[PeerId]:
         peers = self.transport.peers()
@@ -273,14 +289,46 @@ class ConsensusTask:
         self.vote_cache.add(vote.height, vote.round, raw)
         await self.transport.publish(self.topics.votes, VoteMessage(raw).encode())
 
-    def _compact(self, p: Proposal) -> CompactProposal | None:
-        block = self.blocks.get(p.value_id)
-        if block is None:
-            log_event(log, logging.ERROR, "proposal_without_block", height=p.height)
-            return None
+    @staticmethod
+    def _compact(p: Proposal, block: Block) -> CompactProposal:
         return CompactProposal(p.encode(), block.header.encode(),
                                tuple(tx_id(t) for t in block.txs), tuple(block.evidence),
                                None if block.last_commit is None else block.last_commit.encode())
+
+    def _push_message(self, messages: list[Proposal | Vote]) -> ConsensusPush:
+        """Messages peers may have seen before go straight to them (`consensus-push`,
+        node/sync.py `accept_push`): gossipsub drops a re-publish of what it saw within
+        120 s. Proposals go as compact proposals while the push stays under PUSH_BUDGET."""
+        s = self.driver.state
+        votes = tuple(m.encode() for m in messages if type(m) is Vote)[:MAX_PUSHED_VOTES]
+        size = sum(len(v) for v in votes)
+        proposals = []
+        for m in messages:
+            block = self.blocks.get(m.value_id) if type(m) is Proposal else None
+            if block is not None and len(proposals) < MAX_PUSHED_PROPOSALS:
+                cp = self._compact(m, block).encode()
+                if size + len(cp) <= PUSH_BUDGET:
+                    proposals.append(cp)
+                    size += len(cp)
+        return ConsensusPush(self.driver.height, 0 if s is None else max(s.round, 0),
+                             tuple(proposals), votes)
+
+    def _push(self, peer: PeerId, push: ConsensusPush) -> None:
+        """Send in the background, one push in flight per peer (a slow peer costs a task,
+        never the consensus task's time; the next period sends again)."""
+        if peer in self._pushing or self._timers is None:
+            return
+        self._pushing.add(peer)
+        self._timers.start_soon(self._push_now, peer, push.encode())
+
+    async def _push_now(self, peer: PeerId, payload: bytes) -> None:
+        try:
+            await self.transport.request(peer, self.topics.protocol("consensus-push"), payload,
+                                         timeout=PUSH_TIMEOUT_S)
+        except (RequestError, MessageTooLarge) as e:
+            log_event(log, logging.DEBUG, "push_failed", peer=peer, error=str(e))
+        finally:
+            self._pushing.discard(peer)
 
     def _publish_failed(self, e: Exception) -> None:
         self.metrics.gossip_drops.labels("publish_failed").inc()

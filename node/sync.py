@@ -2,7 +2,9 @@
 
 Serving (handlers registered on the transport): status, blocks with their commits by
 height range, txs by id (to rebuild compact proposals), votes of a round (lost votes).
-Handlers only read; they never touch the consensus core.
+Handlers only read; they never touch the consensus core. One more takes what a peer's
+consensus executor pushes to us (`accept_push`: its re-gossip), verified here, into the
+consensus task's input channel.
 
 Catching up (`run_catchup`): at start, when a peer connects, a proposal shows peers ahead,
 or our height has not moved for 2 intervals, ask peers for their status; if one is ahead,
@@ -18,10 +20,12 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from node.consensus_api import PulledVotes, SyncedBlocks
+from consensus.types import Vote
+from node.consensus_api import HelpPeer, PulledVotes, SyncedBlocks
 from node.logs import get_logger, log_event
 from p2p.messages import (
-    MAX_BLOCKS_PER_REQUEST, BlocksRequest, BlocksResponse, MessageError, Status, StatusRequest,
+    MAX_BLOCKS_PER_REQUEST, BlocksRequest, BlocksResponse, ConsensusPush, MessageError, Status,
+    StatusRequest,
     TxsRequest, TxsResponse, VotesRequest, VotesResponse,
 )
 from p2p.transport import IGNORE, PeerId, RequestError
@@ -35,6 +39,9 @@ MAX_RESPONSE_BYTES = 6 * 1024 * 1024
 # A round holds a prevote and a precommit per validator; twice that leaves room for an
 # equivocator's twins, which honest peers cache too. A pulled answer with more is spam.
 MAX_VOTES_PER_VALIDATOR = 4
+# A push carries the rounds of `Driver.gossip_messages`: the current and previous round,
+# the valid and the locked round.
+PUSHED_ROUNDS = 4
 
 
 def register_handlers(node: "Node") -> None:
@@ -80,7 +87,12 @@ def register_handlers(node: "Node") -> None:
     t.set_request_handler(ids.protocol("status"), status)
     t.set_request_handler(ids.protocol("blocks"), blocks)
     t.set_request_handler(ids.protocol("txs-by-id"), txs)
+    async def pushed(peer: PeerId, payload: bytes) -> bytes:
+        await accept_push(node, peer, ConsensusPush.decode(payload, max_size=len(payload)))
+        return b""
+
     t.set_request_handler(ids.protocol("votes-of-round"), votes)
+    t.set_request_handler(ids.protocol("consensus-push"), pushed)
 
 
 class VoteCache:
@@ -168,8 +180,9 @@ async def run_catchup(node: "Node", interval: float = 1.0, *,
 
 async def pull_votes(node: "Node", peer: PeerId, height: int, round: int) -> None:
     """Ask `peer` for the votes of (height, round); verify them here, not in the consensus
-    task. An answer with more votes than the round can hold, or with one vote that is not
-    of that round or not validly signed, is dropped whole and penalises the peer."""
+    task (`verified_votes`: an answer with more votes than the round can hold, or with one
+    vote that is not of that round or not validly signed, is dropped whole and penalises
+    the peer)."""
     try:
         raw = await node.transport.request(peer, node.topics.protocol("votes-of-round"),
                                            VotesRequest(height, round).encode(), timeout=2.0)
@@ -179,22 +192,60 @@ async def pull_votes(node: "Node", peer: PeerId, height: int, round: int) -> Non
         return
     except (RequestError, ValueError):
         return
+    verified = verified_votes(node, peer, votes, height, rounds=1, round=round)
+    if verified:
+        await node.inputs.send(PulledVotes(peer, tuple(verified)))
+
+
+def verified_votes(node: "Node", peer: PeerId, votes: tuple[bytes, ...], height: int, *,
+                   rounds: int, round: int | None = None) -> list[tuple[Vote, bytes]]:
+    """The votes of `height` (and `round`, if given) a peer sent us, each checked by the
+    vote admission (node/admission.py) outside the consensus task. More than `rounds`
+    rounds can hold, or one vote that is invalid or of another height or round, drops them
+    all and penalises the peer; votes our height or round moved past are left out
+    (nobody's fault)."""
     valset = node.chain.validator_set(height)
     if not votes or valset is None:
-        return
-    if len(votes) > MAX_VOTES_PER_VALIDATOR * len(valset):
+        return []
+    if len(votes) > MAX_VOTES_PER_VALIDATOR * rounds * len(valset):
         node.transport.penalise(peer, "too_many_votes")
-        return
+        return []
     verified = []
     for vote_bytes in votes:
         v, verdict = node.admission.vote_verdict(vote_bytes)
         if v is None and verdict == IGNORE:
-            return  # our height or round moved on meanwhile: nobody's fault
-        if v is None or (v.height, v.round) != (height, round):
+            continue  # our height or round moved on meanwhile
+        if v is None or v.height != height or (round is not None and v.round != round):
             node.transport.penalise(peer, verdict or "invalid")
-            return
+            return []
         verified.append((v, vote_bytes))
-    await node.inputs.send(PulledVotes(peer, tuple(verified)))
+    return verified
+
+
+async def accept_push(node: "Node", peer: PeerId, push: ConsensusPush) -> None:
+    """What a peer's consensus executor sent us straight (its re-gossip, a re-proposal's
+    POL): the votes (verified here) into the consensus task, then the proposals through
+    the proposal receiver's own checks. The sender's height and round are its status: a
+    peer ahead triggers catch-up; one behind in rounds at our height gets help, paced by
+    our executor."""
+    ours = node.chain.height + 1
+    if push.height > ours:
+        node.catchup_wanted.set()
+        return  # votes of a height we cannot check yet
+    if push.height < ours:
+        return  # its catch-up fetches the blocks it lacks
+    verified = verified_votes(node, peer, push.votes, ours, rounds=PUSHED_ROUNDS)
+    if verified:
+        await node.inputs.send(PulledVotes(peer, tuple(verified)))
+    for proposal in push.proposals:
+        try:
+            await node.proposals.receive(peer, proposal)
+        except MessageError:
+            raise
+        except ValueError as e:
+            raise MessageError("malformed", f"pushed proposal: {e}") from None
+    if push.round < node.current_round:
+        await node.inputs.send(HelpPeer(peer, push.round))
 
 
 async def run_vote_pull(node: "Node", interval: float = 1.0, *,
