@@ -4,8 +4,11 @@
 `match` over the effect types, through explicit ports: the node implements them with trio,
 its transport and its block builder (node/consensus_task.py), the simulator with its
 simulated network and clock (consensus/sim/world.py). So what the simulator's seeds prove
-is what the node runs: the same WAL order, the POL votes sent with every re-proposal, the
-same periodic re-gossip of the round's messages.
+is what the node runs: the POL votes sent with every re-proposal, the same periodic
+re-gossip of the round's messages. The WAL is not a port here: the driver writes it,
+through the `InputLog` it was given, during `apply` (inputs before they act, a sync
+before each signature, own messages synced before their Broadcast is returned), so a
+`Broadcast` reaching this executor is already durable.
 
 Pure (no trio): the ports' `async` methods are awaited here; the simulator's never suspend,
 and `run_now` drives such a coroutine to its end without an event loop.
@@ -18,7 +21,7 @@ from typing import Any, Coroutine, Hashable, Iterable, Protocol, Sequence, TypeV
 from consensus.driver import Driver
 from consensus.messages import (
     Broadcast, Decide, Effect, EvidenceFound, GetValue, Input, ScheduleTimeout, Timeout,
-    ValueReady, WalAppend, WalRecord,
+    ValueReady,
 )
 from consensus.types import DuplicateVoteEvidence, Proposal, Vote
 
@@ -55,11 +58,6 @@ class Timers(Protocol):
 class Values(Protocol):
     def get_value(self, height: int, round: int) -> ValueReady | None:
         """Build a value to propose: its ValueReady now, or None if it is fed later."""
-
-
-class DurableLog(Protocol):
-    def write(self, record: WalRecord, sync: bool) -> None:
-        """Append the record to the WAL; fsync before returning if `sync`."""
 
 
 class Decisions(Protocol):
@@ -108,12 +106,11 @@ class GossipPacer:
 
 class Executor:
     def __init__(self, driver: Driver, *, network: Network, timers: Timers, values: Values,
-                 wal: DurableLog, decisions: Decisions, pacer: GossipPacer):
+                 decisions: Decisions, pacer: GossipPacer):
         self.driver = driver
         self.network = network
         self.timers = timers
         self.values = values
-        self.wal = wal
         self.decisions = decisions
         self.pacer = pacer  # outlives the executor where the node's memory does (the simulator's restarts)
 
@@ -127,8 +124,6 @@ class Executor:
         queue = deque(effects)
         while queue:
             match queue.popleft():
-                case WalAppend(record=record, sync=sync):
-                    self.wal.write(record, sync)
                 case Broadcast(message=message):
                     await self.network.broadcast(message)
                     if type(message) is Proposal and message.pol_round >= 0:

@@ -6,10 +6,10 @@ vote pulls only send into it). The driver's effects are run by the one executor 
 the simulator (consensus/executor.py); this class is its ports on trio, the transport and
 the block builder: what the simulator's seeds prove is what runs here.
 
-The WAL order: the driver's input log (node/core.py `WalInputLog`) writes each input before
-the driver acts on it and fsyncs before every signature; `WalAppend(sync=True)` fsyncs an
-own message before the `Broadcast` that follows; the signer persists its last-signed record
-before a signature exists outside it.
+The WAL order, one path: the driver's input log (node/core.py `WalInputLog`) writes each
+input before the driver acts on it, fsyncs before every signature, and writes and fsyncs
+each own message before its `Broadcast` is returned; the signer persists its last-signed
+record before a signature exists outside it.
 """
 from __future__ import annotations
 
@@ -25,11 +25,9 @@ from consensus.crypto import Ed25519Key
 from consensus.executor import Executor, GossipPacer
 from consensus.messages import (
     Decide, ProposalReceived, StartHeight, Timeout, TimeoutElapsed, ValueReady, VoteReceived,
-    WalRecord,
 )
 from consensus.params import TimeoutKind
 from consensus.types import Commit, DuplicateVoteEvidence, Proposal, Vote
-from consensus.wal import encode_record
 from node import core, faults
 from node.chain import Chain
 from node.block_cache import BlockCache
@@ -99,7 +97,7 @@ class ConsensusTask:
         self.blocks = blocks
         self.core = core.Core(chain, wal, config, validator_key, last_sign_file, self.blocks)
         self.driver = self.core.driver
-        self.executor = Executor(self.driver, network=self, timers=self, values=self, wal=self,
+        self.executor = Executor(self.driver, network=self, timers=self, values=self,
                                  decisions=self, pacer=GossipPacer(GOSSIP_INTERVAL_MS))
         self.current_round = 0
         self._round_started = time.monotonic()
@@ -265,9 +263,6 @@ class ConsensusTask:
         self.blocks.remember(block)
         log_event(log, logging.DEBUG, "proposing", height=height, round=round, txs=len(block.txs))
         return ValueReady(height, round, block.id())
-
-    def write(self, record: WalRecord, sync: bool) -> None:
-        self.wal.append(encode_record(record), sync=sync)
 
     async def decide(self, decision: Decide) -> None:
         self.pending_decision = (decision.height, decision.value_id, decision.commit)

@@ -29,10 +29,11 @@ if TYPE_CHECKING:
 log = get_logger("attrchain.consensus")
 
 class WalInputLog:
-    """The driver's InputLog on the node's WAL file: each input the driver acts on is
-    written before it acts (no fsync: a killed process keeps it in the OS), and `sync`
-    fsyncs before every signature, so a power cut cannot keep a signature and lose the
-    input that caused it (CometBFT: wal.Write before handleMsg, FlushAndSync in signVote).
+    """The driver's InputLog on the node's WAL file, the one path into it: each input the
+    driver acts on is written before it acts (no fsync: a killed process keeps it in the
+    OS), and `sync` fsyncs before every signature, so a power cut cannot keep a signature
+    and lose the input that caused it (CometBFT: wal.Write before handleMsg, FlushAndSync
+    in signVote); each message we signed is written and synced before it is broadcast.
 
     The driver knows values by id only. Before the first input that makes a block one we
     may sign for or decide (our ValueReady, a valid ProposalReceived), its bytes go in

@@ -18,7 +18,6 @@ from consensus.driver import Driver
 from consensus.executor import Executor, GossipPacer, run_now
 from consensus.messages import (
     Decide, ProposalReceived, StartHeight, Timeout, TimeoutElapsed, ValueReady, VoteReceived,
-    WalRecord,
 )
 from consensus.params import TimeoutKind
 from consensus.signer import STEP_PROPOSE, MemoryLastSignStore, Signer, vote_step
@@ -97,7 +96,7 @@ class HonestNode:
         w = self.world
         self.driver = w.driver_class(CHAIN_ID, w.sc.params, Signer(self.key, CHAIN_ID, self.store),
                                      wal=self.wal)
-        self.executor = Executor(self.driver, network=self, timers=self, values=self, wal=self,
+        self.executor = Executor(self.driver, network=self, timers=self, values=self,
                                  decisions=self, pacer=self.pacer)
         if self.wal.records:
             replay(self.wal.records, self.driver)
@@ -215,11 +214,6 @@ class HonestNode:
             b"value|%d|%d|%d|%d" % (w.sc.seed, self.index, height, round)).digest()[1:]
         w.schedule(w.now + 1, VALUE, self.index, self.incarnation, ValueReady(height, round, vid))
         return None
-
-    def write(self, record: WalRecord, sync: bool) -> None:
-        self.wal.append(record)
-        if sync:
-            self.wal.sync()
 
     async def decide(self, d: Decide) -> None:
         self.commit_block(d.height, d.value_id, d.commit, d.round, "consensus")

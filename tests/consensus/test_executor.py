@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 from consensus.executor import FULL_SYNC_TICKS, Executor, GossipPacer, run_now
 from consensus.messages import (
-    Broadcast, Decide, GetValue, OwnVote, ScheduleTimeout, Timeout, ValueReady, WalAppend,
+    Broadcast, Decide, GetValue, ScheduleTimeout, Timeout, ValueReady,
 )
 from consensus.params import TimeoutKind
 from consensus.types import Commit, Proposal, Vote, VoteType
@@ -40,9 +40,6 @@ class Ports:
         self.calls.append(("get_value", height, round))
         return ValueReady(height, round, V) if self.value_now else None
 
-    def write(self, record, sync):
-        self.calls.append(("wal", record, sync))
-
     async def decide(self, decision):
         self.calls.append(("decide", decision))
 
@@ -75,20 +72,20 @@ class FakeDriver:
 
 
 def executor(driver, ports, gossip_ms=100):
-    return Executor(driver, network=ports, timers=ports, values=ports, wal=ports,
-                    decisions=ports, pacer=GossipPacer(gossip_ms))
+    return Executor(driver, network=ports, timers=ports, values=ports, decisions=ports,
+                    pacer=GossipPacer(gossip_ms))
 
 
 def test_effects_run_in_order_and_a_ready_value_is_fed_back_before_the_rest():
     vote = Vote(VoteType.PREVOTE, 1, 0, V, b"\x03" * 20, b"\x00" * 64)
     t = Timeout(TimeoutKind.PROPOSE, 1, 0)
-    d = FakeDriver(answer=[WalAppend(OwnVote(vote), True), Broadcast(vote)])
+    d = FakeDriver(answer=[Broadcast(vote)])
     p = Ports()
     run_now(executor(d, p).run([GetValue(1, 0), ScheduleTimeout(t, 5),
                                 Decide(1, 0, V, Commit(1, 0, V, ()))]))
     assert d.applied == [ValueReady(1, 0, V)]
-    assert [c[0] for c in p.calls] == ["get_value", "wal", "broadcast", "schedule", "decide"]
-    assert p.calls[1] == ("wal", OwnVote(vote), True)
+    assert [c[0] for c in p.calls] == ["get_value", "broadcast", "schedule", "decide"]
+    assert p.calls[1] == ("broadcast", vote)
 
 
 def test_a_value_built_later_is_not_fed_back():
