@@ -29,7 +29,6 @@ MAX_VALIDATORS = 10_000
 # CometBFT's MaxTotalVotingPower: int64 max / 8, so priorities never overflow int64.
 MAX_TOTAL_VOTING_POWER = (2**63 - 1) // 8
 PRIORITY_WINDOW_SIZE_FACTOR = 2
-MAX_CHAIN_ID_LEN = 50
 
 DOMAIN_VOTE = "attrchain/vote/v1"
 DOMAIN_PROPOSAL = "attrchain/proposal/v1"
@@ -75,12 +74,6 @@ def _opt_value_id(x: object, name: str) -> bytes | None:
     if x is None:
         return None
     return _bytes(x, name, VALUE_ID_SIZE)
-
-
-def _chain_id(chain_id: object) -> str:
-    if type(chain_id) is not str or not 0 < len(chain_id) <= MAX_CHAIN_ID_LEN:
-        raise ValueError("chain id must be a non-empty string of at most 50 characters")
-    return chain_id
 
 
 def _unpack(data: object, max_size: int, name: str) -> object:

@@ -14,35 +14,37 @@ whatever its round, so a peer sending huge rounds with garbage signatures is ban
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any, Callable
 
 from consensus.types import DuplicateVoteEvidence, InvalidEvidence, Proposal, Vote, VoteType
-from node.core import params_from_config
+from node.chain import Chain
+from node.consensus_api import ConsensusView
 from node.mempool import TxRejected
 from p2p.messages import CompactProposal, EvidenceMessage, VoteMessage
 from p2p.transport import IGNORE, PeerId
 from state.block import Header
 
-if TYPE_CHECKING:
-    from node.node import Node
-
 Verdict = str | None  # None = accept; IGNORE; or a penalty reason
 
 
 class Admission:
-    def __init__(self, node: "Node"):
-        self.node = node
+    def __init__(self, chain: Chain, consensus: ConsensusView, catchup_wanted, round_lead: int,
+                 verify_tx: Callable[[bytes], Any]):
+        self.chain = chain
+        self.consensus = consensus            # its round bounds the rounds we accept
+        self.catchup_wanted = catchup_wanted  # set by a proposal from past our next height
         # the driver drops rounds further ahead than this; so do we, before any work
-        self.round_lead = params_from_config(node.config).max_round_lead
+        self.round_lead = round_lead
+        self.verify_tx = verify_tx            # the mempool checker's: raises TxRejected
 
     def max_round(self, height: int) -> int:
         """The highest round we accept at `height`: our round (0 at the next height) plus
         the driver's lead."""
-        base = self.node.current_round if height == self.node.chain.height + 1 else 0
+        base = self.consensus.current_round if height == self.chain.height + 1 else 0
         return base + self.round_lead
 
     def height_in_window(self, height: int) -> bool:
-        h = self.node.chain.height
+        h = self.chain.height
         return h < height <= h + 2
 
     def height_judged(self, height: int) -> bool:
@@ -50,7 +52,7 @@ class Admission:
         them: the window plus the two heights just committed. A peer cannot dodge its
         penalty by sending garbage for a height that was committed while its message was
         in flight (a block a second: the attacker's own height read races the chain)."""
-        h = self.node.chain.height
+        h = self.chain.height
         return max(1, h - 1) <= height <= h + 2
 
     # -- votes
@@ -62,13 +64,13 @@ class Admission:
         # A precommit for the height we just committed still counts (the commit timeout
         # gathers them into our next last_commit) and must be relayed: a validator behind
         # a sentry is one hop late, and a sentry that dropped it would have it never counted.
-        late_precommit = v.type == VoteType.PRECOMMIT and v.height == self.node.chain.height > 0
+        late_precommit = v.type == VoteType.PRECOMMIT and v.height == self.chain.height > 0
         in_window = self.height_in_window(v.height) or late_precommit
-        vs = self.node.chain.validator_set(v.height) if self.height_judged(v.height) else None
+        vs = self.chain.validator_set(v.height) if self.height_judged(v.height) else None
         if vs is None:
             return None, IGNORE
         val = vs.get(v.validator)
-        if val is None or not v.verify(self.node.chain_id, val.pub_key):
+        if val is None or not v.verify(self.chain.chain_id, val.pub_key):
             return None, "invalid"
         if not in_window or v.round > self.max_round(v.height):
             return None, IGNORE
@@ -83,18 +85,18 @@ class Admission:
             p = Proposal.decode(cp.proposal)
         except ValueError:
             return None, "malformed"
-        if p.height > self.node.chain.height + 1:
+        if p.height > self.chain.height + 1:
             # peers propose past a height we have not committed: they decided it without us
             # (a restarted validator one or two heights behind would otherwise follow by the
             # idle poll only, never vote in time, and never catch up)
-            self.node.catchup_wanted.set()
-        vs = self.node.chain.validator_set(p.height) if self.height_judged(p.height) else None
+            self.catchup_wanted.set()
+        vs = self.chain.validator_set(p.height) if self.height_judged(p.height) else None
         if vs is None:
             return None, IGNORE
         # The signature, with the key of the validator it names, before the round is
         # looked at and long before the round's proposer is computed.
         claimed = vs.get(p.proposer)
-        if claimed is None or not p.verify(self.node.chain_id, claimed.pub_key):
+        if claimed is None or not p.verify(self.chain.chain_id, claimed.pub_key):
             return None, "invalid"
         if not self.height_in_window(p.height) or p.round > self.max_round(p.height):
             return None, IGNORE
@@ -115,11 +117,11 @@ class Admission:
     def check_evidence(self, peer: PeerId, msg: EvidenceMessage) -> Verdict:
         try:
             ev = DuplicateVoteEvidence.decode(msg.evidence)
-            vs = self.node.chain.validator_set(ev.height)
+            vs = self.chain.validator_set(ev.height)
             val = vs.get(ev.validator) if vs else None
             if val is None:
                 raise InvalidEvidence("unknown_validator", "not a validator at that height")
-            ev.verify(self.node.chain_id, val.pub_key)
+            ev.verify(self.chain.chain_id, val.pub_key)
         except (ValueError, InvalidEvidence):
             return "invalid"
         return None
@@ -127,7 +129,7 @@ class Admission:
     # -- transactions (TxGossip's check_tx: stateless, the signature verified once)
     def check_tx(self, raw: bytes) -> bool:
         try:
-            self.node.mempool.checker.verify(raw)
+            self.verify_tx(raw)
         except TxRejected:
             return False
         return True

@@ -15,11 +15,11 @@ from state.asset_records import asset_key, earnings_key
 from state.graph import StateView, get_asset_view, get_downstream, get_earnings, get_upstream
 
 if TYPE_CHECKING:
-    from node.rpc_backend import NodeRpc
+    from node.chain import Chain
 
 
-def _view(rpc: "NodeRpc", height: int) -> StateView:
-    store = rpc.node.chain.store
+def _view(chain: "Chain", height: int) -> StateView:
+    store = chain.store
     return StateView(lambda k: store.get_at(k, height))
 
 
@@ -28,8 +28,8 @@ class _RecordingView(StateView):
     inclusion or absence) for each key it rests on."""
     __slots__ = ("keys",)
 
-    def __init__(self, rpc: "NodeRpc", height: int) -> None:
-        store = rpc.node.chain.store
+    def __init__(self, chain: "Chain", height: int) -> None:
+        store = chain.store
         self.keys: set[bytes] = set()
 
         def read(k: bytes) -> bytes | None:
@@ -38,38 +38,38 @@ class _RecordingView(StateView):
         super().__init__(read)
 
 
-def _fmt(v: Any) -> Any:
+def fmt(v: Any) -> Any:
     if isinstance(v, bytes):
         return encode_address(v) if len(v) == 20 else v.hex()
     if isinstance(v, (list, tuple)):
-        return [_fmt(x) for x in v]
+        return [fmt(x) for x in v]
     if isinstance(v, dict):
-        return {k: _fmt(x) for k, x in v.items()}
+        return {k: fmt(x) for k, x in v.items()}
     return v
 
 
-def _proofs(rpc: "NodeRpc", keys: list[bytes], height: int) -> list[dict]:
+def _proofs(chain: "Chain", keys: list[bytes], height: int) -> list[dict]:
     out = []
     for k in keys:
-        value, proof = rpc.node.chain.ledger.query(k, height)
+        value, proof = chain.ledger.query(k, height)
         out.append({"key": k.hex(), "value": None if value is None else value.hex(), "proof": proof.hex()})
     return out
 
 
-def _envelope(rpc: "NodeRpc", height: int, body: dict, keys: list[bytes]) -> dict:
-    return {"height": height, "app_hash": rpc.node.chain.store.app_hash_at(height).hex(),
-            **body, "proofs": _proofs(rpc, keys, height)}
+def envelope(chain: "Chain", height: int, body: dict, keys: list[bytes]) -> dict:
+    return {"height": height, "app_hash": chain.store.app_hash_at(height).hex(),
+            **body, "proofs": _proofs(chain, keys, height)}
 
 
-def asset(rpc: "NodeRpc", asset_id: bytes, height: int) -> dict:
-    v = get_asset_view(_view(rpc, height), asset_id)
+def asset(chain: "Chain", asset_id: bytes, height: int) -> dict:
+    v = get_asset_view(_view(chain, height), asset_id)
     if v is None:
         raise RpcError(404, "unknown_asset", f"no asset {asset_id.hex()} at height {height}")
-    return _envelope(rpc, height, {"asset": _fmt(v)}, [asset_key(asset_id)])
+    return envelope(chain, height, {"asset": fmt(v)}, [asset_key(asset_id)])
 
 
-def graph(rpc: "NodeRpc", asset_id: bytes, height: int, upstream: bool) -> dict:
-    view = _view(rpc, height)
+def graph(chain: "Chain", asset_id: bytes, height: int, upstream: bool) -> dict:
+    view = _view(chain, height)
     if upstream:
         root, truncated = get_upstream(view, asset_id), False
     else:
@@ -77,12 +77,12 @@ def graph(rpc: "NodeRpc", asset_id: bytes, height: int, upstream: bool) -> dict:
     if root is None:
         raise RpcError(404, "unknown_asset", f"no asset {asset_id.hex()} at height {height}")
     keys = sorted({asset_key(n.asset_id) for n, _ in root.walk()})
-    return _envelope(rpc, height, {"direction": "upstream" if upstream else "downstream",
+    return envelope(chain, height, {"direction": "upstream" if upstream else "downstream",
                                    "graph": root.to_json(), "truncated": truncated}, keys)
 
 
-def earnings(rpc: "NodeRpc", account: bytes, height: int) -> dict:
-    view = _view(rpc, height)
+def earnings(chain: "Chain", account: bytes, height: int) -> dict:
+    view = _view(chain, height)
     rows = get_earnings(view, account)
     names = {}
     for aid, _ in rows:
@@ -91,7 +91,7 @@ def earnings(rpc: "NodeRpc", account: bytes, height: int) -> dict:
     body = {"address": encode_address(account),
             "total": sum(n for _, n in rows),
             "earnings": [{"asset": a.hex(), "name": names[a], "amount": n} for a, n in rows]}
-    return _envelope(rpc, height, body, [earnings_key(account, a) for a, _ in rows])
+    return envelope(chain, height, body, [earnings_key(account, a) for a, _ in rows])
 
 
 # --- holdings and the market (docs/market.md, docs/rpc.md) --------------------------------------
@@ -99,13 +99,13 @@ MAX_LISTED = 100        # holdings and open orders per answer
 BOOK_DEPTH = 50         # price levels per side
 
 
-def _recorded(rpc: "NodeRpc", height: int, build) -> dict:
-    view = _RecordingView(rpc, height)
+def _recorded(chain: "Chain", height: int, build) -> dict:
+    view = _RecordingView(chain, height)
     body = build(view)
-    return _envelope(rpc, height, _fmt(body), sorted(view.keys))
+    return envelope(chain, height, fmt(body), sorted(view.keys))
 
 
-def holdings(rpc: "NodeRpc", account: bytes, height: int) -> dict:
+def holdings(chain: "Chain", account: bytes, height: int) -> dict:
     """Every asset the account ever held (at most MAX_LISTED): shares, locked in sell
     orders, earned (paid out), accrued (what a claim would pay now)."""
     from state.asset_index import iter_list
@@ -122,17 +122,17 @@ def holdings(rpc: "NodeRpc", account: bytes, height: int) -> dict:
                          "earned": view.get_record(earnings_key(account, aid)) or 0,
                          "accrued": get_claimable(view, aid, account)})
         return {"address": encode_address(account), "holdings": rows}
-    return _recorded(rpc, height, build)
+    return _recorded(chain, height, build)
 
 
 def _order_json(order_id: bytes, o) -> dict:
-    from state.order_book import Status
+    from state import OrderStatus  # order_book calls it Status; the API tells it from asset_records' Status
     return {"id": order_id, "owner": o.owner, "asset": o.asset, "side": o.side, "price": o.price,
             "shares": o.shares, "remaining": o.remaining, "escrow": o.escrow, "expires_at": o.expires_at,
-            "status": Status(o.status).name.lower(), "placed_at": o.placed_at}
+            "status": OrderStatus(o.status).name.lower(), "placed_at": o.placed_at}
 
 
-def orders(rpc: "NodeRpc", account: bytes, height: int) -> dict:
+def orders(chain: "Chain", account: bytes, height: int) -> dict:
     """The account's open orders (at most MAX_LISTED, by id)."""
     from state.order_book import get_order, iter_open_orders
 
@@ -140,10 +140,10 @@ def orders(rpc: "NodeRpc", account: bytes, height: int) -> dict:
         return {"address": encode_address(account),
                 "orders": [_order_json(oid, get_order(view, oid))
                            for oid in list(iter_open_orders(view, account, MAX_LISTED))]}
-    return _recorded(rpc, height, build)
+    return _recorded(chain, height, build)
 
 
-def order(rpc: "NodeRpc", order_id: bytes, height: int) -> dict:
+def order(chain: "Chain", order_id: bytes, height: int) -> dict:
     """One order by id, open or closed."""
     from state.order_book import get_order
 
@@ -152,7 +152,7 @@ def order(rpc: "NodeRpc", order_id: bytes, height: int) -> dict:
         if o is None:
             raise RpcError(404, "unknown_order", f"no order {order_id.hex()} at height {height}")
         return {"order": _order_json(order_id, o)}
-    return _recorded(rpc, height, build)
+    return _recorded(chain, height, build)
 
 
 def _require_asset(view, asset_id: bytes, height: int) -> None:
@@ -160,7 +160,7 @@ def _require_asset(view, asset_id: bytes, height: int) -> None:
         raise RpcError(404, "unknown_asset", f"no asset {asset_id.hex()} at height {height}")
 
 
-def book(rpc: "NodeRpc", asset_id: bytes, height: int) -> dict:
+def book(chain: "Chain", asset_id: bytes, height: int) -> dict:
     """The asset's book: up to BOOK_DEPTH price levels a side, best first, and the last price."""
     from state.order_book import FILLS, iter_levels
 
@@ -174,10 +174,10 @@ def book(rpc: "NodeRpc", asset_id: bytes, height: int) -> dict:
                 "best_bid": sides["buy"][0]["price"] if sides["buy"] else None,
                 "best_ask": sides["sell"][0]["price"] if sides["sell"] else None,
                 "last_price": head[1] if head else None}
-    return _recorded(rpc, height, build)
+    return _recorded(chain, height, build)
 
 
-def fills(rpc: "NodeRpc", asset_id: bytes, height: int) -> dict:
+def fills(chain: "Chain", asset_id: bytes, height: int) -> dict:
     """The asset's recent fills (newest first, at most 64) and its last price."""
     from state.order_book import get_recent_fills
 
@@ -188,4 +188,4 @@ def fills(rpc: "NodeRpc", asset_id: bytes, height: int) -> dict:
                 "last_price": head[1] if head else None, "last_fill_height": head[2] if head else None,
                 "fills": [{"height": f[0], "price": f[1], "shares": f[2], "buyer": f[3], "seller": f[4],
                            "maker_order": f[5], "taker_order": f[6]} for f in recent]}
-    return _recorded(rpc, height, build)
+    return _recorded(chain, height, build)

@@ -59,6 +59,10 @@ class Chain:
     def validator_set(self, height: int) -> ValidatorSet | None:
         return self.ledger.validator_set(height)
 
+    def has_validator(self, height: int, address: bytes) -> bool:
+        vs = self.validator_set(height)
+        return vs is not None and vs.get(address) is not None
+
     def block_bytes(self, height: int) -> bytes | None:
         return self.ledger.block_record(height)
 

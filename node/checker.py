@@ -81,7 +81,7 @@ class LedgerChecker:
     def account_nonce(self, sender: bytes) -> int:
         return self.ledger.account(sender)[1]
 
-    def check_state(self, tx: PendingTx, pending_before: list[PendingTx]) -> None:
+    def check_state(self, tx: PendingTx) -> None:
         r = self.ledger.check_tx(tx.raw, verified=True, decoded=self.decoded.get(tx.tx_id))
         if not r.ok:
             raise TxRejected(code_name(r.code), r.log)

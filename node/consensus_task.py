@@ -38,7 +38,7 @@ from node.evidence_pool import EvidencePool
 from node.logs import get_logger, log_event
 from node.metrics import NodeMetrics
 from node.proposer import BlockBuilder
-from node.sync import VoteCache
+from node.sync_serve import VoteCache
 from p2p.ids import ChainTopics
 from p2p.messages import (
     MAX_PUSHED_PROPOSALS, CompactProposal, ConsensusPush, EvidenceMessage, VoteMessage,

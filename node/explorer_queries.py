@@ -6,13 +6,14 @@ chain's `max_block_txs`, a payment trace by the graph limits the ledger enforces
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Mapping
 
 import trio
 
-from node.asset_queries import _fmt
+from node.asset_queries import fmt
 from node.keys import encode_address
 from node.rpc import RpcError
+from p2p.transport import PeerId
 from state.app import process_tx
 from state.asset_records import compute_asset_id, compute_contribution_id, get_require_asset
 from state.attribution import compute_use_flows
@@ -23,11 +24,12 @@ from state.errors import TxError
 from state.tx import decode_tx, tx_id as compute_tx_id
 
 if TYPE_CHECKING:
+    from node.consensus_api import ConsensusView
     from node.rpc_backend import NodeRpc
 
 CREATES_ASSET = ("create_datanet", "register_model", "register_agent")
-MAX_BLOCKCHAIN = 100
-YIELD_EVERY = 64       # txs replayed or decoded between checkpoints (the RPC shares the node's thread)   # block metas per /blockchain answer (CometBFT's /blockchain has 20)
+MAX_BLOCKCHAIN = 100   # block metas per /blockchain answer (CometBFT's /blockchain has 20)
+YIELD_EVERY = 64       # txs replayed or decoded between checkpoints (the RPC shares the node's thread)
 
 
 def decoded_tx(raw: bytes, max_bytes: int) -> dict:
@@ -40,7 +42,7 @@ def decoded_tx(raw: bytes, max_bytes: int) -> dict:
         return {"hash": tid, "kind": None, "error": e.message}
     out = {"hash": tid, "kind": stx.kind, "sender": encode_address(stx.sender),
            "nonce": stx.tx.nonce, "fee": stx.tx.fee,
-           "args": {k: _fmt(v) for k, v in stx.args._asdict().items()}}
+           "args": {k: fmt(v) for k, v in stx.args._asdict().items()}}
     if stx.kind in CREATES_ASSET:
         out["creates"] = compute_asset_id(stx.id).hex()
     elif stx.kind == "contribute":
@@ -50,8 +52,8 @@ def decoded_tx(raw: bytes, max_bytes: int) -> dict:
 
 def blockchain(rpc: "NodeRpc", max_height: int | None, limit: int) -> dict:
     """Metas of up to `limit` blocks ending at `max_height` (default latest), newest first."""
-    chain = rpc.node.chain
-    top = rpc._height(max_height)
+    chain = rpc.chain
+    top = rpc.checked_height(max_height)
     limit = max(1, min(limit, MAX_BLOCKCHAIN))
     metas = []
     for h in range(top, max(0, top - limit), -1):
@@ -65,8 +67,8 @@ def blockchain(rpc: "NodeRpc", max_height: int | None, limit: int) -> dict:
 
 async def block_results(rpc: "NodeRpc", height: int | None) -> dict:
     """A block's txs decoded, each with its result (code 0 = executed)."""
-    b = rpc._block(height)
-    chain = rpc.node.chain
+    b = rpc.committed_block(height)
+    chain = rpc.chain
     max_bytes = chain.ledger.params.max_tx_bytes
     txs = []
     for i, raw in enumerate(b.txs):
@@ -86,10 +88,10 @@ def _vote_json(v) -> str | None:
     return "nil" if v.value_id is None else v.value_id.hex()
 
 
-def consensus_state(node) -> dict:
+def consensus_state(consensus: "ConsensusView") -> dict:
     """The height and round this node is deciding, and each validator's prevote and
     precommit in that round as this node has seen them (CometBFT's /consensus_state)."""
-    d = node.driver
+    d = consensus.driver
     if d is None or d.state is None or d.valset is None:
         raise RpcError(404, "not_found", "consensus has not started")
     s = d.state
@@ -107,12 +109,11 @@ def consensus_state(node) -> dict:
             "total_power": d.valset.total_power,
             "prevote_power": sum(power[v["address"]] for v in validators if v["prevote"]),
             "precommit_power": sum(power[v["address"]] for v in validators if v["precommit"]),
-            "round_age_s": round(node.round_age(), 1), "validators": validators}
+            "round_age_s": round(consensus.round_age(), 1), "validators": validators}
 
 
-def net_info(node) -> dict:
-    heights = node.peer_heights
-    peers = [{"node_id": str(p), "height": heights.get(p)} for p in node.transport.peers()]
+def net_info(peer_ids: list[PeerId], heights: Mapping[PeerId, int]) -> dict:
+    peers = [{"node_id": str(p), "height": heights.get(p)} for p in peer_ids]
     return {"n_peers": len(peers), "peers": peers}
 
 
@@ -140,7 +141,7 @@ async def trace_use(ledger, block, index: int) -> tuple[Context, int, int, list]
 async def use_flows(rpc: "NodeRpc", tx_hash: bytes) -> dict:
     """Where the payment of a committed `use` tx went: every amount that stopped at a
     holder or a contributor pool, with the path from the asset used down to that stop."""
-    chain = rpc.node.chain
+    chain = rpc.chain
     rec = chain.tx_record(tx_hash)
     if rec is None:
         raise RpcError(404, "not_found", f"no committed tx {tx_hash.hex()}")

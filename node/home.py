@@ -67,7 +67,7 @@ class Home:
 
     @property
     def keyring(self) -> Keyring:
-        """The plaintext (`test` backend) keyring; node/keyring_options.py picks a backend."""
+        """The plaintext (`test` backend) keyring; node/cli/keyring_options.py picks a backend."""
         return Keyring(self.keyring_dir("test"))
 
     def load_config(self) -> Config:

@@ -145,7 +145,7 @@ def load_key(path: Path) -> KeyPair:
 
 class Keyring:
     """The `test` keyring backend: account keys in plaintext, one file per name in a
-    directory (node/file_keyring.py holds the encrypted one)."""
+    directory (node/cli/file_keyring.py holds the encrypted one)."""
 
     def __init__(self, directory: Path):
         self.directory = directory

@@ -51,8 +51,8 @@ class TxChecker(Protocol):
     def account_nonce(self, sender: bytes) -> int:
         """The sender's next nonce in committed state."""
 
-    def check_state(self, tx: PendingTx, pending_before: list[PendingTx]) -> None:
-        """Stateful checks (fee, balance...) assuming `pending_before` run first; raise TxRejected."""
+    def check_state(self, tx: PendingTx) -> None:
+        """Stateful checks (fee, balance...) after the sender's pending txs; raise TxRejected."""
 
 
 class Mempool:
@@ -72,7 +72,6 @@ class Mempool:
         self._seq: dict[bytes, int] = {}  # arrival order, for fair tie-breaks
         self._counter = itertools.count()
         self.total_bytes = 0
-        self.unsent: OrderedDict[bytes, None] = OrderedDict()  # admitted, not yet gossiped
         self.rejected: dict[str, int] = {}  # reason code -> count (metrics)
         self.evicted = 0
 
@@ -92,11 +91,11 @@ class Mempool:
         return None if p is None else p.raw
 
     # -- admission
-    def add(self, raw: bytes, gossip: bool = True, wait: bool = False) -> PendingTx | None:
+    def add(self, raw: bytes, wait: bool = False) -> PendingTx | None:
         """Admit `raw`; with `wait` (gossip), a tx a few nonces ahead waits for the
         gap to fill instead of being refused: None then."""
         try:
-            tx = self._add(raw, gossip, wait)
+            tx = self._add(raw, wait)
         except TxRejected as e:
             self.rejected[e.code] = self.rejected.get(e.code, 0) + 1
             raise
@@ -104,7 +103,7 @@ class Mempool:
             self._admit_waiting(tx.sender)
         return tx
 
-    def _add(self, raw: bytes, gossip: bool, wait: bool = False) -> PendingTx | None:
+    def _add(self, raw: bytes, wait: bool = False) -> PendingTx | None:
         if len(raw) > self.max_tx_bytes:
             raise TxRejected("tx_too_large", f"{len(raw)} bytes > mempool.max_tx_bytes {self.max_tx_bytes}")
         tx = self.checker.verify(raw)
@@ -120,11 +119,11 @@ class Mempool:
                 return None
             raise TxRejected("nonce_gap", f"nonce {tx.nonce} > next expected {expected}")
         victims = self._victims_for(tx)
-        self.checker.check_state(tx, list(chain))
+        self.checker.check_state(tx)
         for v in victims:
             self._remove(v)
             self.evicted += 1
-        self._insert(tx, gossip)
+        self._insert(tx)
         if victims:
             # the evicted txs were applied to the checker's admission state: rebuild it
             reset = getattr(self.checker, "reset", None)
@@ -156,7 +155,7 @@ class Mempool:
                 return
             tx = self._unwait(tx_id)
             try:
-                self._add(tx.raw, gossip=False)
+                self._add(tx.raw)
             except TxRejected as e:
                 self.rejected[e.code] = self.rejected.get(e.code, 0) + 1
                 return
@@ -183,31 +182,20 @@ class Mempool:
             size -= len(best.raw)
         return victims
 
-    def _insert(self, tx: PendingTx, gossip: bool) -> None:
+    def _insert(self, tx: PendingTx) -> None:
         self.by_id[tx.tx_id] = tx
         self.by_sender.setdefault(tx.sender, []).append(tx)
         self._seq[tx.tx_id] = next(self._counter)
         self.total_bytes += len(tx.raw)
-        if gossip:
-            self.unsent[tx.tx_id] = None
 
     def _remove(self, tx: PendingTx) -> None:
         del self.by_id[tx.tx_id]
         del self._seq[tx.tx_id]
-        self.unsent.pop(tx.tx_id, None)
         self.total_bytes -= len(tx.raw)
         chain = self.by_sender[tx.sender]
         chain.remove(tx)
         if not chain:
             del self.by_sender[tx.sender]
-
-    # -- gossip
-    def take_unsent(self, max_txs: int) -> list[bytes]:
-        out: list[bytes] = []
-        while self.unsent and len(out) < max_txs:
-            tx_id, _ = self.unsent.popitem(last=False)
-            out.append(self.by_id[tx_id].raw)
-        return out
 
     # -- proposal
     def reap(self, max_txs: int, max_bytes: int) -> list[PendingTx]:
@@ -248,7 +236,7 @@ class Mempool:
                 ok = tx.nonce == next_nonce + len(kept)
                 if ok:
                     try:
-                        self.checker.check_state(tx, kept)
+                        self.checker.check_state(tx)
                     except TxRejected:
                         ok = False
                 if not ok:

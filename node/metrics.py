@@ -1,5 +1,8 @@
-"""Prometheus metrics of one node (own registry, so tests can run many nodes in a process)."""
+"""Prometheus metrics of one node (own registry, so tests can run many nodes in a process),
+and the figures /status shows (uptime, txs committed since start, time since the last commit)."""
 from __future__ import annotations
+
+import time
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
@@ -21,6 +24,24 @@ class NodeMetrics:
                                     ["reason"], registry=r)
         self.rpc_errors = Counter("attrchain_rpc_errors", "RPC requests answered 4xx",
                                   ["status"], registry=r)
+        self.started_at = time.monotonic()
+        self.total_txs = 0                          # in blocks committed since start
+        self.last_commit_time: float | None = None  # monotonic
+
+    def block_committed(self, height: int, txs: int) -> None:
+        now = time.monotonic()
+        if self.last_commit_time is not None:
+            self.block_interval.set(now - self.last_commit_time)
+        self.last_commit_time = now
+        self.total_txs += txs
+        self.committed_txs.inc(txs)
+        self.height.set(height)
+
+    def uptime_s(self) -> float:
+        return time.monotonic() - self.started_at
+
+    def since_last_commit_s(self) -> float:
+        return time.monotonic() - (self.last_commit_time or self.started_at)
 
     def attach_transport(self, counters) -> None:
         """Export the transport's own counters (drops by reason, traffic) at scrape time."""

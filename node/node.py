@@ -1,39 +1,49 @@
-"""The node: one trio nursery of services around one consensus task.
+"""The node's composition root: builds its parts from the home, the config and the genesis,
+wires each to exactly what it needs, and runs their tasks in one nursery (`run`).
 
-The consensus task (node/consensus_task.py) is the ONLY task that touches the consensus
-driver, the chain (ledger writes) and the WAL; it reads one bounded channel of inputs.
-Gossip receivers, timers, catch-up, vote pulls and RPC only send into it (or read).
-The mempool is shared, but every mempool operation is synchronous (no await inside), so
-in trio's single thread no task ever sees it half-updated. This module wires them.
+CometBFT's receiveRoutine, in trio: the consensus task (node/consensus_task.py) is the
+ONLY task that touches the consensus driver, the chain (ledger writes) and the WAL; it
+reads one bounded channel of inputs (node/consensus_api.py) and runs the driver's effects
+through the executor it shares with the simulator (consensus/executor.py). Gossip
+receivers (node/receivers.py, node/proposal_assembly.py, node/tx_intake.py), timers,
+catch-up and vote pull (node/sync.py), pushed re-gossip (node/consensus_push.py) and the
+RPC only send into it or read. The mempool is shared, but every mempool operation is
+synchronous (no await inside), so in trio's single thread no task ever sees it
+half-updated.
 """
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 import trio
 
 from consensus.crypto import Ed25519Key
-from consensus.types import Commit
+from node import core
 from node.admission import Admission
 from node.block_cache import BlockCache, tx_finder
 from node.chain import Chain
 from node.checker import LedgerChecker
 from node.config import Config
+from node.consensus_push import PushReceiver
 from node.consensus_task import ConsensusTask
 from node.durable import Wal
 from node.evidence_pool import EvidencePool
 from node.home import Home
+from node.light.serve import register_light_handlers
 from node.logs import get_logger, log_event
 from node.mempool import Mempool
 from node.metrics import NodeMetrics
 from node.proposal_assembly import ProposalAssembly
 from node.proposer import BlockBuilder
 from node.pruning import Pruner
-from node.snapshots import Snapshotter
+from node.receivers import run_evidence_receiver, run_peer_watch, run_vote_receiver
+from node.rpc import make_app, serve_rpc
+from node.rpc_backend import NodeRpc
 from node.sig_pool import auto_threads
-from node.sync import VoteCache
+from node.snapshots import Snapshotter, register_snapshot_handlers
+from node.sync import CatchUp, CatchupWanted
+from node.sync_serve import VoteCache, register_handlers
 from node.tx_intake import TxIntake
 from node.tx_waiters import TxWaiters
 from p2p.ids import ChainTopics
@@ -51,6 +61,7 @@ class Node:
         self.config = config
         self.genesis = genesis
         self.transport = transport
+        self.validator_key = validator_key
         self.topics = ChainTopics(genesis.chain_id)
         self.chain = Chain(home.state_db, genesis, home.data_dir / "seen_commit.bin")
         self.chain_id = self.chain.chain_id
@@ -64,50 +75,31 @@ class Node:
                                        config.storage.snapshot_interval, config.storage.snapshot_keep)
         self.vote_cache = VoteCache()
         self.waiters = TxWaiters(config.rpc.max_commit_waiters)
-        self.validator_key = validator_key
-        self.catchup_wanted = trio.Event()
-        self.peer_heights: dict[PeerId, int] = {}
-        self.blocks = BlockCache()  # the blocks of the height being decided
-        self.wal = Wal(home.wal_file)
-        self.total_txs = 0
-        self.last_commit_time: float | None = None
-        self.started_at = time.monotonic()
         self.evidence = EvidencePool()
+        self.blocks = BlockCache()  # the blocks of the height being decided
         self.txs = TxIntake(self.mempool, self.metrics)
+        self.find_tx = tx_finder(self.mempool, self.blocks)
+        self.catchup_wanted = CatchupWanted()
+        self.peer_heights: dict[PeerId, int] = {}  # catch-up writes, the peer watch forgets, RPC reads
+        self.wal = Wal(home.wal_file)
         builder = None if validator_key is None else BlockBuilder(
             self.chain, self.mempool, self.evidence, validator_key.address, config.mempool)
+        # the consensus task: it alone writes its state; the others read it as a ConsensusView
         self.consensus = ConsensusTask(
             chain=self.chain, wal=self.wal, config=config, last_sign_file=home.last_sign_file,
             validator_key=validator_key, transport=transport, topics=self.topics, builder=builder,
             blocks=self.blocks, evidence=self.evidence, vote_cache=self.vote_cache,
             metrics=self.metrics, flush_txs=self.txs.flush_gossip,
-            want_catchup=lambda: self.catchup_wanted.set(), committed=self._after_commit)
-        self.inputs = self.consensus.inputs  # the consensus task's one input channel
-        self.run_consensus = self.consensus.run
-        self.admission = Admission(self)
-        self.find_tx = tx_finder(self.mempool, self.blocks)
+            want_catchup=self.catchup_wanted.set, committed=self._after_commit)
+        consensus, submit = self.consensus, self.consensus.inputs.send
+        self.admission = Admission(self.chain, consensus, self.catchup_wanted,
+                                   core.params_from_config(config).max_round_lead, self.mempool.checker.verify)
         self.proposals = ProposalAssembly(transport, self.topics, self.admission, self.find_tx,
-                                          self.metrics, self.inputs.send)
-
-    # what the others may read of the consensus task (node/consensus_api.py ConsensusView)
-    @property
-    def driver(self):
-        return self.consensus.driver
-
-    @property
-    def current_round(self) -> int:
-        return self.consensus.current_round
-
-    @property
-    def pending_decision(self) -> tuple[int, bytes, Commit] | None:
-        return self.consensus.pending_decision
-
-    def round_age(self) -> float:
-        return self.consensus.round_age()
-
-    def is_validator_at(self, height: int) -> bool:
-        vs = self.chain.validator_set(height)
-        return bool(self.validator_key and vs and vs.get(self.validator_key.address))
+                                          self.metrics, submit)
+        self.catchup = CatchUp(transport, self.topics, self.chain, consensus, self.admission,
+                               submit, self.peer_heights, self.catchup_wanted)
+        self.pushes = PushReceiver(transport, self.chain, consensus, self.admission, submit,
+                                   self.catchup_wanted, self.proposals.receive)
 
     def _after_commit(self, block: Block, result: Any) -> None:
         """The services' part of a commit (the consensus task has done its own)."""
@@ -116,16 +108,46 @@ class Node:
         self.pruner.after_commit()
         self.mempool.update(tx_ids)
         self.waiters.committed(tx_ids)
-        now = time.monotonic()
-        if self.last_commit_time is not None:
-            self.metrics.block_interval.set(now - self.last_commit_time)
-        self.last_commit_time = now
-        self.total_txs += len(block.txs)
-        self.metrics.committed_txs.inc(len(block.txs))
-        self.metrics.height.set(block.height)
+        self.metrics.block_committed(block.height, len(block.txs))
         self.txs.count_mempool()
         log_event(log, logging.INFO, "committed", height=block.height, txs=len(block.txs),
-                  app_hash=self.chain.app_hash.hex(), round=self.current_round)
+                  app_hash=self.chain.app_hash.hex(), round=self.consensus.current_round)
+
+    # ------------------------------------------------------------------ wiring the tasks
+    def rpc(self) -> NodeRpc:
+        return NodeRpc(self.chain, self.mempool, self.txs, self.waiters, self.consensus, self.transport,
+                       self.peer_heights, self.metrics, self.validator_key, self.config.node.moniker)
+
+    async def run(self, rpc_listen: str | None, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        """All tasks of the node in one nursery: the consensus task, gossip receivers, tx
+        gossip, peer watch, catch-up, vote pull, pruning, snapshots and (if `rpc_listen`)
+        the RPC server. Runs until cancelled; `task_status.started(rpc_binds)` once all are up."""
+        cfg, t, topics, m = self.config, self.transport, self.topics, self.metrics
+        m.attach_transport(t.counters)
+        submit = self.consensus.inputs.send
+        async with trio.open_nursery() as nursery:
+            register_handlers(t, topics, self.chain, self.consensus, self.find_tx, self.vote_cache)
+            self.pushes.register(topics)  # consensus-push: peers' re-gossip
+            register_light_handlers(t, topics, self.chain, self.txs.admit)  # submit-tx, light-block, proof
+            await nursery.start(self.txs.run_gossip, t, topics.txs, self.admission.check_tx,
+                                cfg.mempool.gossip_batch_interval_ms / 1000)
+            await nursery.start(run_vote_receiver, t, topics.votes, self.admission, m, submit)
+            await nursery.start(self.proposals.run)
+            await nursery.start(run_evidence_receiver, t, topics.evidence, self.admission, self.evidence, m)
+            await nursery.start(run_peer_watch, t, m, self.catchup_wanted, self.peer_heights)
+            await nursery.start(self.consensus.run)
+            await nursery.start(self.catchup.run)
+            await nursery.start(self.catchup.run_vote_pull)
+            await nursery.start(self.pruner.run_compaction)
+            register_snapshot_handlers(t, topics, self.snapshotter.snapshots)
+            await nursery.start(self.snapshotter.run)
+            binds = None
+            if rpc_listen is not None:
+                app = make_app(self.rpc(), cfg.rpc.max_body_bytes, cfg.rpc.broadcast_tx_commit_timeout_ms,
+                               max_batch_txs=cfg.rpc.max_batch_txs, body_timeout_ms=cfg.rpc.body_timeout_ms,
+                               allowed_origins=cfg.rpc.allowed_origins)
+                binds = await nursery.start(serve_rpc, app, rpc_listen)
+            task_status.started(binds)
 
     def close(self) -> None:
         self.mempool.checker.signatures.close()

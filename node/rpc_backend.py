@@ -1,31 +1,35 @@
-"""The node's answers to RPC requests (node/rpc.py parses, this reads the node).
+"""The node's answers to RPC requests (node/rpc.py parses, this reads the node's parts).
 
-Reads only: the chain's committed state and records, the mempool. Admission goes through
-`Node.admit_tx`, which is synchronous, so a request never interleaves with a commit.
+Reads only: the chain's committed state and records, the mempool, where the consensus task
+stands. Admission goes through `TxIntake.admit` (node/tx_intake.py), which is synchronous,
+so a request never interleaves with a commit.
 Queries return the value with its Merkle proof against the app hash of the state after
 the requested height (that app hash is in header height+1, CometBFT's convention).
 """
 from __future__ import annotations
 
-import time
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any, Mapping
 
 import trio
 
+from consensus.crypto import Ed25519Key
 from node import asset_queries, explorer_queries
+from node.chain import Chain
+from node.consensus_api import ConsensusView
 from node.keys import encode_address
-from node.mempool import TxRejected
+from node.mempool import Mempool, TxRejected
+from node.metrics import NodeMetrics
 from node.rpc import RpcError
 from node.rpc_params import address_param, hex_param, key_param
-from node.tx_waiters import TooManyWaiters
+from node.tx_intake import TxIntake
+from node.tx_waiters import TooManyWaiters, TxWaiters
+from p2p.transport import PeerId, Transport
 from state.block import Block
 from state.codec import decode_value
 from state.keys import account_key
 from state.simple_merkle import merkle_proof
 from state.tx import tx_id as compute_tx_id
-
-if TYPE_CHECKING:
-    from node.node import Node
 
 POA_QUERIES = ("attestation", "attributor", "challenge")
 YIELD_EVERY_READS = 64
@@ -62,10 +66,18 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
+@dataclass
 class NodeRpc:
-    def __init__(self, node: "Node"):
-        self.node = node
-        self.metrics = node.metrics
+    chain: Chain
+    mempool: Mempool
+    txs: TxIntake                       # a client's tx in
+    waiters: TxWaiters                  # broadcast_tx_commit callers
+    consensus: ConsensusView            # round, /consensus_state
+    transport: Transport                # our peer id, the peers
+    peer_heights: Mapping[PeerId, int]  # as catch-up last heard them
+    metrics: NodeMetrics
+    validator_key: Ed25519Key | None
+    moniker: str
 
     def _address(self, text: str) -> bytes:
         return address_param(text)
@@ -73,44 +85,43 @@ class NodeRpc:
     def _id(self, text: str) -> bytes:
         return hex_param("id", text, 32)
 
-    def _height(self, height: int | None) -> int:
-        top = self.node.chain.height
+    def checked_height(self, height: int | None) -> int:
+        top = self.chain.height
         if height is None:
             return top
         if height > top:
             raise RpcError(404, "height_not_available", f"height {height} > latest {top}")
-        if height < self.node.chain.store.pruned_below:
+        if height < self.chain.store.pruned_below:
             raise RpcError(410, "pruned", f"height {height} is pruned: this node keeps heights "
-                                          f">= {self.node.chain.store.pruned_below}")
+                                          f">= {self.chain.store.pruned_below}")
         return height
 
     async def status(self) -> dict:
-        n = self.node
-        last_h, last_time, last_id = n.chain.last_block()
-        key = n.validator_key
-        vs = n.chain.validator_set(n.chain.height + 1)
+        chain, key = self.chain, self.validator_key
+        last_h, last_time, last_id = chain.last_block()
+        vs = chain.validator_set(chain.height + 1)
         power = vs.power_of(key.address) if key is not None and vs is not None else 0
         return {
-            "node_id": n.transport.local_peer, "moniker": n.config.node.moniker,
-            "chain_id": n.chain_id, "height": n.chain.height, "round": n.current_round,
-            "app_hash": n.chain.app_hash.hex(), "latest_block_id": last_id.hex(),
-            "latest_block_time_ms": last_time, "peers": len(n.transport.peers()),
-            "mempool_size": len(n.mempool), "mempool_bytes": n.mempool.total_bytes,
-            "total_txs": n.total_txs,
-            "catching_up": any(h > n.chain.height + 1 for h in n.peer_heights.values()),
+            "node_id": self.transport.local_peer, "moniker": self.moniker,
+            "chain_id": chain.chain_id, "height": chain.height, "round": self.consensus.current_round,
+            "app_hash": chain.app_hash.hex(), "latest_block_id": last_id.hex(),
+            "latest_block_time_ms": last_time, "peers": len(self.transport.peers()),
+            "mempool_size": len(self.mempool), "mempool_bytes": self.mempool.total_bytes,
+            "total_txs": self.metrics.total_txs,
+            "catching_up": any(h > chain.height + 1 for h in self.peer_heights.values()),
             "validator_address": None if key is None else key.address.hex(),
             "voting_power": power,
-            "uptime_s": round(time.monotonic() - n.started_at, 1),
-            "since_last_commit_s": round(time.monotonic() - (n.last_commit_time or n.started_at), 1),
+            "uptime_s": round(self.metrics.uptime_s(), 1),
+            "since_last_commit_s": round(self.metrics.since_last_commit_s(), 1),
         }
 
     async def precheck(self, raws: list[bytes]) -> None:
-        await self.node.mempool.checker.precheck_async(raws)
+        await self.mempool.checker.precheck_async(raws)
 
     async def broadcast_tx_sync(self, raw: bytes) -> dict:
         tid = compute_tx_id(raw)
         try:
-            self.node.txs.admit(raw)
+            self.txs.admit(raw)
         except TxRejected as e:
             return {"hash": tid.hex(), "code": e.code, "log": e.reason}
         return {"hash": tid.hex(), "code": 0, "log": ""}
@@ -118,9 +129,9 @@ class NodeRpc:
     async def broadcast_tx_commit(self, raw: bytes, timeout_s: float) -> dict:
         tid = compute_tx_id(raw)
         try:
-            with self.node.waiters.wait_for(tid) as event:  # before admission: a commit can't slip by
+            with self.waiters.wait_for(tid) as event:  # before admission: a commit can't slip by
                 check = await self.broadcast_tx_sync(raw)
-                committed = self.node.chain.tx_record(tid) is not None
+                committed = self.chain.tx_record(tid) is not None
                 # "duplicate": the tx is already pending (another caller sent it): wait for it too
                 if check["code"] not in (0, "duplicate") and not committed:
                     return {"hash": tid.hex(), "check_tx": check, "committed": False}
@@ -129,7 +140,7 @@ class NodeRpc:
                         await event.wait()
         except TooManyWaiters as e:
             raise RpcError(503, "too_many_waiters", f"{e}; retry later") from None
-        rec = self.node.chain.tx_record(tid)
+        rec = self.chain.tx_record(tid)
         if rec is None:
             raise RpcError(504, "timeout", f"tx {tid.hex()} not committed within {timeout_s:g} s "
                            "(it stays in the mempool)", {"hash": tid.hex()})
@@ -138,11 +149,11 @@ class NodeRpc:
                 "index": index, "tx_result": {"code": code, "log": log}}
 
     async def tx(self, tx_id: bytes) -> dict:
-        rec = self.node.chain.tx_record(tx_id)
+        rec = self.chain.tx_record(tx_id)
         if rec is None:
             raise RpcError(404, "not_found", f"no committed tx {tx_id.hex()}")
         height, index, code, log = rec
-        block = self.node.chain.block(height)
+        block = self.chain.block(height)
         ids = [compute_tx_id(t) for t in block.txs]
         proof = merkle_proof(ids, index)
         return {"hash": tx_id.hex(), "height": height, "index": index,
@@ -151,34 +162,34 @@ class NodeRpc:
                           "total": len(ids), "leaf": tx_id.hex(),
                           "aunts": [a.hex() for a in proof]}}
 
-    def _block(self, height: int | None) -> Block:
-        h = self._height(height)
+    def committed_block(self, height: int | None) -> Block:
+        h = self.checked_height(height)
         if h < 1:
             raise RpcError(404, "not_found", "no block committed yet")
-        b = self.node.chain.block(h)
+        b = self.chain.block(h)
         if b is None:
             raise RpcError(404, "not_found", f"no block at height {h}")
         return b
 
     async def block(self, height: int | None) -> dict:
-        b = self._block(height)
+        b = self.committed_block(height)
         return {"height": b.height, "block_id": b.id().hex(), "header": header_json(b.header),
                 "txs": [t.hex() for t in b.txs], "evidence": [e.hex() for e in b.evidence],
                 "last_commit": commit_json(b.last_commit), "raw": b.encode().hex()}
 
     async def commit(self, height: int | None) -> dict:
-        b = self._block(height)
-        c = self.node.chain.commit(b.height)
+        b = self.committed_block(height)
+        c = self.chain.commit(b.height)
         if c is None:
             raise RpcError(404, "not_found", f"no commit for height {b.height}")
         return {"height": b.height, "header": header_json(b.header), "commit": commit_json(c),
                 "raw": c.encode().hex()}
 
     async def validators(self, height: int | None) -> dict:
-        h = height if height is not None else self.node.chain.height + 1
-        if h > self.node.chain.height + 2:
-            raise RpcError(404, "height_not_available", f"validator set known up to {self.node.chain.height + 2}")
-        vs = self.node.chain.validator_set(h)
+        h = height if height is not None else self.chain.height + 1
+        if h > self.chain.height + 2:
+            raise RpcError(404, "height_not_available", f"validator set known up to {self.chain.height + 2}")
+        vs = self.chain.validator_set(h)
         if vs is None:
             raise RpcError(404, "not_found", f"no validator set for height {h}")
         return {"height": h, "total_power": vs.total_power, "hash": vs.hash().hex(),
@@ -194,24 +205,24 @@ class NodeRpc:
         return await explorer_queries.block_results(self, height)
 
     async def consensus_state(self) -> dict:
-        return explorer_queries.consensus_state(self.node)
+        return explorer_queries.consensus_state(self.consensus)
 
     async def net_info(self) -> dict:
-        return explorer_queries.net_info(self.node)
+        return explorer_queries.net_info(self.transport.peers(), self.peer_heights)
 
     async def use_flows(self, tx_id: bytes) -> dict:
         return await explorer_queries.use_flows(self, tx_id)
 
     # ---- queries
     def _proven(self, key: bytes, height: int, decode: bool = True) -> dict:
-        value, proof = self.node.chain.ledger.query(key, height)
+        value, proof = self.chain.ledger.query(key, height)
         return {"height": height, "key": key.hex(),
-                "app_hash": self.node.chain.store.app_hash_at(height).hex(),
+                "app_hash": self.chain.store.app_hash_at(height).hex(),
                 "value": None if value is None else (_jsonable(decode_value(value)) if decode else value.hex()),
                 "raw_value": _hex(value), "proof": proof.hex()}
 
     async def query(self, kind: str, params: dict[str, str], height: int | None) -> dict:
-        h = self._height(height)
+        h = self.checked_height(height)
         if kind == "account":
             addr = self._address(params["address"])
             out = self._proven(account_key(addr), h)
@@ -227,9 +238,9 @@ class NodeRpc:
     async def _poa_query(self, kind: str, params: dict[str, str], h: int) -> dict:
         """Proof of Attribution (node/poa/queries.py) over the state after `h`, with a proof
         of every key the answer read, present or absent."""
-        from node.asset_queries import _envelope
+        from node.asset_queries import envelope
         from node.poa import queries
-        store = self.node.chain.store
+        store = self.chain.store
         keys: set[bytes] = set()
 
         async def read(key: bytes) -> bytes | None:
@@ -246,17 +257,17 @@ class NodeRpc:
                 body = await queries.challenge(read, self._id(params["id"]))
         except queries.QueryRefused as e:
             raise RpcError(e.status, e.code, e.reason) from None
-        return _envelope(self, h, body, sorted(keys))
+        return envelope(self.chain, h, body, sorted(keys))
 
     def _asset_query(self, kind: str, params: dict[str, str], h: int) -> dict:
         by_account = {"earnings": asset_queries.earnings, "holdings": asset_queries.holdings,
                       "orders": asset_queries.orders}
         if kind in by_account:
-            return by_account[kind](self, self._address(params["address"]), h)
+            return by_account[kind](self.chain, self._address(params["address"]), h)
         by_id = {"order": asset_queries.order, "book": asset_queries.book, "fills": asset_queries.fills}
         if kind in by_id:
-            return by_id[kind](self, self._id(params["id"]), h)
+            return by_id[kind](self.chain, self._id(params["id"]), h)
         asset_id = self._id(params["id"])
         if kind == "asset":
-            return asset_queries.asset(self, asset_id, h)
-        return asset_queries.graph(self, asset_id, h, upstream=(kind == "upstream"))
+            return asset_queries.asset(self.chain, asset_id, h)
+        return asset_queries.graph(self.chain, asset_id, h, upstream=(kind == "upstream"))

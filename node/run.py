@@ -13,6 +13,7 @@ import trio
 from consensus.crypto import Ed25519Key
 from node import logs
 from node.config import ConfigError
+from node.gc_tuning import tune_gc
 from node.home import Home
 from node.keys import KeyError_
 from node.logs import get_logger, log_event
@@ -47,53 +48,16 @@ async def run_node(home: Home, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         node = Node(home, cfg, genesis, transport, validator_key=vkey)
         try:
             async with trio.open_nursery() as nursery:
-                info = await nursery.start(run_services, node, cfg.rpc.listen)
+                info = await nursery.start(node.run, cfg.rpc.listen)
                 log_event(log, logging.INFO, "node_started", moniker=cfg.node.moniker,
                           node_id=transport.local_peer, p2p=transport.listen_addrs(),
                           rpc=info, height=node.chain.height, chain_id=genesis.chain_id,
-                          validator=is_genesis_validator or node.is_validator_at(node.chain.height + 1))
+                          validator=is_genesis_validator or node.chain.has_validator(node.chain.height + 1, vkey.address))
                 task_status.started(node)
+                tune_gc()  # start-up's heap out of every collection (node/gc_tuning.py)
         finally:
             node.close()
             log_event(log, logging.INFO, "node_stopped", height=node.chain.height)
-
-
-async def run_services(node, rpc_listen: str | None, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
-    """All tasks of a node in one nursery: the consensus task, gossip receivers, tx gossip,
-    peer watch, catch-up, vote pull and (if `rpc_listen`) the RPC server. Runs until
-    cancelled; `task_status.started(rpc_binds)` once everything is up."""
-    from node.rpc import make_app, serve_rpc
-    from node.rpc_backend import NodeRpc
-    from node.receivers import run_evidence_receiver, run_peer_watch, run_vote_receiver
-    from node.sync import register_handlers, run_catchup, run_vote_pull
-
-    cfg = node.config
-    node.metrics.attach_transport(node.transport.counters)
-    async with trio.open_nursery() as nursery:
-        register_handlers(node)
-        from node.light.serve import register_light_handlers  # submit-tx, light-block, proof
-        register_light_handlers(node)
-        t, topics, m = node.transport, node.topics, node.metrics
-        await nursery.start(node.txs.run_gossip, t, topics.txs, node.admission.check_tx,
-                            cfg.mempool.gossip_batch_interval_ms / 1000)
-        await nursery.start(run_vote_receiver, t, topics.votes, node.admission, m, node.inputs.send)
-        await nursery.start(node.proposals.run)
-        await nursery.start(run_evidence_receiver, t, topics.evidence, node.admission, node.evidence, m)
-        await nursery.start(run_peer_watch, t, m, node.catchup_wanted, node.peer_heights)
-        await nursery.start(node.run_consensus)
-        await nursery.start(run_catchup, node)
-        await nursery.start(run_vote_pull, node)
-        await nursery.start(node.pruner.run_compaction)
-        from node.snapshots import register_snapshot_handlers
-        register_snapshot_handlers(node, node.snapshotter.snapshots)
-        await nursery.start(node.snapshotter.run)
-        binds = None
-        if rpc_listen is not None:
-            app = make_app(NodeRpc(node), cfg.rpc.max_body_bytes, cfg.rpc.broadcast_tx_commit_timeout_ms,
-                           max_batch_txs=cfg.rpc.max_batch_txs, body_timeout_ms=cfg.rpc.body_timeout_ms,
-                           allowed_origins=cfg.rpc.allowed_origins)
-            binds = await nursery.start(serve_rpc, app, rpc_listen)
-        task_status.started(binds)
 
 
 async def _main(home: Home) -> None:

@@ -33,11 +33,11 @@ from p2p.messages import (
     MAX_ITEM_SIZE, MAX_MANIFEST_BYTES, MAX_SNAPSHOT_CHUNKS, MAX_SNAPSHOT_OFFERS, ChunkRequest,
     ChunkResponse, ManifestRequest, ManifestResponse, SnapshotsRequest, SnapshotsResponse,
 )
-from p2p.transport import PeerId, RequestError
+from p2p.transport import PeerId, RequestError, Transport
 from state.store import MAX_KEY_BYTES
 
 if TYPE_CHECKING:
-    from node.node import Node
+    from p2p.ids import ChainTopics
     from state.store import Store
 
 log = get_logger("attrchain.snapshots")
@@ -222,7 +222,7 @@ class Snapshotter:
                       chunks=len(m.chunk_hashes))
 
 
-def register_snapshot_handlers(node: "Node", snapshots: SnapshotStore) -> None:
+def register_snapshot_handlers(transport: Transport, topics: "ChainTopics", snapshots: SnapshotStore) -> None:
     async def offers(peer: PeerId, payload: bytes) -> bytes:
         SnapshotsRequest.decode(payload, max_size=16)
         return SnapshotsResponse(snapshots.offers()).encode()
@@ -241,7 +241,6 @@ def register_snapshot_handlers(node: "Node", snapshots: SnapshotStore) -> None:
             raise RequestError("not_found", f"no chunk {req.index} of snapshot {req.height}")
         return ChunkResponse(raw).encode()
 
-    t, ids = node.transport, node.topics
-    t.set_request_handler(ids.protocol(SNAPSHOTS), offers)
-    t.set_request_handler(ids.protocol(SNAPSHOT_MANIFEST), manifest)
-    t.set_request_handler(ids.protocol(SNAPSHOT_CHUNK), chunk)
+    transport.set_request_handler(topics.protocol(SNAPSHOTS), offers)
+    transport.set_request_handler(topics.protocol(SNAPSHOT_MANIFEST), manifest)
+    transport.set_request_handler(topics.protocol(SNAPSHOT_CHUNK), chunk)

@@ -23,7 +23,7 @@ import shutil
 from dataclasses import dataclass
 from hashlib import sha256
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Iterator, TypeVar
 
 import trio
 
@@ -35,7 +35,7 @@ from node.logs import get_logger, log_event
 from node.snapshots import FORMAT, Manifest, SnapshotError, decode_chunk
 from p2p.ids import SNAPSHOT_CHUNK, SNAPSHOT_MANIFEST, SNAPSHOTS, ChainTopics
 from p2p.messages import (
-    M, ChunkRequest, ChunkResponse, ManifestRequest, ManifestResponse, Message, MessageError,
+    ChunkRequest, ChunkResponse, ManifestRequest, ManifestResponse, Message, MessageError,
     SnapshotsRequest, SnapshotsResponse,
 )
 from p2p.transport import PeerId, RequestError, Transport
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from node.light.types import LightBlock
 
 log = get_logger("attrchain.statesync")
+M = TypeVar("M", bound=Message)
 
 REQUEST_TIMEOUT = 20.0
 

@@ -26,7 +26,7 @@ class TxIntake:
         """A client's tx: into the mempool (signature verified here, once), then gossip.
         Raises TxRejected."""
         try:
-            p = self.mempool.add(raw, gossip=False)
+            p = self.mempool.add(raw)
         except TxRejected as e:
             self.metrics.rejected_txs.labels(e.code).inc()
             raise
@@ -40,7 +40,7 @@ class TxIntake:
         ahead of its sender's chain waits for it (node/mempool.py)."""
         for raw in txs:
             try:
-                self.mempool.add(raw, gossip=False, wait=True)
+                self.mempool.add(raw, wait=True)
             except TxRejected as e:
                 self.metrics.rejected_txs.labels(e.code).inc()
         self.count_mempool()

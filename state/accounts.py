@@ -31,10 +31,6 @@ def get_account(ctx: Context, address: bytes) -> tuple[int, int]:
     return (0, 0) if rec is None else (rec[0], rec[1])
 
 
-def get_balance(ctx: Context, address: bytes) -> int:
-    return get_account(ctx, address)[0]
-
-
 def get_nonce(ctx: Context, address: bytes) -> int:
     return get_account(ctx, address)[1]
 

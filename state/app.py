@@ -102,31 +102,38 @@ def process_ante(ctx: Context, tx: SignedTx) -> None:
     set_account(ctx, tx.sender, balance, nonce + 1)
 
 
-def process_tx(ctx: Context, raw: bytes, verified: bool, stx: SignedTx | None = None) -> TxResult:
-    """Apply one tx of a block to `ctx`; never raises TxError (the code is the result).
-    `stx`: the tx already decoded from exactly `raw` (at admission), if the caller has it."""
+def process_tx(ctx: Context, raw: bytes, verified: bool, stx: SignedTx | None = None, *,
+               all_or_nothing: bool = False) -> TxResult:
+    """Apply one tx to `ctx`; never raises TxError (the code is the result).
+    `stx`: the tx already decoded from exactly `raw` (at admission), if the caller has it.
+    In a block a tx that passes the ante pays its fee even when its kind then fails; at
+    admission (`all_or_nothing`, Ledger.check_tx) such a tx is refused and changes nothing."""
     if stx is None:
         try:
             stx = decode_tx(raw, ctx.params.max_tx_bytes)
         except TxError as e:
             return TxResult(tx_id(raw), e.code, e.message)
     result = TxResult(stx.id, kind=stx.tx.kind)
+    scope = ctx.child() if all_or_nothing else ctx
     try:
         validate_basic(stx, ctx.chain_id, ctx.params.min_fee)
         if not verified:
             verify_signature(stx)
-        process_ante(ctx, stx)        # writes nothing unless it succeeds
+        process_ante(scope, stx)      # writes nothing unless it succeeds
     except TxError as e:
         result.code, result.log = e.code, e.message
         return result
-    result.charged = True
-    body = ctx.child()
+    body = scope.child()
     try:
         PROCESSORS[stx.tx.kind](body, stx)
     except TxError as e:
         result.code, result.log = e.code, e.message
+        result.charged = not all_or_nothing
         return result
     body.merge()
+    if all_or_nothing:
+        scope.merge()
+    result.charged = True
     result.events = body.events
     return result
 
@@ -281,30 +288,15 @@ class Ledger:
         txs change nothing. `verified=True` skips the signature (a recheck after commit);
         `decoded` (the SignedTx of exactly these bytes, already decoded and verified) skips
         decoding too."""
-        try:
-            if decoded is not None and decoded.raw == tx_bytes:
-                stx, verified = decoded, True
-            else:
-                stx = decode_tx(tx_bytes, self.params.max_tx_bytes)
-            validate_basic(stx, self.chain_id, self.params.min_fee)
-            if not verified:
-                verify_signature(stx)
-        except TxError as e:
-            return TxResult(tx_id(tx_bytes), e.code, e.message)
+        if decoded is not None and decoded.raw == tx_bytes:
+            verified = True
+        else:
+            decoded = None
         if self._check_ctx is None:
             _, time_ms, _ = self.last_block()
             self._check_ctx = Context(self.store.get, self._block_info(self.height + 1, time_ms))
-        scope = self._check_ctx.child()
-        result = TxResult(stx.id, kind=stx.tx.kind)
-        try:
-            process_ante(scope, stx)
-            PROCESSORS[stx.tx.kind](scope, stx)
-        except TxError as e:
-            result.code, result.log = e.code, e.message
-            return result
-        scope.merge()
+        result = process_tx(self._check_ctx, tx_bytes, verified, decoded, all_or_nothing=True)
         self._check_ctx.fees = 0
-        result.charged = True
         return result
 
     # --- blocks ----------------------------------------------------------------------------------
@@ -312,7 +304,7 @@ class Ledger:
         """Raise BlockError unless `block` can follow the committed state."""
         h = block.header
         height = self.height + 1
-        last_height, last_time, last_id = self.last_block()
+        _, last_time, last_id = self.last_block()
 
         def verify(cond: bool, reason: str, message: str) -> None:
             if not cond:

@@ -70,11 +70,6 @@ def compute_protocol_fee(price: int, protocol_fee_ppm: int) -> int:
     return price * protocol_fee_ppm // PPM
 
 
-def compute_source_part(amount: int, weight_ppm: int) -> int:
-    """Rule 1: what arrives at a source of weight `weight_ppm`."""
-    return amount * weight_ppm // PPM
-
-
 def compute_pool_part(rest: int, contributor_share_ppm: int) -> int:
     """Rule 2: the contributor pool's part of what remains at a datanet."""
     return rest * contributor_share_ppm // PPM
@@ -164,7 +159,7 @@ class Payout:
             if rec.sources:
                 arrivals = []
                 for source, weight in rec.sources:
-                    part = r * weight // PPM                 # rule 1 (compute_source_part)
+                    part = r * weight // PPM                 # rule 1: what arrives at a source of that weight
                     if part:
                         arrivals.append((source, part, path, model))
                         rest -= part

@@ -7,6 +7,9 @@ events into the parent, on failure the child is simply dropped, so a failing tx 
 trace. Children can nest further (e.g. one payment inside a larger operation).
 
 Values are bytes; `get_record`/`put_record` encode msgpack arrays (see state/codec.py).
+Beside the writes, a scope keeps deferred work (`put_deferred`): entries, by space and
+member, that a later step of the block turns into writes (the holders' rank sets,
+state/revenue.py); they nest, merge and are dropped with their scope like the writes.
 The context also carries the block's facts (height, header time, chain id, params) and
 its fee collector: fees and protocol fees gathered during the block, paid out to the
 last commit's signers at the end of the block (state/staking.py).
@@ -38,7 +41,7 @@ class BlockInfo:
 
 
 class Context:
-    __slots__ = ("block", "_parent", "_read", "_writes", "_cache", "fees", "events")
+    __slots__ = ("block", "_parent", "_read", "_writes", "_cache", "_deferred", "fees", "events")
 
     def __init__(self, read: Callable[[bytes], bytes | None], block: BlockInfo,
                  parent: "Context | None" = None) -> None:
@@ -48,6 +51,8 @@ class Context:
         self._writes: dict[bytes, bytes | None] = {}   # None marks a delete
         # root only: committed values read so far (children never read the store directly)
         self._cache: dict[bytes, bytes | None] | None = {} if parent is None else None
+        # space -> {member: value}; None marks an entry done (taken) in this scope
+        self._deferred: dict[bytes, dict[bytes, Any]] = {}
         self.fees = 0                     # collected for the validators in this scope
         self.events: list[tuple] = []     # (kind, ...) facts for tx results and the demo
 
@@ -109,10 +114,53 @@ class Context:
         if p is None:
             raise RuntimeError("the root context has no parent to merge into")
         p._writes.update(self._writes)
+        for space, entries in self._deferred.items():
+            p._deferred.setdefault(space, {}).update(entries)
         if self.fees:
             p.collect_fee(self.fees)
         if self.events:
             p.events.extend(self.events)
+
+    # --- deferred work ---------------------------------------------------------------------------
+    def get_deferred(self, space: bytes, member: bytes) -> Any | None:
+        """The pending value of `member` in `space`, or None if there is none."""
+        c: Context | None = self
+        while c is not None:
+            entries = c._deferred.get(space)
+            if entries is not None and member in entries:
+                return entries[member]
+            c = c._parent
+        return None
+
+    def put_deferred(self, space: bytes, member: bytes, value: Any) -> None:
+        self._deferred.setdefault(space, {})[member] = value
+
+    def deferred_spaces(self, prefix: bytes) -> list[bytes]:
+        """The spaces starting with `prefix` that may hold pending entries, sorted."""
+        spaces: set[bytes] = set()
+        c: Context | None = self
+        while c is not None:
+            spaces.update(s for s in c._deferred if s.startswith(prefix))
+            c = c._parent
+        return sorted(spaces)
+
+    def take_deferred(self, space: bytes) -> dict[bytes, Any]:
+        """The pending entries of `space` (member -> value); they are done from now on in
+        this scope (and in its parent once it merges)."""
+        chain = []
+        c: Context | None = self
+        while c is not None:
+            chain.append(c)
+            c = c._parent
+        pending: dict[bytes, Any] = {}
+        for c in reversed(chain):                # the nearest scope's word is the last
+            pending.update(c._deferred.get(space, ()))
+        pending = {m: v for m, v in pending.items() if v is not None}
+        if self._parent is None:
+            self._deferred.pop(space, None)
+        elif pending:
+            self._deferred[space] = dict.fromkeys(pending)
+        return pending
 
     # --- the block's fee collector ------------------------------------------------------------
     def collect_fee(self, amount: int) -> None:

@@ -71,7 +71,6 @@ class DevChain:
         self.chain_id = chain_id
         self._nonces: dict[bytes, int] = {}
         self._keys_by_consensus = {v.consensus_address: v.consensus_key for v in self.validators}
-        self.last_result: BlockResult | None = None
         self.extra_consensus_keys: dict[bytes, SigningKey] = {}
         # a full copy of the state (tests: supply invariant, determinism), if asked for
         self.state: dict[bytes, bytes] | None = None
@@ -119,7 +118,7 @@ class DevChain:
         commit (default: the whole set of the previous height)."""
         ledger = self.ledger
         height = ledger.height + 1
-        last_height, last_time, last_id = ledger.last_block()
+        _, last_time, last_id = ledger.last_block()
         if time_ms is None:
             time_ms = (last_time or self.genesis.genesis_time_ms) + BLOCK_INTERVAL_MS
         commit = None if height == 1 else self.make_commit(height - 1, last_id, signers)
@@ -146,5 +145,4 @@ class DevChain:
             hook(result)
         if not all(r.charged for r in result.tx_results):
             self.sync_nonces()          # some nonce was not consumed
-        self.last_result = result
         return result

@@ -19,7 +19,9 @@ list in arrival order (time priority), so the head is O(1) and a cancel unlinks 
 the head's `prev` is stale by design (see process_unlink). An account's open orders are
 keyed by their place in the book, not by id alone, so the fills of one account's orders
 at neighbouring prices (a maker's ladder, met best price first) change one leaf of its
-set, not one leaf each.
+set, not one leaf each; and since no tx reads that set, its changes are noted in the
+block's context and applied once, in key order, at the end of the block
+(`process_flush_open_orders`).
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from enum import IntEnum
 
 from state import ordered_set
 from state.asset_index import get_list_length, iter_list, process_list_append, process_list_delete
+from state.context import Context
 from state.keys import u64
 from state.tx import MAX_AMOUNT
 
@@ -117,11 +120,6 @@ def set_order(ctx, order_id: bytes, order: Order) -> None:
     ctx.put_record(order_key(order_id), order.encode())
 
 
-def get_best_price(view, asset_id: bytes, side: str) -> int | None:
-    rank = ordered_set.first(view, book_ns(asset_id, side))
-    return None if rank is None else compute_rank_price(side, rank)
-
-
 def get_level(view, asset_id: bytes, side: str, price: int) -> list | None:
     """[head id, tail id, shares, orders] of a price level, or None if it is empty."""
     return view.get_record(level_key(asset_id, side, price))
@@ -142,7 +140,15 @@ def _account_entry(order_id: bytes, order: Order) -> bytes:
 def iter_open_orders(view, account: bytes, limit: int):
     """Ids of the account's open orders, at most `limit`: by asset, side (buys first),
     then best price first, then by id."""
+    if isinstance(view, Context):
+        process_flush_open_orders(view)
     return (k[-32:] for k in ordered_set.iter_keys(view, ACCOUNT_ORDERS + account, limit))
+
+
+def process_flush_open_orders(ctx) -> None:
+    """End of block: apply the block's changes to the accounts' open-order sets (no tx
+    reads them, so they are noted as orders rest and leave, and written here once)."""
+    ordered_set.process_flush_noted(ctx, ACCOUNT_ORDERS)
 
 
 # --- resting and leaving the book ----------------------------------------------------------------
@@ -163,7 +169,7 @@ def process_rest(ctx, order_id: bytes, order: Order) -> None:
         level[2] += order.remaining
         level[3] += 1
     ctx.put_record(key, level)
-    ordered_set.insert(ctx, ACCOUNT_ORDERS + order.owner, _account_entry(order_id, order))
+    ordered_set.note_insert(ctx, ACCOUNT_ORDERS + order.owner, _account_entry(order_id, order))
     process_list_append(ctx, EXPIRY, u64(order.expires_at), order_id)
     if ctx.get_record(SWEEP) is None:                 # the first order ever: the sweep starts
         ctx.put_record(SWEEP, [ctx.height, 0])
@@ -205,7 +211,7 @@ def process_unlink(ctx, order_id: bytes, order: Order) -> bool:
         ctx.delete(key)
         ordered_set.remove(ctx, book_ns(order.asset, order.side), compute_rank(order.side, order.price))
     order.prev = order.next = b""
-    ordered_set.remove(ctx, ACCOUNT_ORDERS + order.owner, _account_entry(order_id, order))
+    ordered_set.note_remove(ctx, ACCOUNT_ORDERS + order.owner, _account_entry(order_id, order))
     return not level[3]
 
 
@@ -238,11 +244,6 @@ def get_recent_fills(view, asset_id: bytes, limit: int = RECENT_FILLS) -> tuple[
     if head is None:
         return None, []
     return head, [view.get_record(k) for k in _recent_slots(asset_id, head[0], limit)]
-
-
-def fill_keys(asset_id: bytes, count: int, limit: int = RECENT_FILLS) -> list[bytes]:
-    """The keys `get_recent_fills` reads (for proofs)."""
-    return [FILLS + asset_id] + _recent_slots(asset_id, count, limit)
 
 
 # --- the expiry queue ------------------------------------------------------------------------------

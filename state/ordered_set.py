@@ -138,13 +138,15 @@ def remove(ctx, ns: bytes, key: bytes) -> bool:
     return True
 
 
-class _Nodes:
-    """The nodes one `replace` reads and writes, decoded once: its removal and insertion
-    walk the same upper path, which then costs one read, not two. Writes go through."""
-    __slots__ = ("ctx", "seen")
+class NodeBuffer:
+    """A view over `ctx` for a run of set operations: each node is read and decoded once
+    and written once, when `flush` is called (operations on nearby keys share a path and
+    often a leaf). Deterministic: the nodes written are the ones the operations, applied
+    one by one, would have left."""
+    __slots__ = ("ctx", "seen", "dirty")
 
     def __init__(self, ctx) -> None:
-        self.ctx, self.seen = ctx, {}
+        self.ctx, self.seen, self.dirty = ctx, {}, {}
 
     def get_record(self, key: bytes):
         node = self.seen.get(key, _UNSEEN)
@@ -154,11 +156,21 @@ class _Nodes:
 
     def put_record(self, key: bytes, node) -> None:
         self.seen[key] = node
-        self.ctx.put_record(key, node)
+        self.dirty[key] = True
 
     def delete(self, key: bytes) -> None:
         self.seen[key] = None
-        self.ctx.delete(key)
+        self.dirty[key] = True
+
+    def flush(self) -> None:
+        ctx, seen = self.ctx, self.seen
+        for key in self.dirty:
+            node = seen[key]
+            if node is None:
+                ctx.delete(key)
+            else:
+                ctx.put_record(key, node)
+        self.dirty = {}
 
 
 _UNSEEN = object()
@@ -168,8 +180,9 @@ def replace(ctx, ns: bytes, old: bytes, new: bytes) -> None:
     """Swap `old` (present) for `new` (absent). When `new` belongs in the leaf that holds
     `old` -- it shares that leaf's path, as a holder's rank key mostly does after a small
     share movement -- this is one read of the path and one write, not two walks;
-    otherwise the removal and the insertion share the nodes they both read."""
-    nodes = _Nodes(ctx)
+    otherwise the removal and the insertion share the nodes they both read. `ctx` may be
+    a NodeBuffer (several replacements sharing their reads and writes)."""
+    nodes = ctx if isinstance(ctx, NodeBuffer) else NodeBuffer(ctx)
     path = b""
     node = nodes.get_record(ns)
     while node is not None and node[0] == BRANCH:
@@ -182,10 +195,42 @@ def replace(ctx, ns: bytes, old: bytes, new: bytes) -> None:
         items = node[1]
         items.remove(old)
         items.insert(bisect_left(items, new), new)
-        ctx.put_record(ns + path, [LEAF, items])
-        return
-    remove(nodes, ns, old)
-    insert(nodes, ns, new)
+        nodes.put_record(ns + path, [LEAF, items])
+    else:
+        remove(nodes, ns, old)
+        insert(nodes, ns, new)
+    if nodes is not ctx:
+        nodes.flush()
+
+
+# --- membership changes deferred to the end of the block ------------------------------------
+# For a set no transaction reads (only queries, on committed state), inserts and removals
+# can be noted in the context and applied once per block, keys in order, through one
+# NodeBuffer: an insert and a removal of one key in the same block cancel out, and the
+# changes of nearby keys (one maker's orders) write their shared leaf once.
+def note_insert(ctx, ns: bytes, key: bytes) -> None:
+    _note(ctx, ns, key, True)
+
+
+def note_remove(ctx, ns: bytes, key: bytes) -> None:
+    _note(ctx, ns, key, False)
+
+
+def _note(ctx, ns: bytes, key: bytes, present: bool) -> None:
+    pending = ctx.get_deferred(ns, key)
+    ctx.put_deferred(ns, key, None if pending is not None and pending != present else present)
+
+
+def process_flush_noted(ctx, prefix: bytes) -> None:
+    """Apply the noted changes of every set whose namespace starts with `prefix`."""
+    for ns in ctx.deferred_spaces(prefix):
+        pending = ctx.take_deferred(ns)
+        if not pending:
+            continue
+        nodes = NodeBuffer(ctx)
+        for key in sorted(pending):
+            (insert if pending[key] else remove)(nodes, ns, key)
+        nodes.flush()
 
 
 def first(view, ns: bytes) -> bytes | None:

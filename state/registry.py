@@ -17,9 +17,9 @@ from state.codec import decode_value
 from state.context import Context
 from state.keys import ACCOUNT, FEE_POOL, UNBONDING, VALIDATOR
 from state.market import process_expiry_sweep
-from state.order_book import ORDER
+from state.order_book import ORDER, process_flush_open_orders
 from state.poa_records import ATTRIBUTOR, ESCROW, get_attributor_holdings, get_escrow_holdings
-from state.revenue import RIGHTS
+from state.revenue import RIGHTS, process_flush_ranks
 from state.staking import (
     process_create_validator,
     process_evidence,
@@ -45,8 +45,10 @@ PROCESSORS: Mapping[str, ProcessFn] = {
 }
 
 # run at the end of every block, after its txs, in this order: the market's expiry sweep,
-# then settling Proof of Attribution escrows whose windows ended
-END_BLOCK: tuple[Callable[[Context], None], ...] = (process_expiry_sweep, poa.process_deadlines)
+# settling Proof of Attribution escrows whose windows ended, then the sets kept in step
+# once a block: the holders' rank sets (state/revenue.py) and the accounts' open orders
+END_BLOCK: tuple[Callable[[Context], None], ...] = (process_expiry_sweep, poa.process_deadlines,
+                                                     process_flush_ranks, process_flush_open_orders)
 
 
 def _disjoint(table: dict[bytes, HoldingsFn]) -> dict[bytes, HoldingsFn]:

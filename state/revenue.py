@@ -21,8 +21,12 @@ count changes, so revenue belongs to whoever held the shares while it arrived.
 
 Top holder (controls set_price): an ordered set (state/ordered_set.py) per asset of
     be3(1,000,000 - shares) + account
-whose least key is the holder with the most shares, ties to the smallest address. A share
-movement moves two keys of that set: O(log holders), never O(holders).
+whose least key is the holder with the most shares, ties to the smallest address. It is
+brought in step once per block, not at every share movement: a position whose share count
+changes is noted (deferred in the context, with the count the set still holds for it),
+and `process_flush_ranks` moves each noted holder's key once -- at the end of the block,
+in the order of (asset, account), and before any read of the top holder. A maker filled
+five times in a block moves once. Each move is O(log holders), never O(holders).
 
 Assets an account ever held are listed (paged, state/asset_index.py) for the holdings query.
 """
@@ -34,6 +38,7 @@ from state import ordered_set
 from state.accounts import checked_add, checked_sub, increase_balance
 from state.asset_index import process_list_append
 from state.asset_records import ACC_SCALE, EARNINGS, EARNINGS_INDEX, decode_big, encode_big
+from state.context import Context
 from state.errors import Code, TxError
 from state.tx import PPM, TOTAL_SHARES
 
@@ -121,15 +126,22 @@ def get_shares(view, asset_id: bytes, account: bytes) -> int:
     return 0 if pos is None else pos.shares
 
 
+def _ranked(view, asset_id: bytes):
+    """`view`, with the asset's rank set brought in step first if it is a block's context."""
+    if isinstance(view, Context):
+        process_flush_ranks(view, asset_id)
+    return view
+
+
 def get_top_holder(view, asset_id: bytes) -> bytes | None:
     """The holder with the most shares; ties go to the smallest address."""
-    k = ordered_set.first(view, RANK + asset_id)
+    k = ordered_set.first(_ranked(view, asset_id), RANK + asset_id)
     return None if k is None else k[3:]
 
 
 def iter_holders(view, asset_id: bytes, limit: int):
     """(account, shares) of the `limit` largest holders, largest first (queries)."""
-    for k in ordered_set.iter_keys(view, RANK + asset_id, limit):
+    for k in ordered_set.iter_keys(_ranked(view, asset_id), RANK + asset_id, limit):
         yield k[3:], TOTAL_SHARES - int.from_bytes(k[:3], "big")
 
 
@@ -147,20 +159,41 @@ def process_issue_shares(ctx, asset_id: bytes, creator: bytes) -> None:
 
 
 def _write_position(ctx, asset_id: bytes, account: bytes, pos: Position, old_shares: int | None) -> None:
-    """Store `pos`, keep the rank set in step with its share count. `old_shares`: the
-    count before (None: the position is new, so the asset joins the account's holdings)."""
+    """Store `pos`; if its share count changed, note the holder for the rank set's flush.
+    `old_shares`: the count before (None: the position is new, so the asset joins the
+    account's holdings)."""
     if old_shares is None:
         process_list_append(ctx, HOLDINGS_INDEX, account, asset_id)
         old_shares = 0
     if old_shares != pos.shares:
         ns = RANK + asset_id
-        if old_shares and pos.shares:
-            ordered_set.replace(ctx, ns, _rank_key(old_shares, account), _rank_key(pos.shares, account))
-        elif old_shares:
-            ordered_set.remove(ctx, ns, _rank_key(old_shares, account))
-        else:
-            ordered_set.insert(ctx, ns, _rank_key(pos.shares, account))
+        if ctx.get_deferred(ns, account) is None:     # the set holds the count before this block's moves
+            ctx.put_deferred(ns, account, old_shares)
     ctx.put_record(position_key(asset_id, account), pos.encode())
+
+
+def process_flush_ranks(ctx, asset_id: bytes | None = None) -> None:
+    """Move the rank key of every holder noted since the last flush (of `asset_id`, or of
+    every asset) from the count the set holds to its count now: assets and accounts in
+    byte order, the nodes of one asset's set read and written once."""
+    spaces = [RANK + asset_id] if asset_id is not None else ctx.deferred_spaces(RANK)
+    for ns in spaces:
+        pending = ctx.take_deferred(ns)
+        if not pending:
+            continue
+        aid = ns[len(RANK):]
+        nodes = ordered_set.NodeBuffer(ctx)
+        for account in sorted(pending):
+            ranked, shares = pending[account], get_shares(ctx, aid, account)
+            if ranked == shares:
+                continue
+            if ranked and shares:
+                ordered_set.replace(nodes, ns, _rank_key(ranked, account), _rank_key(shares, account))
+            elif ranked:
+                ordered_set.remove(nodes, ns, _rank_key(ranked, account))
+            else:
+                ordered_set.insert(nodes, ns, _rank_key(shares, account))
+        nodes.flush()
 
 
 def process_earning(ctx, account: bytes, asset_id: bytes, amount: int) -> None:

@@ -46,7 +46,8 @@ SIGNATURE_LEN = 64
 _hash = hashlib.sha256
 
 
-# --- field types: each checks and converts one decoded msgpack value ----------------
+# --- field types: each checks and converts one decoded msgpack value; the public ones
+# are the schema's vocabulary, which clients map to their own parsers (node/cli/client_commands.py)
 FieldCheck = Callable[[str, Any], Any]
 
 
@@ -98,7 +99,7 @@ def _text(min_len: int, max_len: int) -> FieldCheck:
     return check
 
 
-def _boolean(name: str, v: Any) -> bool:
+def boolean(name: str, v: Any) -> bool:
     if type(v) is not bool:
         raise TxError(Code.WRONG_TYPE, f"{name} must be a boolean")
     return v
@@ -127,7 +128,7 @@ _chain_id_text = _text(1, MAX_CHAIN_ID_BYTES)
 uri_text = _text(0, MAX_URI_BYTES)
 
 
-def _curators(name: str, v: Any) -> tuple[bytes, ...]:
+def curator_list(name: str, v: Any) -> tuple[bytes, ...]:
     if type(v) is not list:
         raise TxError(Code.WRONG_TYPE, f"{name} must be a list of addresses")
     if len(v) > MAX_CURATORS:
@@ -160,14 +161,14 @@ def _ppm_table(max_items: int, item: str, article: str, value: str, over_code: C
 
 
 # a model's or agent's edges; an attestation's measured shares (state/poa.py)
-_sources = _ppm_table(MAX_SOURCES, "asset", "an", "weight", Code.WEIGHTS_EXCEED_TOTAL)
-_scores = _ppm_table(MAX_SCORES, "contribution", "a", "score", Code.SCORES_EXCEED_TOTAL)
+source_weights = _ppm_table(MAX_SOURCES, "asset", "an", "weight", Code.WEIGHTS_EXCEED_TOTAL)
+contribution_scores = _ppm_table(MAX_SCORES, "contribution", "a", "score", Code.SCORES_EXCEED_TOTAL)
 
 
 algorithm_text = _text(1, MAX_ALGORITHM_BYTES)
 
 
-def _order_side(name: str, v: Any) -> str:
+def order_side(name: str, v: Any) -> str:
     if type(v) is not str:
         raise TxError(Code.WRONG_TYPE, f"{name} must be a string")
     if v not in ("buy", "sell"):
@@ -175,7 +176,7 @@ def _order_side(name: str, v: Any) -> str:
     return v
 
 
-def _vote(name: str, v: Any) -> bytes:
+def encoded_vote(name: str, v: Any) -> bytes:
     # Decoded and checked against consensus rules in validate_evidence_fields below.
     return _blob(MAX_VOTE_BYTES)(name, v)
 
@@ -199,29 +200,29 @@ KINDS: dict[str, KindSchema] = {s.kind: s for s in (
     _schema("stake", ("amount", _positive_amount)),
     _schema("unstake", ("amount", _positive_amount)),
     _schema("unjail"),
-    _schema("evidence", ("vote_a", _vote), ("vote_b", _vote)),
+    _schema("evidence", ("vote_a", encoded_vote), ("vote_b", encoded_vote)),
     _schema("create_datanet", ("name", name_text), ("metadata_uri", uri_text),
             ("contributor_share_ppm", ppm), ("contribution_bond", amount),
-            ("curators", _curators)),
+            ("curators", curator_list)),
     _schema("contribute", ("datanet", asset_id), ("content_hash", asset_id),
             ("size", amount), ("metadata_uri", uri_text)),
-    _schema("review", ("contribution", asset_id), ("accept", _boolean), ("weight", ppm)),
+    _schema("review", ("contribution", asset_id), ("accept", boolean), ("weight", ppm)),
     _schema("register_model", ("name", name_text), ("metadata_uri", uri_text),
-            ("price", amount), ("sources", _sources)),
+            ("price", amount), ("sources", source_weights)),
     _schema("register_agent", ("name", name_text), ("metadata_uri", uri_text),
-            ("price", amount), ("sources", _sources)),
+            ("price", amount), ("sources", source_weights)),
     _schema("use", ("asset", asset_id), ("max_price", amount)),
     _schema("set_price", ("asset", asset_id), ("price", amount)),
     _schema("transfer_shares", ("asset", asset_id), ("to", address), ("shares", shares)),
     _schema("claim", ("asset", asset_id)),
-    _schema("place_order", ("asset", asset_id), ("side", _order_side), ("shares", _order_shares),
+    _schema("place_order", ("asset", asset_id), ("side", order_side), ("shares", _order_shares),
             ("price", _order_price), ("expires_at", amount)),
     _schema("cancel_order", ("order", asset_id)),
     _schema("set_attributor", ("model", asset_id), ("operator", address)),
     _schema("attest", ("use", asset_id), ("datanet", asset_id), ("output_hash", asset_id),
-            ("algorithm", algorithm_text), ("scores", _scores)),
+            ("algorithm", algorithm_text), ("scores", contribution_scores)),
     _schema("challenge", ("attestation", asset_id), ("bond", _positive_amount)),
-    _schema("resolve", ("attestation", asset_id), ("upheld", _boolean)),
+    _schema("resolve", ("attestation", asset_id), ("upheld", boolean)),
 )}
 
 

@@ -31,6 +31,8 @@ import time
 from hashlib import sha256
 from types import SimpleNamespace
 
+from collections import Counter
+
 import click
 
 from state.order_book import Status, get_order
@@ -64,12 +66,15 @@ class MarketBench:
         self.bids: list[bytes] = []
 
     def commit_built(self, build) -> None:
-        """Run `build(ctx)` in the context of an empty block and commit its changes with it."""
+        """Run `build(ctx)` in the context of an empty block and commit its changes with it
+        (the rank sets brought in step, as at the end of any block)."""
         from state.context import Context
+        from state.revenue import process_flush_ranks
         result = self.ledger.execute_block(self.chain.make_block([]))
         ctx = Context(lambda k: result.changes[k] if k in result.changes else self.ledger.store.get(k),
                       self.ledger._block_info(result.height, result.block.header.time_ms))
         build(ctx)
+        process_flush_ranks(ctx)
         result.changes.update(ctx.changes())
         self.chain.commit(result)
 
@@ -163,6 +168,9 @@ class MarketBench:
         timings, result = run_timed_block(self.chain, txs)
         timings["cpu"] = time.process_time() - c0
         timings["fills"] = sum(1 for r in result.tx_results for e in r.events if e[0] == "fill")
+        timings["nodes"] = self.ledger.store.last_commit_timings["nodes"]    # tree nodes hashed and written
+        timings["entries"] = self.ledger.store.last_commit_timings["entries"]  # LevelDB entries written
+        timings["tables"] = Counter(k[:4] for k in result.changes)          # keys changed, by table
         return timings
 
     def use_us(self, asset: bytes, count: int) -> float:
@@ -188,8 +196,9 @@ class MarketBench:
 @click.option("--uses", default=1_000, show_default=True, help="uses a measured use block")
 @click.option("--rounds", default=8, show_default=True, help="use blocks of each model (best kept)")
 @click.option("--dir", "workdir", default=None, help="where to build the LevelDB (default: a temp dir)")
+@click.option("--profile", "profile_out", default=None, help="write a cProfile of the measured placement blocks here")
 def command(orders: int, per_level: int, holders: int, blocks: int, block_txs: int, uses: int,
-            rounds: int, workdir: str | None) -> None:
+            rounds: int, workdir: str | None, profile_out: str | None) -> None:
     """Order-book placements and fills per second on a book of --orders resting orders, and
     the cost of a use with 1 and --holders holders, against the PyNaCl verify rate."""
     echo = click.echo
@@ -205,11 +214,19 @@ def command(orders: int, per_level: int, holders: int, blocks: int, block_txs: i
         bench.build(orders, per_level, holders)
         runs = []
         placements = 0
+        profiler = None
+        if profile_out:
+            import cProfile
+            profiler = cProfile.Profile()
         for b in range(blocks):
             txs, n = bench.make_block_txs(block_txs, b)
             yardsticks.append(measure_verify_rate(0.3))
             cpu_yardsticks.append(measure_verify_rate(0.3, time.process_time))
+            if profiler:
+                profiler.enable()
             r = bench.run_block(txs)
+            if profiler:
+                profiler.disable()
             if r["failed"]:
                 raise click.ClickException(f"measured txs failed: {r['failed'][:3]}")
             runs.append(r)
@@ -217,11 +234,16 @@ def command(orders: int, per_level: int, holders: int, blocks: int, block_txs: i
             echo(f"  block {bench.ledger.height}: {n / r['total']:,.0f} placements/s, {r['fills'] / r['total']:,.0f} "
                  f"fills/s, {n / r['cpu']:,.0f} placements per CPU s  (decode {r['decode']:.2f}  verify {r['verify']:.2f}  execute {r['execute']:.2f}  "
                  f"tree {r['tree']:.2f}  commit {r['commit']:.2f} s; {r['fills']:,} fills, {r['changes']:,} keys)")
+        if profiler:
+            profiler.dump_stats(profile_out)
         total = sum(r["total"] for r in runs)
         cpu = sum(r["cpu"] for r in runs)
         execute_cpu = sum(r["execute_cpu"] for r in runs)
         fills = sum(r["fills"] for r in runs)
         execute = sum(r["execute"] for r in runs)
+        tables = sum((r["tables"] for r in runs), Counter())
+        echo("  keys changed per placement, by table (exact): " + ", ".join(
+            f"{t.decode(errors='replace')} {n / placements:.2f}" for t, n in tables.most_common()))
         use_1, use_n = [], []
         for r in range(rounds):           # alternate which goes first: the machine is shared
             yardsticks.append(measure_verify_rate(0.3))
@@ -256,7 +278,9 @@ def command(orders: int, per_level: int, holders: int, blocks: int, block_txs: i
                          "use_ratio_many_holders": round(1e6 / un / verify_cpu, 3),
                          "execute_placements_per_s": round(placements / execute_cpu),
                          "execute_placement_ratio": round(placements / execute_cpu / verify_cpu, 3),
-                         "keys_changed_per_placement": round(sum(r["changes"] for r in runs) / placements, 1),
+                         "keys_changed_per_placement": round(sum(r["changes"] for r in runs) / placements, 2),
+                         "tree_nodes_per_placement": round(sum(r["nodes"] for r in runs) / placements, 2),
+                         "leveldb_entries_per_placement": round(sum(r["entries"] for r in runs) / placements, 2),
                          "resting_orders": orders,
                          "holders": holders, "blocks": blocks, "block_txs": block_txs}))
     finally:

@@ -26,7 +26,6 @@ import tempfile
 import time
 from hashlib import sha256
 from pathlib import Path
-from types import SimpleNamespace
 
 import click
 import trio
@@ -90,6 +89,7 @@ async def state_sync(src, src_dir: Path, dst_dir: Path, genesis, top: int) -> tu
     """(seconds to restore, seconds for the blocks after it, restored height) over libp2p."""
     from node.config import StateSyncSection
     from node.light.serve import register_light_handlers
+    from node.mempool import TxRejected
     from node.snapshots import SnapshotStore, register_snapshot_handlers
     from node.statesync import maybe_state_sync
     from p2p.config import P2PConfig
@@ -98,9 +98,12 @@ async def state_sync(src, src_dir: Path, dst_dir: Path, genesis, top: int) -> tu
 
     serve_cfg = P2PConfig(chain_id=CHAIN_ID, identity_seed=b"s" * 32)
     async with open_libp2p_transport(serve_cfg) as server:
-        node = SimpleNamespace(chain=src, transport=server, topics=ChainTopics(CHAIN_ID))
-        register_light_handlers(node)
-        register_snapshot_handlers(node, SnapshotStore(src_dir / "snapshots", keep=2))
+        topics = ChainTopics(CHAIN_ID)
+
+        def refuse(raw: bytes) -> None:
+            raise TxRejected("read_only", "this bench's server takes no txs")
+        register_light_handlers(server, topics, src, refuse)
+        register_snapshot_handlers(server, topics, SnapshotStore(src_dir / "snapshots", keep=2))
         join_cfg = P2PConfig(chain_id=CHAIN_ID, identity_seed=b"j" * 32,
                              persistent_peers=(server.listen_addrs()[0],))
         async with open_libp2p_transport(join_cfg) as joiner:

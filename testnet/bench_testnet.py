@@ -94,6 +94,24 @@ def proc_cpu_s(pid: int) -> float:
     return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def proc_wait_s(pid: int) -> float:
+    """Seconds the process's threads were runnable but waiting for a CPU (schedstat): a
+    node that waits much is starved by the machine, not waiting on the network."""
+    total = 0
+    for f in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        try:
+            total += int(f.read_text().split()[1])
+        except (OSError, IndexError, ValueError):  # a thread that just ended
+            continue
+    return total / 1e9
+
+
+def proc_clocks(info: TestnetInfo) -> dict[str, tuple[float, float]]:
+    """node -> (CPU seconds, run-queue wait seconds) now."""
+    return {node.name: (proc_cpu_s(pid), proc_wait_s(pid)) for node in info.nodes
+            if (pid := read_pid(node)) is not None and is_running(node)}
+
+
 def proc_peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -448,16 +466,17 @@ def rate_ladder(start: float, top: float, factor: float = 1.25) -> list[float]:
     return out
 
 
-def summarize_nodes(info: TestnetInfo, cpu0: dict[str, float], seconds: float) -> list[dict]:
+def summarize_nodes(info: TestnetInfo, clocks0: dict[str, tuple[float, float]], seconds: float) -> list[dict]:
     out = []
+    clocks = proc_clocks(info)
     for node in info.nodes:
         pid = read_pid(node)
-        if pid is None or not is_running(node):
+        if pid is None or not is_running(node) or node.name not in clocks0:
             out.append({"node": node.name, "running": False})
             continue
-        cpu = proc_cpu_s(pid) - cpu0[node.name]
+        cpu, wait = (now - then for now, then in zip(clocks[node.name], clocks0[node.name]))
         out.append({"node": node.name, "cpu_s": round(cpu, 2), "cpu_pct": round(100 * cpu / seconds, 1),
-                    "peak_rss_mb": round(proc_peak_rss_mb(pid))})
+                    "wait_pct": round(100 * wait / seconds, 1), "peak_rss_mb": round(proc_peak_rss_mb(pid))})
     return out
 
 
@@ -548,14 +567,14 @@ def run_bench(n: int, duration: float, step: float, start_rate: float, max_rate:
         # let the network drain what a failed step left, then sustain the best rate
         _drain(info, 20)
         sustain_s = duration if rate is not None else max(duration - (time.monotonic() - t_search), duration * 0.4)
-        cpu0 = {node.name: proc_cpu_s(read_pid(node)) for node in info.nodes}
+        clocks0 = proc_clocks(info)
         me0, t0 = self_cpu_s(), time.monotonic()
         blocks0 = len(tracker.blocks)
         load0 = loadavg()
         main = run_phase(info, world, accounts, tracker, best, sustain_s, rng, contributions)
         wall = time.monotonic() - t0
         me = self_cpu_s() - me0
-        nodes = summarize_nodes(info, cpu0, wall)
+        nodes = summarize_nodes(info, clocks0, wall)
         stop.set()
         poller.join(timeout=5)
         counters = node_counters(info)
@@ -590,7 +609,8 @@ def run_bench(n: int, duration: float, step: float, start_rate: float, max_rate:
              f"p50 {main.p50:.2f} s, p99 {main.p99:.2f} s, block interval {result['block_interval_s']} s, "
              f"{result['txs_per_block']} txs/block")
         for nd in nodes:
-            echo(f"  {nd['node']}: cpu {nd.get('cpu_s')} s ({nd.get('cpu_pct')} % of a core), peak RSS {nd.get('peak_rss_mb')} MB")
+            echo(f"  {nd['node']}: cpu {nd.get('cpu_s')} s ({nd.get('cpu_pct')} % of a core, waited for a CPU "
+                 f"{nd.get('wait_pct')} % of the time), peak RSS {nd.get('peak_rss_mb')} MB")
         echo(f"  CPU per committed tx per node: {cpu_us_per_tx} us ({window_txs} txs committed in the window)")
         echo(f"  load generator: cpu {me:.1f} s ({100 * me / wall:.0f} % of a core)")
         echo(f"yardstick: {verify:.0f} PyNaCl verifies/s (one core) -> floor 2 x {verify:.0f} / {n} = "
@@ -625,11 +645,11 @@ def run_idle(n: int, seconds: float, timeout_commit_ms: int, directory: Path | N
         # past start-up (imports, first dials, catch-up) before measuring
         wait_for(lambda: all(_height(node.rpc) >= 3 for node in info.nodes), 60, what="block 3 on every node")
         load0, h0 = loadavg(), _height(info.nodes[0].rpc)
-        cpu0 = {node.name: proc_cpu_s(read_pid(node)) for node in info.nodes}
+        clocks0 = proc_clocks(info)
         t0 = time.monotonic()
         time.sleep(seconds)  # the measurement window itself, not a wait for a condition
         wall = time.monotonic() - t0
-        nodes = summarize_nodes(info, cpu0, wall)
+        nodes = summarize_nodes(info, clocks0, wall)
         blocks = _height(info.nodes[0].rpc) - h0
         pcts = [nd["cpu_pct"] for nd in nodes if "cpu_pct" in nd]
         result = {"validators": n, "idle_s": round(wall, 1), "blocks": blocks,
@@ -655,13 +675,15 @@ def parse_validators(text: str) -> list[int]:
 
 def runs_table(runs: list[dict]) -> str:
     """The per-n table (one row per testnet size)."""
-    head = ("validators", "offered", "tx/s", "p50 s", "p99 s", "block s", "CPU us/tx/node", "CPU %/node", "RSS MB")
+    head = ("validators", "offered", "tx/s", "p50 s", "p99 s", "block s", "CPU us/tx/node", "CPU %/node", "wait %/node", "RSS MB")
     rows = [head]
     for r in runs:
         pcts = [nd["cpu_pct"] for nd in r["nodes"] if "cpu_pct" in nd]
+        waits = [nd["wait_pct"] for nd in r["nodes"] if "wait_pct" in nd]
         rows.append((str(r["validators"]), f"{r['offered_tx_per_s']:.0f}", f"{r['tx_per_s']:.0f}", f"{r['p50_s']:.2f}",
                      f"{r['p99_s']:.2f}", str(r["block_interval_s"]), str(r["cpu_us_per_tx_per_node"]),
-                     f"{min(pcts, default=0):.0f}-{max(pcts, default=0):.0f}", str(r["peak_rss_mb"])))
+                     f"{min(pcts, default=0):.0f}-{max(pcts, default=0):.0f}",
+                     f"{min(waits, default=0):.0f}-{max(waits, default=0):.0f}", str(r["peak_rss_mb"])))
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
     return "\n".join("  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in rows)
 

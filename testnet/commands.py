@@ -147,7 +147,7 @@ def load(directory: Path, rate: int, duration: int) -> None:
         info = TestnetInfo.load(directory)
     except FileNotFoundError as e:
         raise click.ClickException(str(e))
-    from node.rpc_client import RpcClientError
+    from node.cli.rpc_client import RpcClientError
     try:
         summary = run_load(directory, info, rate, duration)
     except (RpcClientError, RuntimeError) as e:

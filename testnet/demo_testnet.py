@@ -27,7 +27,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from node.keys import Keyring, encode_address
-from node.rpc_client import RpcClient, RpcClientError
+from node.cli.rpc_client import RpcClient, RpcClientError
 from testnet.demo import UMA_ANSWER, measured_table, quoted_line, read_notes, score_answer
 from testnet.network import TestnetInfo, generate, node_status, start_node, stop_node, wait_for
 

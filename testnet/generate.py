@@ -2,7 +2,7 @@
 
 Node i runs on hosts[i]: its config listens there (p2p and RPC), names every other
 validator by that host's address and peer id, and its genesis comes out of the same
-ceremony operators run by hand (node/gentx.py: a draft, funded accounts, one signed gentx
+ceremony operators run by hand (node/cli/gentx.py: a draft, funded accounts, one signed gentx
 per validator, collected), so the generated genesis passes `attrchain genesis hash`.
 Copy <out>/node<i> to machine i and run `attrchain start --home node<i>` there.
 
@@ -19,10 +19,10 @@ from pathlib import Path
 import click
 
 from node.config import Config, save_config
-from node.gentx import GenesisError, add_account, collect, draft_genesis, make_gentx
+from node.cli.gentx import GenesisError, add_account, collect, draft_genesis, make_gentx
 from node.home import DEFAULT_BALANCE, DEFAULT_STAKE, Home, init_home, write_genesis
 from node.keys import Keyring
-from node.peer_id import peer_id
+from node.cli.peer_id import peer_id
 from testnet.network import USER_ACCOUNTS, NodeInfo, TestnetInfo, fast_config
 
 # the k-th node on one host uses the base ports + k * PORT_STEP

@@ -34,11 +34,6 @@ def make_tx(node: int, index: int, size: int, now_ns: int = 0) -> bytes:
     return head + (pad * (size // 32 + 1))[: max(0, size - len(head))]
 
 
-def tx_key(tx: bytes) -> tuple[int, int]:
-    node, index, _ = TX_HEADER.unpack_from(tx)
-    return node, index
-
-
 def ids_digest(keys) -> str:
     h = hashlib.sha256()
     for node, index in sorted(keys):

@@ -21,7 +21,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from node.keys import Keyring, encode_address
 from state.asset_records import compute_contribution_id
-from node.rpc_client import RpcClient, RpcClientError
+from node.cli.rpc_client import RpcClient, RpcClientError
 from testnet.network import TestnetInfo, is_running
 
 

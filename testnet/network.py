@@ -23,8 +23,8 @@ from pathlib import Path
 from node.config import Config
 from node.home import DEFAULT_BALANCE, DEFAULT_STAKE, Home, init_home, make_genesis, write_genesis
 from node.keys import Keyring
-from node.peer_id import peer_id
-from node.rpc_client import RpcClient, RpcClientError
+from node.cli.peer_id import peer_id
+from node.cli.rpc_client import RpcClient, RpcClientError
 
 USER_ACCOUNTS = ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi")
 

@@ -1,13 +1,19 @@
-"""The layering of docs/interfaces.md, every forbidden import of it, read from the source.
+"""The layering of docs/interfaces.md, every forbidden import of it, and the package
+APIs, read from the source.
 
 consensus uses none of node/p2p/state; state none of node/p2p; p2p not node or state;
 neither consensus nor state runs trio or a CLI; libp2p (and its multiaddr) is imported by
-p2p/libp2p_transport.py alone (multiaddr also by p2p/pex.py, which checks answered addresses); LevelDB by state/store.py (and testnet's benchmarks).
+p2p/libp2p_transport/transport.py alone (multiaddr also by p2p/pex.py, which checks answered
+addresses); LevelDB by state/store.py (and testnet's benchmarks).
+Package APIs: code of one package uses another package (a sibling sub-package included)
+only through the names its `__init__.py` lists in `__all__`, from whichever module of it;
+a package's own modules and sub-packages use it freely.
 Imports inside functions and under TYPE_CHECKING count like any other.
 """
 from __future__ import annotations
 
 import ast
+import importlib
 import pathlib
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -23,23 +29,29 @@ FORBIDDEN = {
 }
 # third-party module -> the only files (or folders) that may import it
 ONLY_IN = {
-    "libp2p": ("p2p/libp2p_transport.py",),
-    "multiaddr": ("p2p/libp2p_transport.py", "p2p/pex.py"),  # pex validates peers' answers
+    "libp2p": ("p2p/libp2p_transport/transport.py",),
+    "multiaddr": ("p2p/libp2p_transport/transport.py", "p2p/pex.py"),  # pex validates peers' answers
     "plyvel": ("state/store.py", "testnet/"),
 }
 
 
-def imports_of(source: str, module: str) -> set[str]:
-    """Every module `source` (the code of dotted `module`) imports, relative ones resolved."""
-    package = module.split(".")[:-1]
-    found = set()
+def imported_names(source: str, package: str) -> set[tuple[str, str | None]]:
+    """(module, name) for every `from module import name` of `source`, whose package is
+    dotted `package`, relative ones resolved; (module, None) for every `import module`."""
+    parts = package.split(".") if package else []
+    found: set[tuple[str, str | None]] = set()
     for n in ast.walk(ast.parse(source)):
         if isinstance(n, ast.Import):
-            found.update(a.name for a in n.names)
+            found.update((a.name, None) for a in n.names)
         elif isinstance(n, ast.ImportFrom):
-            base = package[:len(package) - n.level + 1] if n.level else []
-            found.add(".".join(base + ([n.module] if n.module else [])))
+            base = parts[:len(parts) - n.level + 1] if n.level else []
+            found.update((".".join(base + ([n.module] if n.module else [])), a.name) for a in n.names)
     return found
+
+
+def imports_of(source: str, module: str) -> set[str]:
+    """Every module `source` (the code of dotted `module`) imports, relative ones resolved."""
+    return {m for m, _ in imported_names(source, ".".join(module.split(".")[:-1]))}
 
 
 def module_name(path: pathlib.Path) -> str:
@@ -48,13 +60,17 @@ def module_name(path: pathlib.Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+def package_of(path: pathlib.Path) -> str:
+    return ".".join(path.parent.relative_to(ROOT).parts)
+
+
 def all_imports() -> list[tuple[str, str]]:
     """(file relative to the root, imported module) over all the packages' code."""
     out = []
     for pkg in PACKAGES:
         for f in sorted((ROOT / pkg).rglob("*.py")):
             rel = f.relative_to(ROOT).as_posix()
-            out += [(rel, m) for m in imports_of(f.read_text(), module_name(f))]
+            out += [(rel, m) for m in sorted({m for m, _ in imported_names(f.read_text(), package_of(f))})]
     return out
 
 
@@ -83,9 +99,99 @@ def test_the_check_sees_imports_in_functions_relative_ones_and_third_party_rules
     found = imports_of(src, "p2p.memory")
     assert {"p2p.messages", "node.node", "multiaddr", "state"} <= found
     assert violations([("p2p/memory.py", m) for m in sorted(found)]) == [
-        "p2p/memory.py imports multiaddr (only p2p/libp2p_transport.py, p2p/pex.py may)",
+        "p2p/memory.py imports multiaddr (only p2p/libp2p_transport/transport.py, p2p/pex.py may)",
         "p2p/memory.py imports node.node",
         "p2p/memory.py imports state",
     ]
     assert violations([("state/app.py", "consensus.types"), ("testnet/bench_tree.py", "plyvel")]) == []
     assert violations([("consensus/driver.py", "state.tx")]) == ["consensus/driver.py imports state.tx"]
+
+
+# ---- package APIs ------------------------------------------------------------------
+# testnet/ and tests/ are harnesses: they seed and measure through any module.
+API_USERS = ("consensus", "state", "p2p", "node")
+
+
+def packages() -> list[str]:
+    """Every package (a folder with an __init__.py) of the layered code, dotted."""
+    return sorted(package_of(f) for pkg in API_USERS for f in (ROOT / pkg).rglob("__init__.py"))
+
+
+def exported(package: str) -> set[str]:
+    """The names `package`'s __init__.py lists in `__all__` (read from the source)."""
+    tree = ast.parse((ROOT / package.replace(".", "/") / "__init__.py").read_text())
+    for n in tree.body:
+        if isinstance(n, (ast.Assign, ast.AnnAssign)) and "__all__" in {
+                t.id for t in (n.targets if isinstance(n, ast.Assign) else [n.target]) if isinstance(t, ast.Name)}:
+            return set(ast.literal_eval(n.value))
+    return set()
+
+
+def owner(module: str, pkgs: list[str]) -> str | None:
+    """The innermost package holding dotted `module` (None: not layered code)."""
+    inside = [p for p in pkgs if module == p or module.startswith(p + ".")]
+    return max(inside, key=len, default=None)
+
+
+def cross_package_imports() -> list[tuple[str, str, str | None, str]]:
+    """(file, module, name, target package) for every import of one package's code from
+    another package: not its own, nor one enclosing it."""
+    pkgs = packages()
+    out = []
+    for pkg in API_USERS:
+        for f in sorted((ROOT / pkg).rglob("*.py")):
+            here = module_name(f)
+            for mod, name in sorted(imported_names(f.read_text(), package_of(f)), key=str):
+                target = owner(mod, pkgs)
+                if target and not (here == target or here.startswith(target + ".")):
+                    out.append((f.relative_to(ROOT).as_posix(), mod, name, target))
+    return out
+
+
+def api_violations(imports: list[tuple[str, str, str | None, str]],
+                   exports: dict[str, set[str]]) -> list[str]:
+    bad = []
+    for rel, mod, name, target in imports:
+        if name is None:
+            bad.append(f"{rel}: `import {mod}` reaches into {target}; import names of its API")
+        elif name not in exports[target]:
+            bad.append(f"{rel}: {name} (from {mod}) is not in {target}'s __all__")
+    return bad
+
+
+def test_every_cross_package_import_names_the_target_packages_api():
+    imports = cross_package_imports()
+    assert len(imports) >= 200  # the walk really found the packages' imports of each other
+    assert api_violations(imports, {p: exported(p) for p in packages()}) == []
+
+
+def test_each_api_name_is_the_object_its_module_defines_and_nothing_is_lazy():
+    """A name of `__all__` is really bound by the package's import (no module __getattr__),
+    and an import of it from any module of the package gets that same object (a name
+    defined twice in one package, e.g. two `Status` enums, cannot pass as the other)."""
+    for package in packages():
+        module = importlib.import_module(package)
+        assert "__getattr__" not in vars(module), package
+        for name in exported(package):
+            assert hasattr(module, name), f"{package}.__all__ names {name}, which it does not bind"
+    for rel, mod, name, target in cross_package_imports():
+        assert getattr(importlib.import_module(mod), name) is getattr(importlib.import_module(target), name), \
+            f"{rel}: {mod}.{name} is not {target}.{name}"
+
+
+def test_the_api_check_resolves_packages_and_flags_what_is_not_exported():
+    pkgs = ["node", "node.light", "state"]
+    assert owner("node.light.client", pkgs) == "node.light"
+    assert owner("node.mempool", pkgs) == "node"
+    assert owner("trio", pkgs) is None
+    exports = {"state": {"tx_id"}, "node.light": {"LightClient"}, "node": set()}
+    imports = [("node/x.py", "state.tx", "tx_id", "state"), ("node/x.py", "state.tx", "_hash", "state"),
+               ("node/poa/y.py", "node.light.store", "TrustedStore", "node.light"),
+               ("node/x.py", "state.app", None, "state")]
+    assert api_violations(imports, exports) == [
+        "node/x.py: _hash (from state.tx) is not in state's __all__",
+        "node/poa/y.py: TrustedStore (from node.light.store) is not in node.light's __all__",
+        "node/x.py: `import state.app` reaches into state; import names of its API",
+    ]
+    assert {("state.tx", "tx_id"), ("node.light", "client"), ("node", None)} == imported_names(
+        "from state.tx import tx_id\ndef f():\n    from . import client\nimport node\n", "node.light")

@@ -104,7 +104,7 @@ def _run(blocks: dict[int, LightBlock], sequential: bool) -> tuple[float, int, i
 @click.command("bench")
 @click.option("--heights", type=int, default=200, show_default=True)
 @click.option("--sizes", default="4,32,100", show_default=True, help="validator set sizes")
-def command(heights: int, sizes: str) -> None:
+def bench_command(heights: int, sizes: str) -> None:
     """Time header verification (sequential, skipping, bisection) against PyNaCl verifies/s."""
     rows = []
     for n in [int(x) for x in sizes.split(",")]:

@@ -1,33 +1,35 @@
 """The full node's side of the light-client protocols over libp2p: `submit-tx`,
 `light-block` and `proof` (envelopes in p2p/messages.py).
 
-`node.run.run_services` calls `register_light_handlers(node)` next to the node's own
-handlers. Handlers only read, except `submit-tx`, which goes through the same admission
-as the RPC's `broadcast_tx_sync` (`Node.admit_tx`: mempool, then gossip).
+node/node.py registers these next to the node's own handlers (node/sync_serve.py).
+Handlers only read, except `submit-tx`, which goes through the same admission as the
+RPC's `broadcast_tx_sync` (`TxIntake.admit`, node/tx_intake.py: mempool, then gossip).
 
 `SubmitTxResponse.code` is an integer on the wire while the mempool's refusal codes are
 strings: code 0 = admitted; 1 = refused, and `log` is "<refusal code>: <reason>".
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
 from p2p.ids import LIGHT_BLOCK, PROOF, SUBMIT_TX
 from p2p.messages import (
     MAX_LOG, LightBlockRequest, LightBlockResponse, ProofRequest, ProofResponse, SubmitTxRequest,
     SubmitTxResponse,
 )
-from p2p.transport import PeerId, RequestError
+from p2p.transport import PeerId, RequestError, Transport
 from state.tx import tx_id as compute_tx_id
 
 if TYPE_CHECKING:
-    from node.node import Node
+    from node.chain import Chain
+    from p2p.ids import ChainTopics
 
 SUBMIT_REFUSED = 1
 
 
-def register_light_handlers(node: "Node") -> None:
-    chain = node.chain
+def register_light_handlers(transport: Transport, topics: "ChainTopics", chain: "Chain",
+                            admit_tx: Callable[[bytes], Any]) -> None:
+    """`admit_tx` raises TxRejected (the RPC's admission)."""
 
     def height_of(requested: int) -> int:
         h = chain.height if requested == 0 else requested
@@ -42,7 +44,7 @@ def register_light_handlers(node: "Node") -> None:
         tx = SubmitTxRequest.decode(payload, max_size=len(payload)).tx
         tid = compute_tx_id(tx)
         try:
-            node.txs.admit(tx)
+            admit_tx(tx)
         except TxRejected as e:
             return SubmitTxResponse(SUBMIT_REFUSED, f"{e.code}: {e.reason}"[:MAX_LOG], tid).encode()
         return SubmitTxResponse(0, "", tid).encode()
@@ -62,6 +64,6 @@ def register_light_handlers(node: "Node") -> None:
         value, prf = chain.ledger.query(req.key, h)
         return ProofResponse(h, value, prf).encode()
 
-    node.transport.set_request_handler(node.topics.protocol(SUBMIT_TX), submit_tx)
-    node.transport.set_request_handler(node.topics.protocol(LIGHT_BLOCK), light_block)
-    node.transport.set_request_handler(node.topics.protocol(PROOF), proof)
+    transport.set_request_handler(topics.protocol(SUBMIT_TX), submit_tx)
+    transport.set_request_handler(topics.protocol(LIGHT_BLOCK), light_block)
+    transport.set_request_handler(topics.protocol(PROOF), proof)

@@ -68,10 +68,6 @@ class TrustedStore:
         above = [h for h in self.blocks if h > height]
         return self.blocks[min(above)] if above else None
 
-    def nearest_below(self, height: int) -> LightBlock | None:
-        below = [h for h in self.blocks if h < height]
-        return self.blocks[max(below)] if below else None
-
     def validators_by_hash(self, set_hash: bytes):
         for lb in self.blocks.values():
             if lb.header.validators_hash == set_hash:

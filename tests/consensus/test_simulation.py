@@ -165,7 +165,7 @@ def test_scenarios_are_drawn_from_the_seed():
 
 
 def test_sim_command_ends_with_a_json_line():
-    from node.sim_command import command
+    from node.cli.sim_command import command
 
     res = CliRunner().invoke(command, ["--seeds", "3", "--start", "10", "--validators", "4"])
     assert res.exit_code == 0, res.output

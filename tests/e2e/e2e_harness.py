@@ -15,7 +15,7 @@ from typing import Iterator
 from nacl.signing import SigningKey
 
 from node.keys import Keyring, encode_address
-from node.rpc_client import RpcClient, RpcClientError
+from node.cli.rpc_client import RpcClient, RpcClientError
 from testnet.network import NodeInfo, TestnetInfo, generate, is_running, read_pid, start_node, stop_node
 
 

@@ -9,7 +9,7 @@ import json
 import sys
 import time
 
-from node.rpc_client import RpcClient, RpcClientError
+from node.cli.rpc_client import RpcClient, RpcClientError
 
 
 def main() -> int:

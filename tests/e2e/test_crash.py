@@ -36,7 +36,7 @@ from node import faults
 from node.durable import read_wal
 from node.home import Home
 from node.keys import encode_address
-from node.rpc_client import RpcClient, RpcClientError
+from node.cli.rpc_client import RpcClient, RpcClientError
 from state.tx import sign_tx
 from testnet.network import is_running
 

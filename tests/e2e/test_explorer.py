@@ -15,7 +15,7 @@ from playwright.sync_api import expect, sync_playwright
 from rich.console import Console
 
 from node.keys import Keyring, encode_address
-from node.rpc_client import RpcClient
+from node.cli.rpc_client import RpcClient
 from state.simple_merkle import merkle_proof, merkle_root
 from testnet.demo_testnet import CAST, Client, asset_id_of, run_story, start_demo_testnet
 from testnet.network import generate, stop_node

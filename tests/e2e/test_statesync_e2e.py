@@ -11,7 +11,7 @@ import pytest
 
 from e2e_harness import Net, wait_until
 from node.home import Home
-from node.rpc_client import RpcClientError
+from node.cli.rpc_client import RpcClientError
 
 pytestmark = [pytest.mark.xdist_group("e2e"), pytest.mark.slow, pytest.mark.timeout(200)]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Iterator
 
 from node.keys import Keyring
-from node.rpc_client import RpcClient, RpcClientError
+from node.cli.rpc_client import RpcClient, RpcClientError
 from testnet.network import NodeInfo, TestnetInfo, generate, start_node, stop_node
 
 

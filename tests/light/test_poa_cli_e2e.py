@@ -13,9 +13,9 @@ from nacl.signing import SigningKey
 
 from netfix import running_net
 from node.keys import encode_address
-from node.client_commands import query_group
-from node.light_commands import light_group
-from node.poa.commands import poa_group
+from node.cli.client_commands import query_group
+from node.cli.light_commands import light_group
+from node.cli.poa_commands import poa_group
 from state.asset_records import compute_asset_id, compute_contribution_id
 from testnet.demo import DATA, NOTES, UMA_ANSWER
 from state.tx import sign_tx

@@ -11,8 +11,7 @@ from consensus.types import Proposal, Vote, VoteType
 from node.home import Home
 from node.keys import Keyring
 from node.node import Node
-from node.consensus_api import HelpPeer
-from node.sync import PulledVotes, accept_push, pull_votes
+from node.consensus_api import HelpPeer, PulledVotes
 from p2p.counters import TransportCounters
 from p2p.messages import (
     CompactProposal, ConsensusPush, MessageError, TxBatch, VoteMessage, VotesResponse,
@@ -146,19 +145,19 @@ async def test_pulled_votes_are_bounded_and_verified_before_the_consensus_task(o
     t = RecordingTransport({"votes-of-round": spam})
     node, keys = open_node(own_dir, t)
     try:
-        await pull_votes(node, "spammer", 1, 0)
+        await node.catchup.pull_votes("spammer", 1, 0)
         assert t.penalties == [("spammer", "too_many_votes")]
         assert node.consensus.inbox.statistics().current_buffer_used == 0  # nothing reached consensus
         good = [signed_vote(k, 1, 0) for k in keys]
         t.answers["votes-of-round"] = VotesResponse((*good, good[0][:-64] + bytes(64))).encode()
-        await pull_votes(node, "liar", 1, 0)
+        await node.catchup.pull_votes("liar", 1, 0)
         assert t.penalties[-1] == ("liar", "invalid")
         t.answers["votes-of-round"] = VotesResponse((*good[:2], signed_vote(keys[2], 1, 1))).encode()
-        await pull_votes(node, "mixer", 1, 0)  # a vote of another round than asked
+        await node.catchup.pull_votes("mixer", 1, 0)  # a vote of another round than asked
         assert t.penalties[-1] == ("mixer", "invalid")
         assert node.consensus.inbox.statistics().current_buffer_used == 0
         t.answers["votes-of-round"] = VotesResponse(tuple(good)).encode()
-        await pull_votes(node, "honest", 1, 0)
+        await node.catchup.pull_votes("honest", 1, 0)
         pulled = node.consensus.inbox.receive_nowait()
         assert isinstance(pulled, PulledVotes) and [raw for _, raw in pulled.votes] == good
         assert all(who != "honest" for who, _ in t.penalties)
@@ -174,21 +173,22 @@ async def test_pushed_votes_are_bounded_and_verified_before_the_consensus_task(o
     try:
         good = [signed_vote(k, 1, 0) for k in keys]
         spam = tuple(good) * 17  # more than 4 rounds of 4 validators can hold (4 * 4 * 4)
-        await accept_push(node, "spammer", ConsensusPush(1, 0, (), spam))
+        await node.pushes.accept("spammer", ConsensusPush(1, 0, (), spam))
         assert t.penalties == [("spammer", "too_many_votes")]
-        await accept_push(node, "liar", ConsensusPush(1, 0, (), (*good, good[0][:-64] + bytes(64))))
+        await node.pushes.accept("liar", ConsensusPush(1, 0, (), (*good, good[0][:-64] + bytes(64))))
         assert t.penalties[-1] == ("liar", "invalid")
         assert inbox.statistics().current_buffer_used == 0  # nothing reached consensus
         with pytest.raises(MessageError):  # penalised by the transport's policy
-            await accept_push(node, "garbage", ConsensusPush(1, 0, (b"\x93junk",), ()))
-        await accept_push(node, "ahead", ConsensusPush(5, 0, (), tuple(good)))
-        assert node.catchup_wanted.is_set() and inbox.statistics().current_buffer_used == 0
-        await accept_push(node, "honest", ConsensusPush(1, 0, (), tuple(good)))
+            await node.pushes.accept("garbage", ConsensusPush(1, 0, (b"\x93junk",), ()))
+        await node.catchup_wanted.wait(0)  # (unset)
+        await node.pushes.accept("ahead", ConsensusPush(5, 0, (), tuple(good)))
+        assert await node.catchup_wanted.wait(0) and inbox.statistics().current_buffer_used == 0
+        await node.pushes.accept("honest", ConsensusPush(1, 0, (), tuple(good)))
         pulled = inbox.receive_nowait()
         assert isinstance(pulled, PulledVotes) and [raw for _, raw in pulled.votes] == good
         assert all(who != "honest" for who, _ in t.penalties)
         node.consensus.current_round = 2  # a peer at our height in an earlier round gets help
-        await accept_push(node, "slow", ConsensusPush(1, 1, (), ()))
+        await node.pushes.accept("slow", ConsensusPush(1, 1, (), ()))
         assert inbox.receive_nowait() == HelpPeer("slow", 1)
     finally:
         node.close()

@@ -8,11 +8,11 @@ from click.testing import CliRunner
 
 from node.cli import cli
 from node.config import ConfigError
-from node.file_keyring import FileKeyring
+from node.cli.file_keyring import FileKeyring
 from node.home import Home
-from node.keyring_options import PASSPHRASE_ENV, KeyringChoice
+from node.cli.keyring_options import PASSPHRASE_ENV, KeyringChoice
 from node.keys import KeyError_, Keyring
-from node.sealed_key import PassphraseError, WrongPassphrase
+from node.cli.sealed_key import PassphraseError, WrongPassphrase
 
 PASS = "correct horse battery"
 

@@ -1,4 +1,4 @@
-"""The genesis ceremony (`attrchain genesis ...`, node/gentx.py) as three operators and a
+"""The genesis ceremony (`attrchain genesis ...`, node/cli/gentx.py) as three operators and a
 coordinator run it, and every way a gentx from someone else can be wrong."""
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from nacl.signing import SigningKey
 
 from node.cli import cli
-from node.gentx import (
+from node.cli.gentx import (
     MAX_GENTX_FILE_BYTES, Gentx, GenesisError, collect, genesis_hash, make_gentx, node_info_bytes,
     read_gentx_dir, verify_final,
 )
@@ -126,7 +126,7 @@ def test_a_bad_gentx_is_refused_by_name_and_changes_nothing(ceremony, attack, er
 
 
 def _draft(balances: dict[bytes, int]) -> dict:
-    from node.gentx import add_account, draft_genesis
+    from node.cli.gentx import add_account, draft_genesis
     d = draft_genesis("cer-1", 0)
     for addr, n in balances.items():
         d = add_account(d, addr, n)
@@ -183,7 +183,7 @@ def test_hash_ignores_formatting_but_not_content(ceremony):
 def test_empty_or_crowded_gentx_dir_is_refused(tmp_path, monkeypatch):
     with pytest.raises(GenesisError, match="no gentx files"):
         read_gentx_dir(tmp_path)
-    monkeypatch.setattr("node.gentx.MAX_GENTXS", 2)
+    monkeypatch.setattr("node.cli.gentx.MAX_GENTXS", 2)
     for i in range(3):
         (tmp_path / f"{i}.json").write_text("{}")
     with pytest.raises(GenesisError, match="at most 2"):

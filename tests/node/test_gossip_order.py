@@ -50,7 +50,7 @@ class Checker:
     def account_nonce(self, sender):
         return self.nonces.get(sender, 0)
 
-    def check_state(self, tx, pending_before):
+    def check_state(self, tx):
         pass
 
 
@@ -58,13 +58,13 @@ def test_waiting_txs_are_bounded_and_leave_when_stale():
     c = Checker()
     mp = Mempool(c, max_txs=100, max_bytes=10_000, max_tx_bytes=100, max_waiting=3, max_wait_ahead=4)
     with pytest.raises(TxRejected) as e:
-        mp.add(b"a:5", gossip=False, wait=True)       # more than 4 ahead of nonce 0: refused
+        mp.add(b"a:5", wait=True)       # more than 4 ahead of nonce 0: refused
     assert e.value.code == "nonce_gap" and not mp.waiting
     for raw in (b"a:2", b"b:1", b"c:1", b"d:1"):        # the 4th pushes out the oldest
-        assert mp.add(raw, gossip=False, wait=True) is None
+        assert mp.add(raw, wait=True) is None
     assert sorted(p.raw for p in mp.waiting.values()) == [b"b:1", b"c:1", b"d:1"]
-    mp.add(b"a:0", gossip=False, wait=True)
-    mp.add(b"a:1", gossip=False, wait=True)
+    mp.add(b"a:0", wait=True)
+    mp.add(b"a:1", wait=True)
     assert len(mp) == 2                                # a:2 was pushed out: it waits no more
     c.nonces[b"b"] = 2                                 # b:1 was committed in a block from elsewhere
     c.nonces[b"c"] = 1                                 # c:0 was: c:1 is next
@@ -97,7 +97,7 @@ async def test_a_proposal_relayed_by_a_peer_without_its_txs_is_filled_from_other
     alice, bob = ring.get("alice"), ring.get("bob")
     txs = [sign_tx(SigningKey(alice.seed), CHAIN, n, 1000, "transfer", [bob.address, 5]) for n in range(3)]
     peers = PeersWithTxs({"relay": txs[:1], "proposer": txs, "other": []})
-    assembly = ProposalAssembly(peers, node.topics, node.admission, node.find_tx, node.metrics, node.inputs.send)
+    assembly = ProposalAssembly(peers, node.topics, node.admission, node.find_tx, node.metrics, node.consensus.inputs.send)
     try:
         node.txs.admit_gossiped(txs[:1])
         got = await assembly._assemble_txs("relay", [tx_id(t) for t in txs])

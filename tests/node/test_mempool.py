@@ -24,7 +24,7 @@ class FakeChecker:
     def account_nonce(self, sender):
         return self.nonces.get(sender, 0)
 
-    def check_state(self, tx, pending_before):
+    def check_state(self, tx):
         if tx.sender in self.broke:
             raise TxRejected("insufficient_funds", "broke")
 
@@ -117,11 +117,3 @@ def test_update_drops_stale_nonce_from_other_tx():
     c.nonces[b"a"] = 1  # nonce 0 was used by a different tx included elsewhere
     assert mp.update([]) == 1
     assert [t.nonce for t in mp.by_sender[b"a"]] == [1]
-
-
-def test_take_unsent_once():
-    c, mp = make()
-    mp.add(tx(b"a", 0, 1))
-    mp.add(tx(b"b", 0, 1), gossip=False)
-    assert mp.take_unsent(10) == [tx(b"a", 0, 1)]
-    assert mp.take_unsent(10) == []

@@ -10,7 +10,6 @@ from consensus.crypto import Ed25519Key
 from consensus.types import Commit, CommitSig
 from node.home import Home
 from node.node import Node
-from node.run import run_services
 from p2p.memory import open_memory_network
 from state.errors import BlockError
 from state.genesis import Genesis
@@ -45,7 +44,7 @@ class Running:
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED):
         with trio.CancelScope() as self.scope:
             try:
-                await run_services(self.node, None, task_status=task_status)
+                await self.node.run(None, task_status=task_status)
             finally:
                 self.node.close()
                 self.done.set()
@@ -217,7 +216,7 @@ async def served_node(own_dir, seed: int):
             net.open_transport("n0") as t:
         node = make_node(info.nodes[0].home, t)
         try:
-            binds = await nursery.start(run_services, node, "127.0.0.1:0")
+            binds = await nursery.start(node.run, "127.0.0.1:0")
             async with httpx.AsyncClient(base_url="http://" + binds[0], timeout=10) as c:
                 yield node, c, Keyring(own_dir / "keyring")
             nursery.cancel_scope.cancel()

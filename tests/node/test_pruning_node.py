@@ -9,7 +9,6 @@ from nacl.signing import SigningKey
 
 from node.config import ConfigError, config_from_dict
 from node.keys import Keyring
-from node.rpc_backend import NodeRpc
 from node.rpc_params import RpcError
 from p2p.memory import open_memory_network
 from p2p.messages import BlocksRequest, BlocksResponse, LightBlockRequest, Status, StatusRequest
@@ -50,7 +49,7 @@ async def test_a_pruning_node_keeps_the_window_and_answers_pruned_below_it(own_d
             if h in app_hashes:
                 assert store.app_hash_at(h) == app_hashes[h]
 
-        rpc = NodeRpc(node)
+        rpc = node.rpc()
         with pytest.raises(RpcError) as e:
             await rpc.query("account", {"address": encode_address(alice.address)}, 1)
         assert (e.value.status, e.value.code) == (410, "pruned")

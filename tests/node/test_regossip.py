@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import trio
 
-import node.sync
 from consensus.types import Vote, VoteType
+from node.sync import CatchUp
 from p2p.ids import ChainTopics
 from p2p.memory import open_memory_network
 from p2p.messages import VoteMessage
@@ -20,13 +20,13 @@ async def test_a_lost_prevote_reaches_the_peers_by_regossip_and_its_round_decide
     # and no timeout fires without 2f+1 votes), so its round decides only if re-gossip
     # delivers it.
     pulls: list[trio.CancelScope] = []
-    real_vote_pull = node.sync.run_vote_pull
+    real_vote_pull = CatchUp.run_vote_pull
 
-    async def vote_pull_until_armed(n, interval=1.0, *, task_status=trio.TASK_STATUS_IGNORED):
+    async def vote_pull_until_armed(self, interval=1.0, *, task_status=trio.TASK_STATUS_IGNORED):
         with trio.CancelScope() as scope:
             pulls.append(scope)
-            await real_vote_pull(n, interval, task_status=task_status)
-    monkeypatch.setattr(node.sync, "run_vote_pull", vote_pull_until_armed)
+            await real_vote_pull(self, interval, task_status=task_status)
+    monkeypatch.setattr(CatchUp, "run_vote_pull", vote_pull_until_armed)
     info = generate(own_dir, 4, chain_id="mem-chain", config_overrides=FAST)
     votes_topic = ChainTopics("mem-chain").votes
     armed = {"from": None}  # the node whose next value prevote is lost, once armed

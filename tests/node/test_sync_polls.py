@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import trio
 import trio.testing
 
-from node.sync import run_catchup, run_vote_pull
+from node.sync import CatchUp, CatchupWanted
 from p2p.ids import ChainTopics
 from p2p.messages import Status
 from p2p.transport import RequestError
@@ -31,12 +31,13 @@ class PeerStatus:
 
 
 def fake_node():
-    node = SimpleNamespace(chain=SimpleNamespace(height=5), catchup_wanted=trio.Event(), peer_heights={},
-                           pending_decision=None, current_round=0, topics=ChainTopics("poll-chain"),
-                           admission=SimpleNamespace(max_round=lambda h: 10),
-                           driver=SimpleNamespace(height=5))
-    node.round_age = lambda: 2.0
+    node = SimpleNamespace(chain=SimpleNamespace(height=5), catchup_wanted=CatchupWanted(),
+                           consensus=SimpleNamespace(pending_decision=None, current_round=0,
+                                                     driver=SimpleNamespace(height=5), round_age=lambda: 2.0))
     node.transport = PeerStatus(node)
+    node.catchup = CatchUp(node.transport, ChainTopics("poll-chain"), node.chain, node.consensus,
+                           admission=SimpleNamespace(max_round=lambda h: 10), submit=None, peer_heights={},
+                           wanted=node.catchup_wanted)
     return node
 
 
@@ -46,7 +47,7 @@ def test_status_is_polled_when_asked_or_when_the_height_stalls():
 
     async def scenario():
         async with trio.open_nursery() as n:
-            n.start_soon(run_catchup, node, 1.0)
+            n.start_soon(node.catchup.run, 1.0)
             await trio.sleep(0.5)
             assert [p for _, p in node.transport.asked] == ["status", "status"]  # at start
             node.transport.asked.clear()
@@ -72,10 +73,10 @@ def test_no_vote_pull_while_the_height_is_decided():
 
     async def scenario():
         async with trio.open_nursery() as n:
-            n.start_soon(run_vote_pull, node, 1.0)
+            n.start_soon(node.catchup.run_vote_pull, 1.0)
             await trio.sleep(3.5)
             assert node.transport.asked == []
-            node.driver.height = 6  # height 6 started and its round is stale
+            node.consensus.driver.height = 6  # height 6 started and its round is stale
             await trio.sleep(1.5)
             assert {p for _, p in node.transport.asked} == {"votes-of-round"}
             n.cancel_scope.cancel()

@@ -1,4 +1,4 @@
-"""Per-message library work cut for a validator network (p2p/libp2p_transport.py): the
+"""Per-message library work cut for a validator network (p2p/libp2p_transport/transport.py): the
 signed peer record every pubsub RPC carries is verified once per peer, built once per host."""
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-import p2p.libp2p_transport as lt
+import p2p.libp2p_transport.transport as lt
 from libp2p.peer.id import ID
 from libp2p.pubsub.pb import rpc_pb2
 

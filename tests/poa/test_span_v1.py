@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from node.poa import span_v1
-from node.poa.commands import poa_group
+from node.cli.poa_commands import poa_group
 from node.poa.index import Contribution, SpanIndex, UnknownDataError, build_index, match_files, sha256
 
 A, B, C = b"\x01" * 32, b"\x02" * 32, b"\x03" * 32
@@ -109,7 +109,7 @@ def test_match_files_refuses_unknown_content_by_name(tmp_path):
 def test_verify_report_exits_1_on_a_mismatch_and_says_how_to_challenge():
     import click
 
-    from node.poa.commands import report_findings
+    from node.cli.poa_commands import report_findings
     from node.poa.verify import Finding
 
     @click.command()

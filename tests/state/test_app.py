@@ -199,3 +199,16 @@ def test_app_check_tx_with_decoded_and_reset(chain):
     assert chain.ledger.check_tx(raw).code == Code.STALE_NONCE      # admitted: nonce taken
     chain.ledger.reset_check_state()                                  # e.g. evicted from the mempool
     assert chain.ledger.check_tx(raw).ok
+
+
+def test_app_check_tx_refuses_a_failing_kind_whole_where_a_block_charges_its_fee(chain):
+    """One pipeline, two outcomes: a tx whose kind fails (a transfer beyond the balance)
+    pays its fee and takes its nonce in a block, but at admission it changes nothing."""
+    too_much = chain.tx(ALICE, "transfer", addr(BOB), START_BALANCE * 2, nonce=0)
+    r = chain.ledger.check_tx(too_much)
+    assert r.code == Code.INSUFFICIENT_FUNDS and not r.charged
+    assert chain.ledger.check_tx(chain.tx(ALICE, "transfer", addr(BOB), 5, nonce=0)).ok   # nonce 0 still free
+    chain.ledger.reset_check_state()
+    block = chain.apply([too_much])
+    assert block.tx_results[0].code == Code.INSUFFICIENT_FUNDS and block.tx_results[0].charged
+    assert nonce(chain, ALICE) == 1 and balance(chain, ALICE) < START_BALANCE

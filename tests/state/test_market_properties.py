@@ -24,7 +24,7 @@ from state.devchain import seeded_key
 from state.order_book import Status, get_order
 from state.params import Params
 from state.registry import END_BLOCK
-from state.revenue import get_accrued_shares, get_position, process_issue_shares
+from state.revenue import get_accrued_shares, get_position, process_flush_ranks, process_issue_shares
 from state.supply import compute_holdings
 from state.tx import PPM, TOTAL_SHARES, sign_tx
 from ledger_helpers import addr
@@ -47,6 +47,7 @@ class Sim:
         process_issue_shares(ctx, MODEL, ADDRS[0])
         for a in ADDRS:
             set_account(ctx, a, START, 0)
+        process_flush_ranks(ctx)
         self._commit(ctx)
         self.total = sum(compute_holdings(self.state.items()).values())
         self.shares = {a: 0 for a in ADDRS}           # the test's own share table

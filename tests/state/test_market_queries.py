@@ -14,8 +14,8 @@ from state.proof import verify_proof
 
 
 def _rpc(chain):
-    return SimpleNamespace(node=SimpleNamespace(chain=SimpleNamespace(store=chain.ledger.store,
-                                                                     ledger=chain.ledger)))
+    """The node's chain as the queries read it."""
+    return SimpleNamespace(store=chain.ledger.store, ledger=chain.ledger)
 
 
 def _proven(answer) -> bool:

@@ -4,6 +4,7 @@ docs/poa.md's worked example at every stage, a proof for every key read, and bad
 refused."""
 from __future__ import annotations
 
+from dataclasses import fields
 from types import SimpleNamespace
 
 import pytest
@@ -35,15 +36,16 @@ class World:
                                                                    ("chidi", 100_000))}
         self.model = register(c, "eve", "model", [(self.notes, 400_000)], price=10 * OPEN, name="triage")
         submit(c, "eve", "set_attributor", self.model, ADDR["finn"])
-        self.rpc = NodeRpc(SimpleNamespace(chain=SimpleNamespace(store=c.ledger.store, ledger=c.ledger,
-                                                                 height=c.ledger.height), metrics=None))
+        unused = dict.fromkeys(f.name for f in fields(NodeRpc))  # queries read the chain only
+        self.rpc = NodeRpc(**{**unused, "chain": SimpleNamespace(store=c.ledger.store, ledger=c.ledger,
+                                                                  height=c.ledger.height)})
 
     def use(self) -> bytes:
         _, raw = submit(self.chain, "uma", "use", self.model, 10 * OPEN)
         return tx_id(raw)
 
     def query(self, kind: str, **params: str) -> dict:
-        self.rpc.node.chain.height = self.chain.ledger.height
+        self.rpc.chain.height = self.chain.ledger.height
         return trio.run(self.rpc.query, kind, params, None)
 
 

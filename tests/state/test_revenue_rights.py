@@ -12,7 +12,8 @@ from state.asset_records import AssetKind, new_built_asset, set_asset
 from state.attribution import process_use
 from state.context import BlockInfo, Context
 from state.params import Params
-from state.revenue import get_rights, get_top_holder, iter_holders, process_issue_shares, process_move_shares
+from state.revenue import (get_rights, get_top_holder, iter_holders, process_flush_ranks, process_issue_shares,
+                           process_move_shares)
 from state.tx import decode_tx, sign_tx
 
 MODEL = b"\x4d" * 32
@@ -30,6 +31,7 @@ def _state_with_holders(n: int) -> dict[bytes, bytes]:
         process_move_shares(ctx, MODEL, CREATOR, i.to_bytes(20, "big"), 1)
     key = _user_key()
     set_account(ctx, _address(key), 10**12, 0)
+    process_flush_ranks(ctx)
     state.update((k, v) for k, v in ctx.changes().items() if v is not None)
     return state
 

@@ -246,6 +246,32 @@ def test_root_depends_only_on_final_state_and_matches_reference(blocks, cache_ch
             assert once.commit(1, dict(reversed(list(model.items())))) == root
 
 
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(KEY_POOL[:8]), st.none() | st.binary(max_size=4), st.booleans()),
+                min_size=1, max_size=40), st.integers(1, 4))
+def test_get_through_the_value_cache_is_the_latest_committed_value(ops, cache_size):
+    """Reads (absent keys too) and commits interleaved, a cache smaller than the keys in
+    play: every get is the latest committed value, and a commit that fails before its
+    write leaves what the cache answers untouched."""
+    model: dict = {}
+    with tempfile.TemporaryDirectory() as d, Store(d, value_cache_size=cache_size) as store:
+        height = 0
+        for key, value, commit in ops:
+            assert store.get(key) == model.get(key)
+            if commit:
+                height += 1
+                store.commit(height, {key: value})
+                if value is None:
+                    model.pop(key, None)
+                else:
+                    model[key] = value
+            else:
+                with pytest.raises(StoreError):
+                    store.commit(height + 1, {key: value, b"bad": 1})
+            assert store.get(key) == model.get(key)
+        assert all(store.get(k) == model.get(k) for k in KEY_POOL[:8])
+
+
 def test_large_random_workload_matches_reference(tmp_path):
     rng = random.Random(5)
     model: dict = {}
@@ -291,6 +317,7 @@ def test_bulk_load_equals_commit_and_continues_normally(tmp_path):
     state = {b"acct/%d" % i: b"v%d" % (i * 7) for i in range(3000)}
     with Store(tmp_path / "bulk") as bulk, Store(tmp_path / "plain") as plain:
         seen = []
+        assert bulk.get(b"acct/5") is None              # read while empty: not kept as absent
         root = bulk.bulk_load(0, iter(state.items()), {b"genesis": b"g"}, progress=seen.append)
         assert root == plain.commit(0, state) == reference_root(state)
         assert seen[-1] == 3000

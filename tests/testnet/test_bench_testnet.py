@@ -14,7 +14,7 @@ def fake_run(calls):
         calls.append((n, kw["rate"], timeout_commit_ms))
         return {"validators": n, "offered_tx_per_s": kw["rate"] or 900, "tx_per_s": 100.0 * n, "p50_s": 0.5,
                 "p99_s": 1.25, "block_interval_s": 0.6, "cpu_us_per_tx_per_node": 200 + n, "peak_rss_mb": 150,
-                "nodes": [{"node": f"node{i}", "cpu_pct": 40.0 + i} for i in range(n)]}
+                "nodes": [{"node": f"node{i}", "cpu_pct": 40.0 + i, "wait_pct": 10.0 + i} for i in range(n)]}
     return run_bench
 
 
@@ -29,7 +29,7 @@ def test_validators_runs_one_testnet_per_size_and_ends_with_the_runs_json(monkey
     assert [(x["validators"], x["cpu_us_per_tx_per_node"]) for x in runs] == [(4, 204), (7, 207), (10, 210)]
     table = lines[-5:-1]
     assert table[0].split()[:3] == ["validators", "offered", "tx/s"]
-    assert table[3].split() == ["10", "500", "1000", "0.50", "1.25", "0.6", "210", "40-49", "150"]
+    assert table[3].split() == ["10", "500", "1000", "0.50", "1.25", "0.6", "210", "40-49", "10-19", "150"]
 
 
 def test_without_rate_each_size_searches(monkeypatch):
@@ -92,7 +92,7 @@ def test_a_search_sustains_90_percent_of_the_best_step_not_the_last(monkeypatch)
         yield "/tmp/x", Info()
     monkeypatch.setattr(bench, "running_testnet", testnet)
     monkeypatch.setattr(bench, "read_pid", lambda node: 1)
-    monkeypatch.setattr(bench, "proc_cpu_s", lambda pid: 0.0)
+    monkeypatch.setattr(bench, "proc_clocks", lambda info: {})
     for name, value in {"run_phase": phase, "wait_for": lambda *a, **k: None, "setup_world": lambda *a: None,
                         "verifies_per_s": lambda: 1000.0, "_drain": lambda *a: None,
                         "summarize_nodes": lambda *a: [], "node_counters": lambda info: {}}.items():
@@ -101,3 +101,17 @@ def test_a_search_sustains_90_percent_of_the_best_step_not_the_last(monkeypatch)
                                                                                "join": lambda s, timeout=None: None})())
     result = bench.run_bench(4, 60, 5, 1000, 2000, 300, None, False, echo=lambda *a: None)
     assert sustained == [900] and result["offered_tx_per_s"] == 900
+
+
+def test_each_node_reports_its_cpu_and_its_wait_for_a_cpu_over_the_window(monkeypatch):
+    """Wait = runnable but not running (schedstat): a node starved by a loaded machine
+    shows it; one waiting on the network does not."""
+    class Info:
+        nodes = [type("Node", (), {"name": f"node{i}"})() for i in range(2)]
+    monkeypatch.setattr(bench, "proc_clocks", lambda info: {"node0": (12.0, 30.0), "node1": (7.0, 2.0)})
+    monkeypatch.setattr(bench, "read_pid", lambda node: 1)
+    monkeypatch.setattr(bench, "is_running", lambda node: True)
+    monkeypatch.setattr(bench, "proc_peak_rss_mb", lambda pid: 100.0)
+    nodes = bench.summarize_nodes(Info(), {"node0": (2.0, 10.0), "node1": (2.0, 1.0)}, 40.0)
+    assert [(nd["cpu_pct"], nd["wait_pct"]) for nd in nodes] == [(25.0, 50.0), (12.5, 2.5)]
+

@@ -6,7 +6,7 @@ import json
 from click.testing import CliRunner
 
 from node.cli import cli
-from node.gentx import verify_final
+from node.cli.gentx import verify_final
 from node.home import Home
 from testnet.network import TestnetInfo
 

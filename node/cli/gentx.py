@@ -28,7 +28,7 @@ from nacl.signing import SigningKey
 
 from node.home import make_genesis
 from node.keys import KeyPair, decode_address, encode_address
-from node.peer_id import peer_id_from_pubkey
+from node.cli.peer_id import peer_id_from_pubkey
 from p2p.ids import check_chain_id
 from state.errors import TxError
 from state.params import POWER_REDUCTION, Params

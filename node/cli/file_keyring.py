@@ -2,7 +2,7 @@
 
 Each key is `<dir>/<name>.json` (mode 0600, directories created 0700) holding its public key
 and address in the clear (so the file says what it holds) and its seed sealed by
-node/sealed_key.py. Unsealing checks the seed against the stated public key. One keyring
+node/cli/sealed_key.py. Unsealing checks the seed against the stated public key. One keyring
 has one passphrase: adding a key first proves the passphrase opens an existing key, so a
 mistyped one cannot leave keys under different passphrases.
 """
@@ -14,7 +14,7 @@ from typing import Callable
 
 from node.keys import (KeyError_, KeyPair, Keyring, checked_key, encode_address,
                        read_private_json, write_private_file)
-from node.sealed_key import WrongPassphrase, seal, unseal
+from node.cli.sealed_key import WrongPassphrase, seal, unseal
 
 # Asked at most once per keyring object; the argument is True when the keyring holds no
 # key yet, so the passphrase is being chosen (an interactive source asks for it twice).

@@ -47,16 +47,16 @@ from libp2p.stream_muxer.yamux.yamux import Yamux
 from libp2p.tools.anyio_service import background_trio_service
 from libp2p.utils.varint import encode_varint_prefixed, read_varint_prefixed_bytes_limited
 
-from .config import P2PConfig
-from .counters import TransportCounters
-from .inbound import InboundGate
-from .ids import PEX, ChainTopics
-from .limiter import InboundLimiter
-from .messages import MessageError
-from .penalties import DEFAULT_POINTS, POINTS, PenaltyBook
-from .policy import RESPONSE_OK, Answer, InboundPolicy
-from .pex import MAX_ANSWER_BYTES, PeerBook, decode_answer, encode_answer
-from .transport import (
+from p2p.config import P2PConfig
+from p2p.counters import TransportCounters
+from p2p.inbound import InboundGate
+from p2p.ids import PEX, ChainTopics
+from p2p.limiter import InboundLimiter
+from p2p.messages import MessageError
+from p2p.penalties import DEFAULT_POINTS, POINTS, PenaltyBook
+from p2p.policy import RESPONSE_OK, Answer, InboundPolicy
+from p2p.pex import MAX_ANSWER_BYTES, PeerBook, decode_answer, encode_answer
+from p2p.transport import (
     EventFanout, Gossip, GossipCheck, MessageTooLarge, PeerEvent, PeerId, RequestError, RequestHandler,
 )
 

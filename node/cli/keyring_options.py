@@ -17,10 +17,10 @@ from typing import Any, Callable
 import click
 
 from node.config import KEYRING_BACKENDS, Config
-from node.file_keyring import FileKeyring, PassphraseSource
+from node.cli.file_keyring import FileKeyring, PassphraseSource
 from node.home import Home
 from node.keys import KeyError_, Keyring
-from node.sealed_key import PassphraseError
+from node.cli.sealed_key import PassphraseError
 
 PASSPHRASE_ENV = "ATTRCHAIN_KEYRING_PASSPHRASE"
 MAX_PASSPHRASE_FILE = 4096  # bytes read from --keyring-passphrase-file

@@ -15,6 +15,7 @@ mismatch, with the `challenge` command to send).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -22,11 +23,11 @@ from typing import Any, Awaitable, Callable
 
 import click
 
-from node.cli_types import HEIGHT, UINT
-from node.keyring_options import KeyringChoice, keyring_options
-from node.light_commands import DEFAULT_DIR as DEFAULT_LIGHT_DIR, open_light_client
+from node.cli.cli_types import HEIGHT, UINT
+from node.cli.keyring_options import KeyringChoice, keyring_options
+from node.cli.light_commands import DEFAULT_DIR as DEFAULT_LIGHT_DIR, open_light_client
 from node.poa import span_v1
-from node.poa.index import SpanIndex, UnknownDataError, build_index, match_files, sha256
+from node.poa.index import SpanIndex, UnknownDataError, build_index, match_files
 from state.asset_records import MEMBERS
 
 
@@ -38,7 +39,7 @@ def fail(msg: str, code: int = 1) -> None:
 
 def scores_json(output: bytes, scores: list[tuple[bytes, int]]) -> str:
     """The canonical text of a scoring: the same bytes on every machine."""
-    doc = {"algorithm": span_v1.ALGORITHM, "output_hash": sha256(output).hex(),
+    doc = {"algorithm": span_v1.ALGORITHM, "output_hash": hashlib.sha256(output).hexdigest(),
            "scores": [[cid.hex(), ppm] for cid, ppm in scores]}
     return json.dumps(doc, sort_keys=True, separators=(",", ":"))
 
@@ -162,15 +163,15 @@ def score_command(index_path: Path, output_path: Path) -> None:
 def attest_command(use: str, index_path: Path, output_path: Path, from_: str, home: Path,
                    keyring: KeyringChoice, node: str, fee: int) -> None:
     """Attributor: score an output against the index's datanet, sign and send `attest`."""
-    from node.client_commands import load_signer, sign_and_send
-    from node.rpc_client import RpcClient, RpcClientError
+    from node.cli.client_commands import load_signer, sign_and_send
+    from node.cli.rpc_client import RpcClient, RpcClientError
     use_id = parse_id("--use", use)
     output = read_output(output_path)
     index = load_index(index_path)
     scores = span_v1.score(output, index)
     click.echo(scores_json(output, scores), err=True)
     key = load_signer(from_, home, keyring)
-    fields = [use_id, index.datanet, sha256(output), span_v1.ALGORITHM, [[c, s] for c, s in scores]]
+    fields = [use_id, index.datanet, hashlib.sha256(output).digest(), span_v1.ALGORITHM, [[c, s] for c, s in scores]]
     try:
         with RpcClient(node, timeout=30) as c:
             res = sign_and_send(c, key, "attest", fields, fee=fee, nonce=None, chain_id=None, wait=True)

@@ -10,9 +10,9 @@ import click
 
 from node.config import Config, ConfigError
 from node.home import DEFAULT_BALANCE, DEFAULT_STAKE, init_home, make_genesis, write_genesis
-from node.keyring_options import KeyringChoice, keyring_options
+from node.cli.keyring_options import KeyringChoice, keyring_options
 from node.keys import KeyError_, encode_address
-from node.sealed_key import PassphraseError
+from node.cli.sealed_key import PassphraseError
 
 DEFAULT_HOME = Path.home() / ".attrchain"
 

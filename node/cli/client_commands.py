@@ -14,12 +14,12 @@ from typing import Any, Callable
 
 import click
 
-from node.cli_types import HEIGHT, UINT, Parsed
+from node.cli.cli_types import HEIGHT, UINT, Parsed
 from node.config import ConfigError
-from node.keyring_options import KeyringChoice, keyring_params
+from node.cli.keyring_options import KeyringChoice, keyring_params
 from node.keys import KeyError_, KeyPair, decode_address, encode_address
 from node.numbers import parse_uint
-from node.rpc_client import RpcClient, RpcClientError
+from node.cli.rpc_client import RpcClient, RpcClientError
 
 DEFAULT_NODE = "127.0.0.1:26657"
 DEFAULT_HOME = Path.home() / ".attrchain"
@@ -76,20 +76,21 @@ def _bool(text: str) -> bool:
 
 def field_parser(check: Any) -> tuple[click.ParamType, str]:
     """(click type, help) for one schema field checker of state/tx.py."""
-    from state import tx as T
+    from state.tx import (address, algorithm_text, asset_id, boolean, contribution_scores, curator_list,
+                          encoded_vote, name_text, order_side, pubkey, source_weights, uri_text)
     table = [
-        (T.address, _address, "address (open1...)"),
-        (T.asset_id, _hex_bytes(32), "asset or order id, or hash (64 hex)"),
-        (T.pubkey, _hex_bytes(32), "ed25519 public key (64 hex)"),
-        (T.name_text, str, "text"),
-        (T.uri_text, str, "URI"),
-        (T._boolean, _bool, "true/false"),
-        (T._curators, _addresses, "comma-separated addresses"),
-        (T._sources, _sources, "ASSET_ID:WEIGHT_PPM,..."),
-        (T._scores, _sources, "CONTRIBUTION_ID:SCORE_PPM,... (empty: none)"),
-        (T.algorithm_text, str, "scorer name (span-v1)"),
-        (T._vote, _hex_bytes(None), "encoded vote (hex)"),
-        (T._order_side, str, "buy or sell"),
+        (address, _address, "address (open1...)"),
+        (asset_id, _hex_bytes(32), "asset or order id, or hash (64 hex)"),
+        (pubkey, _hex_bytes(32), "ed25519 public key (64 hex)"),
+        (name_text, str, "text"),
+        (uri_text, str, "URI"),
+        (boolean, _bool, "true/false"),
+        (curator_list, _addresses, "comma-separated addresses"),
+        (source_weights, _sources, "ASSET_ID:WEIGHT_PPM,..."),
+        (contribution_scores, _sources, "CONTRIBUTION_ID:SCORE_PPM,... (empty: none)"),
+        (algorithm_text, str, "scorer name (span-v1)"),
+        (encoded_vote, _hex_bytes(None), "encoded vote (hex)"),
+        (order_side, str, "buy or sell"),
     ]
     for fn, parser, help_ in table:
         if check is fn:

@@ -14,17 +14,17 @@ import click
 COMMANDS: dict[str, str] = {
     "demo": "testnet.demo_testnet:command",          # 4 validators, real processes
     "ledger-demo": "testnet.demo:command",           # the same story, ledger only, one process
-    "sim": "node.sim_command:command",
-    "init": "node.home_commands:init_command",
-    "keys": "node.home_commands:keys_group",
-    "genesis": "node.genesis_commands:genesis_group",
+    "sim": "node.cli.sim_command:command",
+    "init": "node.cli.home_commands:init_command",
+    "keys": "node.cli.home_commands:keys_group",
+    "genesis": "node.cli.genesis_commands:genesis_group",
     "testnet": "testnet.commands:testnet_group",
     "start": "node.run:start_command",
-    "tx": "node.client_commands:tx_group",
-    "query": "node.client_commands:query_group",
-    "status": "node.client_commands:status_command",
-    "light": "node.light_commands:light_group",
-    "poa": "node.poa.commands:poa_group",
+    "tx": "node.cli.client_commands:tx_group",
+    "query": "node.cli.client_commands:query_group",
+    "status": "node.cli.client_commands:status_command",
+    "light": "node.cli.light_commands:light_group",
+    "poa": "node.cli.poa_commands:poa_group",
 }
 
 BENCH_COMMANDS: dict[str, str] = {

@@ -29,7 +29,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 import click
 import trio
 
-from node.cli_types import HEIGHT, UINT, Uint
+from node.cli.cli_types import HEIGHT, UINT, Uint
 
 DEFAULT_DIR = Path.home() / ".attrchain-light"
 CONFIG_FILE = "light.json"
@@ -436,8 +436,8 @@ def submit_command(tx_hex: str, directory: Path, node: str | None, peer: str | N
 
 def make_light_tx_command(kind: str, schema: Any) -> click.Command:
     """`light tx <kind>`: sign with the PROVEN nonce, submit, wait, prove inclusion."""
-    from node.client_commands import field_options, load_signer
-    from node.keyring_options import KeyringChoice, keyring_params
+    from node.cli.client_commands import field_options, load_signer
+    from node.cli.keyring_options import KeyringChoice, keyring_params
     params, fields_in_order = field_options(schema)
 
     def callback(**kw: Any) -> None:
@@ -455,7 +455,7 @@ def make_light_tx_command(kind: str, schema: Any) -> click.Command:
 
         _submit(cfg, kw["directory"], kw["node"], kw["peer"], make, kw["timeout_s"])
 
-    from node.client_commands import DEFAULT_HOME
+    from node.cli.client_commands import DEFAULT_HOME
     params += [
         click.Option(["--from", "from_"], required=True, help="key name in the keyring"),
         click.Option(["--home"], type=click.Path(path_type=Path), default=DEFAULT_HOME),
@@ -477,8 +477,8 @@ def make_light_tx_command(kind: str, schema: Any) -> click.Command:
 @click.pass_context
 def bench_command(ctx: click.Context, heights: int, sizes: str) -> None:
     """Time header verification against PyNaCl verifies/s measured in the same run."""
-    from node.light.bench import command
-    ctx.invoke(command, heights=heights, sizes=sizes)
+    from node.light.bench import bench_command
+    ctx.invoke(bench_command, heights=heights, sizes=sizes)
 
 
 class LightTxGroup(click.Group):

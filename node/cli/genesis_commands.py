@@ -1,5 +1,5 @@
 """`attrchain genesis init|add-account|gentx|collect-gentxs|hash|peers`: the genesis
-ceremony of operators who each run a validator on their own machine (node/gentx.py)."""
+ceremony of operators who each run a validator on their own machine (node/cli/gentx.py)."""
 from __future__ import annotations
 
 import json
@@ -8,17 +8,17 @@ from pathlib import Path
 
 import click
 
-from node.cli_types import UINT, Uint
+from node.cli.cli_types import UINT, Uint
 from node.config import ConfigError, save_config
-from node.gentx import (
+from node.cli.gentx import (
     GenesisError, add_account, collect, draft_genesis, genesis_hash, make_gentx, peers_from_gentxs,
     read_gentx_dir, verify_final,
 )
 from node.home import Home, init_home, write_genesis
-from node.home_commands import DEFAULT_HOME, fail
-from node.keyring_options import KeyringChoice, keyring_options
+from node.cli.home_commands import DEFAULT_HOME, fail
+from node.cli.keyring_options import KeyringChoice, keyring_options
 from node.keys import KeyError_, decode_address, encode_address
-from node.peer_id import peer_id
+from node.cli.peer_id import peer_id
 from state.tx import MAX_AMOUNT
 
 home_option = click.option("--home", "home_dir", type=click.Path(path_type=Path), default=DEFAULT_HOME,

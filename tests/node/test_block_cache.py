@@ -1,0 +1,46 @@
+"""The height's blocks and their txs (node/block_cache.py): what peers fetch by id to
+rebuild a compact proposal once the mempool has dropped those txs."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from node.block_cache import BlockCache, tx_finder
+from state.tx import tx_id
+
+
+@dataclass
+class FakeBlock:
+    height: int
+    txs: list[bytes]
+
+    def id(self) -> bytes:
+        return bytes([self.height]) * 32
+
+
+class FakeMempool:
+    def __init__(self, txs: list[bytes]):
+        self.txs = {tx_id(t): t for t in txs}
+
+    def raw(self, i: bytes) -> bytes | None:
+        return self.txs.get(i)
+
+
+def test_only_the_new_heights_blocks_and_their_txs_are_kept():
+    cache = BlockCache()
+    old, early = FakeBlock(4, [b"a", b"b"]), FakeBlock(5, [b"c"])  # 5's proposal came during 4's commit timeout
+    cache.remember(old)
+    cache.remember(early)
+    assert old.id() in cache and cache.tx(tx_id(b"a")) == b"a"
+    cache.keep_height(5)
+    assert old.id() not in cache and cache.get(old.id()) is None
+    assert cache.tx(tx_id(b"a")) is None and cache.tx(tx_id(b"b")) is None
+    assert cache.get(early.id()) is early and cache.tx(tx_id(b"c")) == b"c"
+
+
+def test_a_tx_is_found_in_the_mempool_or_else_in_a_block_of_this_height():
+    cache = BlockCache()
+    cache.remember(FakeBlock(5, [b"in-block"]))
+    find = tx_finder(FakeMempool([b"pending"]), cache)
+    assert find(tx_id(b"pending")) == b"pending"
+    assert find(tx_id(b"in-block")) == b"in-block"
+    assert find(tx_id(b"unknown")) is None
