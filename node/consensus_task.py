@@ -3,8 +3,9 @@
 `ConsensusTask.run` is the ONLY task that touches the consensus driver, the chain's writes
 and the WAL; it reads one bounded channel of inputs (gossip receivers, timers, catch-up and
 vote pulls only send into it). The driver's effects are run by the one executor shared with
-the simulator (consensus/executor.py); this class is its ports on trio, the transport and
-the block builder: what the simulator's seeds prove is what runs here.
+the simulator (consensus/executor.py); this class is its ports on trio (timers), the block
+builder (values) and the chain (decisions), with node/consensus_net.py its network port:
+what the simulator's seeds prove is what runs here.
 
 The WAL order, one path: the driver's input log (node/core.py `WalInputLog`) writes each
 input before the driver acts on it, fsyncs before every signature, and writes and fsyncs
@@ -14,7 +15,6 @@ record before a signature exists outside it.
 from __future__ import annotations
 
 import logging
-import random
 import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
@@ -27,12 +27,13 @@ from consensus.messages import (
     Decide, ProposalReceived, StartHeight, Timeout, TimeoutElapsed, ValueReady, VoteReceived,
 )
 from consensus.params import TimeoutKind
-from consensus.types import Commit, DuplicateVoteEvidence, Proposal, Vote
-from node import core, faults
-from node.chain import Chain
+from consensus.types import Commit, DuplicateVoteEvidence
+from node import core
 from node.block_cache import BlockCache
+from node.chain import Chain
 from node.config import Config
 from node.consensus_api import BlockProposal, HelpPeer, PulledVotes, SyncedBlocks, VerifiedVote
+from node.consensus_net import ConsensusNetwork
 from node.durable import Wal
 from node.evidence_pool import EvidencePool
 from node.logs import get_logger, log_event
@@ -40,21 +41,14 @@ from node.metrics import NodeMetrics
 from node.proposer import BlockBuilder
 from node.sync_serve import VoteCache
 from p2p.ids import ChainTopics
-from p2p.messages import (
-    MAX_PUSHED_PROPOSALS, CompactProposal, ConsensusPush, EvidenceMessage, VoteMessage,
-)
-from p2p.transport import MessageTooLarge, PeerId, RequestError, Transport
+from p2p.transport import Transport
 from state.block import Block
 from state.errors import BlockError
-from state.tx import tx_id
 
 log = get_logger("attrchain.node")
 
 INPUT_BUFFER = 4096
 GOSSIP_INTERVAL_MS = 1000  # the executor's re-gossip period (and its help pacing)
-PUSH_BUDGET = 192 * 1024  # bytes of one push (a request is at most 256 KiB)
-MAX_PUSHED_VOTES = 1000
-PUSH_TIMEOUT_S = 2.0
 
 
 # ---- the consensus task's own inputs (others': node/consensus_api.py) ----
@@ -83,28 +77,28 @@ class ConsensusTask:
                  committed: Callable[[Block, Any], None]):
         self.chain = chain
         self.wal = wal
-        self.validator_key = validator_key
-        self.transport = transport
-        self.topics = topics
+        self.transport = transport  # penalises peers whose synced blocks are bad
         self.builder = builder
         self.evidence_pool = evidence
         self.vote_cache = vote_cache
         self.metrics = metrics
-        self.flush_txs = flush_txs
         self.want_catchup = want_catchup
         self.committed = committed
         self.inputs, self.inbox = trio.open_memory_channel[Any](INPUT_BUFFER)
         self.blocks = blocks
         self.core = core.Core(chain, wal, config, validator_key, last_sign_file, self.blocks)
         self.driver = self.core.driver
-        self.executor = Executor(self.driver, network=self, timers=self, values=self,
+        self.net = ConsensusNetwork(
+            transport=transport, topics=topics, chain_id=chain.chain_id, validator_key=validator_key,
+            blocks=blocks, vote_cache=vote_cache, metrics=metrics, flush_txs=flush_txs,
+            position=lambda: (self.driver.height, self.current_round))
+        self.executor = Executor(self.driver, network=self.net, timers=self, values=self,
                                  decisions=self, pacer=GossipPacer(GOSSIP_INTERVAL_MS))
         self.current_round = 0
         self._round_started = time.monotonic()
         self.pending_decision: tuple[int, bytes, Commit] | None = None
         self.early_proposals: list[BlockProposal] = []
         self._timers: trio.Nursery | None = None
-        self._pushing: set[PeerId] = set()  # peers with a push in flight
 
     def round_age(self) -> float:
         return time.monotonic() - self._round_started
@@ -114,7 +108,7 @@ class ConsensusTask:
         """The one task that owns the driver, the chain and the WAL."""
         # the timers are this task's children: they end with it, and nothing else starts them
         async with trio.open_nursery() as timers:
-            self._timers = timers
+            self._timers = self.net.nursery = timers
             timers.start_soon(self._tick)
             task_status.started()
             await self.executor.run(self.core.recover(self.wal.records))
@@ -213,40 +207,7 @@ class ConsensusTask:
             await self._finish_decision()
 
     # ------------------------------------------------------------------ the executor's ports
-    async def broadcast(self, message: Proposal | Vote) -> None:
-        try:
-            if isinstance(message, Vote):
-                await self._publish_vote(message)
-                if faults.FAULTS.any:  # test-only (node/faults.py): equivocate on purpose
-                    twin = faults.conflicting_vote(message, self.validator_key, self.chain.chain_id)
-                    if twin is not None:
-                        await self._publish_vote(twin)
-            else:
-                block = self.blocks.get(message.value_id)
-                if block is None:
-                    log_event(log, logging.ERROR, "proposal_without_block", height=message.height)
-                    return
-                cp = self._compact(message, block)
-                # our txs not yet gossiped go out first, on the same streams as the
-                # proposal: peers then hold them when it arrives (no fetch)
-                await self.flush_txs()
-                await self.transport.publish(self.topics.proposals, cp.encode())
-        except Exception as e:  # a full queue or an over-size message must not stop consensus
-            self._publish_failed(e)
-
-    async def relay(self, messages: list[Vote]) -> None:
-        push = self._push_message(messages)
-        for peer in self.transport.peers():
-            self._push(peer, push)
-
-    async def send(self, peer: PeerId, messages: list[Proposal | Vote], status: bool = False) -> None:
-        if messages or status:
-            self._push(peer, self._push_message(messages))
-
-    def sample_peers(self, k: int) -> list[PeerId]:
-        peers = self.transport.peers()
-        return random.sample(peers, min(k, len(peers)))
-
+    # (Network: self.net, node/consensus_net.py)
     def schedule(self, timeout: Timeout, duration_ms: int) -> None:
         async def fire() -> None:
             await trio.sleep(duration_ms / 1000)
@@ -273,61 +234,7 @@ class ConsensusTask:
                   height=evidence.height)
         raw = evidence.encode()
         if self.evidence_pool.add(raw):
-            try:
-                await self.transport.publish(self.topics.evidence, EvidenceMessage(raw).encode())
-            except Exception as err:  # noqa: BLE001 -- never let gossip stop consensus
-                self._publish_failed(err)
-
-    # ------------------------------------------------------------------ port helpers
-    async def _publish_vote(self, vote: Vote) -> None:
-        raw = vote.encode()
-        self.vote_cache.add(vote.height, vote.round, raw)
-        await self.transport.publish(self.topics.votes, VoteMessage(raw).encode())
-
-    @staticmethod
-    def _compact(p: Proposal, block: Block) -> CompactProposal:
-        return CompactProposal(p.encode(), block.header.encode(),
-                               tuple(tx_id(t) for t in block.txs), tuple(block.evidence),
-                               None if block.last_commit is None else block.last_commit.encode())
-
-    def _push_message(self, messages: list[Proposal | Vote]) -> ConsensusPush:
-        """Messages peers may have seen before go straight to them (`consensus-push`,
-        node/sync.py `accept_push`): gossipsub drops a re-publish of what it saw within
-        120 s. Proposals go as compact proposals while the push stays under PUSH_BUDGET."""
-        s = self.driver.state
-        votes = tuple(m.encode() for m in messages if type(m) is Vote)[:MAX_PUSHED_VOTES]
-        size = sum(len(v) for v in votes)
-        proposals = []
-        for m in messages:
-            block = self.blocks.get(m.value_id) if type(m) is Proposal else None
-            if block is not None and len(proposals) < MAX_PUSHED_PROPOSALS:
-                cp = self._compact(m, block).encode()
-                if size + len(cp) <= PUSH_BUDGET:
-                    proposals.append(cp)
-                    size += len(cp)
-        return ConsensusPush(self.driver.height, 0 if s is None else max(s.round, 0),
-                             tuple(proposals), votes)
-
-    def _push(self, peer: PeerId, push: ConsensusPush) -> None:
-        """Send in the background, one push in flight per peer (a slow peer costs a task,
-        never the consensus task's time; the next period sends again)."""
-        if peer in self._pushing or self._timers is None:
-            return
-        self._pushing.add(peer)
-        self._timers.start_soon(self._push_now, peer, push.encode())
-
-    async def _push_now(self, peer: PeerId, payload: bytes) -> None:
-        try:
-            await self.transport.request(peer, self.topics.protocol("consensus-push"), payload,
-                                         timeout=PUSH_TIMEOUT_S)
-        except (RequestError, MessageTooLarge) as e:
-            log_event(log, logging.DEBUG, "push_failed", peer=peer, error=str(e))
-        finally:
-            self._pushing.discard(peer)
-
-    def _publish_failed(self, e: Exception) -> None:
-        self.metrics.gossip_drops.labels("publish_failed").inc()
-        log_event(log, logging.WARNING, "publish_failed", error=str(e))
+            await self.net.publish_evidence(raw)
 
     # ------------------------------------------------------------------ commits
     async def _finish_decision(self) -> None:
