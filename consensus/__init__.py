@@ -3,6 +3,7 @@ records), no I/O, no clock. What the other packages may use of it is listed here
 import it from whichever module defines it (tests/test_layering.py checks both)."""
 from consensus.crypto import Ed25519Key, address_from_pubkey, verify_signature
 from consensus.driver import Driver
+from consensus.executor import Executor, GossipPacer
 from consensus.messages import (
     Broadcast,
     Decide,
@@ -12,11 +13,11 @@ from consensus.messages import (
     ProposalReceived,
     ScheduleTimeout,
     StartHeight,
+    Timeout,
     TimeoutElapsed,
     ValueBytes,
     ValueReady,
     VoteReceived,
-    WalAppend,
 )
 from consensus.params import ConsensusParams, TimeoutKind
 from consensus.signer import Signer
@@ -39,8 +40,10 @@ __all__ = [
     "Ed25519Key", "address_from_pubkey", "verify_signature",
     # the driver: its inputs and effects (docs/consensus.md)
     "Driver", "Broadcast", "Decide", "Effect", "EvidenceFound", "GetValue", "ProposalReceived",
-    "ScheduleTimeout", "StartHeight", "TimeoutElapsed", "ValueBytes", "ValueReady", "VoteReceived",
-    "WalAppend", "ConsensusParams", "TimeoutKind", "Signer",
+    "ScheduleTimeout", "StartHeight", "Timeout", "TimeoutElapsed", "ValueBytes", "ValueReady",
+    "VoteReceived", "ConsensusParams", "TimeoutKind", "Signer",
+    # the one executor of the driver's effects, and its re-gossip pacing (consensus/executor.py)
+    "Executor", "GossipPacer",
     # the types that cross every boundary (docs/interfaces.md)
     "Commit", "CommitSig", "DuplicateVoteEvidence", "InvalidCommit", "InvalidEvidence", "Proposal",
     "Validator", "ValidatorSet", "Vote", "VoteType",

@@ -6,13 +6,17 @@ effects for the node (signing through the Signer on the way).
     effects = driver.apply(StartHeight(h, valset))
     effects = driver.apply(VoteReceived(vote))      # etc., one input at a time
 
-No I/O of its own: the node runs the returned effects in order (WalAppend before
-Broadcast). Two calls go out during `apply`, both to ports the node passed in: each input
-the driver will act on goes to `wal.append` before any rule fires, and `wal.sync()` runs
-before the signer is asked to sign (the signer saves its record before it returns). So
-the input that led to a signature is durable before the signature is, and a power cut
-can only take inputs that signed nothing (CometBFT: the WAL write precedes handleMsg, and
-signVote calls wal.FlushAndSync() before the privval signs).
+No I/O of its own: the executor (consensus/executor.py) runs the returned effects in
+order. The WAL is written through one path, the `InputLog` port the node passed in, during
+`apply`: each input the driver will act on goes to `wal.append` before any rule fires,
+`wal.sync()` runs before the signer is asked to sign (the signer saves its record before
+it returns), and each message signed is appended and synced before its `Broadcast` is
+returned. So the input that led to a signature is durable before the signature is, and a
+power cut can only take inputs that signed nothing (CometBFT: the WAL write precedes
+handleMsg, and signVote calls wal.FlushAndSync() before the privval signs). It must be a
+port called inside `apply`, not an effect run after it: the signature is made inside
+`apply`, and an input logged only afterwards can be lost while the signature it caused
+is kept (tests/consensus/consensus_helpers.py `LateInputLogDriver`, seed 1384).
 """
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ from consensus import state_machine as sm
 from consensus.messages import (
     Broadcast, Decide, Effect, EvidenceFound, GetValue, Input, InputLog, OwnProposal, OwnVote,
     ProposalReceived, ScheduleTimeout, StartHeight, Timeout, TimeoutElapsed, ValueReady,
-    VoteReceived, WalAppend,
+    VoteReceived,
 )
 from consensus.params import ConsensusParams, TimeoutKind
 from consensus.signer import DoubleSignError, Signer, vote_step
@@ -247,7 +251,7 @@ class Driver:
                     # it, line 38): take the lock back, or we could later contradict it
                     self.state = replace(self.state, locked_value=signed.value_id,
                                          locked_round=o.round)
-                self._fx.append(WalAppend(OwnVote(signed), True))
+                self._log_own(OwnVote(signed))
                 self._fx.append(Broadcast(signed))
                 self.own.append(signed)
                 self.keeper.add(signed)  # our own vote counts too
@@ -259,7 +263,7 @@ class Driver:
                 return
             signed = self._sign(Proposal(h, o.round, o.value_id, o.pol_round, self.address))
             if signed is not None:
-                self._fx.append(WalAppend(OwnProposal(signed), True))
+                self._log_own(OwnProposal(signed))
                 self._fx.append(Broadcast(signed))
                 self.own.append(signed)
                 self.proposals.setdefault(o.round, {})[o.value_id] = (signed, True)
@@ -273,6 +277,13 @@ class Driver:
                                             self.params.commit_ms))
         else:
             raise TypeError(f"unknown output {o!r}")
+
+    def _log_own(self, record: OwnVote | OwnProposal) -> None:
+        """A message we signed is in the log, synced, before its Broadcast is returned
+        (replay re-uses it rather than asking the signer again)."""
+        if self.wal is not None:
+            self.wal.append(record)
+            self.wal.sync()
 
     def _sign(self, msg: Vote | Proposal) -> Vote | Proposal | None:
         if self.wal is not None:

@@ -58,7 +58,8 @@ Input = Union[StartHeight, ProposalReceived, VoteReceived, TimeoutElapsed, Value
 # ---------------------------------------------------------------- WAL-only records
 @dataclass(frozen=True, slots=True)
 class OwnProposal:
-    """A proposal this node signed (WAL record; replay re-uses it instead of re-signing)."""
+    """A proposal this node signed (WAL record, synced before its Broadcast; replay
+    re-uses it instead of re-signing)."""
     proposal: Proposal
 
 
@@ -83,11 +84,13 @@ WalRecord = Union[StartHeight, ProposalReceived, VoteReceived, TimeoutElapsed, V
 
 
 class InputLog(Protocol):
-    """The node's write-ahead log, as the driver sees it (CometBFT writes a received
-    message to its WAL before handling it, and flushes and fsyncs the WAL before the
-    privval signs). The driver calls `append(input)` for each input it will act on,
-    before any rule fires, and `sync()` before it asks the signer to sign: the signer's
-    saved record then never names a message whose cause a power cut could erase."""
+    """The node's write-ahead log, as the driver sees it: the one path into it
+    (CometBFT writes a received message to its WAL before handling it, and flushes and
+    fsyncs the WAL before the privval signs). The driver calls `append(input)` for each
+    input it will act on, before any rule fires, `sync()` before it asks the signer to
+    sign (the signer's saved record then never names a message whose cause a power cut
+    could erase), and `append(OwnVote|OwnProposal)` then `sync()` for each message it
+    signed, before it returns that message's Broadcast."""
 
     def append(self, record: WalRecord) -> None:
         """Write the record (it need not be durable yet)."""
@@ -97,15 +100,7 @@ class InputLog(Protocol):
 
 
 # ---------------------------------------------------------------- effects
-@dataclass(frozen=True, slots=True)
-class WalAppend:
-    """Append `record` (a message this node signed: OwnProposal/OwnVote) to the WAL
-    before running the effects after it; `sync` = fsync now (it must be durable before
-    its Broadcast). Inputs do not come as effects: they go through `InputLog`."""
-    record: WalRecord
-    sync: bool
-
-
+# (The WAL is not written by effects: inputs and own messages go through `InputLog`.)
 @dataclass(frozen=True, slots=True)
 class Broadcast:
     """Send a signed proposal or vote of this node to all peers."""
@@ -142,4 +137,4 @@ class EvidenceFound:
     evidence: DuplicateVoteEvidence
 
 
-Effect = Union[WalAppend, Broadcast, ScheduleTimeout, GetValue, Decide, EvidenceFound]
+Effect = Union[Broadcast, ScheduleTimeout, GetValue, Decide, EvidenceFound]

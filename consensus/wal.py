@@ -2,8 +2,8 @@
 
 The driver hands every input that changes (or could change) its state to its `InputLog`
 (`wal.append`) before acting on it, syncs that log before it asks the signer to sign, and
-emits `WalAppend(OwnProposal|OwnVote, sync=True)` before the Broadcast of every message
-it signed. The node appends `encode_record(record)` to its log for both and truncates the
+appends and syncs `OwnProposal|OwnVote` for every message it signed before it returns its
+Broadcast. The node appends `encode_record(record)` to its log for each and truncates the
 log once a height's block is durably committed (so a log holds one height, starting with
 StartHeight). A power cut can therefore lose only inputs that led to no signature.
 
@@ -33,7 +33,7 @@ import msgpack
 from consensus.driver import Driver
 from consensus.messages import (
     OwnProposal, OwnVote, ProposalReceived, StartHeight, Timeout, TimeoutElapsed, ValueBytes,
-    ValueReady, VoteReceived, WalAppend, WalRecord,
+    ValueReady, VoteReceived, WalRecord,
 )
 from consensus.params import TimeoutKind
 from consensus.signer import STEP_PROPOSE, DoubleSignError, Signer, vote_step
@@ -137,12 +137,6 @@ class MemoryWal:
 
     def sync(self) -> None:
         self.synced = len(self.records)
-
-    def run(self, effect: WalAppend) -> None:
-        """Run a driver's WalAppend effect."""
-        self.records.append(effect.record)
-        if effect.sync:
-            self.synced = len(self.records)
 
     def power_cut(self) -> None:
         """Lose the unsynced tail."""

@@ -45,6 +45,13 @@ class PulledVotes:
     votes: tuple[tuple[Vote, bytes], ...]
 
 
+@dataclass(frozen=True)
+class HelpPeer:
+    """`peer` is at our height in an earlier `round`: send it our messages of that round."""
+    peer: PeerId
+    round: int
+
+
 class ConsensusView(Protocol):
     """Where the consensus task stands; only that task writes these."""
 

@@ -1,9 +1,11 @@
 """The node's handle on the consensus driver (consensus/driver.py): building it from the
 config and the validator key, recovering it from the WAL. The effects it returns are run
-by the consensus task's executor (node/node.py `_run_effect`, one `match` over them)."""
+by the executor shared with the simulator (consensus/executor.py), whose ports are the
+consensus task's (node/consensus_task.py)."""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from consensus.driver import Driver
@@ -12,22 +14,26 @@ from consensus.messages import (
 )
 from consensus.params import ConsensusParams
 from consensus.signer import Signer
+from consensus.crypto import Ed25519Key
 from consensus.types import InvalidCommit
 from consensus.wal import MAX_VALUE_BYTES, decode_record, encode_record, replay
+from node.chain import Chain
+from node.config import Config
 from node.durable import FileLastSignStore, Wal
 from node.logs import get_logger, log_event
 from state.block import Block
 
 if TYPE_CHECKING:
-    from node.node import Node
+    from node.block_cache import BlockCache
 
 log = get_logger("attrchain.consensus")
 
 class WalInputLog:
-    """The driver's InputLog on the node's WAL file: each input the driver acts on is
-    written before it acts (no fsync: a killed process keeps it in the OS), and `sync`
-    fsyncs before every signature, so a power cut cannot keep a signature and lose the
-    input that caused it (CometBFT: wal.Write before handleMsg, FlushAndSync in signVote).
+    """The driver's InputLog on the node's WAL file, the one path into it: each input the
+    driver acts on is written before it acts (no fsync: a killed process keeps it in the
+    OS), and `sync` fsyncs before every signature, so a power cut cannot keep a signature
+    and lose the input that caused it (CometBFT: wal.Write before handleMsg, FlushAndSync
+    in signVote); each message we signed is written and synced before it is broadcast.
 
     The driver knows values by id only. Before the first input that makes a block one we
     may sign for or decide (our ValueReady, a valid ProposalReceived), its bytes go in
@@ -98,15 +104,16 @@ def params_from_config(cfg) -> ConsensusParams:
 
 
 class Core:
-    def __init__(self, node: "Node"):
-        self.node = node
+    def __init__(self, chain: Chain, wal: Wal, config: Config, validator_key: Ed25519Key | None,
+                 last_sign_file: Path, blocks: "BlockCache"):
+        self.chain = chain
+        self.blocks = blocks
         signer = None
-        key = node.validator_key
-        if key is not None:
-            signer = Signer(key, node.chain_id, FileLastSignStore(node.home.last_sign_file))
-        self.input_log = WalInputLog(node.wal, lambda vid: node.blocks.get(vid))
-        self.driver = Driver(node.chain_id, params_from_config(node.config), signer,
-                             address=None if key is None else key.address,
+        if validator_key is not None:
+            signer = Signer(validator_key, chain.chain_id, FileLastSignStore(last_sign_file))
+        self.input_log = WalInputLog(wal, blocks.get)
+        self.driver = Driver(chain.chain_id, params_from_config(config), signer,
+                             address=None if validator_key is None else validator_key.address,
                              wal=self.input_log)
 
     @property
@@ -119,8 +126,7 @@ class Core:
         the height fresh. The height's logged blocks go back to the node first; if the
         seen commit already decided the height (killed before its block reached the
         store), the answer is that Decide, and the node finishes it from the WAL's block."""
-        node = self.node
-        h = node.chain.height + 1
+        h = self.chain.height + 1
         records = []
         for raw in raw_records:
             try:
@@ -130,7 +136,7 @@ class Core:
         starts = [i for i, r in enumerate(records) if type(r) is StartHeight]
         if starts and records[starts[-1]].height == h:
             for block in self.input_log.restore(records[starts[-1]:]):
-                node.blocks.remember(block)
+                self.blocks.remember(block)
             decided = self._decided_by_seen_commit(h)
             if decided is not None:
                 log_event(log, logging.INFO, "finishing_decided_height", height=h,
@@ -141,13 +147,13 @@ class Core:
             log_event(log, logging.INFO, "wal_replayed", height=h, records=len(records),
                       round=self.round, resend=sum(1 for e in fx if type(e) is Broadcast))
             return fx
-        return self.driver.apply(StartHeight(h, self.node.chain.validator_set(h)))
+        return self.driver.apply(StartHeight(h, self.chain.validator_set(h)))
 
     def _decided_by_seen_commit(self, h: int) -> Decide | None:
         """Decide(h) from the seen commit if it is for h, valid, and its block is here."""
-        chain = self.node.chain
+        chain = self.chain
         seen = chain.seen_commit()
-        if seen is None or seen.height != h or seen.value_id not in self.node.blocks:
+        if seen is None or seen.height != h or self.blocks.get(seen.value_id) is None:
             return None
         try:
             chain.validator_set(h).verify_commit(chain.chain_id, seen)

@@ -1,10 +1,11 @@
 """Durable files for a validator: the write-ahead log and the last-signed record.
 
 Both must be on disk before a signed message leaves the node (DESIGN.md, node/):
-- `Wal`: append-only records `[u32 length][u32 crc32][payload]`. Own signed messages are
-  fsynced as they are appended; received inputs are written without fsync and made
-  durable by `sync()`, which the consensus driver calls before every signature (so an
-  input that led to a signature outlives it; node/core.py `WalInputLog`).
+- `Wal`: append-only records `[u32 length][u32 crc32][payload]`, written through one path,
+  the consensus driver's input log (node/core.py `WalInputLog`): records are written
+  without fsync and made durable by `sync()`, which the driver calls before every
+  signature (so an input that led to a signature outlives it) and after appending each
+  message it signed (durable before it is broadcast).
   A crash mid-append leaves a torn tail; `read_wal` stops at the first bad record.
   The WAL holds only the current height: once a block is committed to the store the log
   is truncated (the store, not the WAL, is the source of truth for finished heights).

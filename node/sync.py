@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import trio
 
+from consensus.types import Vote
 from node.admission import Admission
 from node.chain import Chain
 from node.consensus_api import ConsensusView, PulledVotes, Submit, SyncedBlocks
@@ -50,6 +51,31 @@ class CatchupWanted:
         wanted = self._event.is_set()
         self._event = trio.Event()
         return wanted
+
+
+def verified_votes(chain: Chain, admission: Admission, transport: Transport, peer: PeerId,
+                   votes: tuple[bytes, ...], height: int, *, rounds: int,
+                   round: int | None = None) -> list[tuple[Vote, bytes]]:
+    """The votes of `height` (and `round`, if given) a peer sent us (pulled or pushed), each
+    checked by the vote admission outside the consensus task. More than `rounds` rounds can
+    hold, or one vote that is invalid or of another height or round, drops them all and
+    penalises the peer; votes our height or round moved past are left out (nobody's fault)."""
+    valset = chain.validator_set(height)
+    if not votes or valset is None:
+        return []
+    if len(votes) > MAX_VOTES_PER_VALIDATOR * rounds * len(valset):
+        transport.penalise(peer, "too_many_votes")
+        return []
+    verified = []
+    for vote_bytes in votes:
+        v, verdict = admission.vote_verdict(vote_bytes)
+        if v is None and verdict == IGNORE:
+            continue  # our height or round moved on meanwhile
+        if v is None or v.height != height or (round is not None and v.round != round):
+            transport.penalise(peer, verdict or "invalid")
+            return []
+        verified.append((v, vote_bytes))
+    return verified
 
 
 @dataclass
@@ -132,22 +158,10 @@ class CatchUp:
             return
         except (RequestError, ValueError):
             return
-        valset = self.chain.validator_set(height)
-        if not votes or valset is None:
-            return
-        if len(votes) > MAX_VOTES_PER_VALIDATOR * len(valset):
-            self.transport.penalise(peer, "too_many_votes")
-            return
-        verified = []
-        for vote_bytes in votes:
-            v, verdict = self.admission.vote_verdict(vote_bytes)
-            if v is None and verdict == IGNORE:
-                return  # our height or round moved on meanwhile: nobody's fault
-            if v is None or (v.height, v.round) != (height, round):
-                self.transport.penalise(peer, verdict or "invalid")
-                return
-            verified.append((v, vote_bytes))
-        await self.submit(PulledVotes(peer, tuple(verified)))
+        verified = verified_votes(self.chain, self.admission, self.transport, peer, votes, height,
+                                  rounds=1, round=round)
+        if verified:
+            await self.submit(PulledVotes(peer, tuple(verified)))
 
     async def run_vote_pull(self, interval: float = 1.0, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         """Periodically pull the votes of our current round: heals votes lost in gossip."""

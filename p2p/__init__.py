@@ -22,6 +22,7 @@ from p2p.messages import (
     MAX_ITEM_SIZE,
     MAX_LOG,
     MAX_MANIFEST_BYTES,
+    MAX_PUSHED_PROPOSALS,
     MAX_SNAPSHOT_CHUNKS,
     MAX_SNAPSHOT_OFFERS,
     BlocksRequest,
@@ -29,6 +30,7 @@ from p2p.messages import (
     ChunkRequest,
     ChunkResponse,
     CompactProposal,
+    ConsensusPush,
     EvidenceMessage,
     LightBlockRequest,
     LightBlockResponse,
@@ -50,18 +52,19 @@ from p2p.messages import (
     VotesRequest,
     VotesResponse,
 )
-from p2p.transport import IGNORE, PeerId, RequestError, Transport
+from p2p.transport import IGNORE, MessageTooLarge, PeerId, RequestError, Transport
 from p2p.tx_gossip import TxGossip, open_tx_gossip
 
 __all__ = [
     # the transport interface, its config and its in-memory implementation
-    "Transport", "PeerId", "RequestError", "IGNORE", "P2PConfig", "MemoryNetwork",
+    "Transport", "PeerId", "RequestError", "MessageTooLarge", "IGNORE", "P2PConfig", "MemoryNetwork",
     "open_memory_network",
     # topic and protocol ids
     "ChainTopics", "check_chain_id", "BLOCKS", "LIGHT_BLOCK", "PROOF", "SNAPSHOTS", "SNAPSHOT_CHUNK",
     "SNAPSHOT_MANIFEST", "STATUS", "SUBMIT_TX",
     # the wire messages and their bounds
     "Message", "MessageError", "MAX_BLOCKS_PER_REQUEST", "MAX_ITEM_SIZE", "MAX_LOG", "MAX_MANIFEST_BYTES",
+    "MAX_PUSHED_PROPOSALS", "ConsensusPush",
     "MAX_SNAPSHOT_CHUNKS", "MAX_SNAPSHOT_OFFERS", "BlocksRequest", "BlocksResponse", "ChunkRequest",
     "ChunkResponse", "CompactProposal", "EvidenceMessage", "LightBlockRequest", "LightBlockResponse",
     "ManifestRequest", "ManifestResponse", "ProofRequest", "ProofResponse", "SnapshotsRequest",

@@ -19,6 +19,7 @@ STATUS = "status"  # height, round, app hash
 TXS_BY_ID = "txs-by-id"  # rebuild a compact proposal
 BLOCKS = "blocks"  # blocks with their commits by height range (catch-up)
 VOTES_OF_ROUND = "votes-of-round"  # the votes of a height and round (lost votes)
+CONSENSUS_PUSH = "consensus-push"  # proposals and votes sent straight to a peer (re-gossip)
 SUBMIT_TX = "submit-tx"  # light clients submit a transaction
 LIGHT_BLOCK = "light-block"  # header + commit + validator set (light clients)
 PROOF = "proof"  # a state value with its Merkle proof (light clients)
@@ -26,7 +27,7 @@ PEX = "pex"  # peer exchange: addresses of good peers (p2p/pex.py)
 SNAPSHOTS = "snapshots"  # state sync: the snapshots a peer offers
 SNAPSHOT_MANIFEST = "snapshot-manifest"  # state sync: one snapshot's manifest (chunk hashes)
 SNAPSHOT_CHUNK = "snapshot-chunk"  # state sync: one chunk of a snapshot
-PROTOCOL_KINDS = (STATUS, TXS_BY_ID, BLOCKS, VOTES_OF_ROUND, SUBMIT_TX, LIGHT_BLOCK, PROOF, PEX,
+PROTOCOL_KINDS = (STATUS, TXS_BY_ID, BLOCKS, VOTES_OF_ROUND, CONSENSUS_PUSH, SUBMIT_TX, LIGHT_BLOCK, PROOF, PEX,
                   SNAPSHOTS, SNAPSHOT_MANIFEST, SNAPSHOT_CHUNK)
 
 VERSION = 1

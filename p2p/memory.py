@@ -35,12 +35,16 @@ Delay = float | Callable[[random.Random], float]
 
 class MemoryNetwork:
     def __init__(self, nursery: trio.Nursery, seed: int = 0, delay: Delay = 0.0,
-                 loss: float = 0.0, duplicate: float = 0.0) -> None:
+                 loss: float = 0.0, duplicate: float = 0.0,
+                 drop_if: Callable[[PeerId, PeerId, str, bytes], bool] | None = None) -> None:
         self._nursery = nursery
         self.rng = random.Random(seed)
         self.delay = delay
         self.loss = loss
         self.duplicate = duplicate
+        # drop_if(sender, receiver, topic, payload): lose that gossip copy (a test picks
+        # the very message to lose; requests are not affected)
+        self.drop_if = drop_if
         self._nodes: dict[PeerId, MemoryTransport] = {}
         self._groups: list[set[PeerId]] | None = None
 
@@ -98,6 +102,8 @@ class MemoryNetwork:
     def _gossip(self, sender: PeerId, topic: str, payload: bytes) -> None:
         for peer in sorted(self._nodes):
             if not self.reachable(sender, peer):
+                continue
+            if self.drop_if is not None and self.drop_if(sender, peer, topic, payload):
                 continue
             copies = 2 if self.rng.random() < self.duplicate else 1
             for _ in range(copies):

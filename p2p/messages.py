@@ -277,6 +277,22 @@ class VotesResponse(Message):
     votes: tuple[bytes, ...]
 
 
+MAX_PUSHED_PROPOSALS = 8  # a round's proposal, for the few rounds a re-gossip covers
+
+
+@register(24, uint, uint, array_of(blob(MAX_ITEM_SIZE), MAX_PUSHED_PROPOSALS),
+          array_of(blob(64 * 1024), MAX_ITEMS))
+@dataclass(frozen=True)
+class ConsensusPush(Message):
+    """Proposals and votes sent straight to one peer that may lack them (the consensus
+    executor's re-gossip, a re-proposal's POL votes): gossipsub drops a re-publish of a
+    message it saw within 120 s. Answered with an empty body."""
+    height: int  # the height the sender is deciding
+    round: int  # the sender's round
+    proposals: tuple[bytes, ...]  # CompactProposal envelopes
+    votes: tuple[bytes, ...]  # Vote bytes
+
+
 @register(18, blob(MAX_TX_SIZE))
 @dataclass(frozen=True)
 class SubmitTxRequest(Message):

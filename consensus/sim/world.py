@@ -15,9 +15,9 @@ from typing import Callable
 
 from consensus.crypto import Ed25519Key
 from consensus.driver import Driver
+from consensus.executor import Executor, GossipPacer, run_now
 from consensus.messages import (
-    Broadcast, Decide, EvidenceFound, GetValue, ProposalReceived, ScheduleTimeout, StartHeight,
-    Timeout, TimeoutElapsed, ValueReady, VoteReceived, WalAppend,
+    Decide, ProposalReceived, StartHeight, Timeout, TimeoutElapsed, ValueReady, VoteReceived,
 )
 from consensus.params import TimeoutKind
 from consensus.signer import STEP_PROPOSE, MemoryLastSignStore, Signer, vote_step
@@ -27,8 +27,6 @@ from consensus.wal import MemoryWal, replay
 
 CHAIN_ID = "attrchain-sim"
 DELIVER, TIMER, VALUE, GOSSIP, CRASH, RESTART, HEAL = range(7)
-FULL_SYNC_TICKS = 8
-GOSSIP_FANOUT = 2
 
 
 def is_valid_value(value_id: bytes) -> bool:
@@ -72,6 +70,10 @@ class SigningLog(MemoryLastSignStore):
 
 
 class HonestNode:
+    """An honest validator: the real Driver, run by the node's own Executor
+    (consensus/executor.py), whose ports this class implements on the simulated network,
+    clock and disk."""
+
     def __init__(self, world: "World", index: int, key: Ed25519Key):
         self.world = world
         self.index = index
@@ -83,10 +85,9 @@ class HonestNode:
         self.alive = True
         self.incarnation = 0
         self.driver: Driver | None = None
-        self.last_gossip_key: tuple | None = None
-        self.last_gossip_height = 0
-        self.ticks_at_height = 0
-        self.catchup_sent: dict[tuple[int, int], int] = {}  # (peer, height or -1-round)
+        self.executor: Executor | None = None
+        self.pacer = GossipPacer(world.sc.gossip_ms)  # what it last gossiped: kept across restarts
+        self.served: dict[tuple[int, int], int] = {}  # (peer, height) -> when we last sent it
         self.pre_crash: tuple | None = None
         self.power_cut_pending = False
 
@@ -95,6 +96,8 @@ class HonestNode:
         w = self.world
         self.driver = w.driver_class(CHAIN_ID, w.sc.params, Signer(self.key, CHAIN_ID, self.store),
                                      wal=self.wal)
+        self.executor = Executor(self.driver, network=self, timers=self, values=self,
+                                 decisions=self, pacer=self.pacer)
         if self.wal.records:
             replay(self.wal.records, self.driver)
         if self.pre_crash is not None and self.driver.snapshot() != self.pre_crash:
@@ -105,7 +108,7 @@ class HonestNode:
             self.start_height(self.committed_height + 1)
         else:
             w.trace(f"n{self.index} restarted at h={self.driver.height} r={self.driver.state.round}")
-            self.run_effects(self.driver.restart_effects())
+            run_now(self.executor.run(self.driver.restart_effects()))
 
     def crash(self, lose_unsynced: bool) -> None:
         d = self.driver
@@ -116,10 +119,11 @@ class HonestNode:
         self.alive = False
         self.incarnation += 1
         self.driver = None
-        self.last_gossip_key = None
+        self.executor = None
+        self.pacer.last_key = None
 
     def start_height(self, h: int) -> None:
-        self.run_effects(self.driver.apply(StartHeight(h, self.world.valset_for(h))))
+        run_now(self.executor.apply(StartHeight(h, self.world.valset_for(h))))
 
     # -- inputs
     def apply(self, inp) -> None:
@@ -144,7 +148,7 @@ class HonestNode:
             w.trace(f"n{self.index} POWER CUT mid-effects ({len(fx)} effects lost)")
             self.crash(lose_unsynced=True)
             return
-        self.run_effects(fx)
+        run_now(self.executor.run(fx))
 
     def deliver(self, env: Envelope) -> None:
         if not self.alive:
@@ -155,7 +159,7 @@ class HonestNode:
         if env.height <= self.committed_height and w.sc.block_sync:
             self.maybe_serve(env.src, env.height)
         elif env.height == self.driver.height and env.round < self.driver.state.round:
-            self.maybe_help(env.src, env.round)
+            run_now(self.executor.help_peer(env.src, env.round, w.now))
         if tp is Vote:
             if w.verify_signatures and not w.signature_ok(p):
                 return
@@ -175,51 +179,47 @@ class HonestNode:
         self.apply(TimeoutElapsed(timeout))
 
     def on_gossip(self) -> None:
-        """Resend what we know when we made no progress for a whole period, and every
-        FULL_SYNC_TICKS periods at the same height anyway (the paper's gossip assumption:
-        what one correct process received, all eventually receive)."""
-        d = self.driver
-        key = (d.height, d.state.round, d.state.step)
-        self.ticks_at_height = self.ticks_at_height + 1 if d.height == self.last_gossip_height else 0
-        self.last_gossip_height = d.height
-        if key == self.last_gossip_key or (self.ticks_at_height and
-                                           self.ticks_at_height % FULL_SYNC_TICKS == 0):
-            # push to a few random peers per period (epidemic gossip): every peer is
-            # reached within a few periods at a fraction of the cost of a broadcast
-            w = self.world
-            peers = [p for p in range(w.sc.n) if p != self.index]
-            w.rng.shuffle(peers)
-            msgs = d.gossip_messages()
-            for p in peers[:GOSSIP_FANOUT]:
-                for m in msgs:
-                    w.send(self.index, p, m)
-                w.send(self.index, p, Status(d.height))
-        self.last_gossip_key = key
+        run_now(self.executor.regossip())
 
-    # -- effects: run in order, exactly as the node does
-    def run_effects(self, fx: list) -> None:
+    # -- the executor's ports
+    async def broadcast(self, message: Proposal | Vote) -> None:
         w = self.world
-        for e in fx:
-            te = type(e)
-            if te is WalAppend:
-                self.wal.run(e)
-            elif te is Broadcast:
-                w.record_signed(self.index, e.message)
-                w.broadcast(self.index, e.message)
-                if type(e.message) is Proposal and e.message.pol_round >= 0:
-                    for v in self.driver.pol_votes(e.message):
-                        w.broadcast(self.index, v)
-            elif te is ScheduleTimeout:
-                w.schedule(w.now + e.duration_ms, TIMER, self.index, self.incarnation, e.timeout)
-            elif te is GetValue:
-                vid = b"\x00" + hashlib.sha256(
-                    b"value|%d|%d|%d|%d" % (w.sc.seed, self.index, e.height, e.round)).digest()[1:]
-                w.schedule(w.now + 1, VALUE, self.index, self.incarnation,
-                           ValueReady(e.height, e.round, vid))
-            elif te is Decide:
-                self.commit_block(e.height, e.value_id, e.commit, e.round, "consensus")
-            elif te is EvidenceFound:
-                w.evidence += 1
+        w.record_signed(self.index, message)
+        w.broadcast(self.index, message)
+
+    async def relay(self, messages: list[Vote]) -> None:
+        for m in messages:
+            self.world.broadcast(self.index, m)
+
+    async def send(self, peer: int, messages: list[Proposal | Vote], status: bool = False) -> None:
+        w = self.world
+        for m in messages:
+            w.send(self.index, peer, m)
+        if status:  # every envelope carries our height; this one carries nothing else
+            w.send(self.index, peer, Status(self.driver.height))
+
+    def sample_peers(self, k: int) -> list[int]:
+        w = self.world
+        peers = [p for p in range(w.sc.n) if p != self.index]
+        w.rng.shuffle(peers)
+        return peers[:k]
+
+    def schedule(self, timeout: Timeout, duration_ms: int) -> None:
+        w = self.world
+        w.schedule(w.now + duration_ms, TIMER, self.index, self.incarnation, timeout)
+
+    def get_value(self, height: int, round: int) -> None:
+        w = self.world
+        vid = b"\x00" + hashlib.sha256(
+            b"value|%d|%d|%d|%d" % (w.sc.seed, self.index, height, round)).digest()[1:]
+        w.schedule(w.now + 1, VALUE, self.index, self.incarnation, ValueReady(height, round, vid))
+        return None
+
+    async def decide(self, d: Decide) -> None:
+        self.commit_block(d.height, d.value_id, d.commit, d.round, "consensus")
+
+    async def evidence(self, evidence) -> None:
+        self.world.evidence += 1
 
     def commit_block(self, h: int, value_id: bytes, commit: Commit, rnd: int, via: str) -> None:
         w = self.world
@@ -244,27 +244,15 @@ class HonestNode:
         self.commit_block(b.height, b.value_id, b.commit, b.commit.round, "sync")
         self.start_height(b.height + 1)
 
-    def maybe_help(self, peer: int, rnd: int) -> None:
-        """A peer at our height is in an earlier round: send it our messages of its round
-        (as CometBFT's gossip sends the votes a peer lacks for its round)."""
-        w = self.world
-        key = (peer, -1 - rnd)  # negative keys: rounds; positive: heights
-        last = self.catchup_sent.get(key)
-        if last is not None and w.now - last < w.sc.gossip_ms:
-            return
-        self.catchup_sent[key] = w.now
-        for m in self.driver.messages_of_round(rnd):
-            w.send(self.index, peer, m)
-
     def maybe_serve(self, peer: int, height: int) -> None:
         block = self.committed.get(height)
         if block is None:
             return
         w = self.world
-        last = self.catchup_sent.get((peer, height))
+        last = self.served.get((peer, height))
         if last is not None and w.now - last < w.sc.gossip_ms:
             return
-        self.catchup_sent[(peer, height)] = w.now
+        self.served[(peer, height)] = w.now
         w.send(self.index, peer, DecidedBlock(height, block[0], block[1]))
 
 

@@ -6,8 +6,8 @@ import hashlib
 from consensus.crypto import Ed25519Key
 from consensus.driver import Driver
 from consensus.messages import (
-    Broadcast, Decide, GetValue, ProposalReceived, StartHeight, ValueReady, VoteReceived,
-    WalAppend,
+    Broadcast, Decide, GetValue, OwnProposal, OwnVote, ProposalReceived, StartHeight, ValueReady,
+    VoteReceived,
 )
 from consensus.params import ConsensusParams
 from consensus.signer import MemoryLastSignStore, Signer
@@ -54,15 +54,18 @@ class Lockstep:
         self.queue: list[tuple[int, object]] = []
         self.effects: list[list] = [[] for _ in powers]
         self.decisions: list[list[Decide]] = [[] for _ in powers]
+        # per Broadcast: was the message in its sender's WAL, synced, when apply returned it?
+        self.durable_at_broadcast: list[bool] = []
 
     def apply(self, i: int, inp) -> list:
         fx = self.drivers[i].apply(inp)
         self.effects[i].extend(fx)
+        wal = self.wals[i]
         for e in fx:
-            if isinstance(e, WalAppend):
-                self.wals[i].run(e)
-            elif isinstance(e, Broadcast):
+            if isinstance(e, Broadcast):
                 m = e.message
+                own = OwnProposal(m) if isinstance(m, Proposal) else OwnVote(m)
+                self.durable_at_broadcast.append(own in wal.records[:wal.synced])
                 for j in range(len(self.drivers)):
                     if j != i:
                         self.queue.append((j, ProposalReceived(m, True) if isinstance(m, Proposal)
@@ -84,24 +87,40 @@ class Lockstep:
             self.apply(j, inp)
 
 
-class _InputsAsEffects:
-    """Turns the driver's input-log calls back into WalAppend effects (no sync)."""
+class _LateLog:
+    """The node's WAL as it was when inputs and own messages reached it as effects run
+    after `apply` returned: what the driver logs during one `apply` is written only when
+    the next `apply` starts (a power cut in between loses it, though the signer already
+    saved), nothing syncs before signing, and an own message's record syncs what came
+    before it (its old `WalAppend(sync=True)`)."""
 
-    def __init__(self, driver: Driver):
-        self.driver = driver
+    def __init__(self, real):
+        self.real = real
+        self.pending: list = []
 
     def append(self, record) -> None:
-        self.driver._fx.append(WalAppend(record, False))
+        self.pending.append(record)
 
     def sync(self) -> None:
         pass
 
+    def flush(self) -> None:
+        pending, self.pending = self.pending, []
+        for r in pending:
+            self.real.append(r)
+            if isinstance(r, (OwnVote, OwnProposal)):
+                self.real.sync()
+
 
 class LateInputLogDriver(Driver):
     """The order before the fix (the teeth of the WAL ordering): each input reached the
-    WAL as a `WalAppend(input, sync=False)` effect the node ran after `apply` returned,
-    while the signer had already saved its record during `apply`, and nothing synced the
-    WAL before signing."""
+    WAL after `apply` returned, while the signer had already saved its record during
+    `apply`, and nothing synced the WAL before signing."""
 
     def __init__(self, *args, wal=None, **kw):
-        super().__init__(*args, wal=None if wal is None else _InputsAsEffects(self), **kw)
+        super().__init__(*args, wal=None if wal is None else _LateLog(wal), **kw)
+
+    def apply(self, inp):
+        if self.wal is not None:  # detached during replay
+            self.wal.flush()
+        return super().apply(inp)

@@ -10,7 +10,6 @@ from consensus.driver import Driver
 from consensus.messages import (
     Broadcast, Decide, EvidenceFound, GetValue, OwnProposal, OwnVote, ProposalReceived,
     ScheduleTimeout, StartHeight, Timeout, TimeoutElapsed, ValueBytes, ValueReady, VoteReceived,
-    WalAppend,
 )
 from consensus.params import ConsensusParams, TimeoutKind
 from consensus.signer import MemoryLastSignStore, Signer
@@ -54,23 +53,13 @@ def test_consecutive_heights_rotate_proposers():
                          for i in range(3)]
 
 
-def test_wal_append_is_synced_and_comes_before_broadcast():
+def test_an_own_message_is_in_the_wal_and_synced_before_its_broadcast_is_returned():
     net = Lockstep([1, 1, 1, 1])
     net.start()
     net.drain()
-    broadcasts = 0
-    for fx in net.effects:
-        for i, e in enumerate(fx):
-            if isinstance(e, Broadcast):
-                broadcasts += 1
-                prev = fx[i - 1]
-                assert isinstance(prev, WalAppend) and prev.sync
-                assert isinstance(prev.record, (OwnVote, OwnProposal))
-                own = prev.record.vote if isinstance(prev.record, OwnVote) else prev.record.proposal
-                assert own == e.message
-            elif isinstance(e, WalAppend):  # inputs go through the input log, never effects
-                assert isinstance(e.record, (OwnVote, OwnProposal))
-    assert broadcasts >= 4 * 2 + 1
+    broadcasts = [e for fx in net.effects for e in fx if isinstance(e, Broadcast)]
+    assert len(broadcasts) >= 4 * 2 + 1
+    assert net.durable_at_broadcast == [True] * len(broadcasts)
 
 
 class EventLog(MemoryWal):
@@ -124,7 +113,7 @@ def test_each_input_is_logged_before_it_acts_and_the_log_is_synced_before_each_s
         assert ("append", before[last_apply][1]) in before[last_apply:]
         assert before[-1] == ("sync",)  # so is everything appended before it
     # every logged input was fed, in order, before anything it caused was signed
-    logged = [e[1] for e in events if e[0] == "append"]
+    logged = [e[1] for e in events if e[0] == "append" and not isinstance(e[1], (OwnVote, OwnProposal))]
     assert logged == [r for r in d.wal.records if not isinstance(r, (OwnVote, OwnProposal))]
     assert logged[0] == StartHeight(1, net.vs) and set(map(id, logged[1:])) <= set(map(id, fed))
 
@@ -269,8 +258,7 @@ def test_restarted_node_continues_without_signing_anything_conflicting():
     net = Lockstep([1, 1, 1, 1])
     net.start()
     # run until node 2 has prevoted, then "crash" it and restart from its WAL
-    while net.queue and not any(isinstance(e, WalAppend) and isinstance(e.record, OwnVote)
-                                for e in net.effects[2]):
+    while net.queue and not any(isinstance(r, OwnVote) for r in net.wals[2].records):
         j, inp = net.queue.pop(0)
         net.apply(j, inp)
     wal = list(net.wals[2].records)
@@ -307,10 +295,10 @@ def test_lost_wal_tail_cannot_make_the_node_sign_a_conflict():
     prevote = next(e.message for e in fx if isinstance(e, Broadcast))
     assert prevote.value_id == value("x")
     # only StartHeight survived. Replay, then the propose timeout fires.
-    d2 = replay(wal, Driver(CHAIN, None, Signer(ks[me], CHAIN, store)))
+    d2 = replay(wal, Driver(CHAIN, None, Signer(ks[me], CHAIN, store), wal=MemoryWal()))
     fx = d2.apply(TimeoutElapsed(Timeout(TimeoutKind.PROPOSE, 1, 0)))
     assert [e.message for e in fx if isinstance(e, Broadcast)] == [prevote]
-    assert WalAppend(OwnVote(prevote), True) in fx
+    assert OwnVote(prevote) in d2.wal.records[:d2.wal.synced]  # logged, synced, before it is sent
     assert d2.sign_refusals == 1 and d2.state.step == Step.PREVOTE
 
 
@@ -357,9 +345,7 @@ def _precommit_then_power_cut(driver_class):
     x = value("x")
     for inp in (StartHeight(1, vs), ProposalReceived(signed_proposal(proposer, 1, 0, x), True),
                 VoteReceived(signed_vote(a, PV, 1, 0, x))):
-        for e in d.apply(inp):
-            if isinstance(e, WalAppend):
-                wal.run(e)
+        d.apply(inp)
     assert d.state.locked_value is None
     d.apply(VoteReceived(signed_vote(b, PV, 1, 0, x)))  # completes the POL; effects lost
     wal.power_cut()

@@ -2,6 +2,7 @@
 (node/admission.py, node/sync.py): bounds first, signatures before state, penalties."""
 from __future__ import annotations
 
+import pytest
 import trio
 from nacl.signing import SigningKey
 
@@ -10,9 +11,11 @@ from consensus.types import Proposal, Vote, VoteType
 from node.home import Home
 from node.keys import Keyring
 from node.node import Node
-from node.consensus_api import PulledVotes
+from node.consensus_api import HelpPeer, PulledVotes
 from p2p.counters import TransportCounters
-from p2p.messages import CompactProposal, TxBatch, VoteMessage, VotesResponse
+from p2p.messages import (
+    CompactProposal, ConsensusPush, MessageError, TxBatch, VoteMessage, VotesResponse,
+)
 from p2p.transport import IGNORE, RequestError
 from state.genesis import Genesis
 from state.tx import sign_tx, tx_id
@@ -144,7 +147,7 @@ async def test_pulled_votes_are_bounded_and_verified_before_the_consensus_task(o
     try:
         await node.catchup.pull_votes("spammer", 1, 0)
         assert t.penalties == [("spammer", "too_many_votes")]
-        assert node._inputs_rx.statistics().current_buffer_used == 0  # nothing reached consensus
+        assert node.consensus.inbox.statistics().current_buffer_used == 0  # nothing reached consensus
         good = [signed_vote(k, 1, 0) for k in keys]
         t.answers["votes-of-round"] = VotesResponse((*good, good[0][:-64] + bytes(64))).encode()
         await node.catchup.pull_votes("liar", 1, 0)
@@ -152,12 +155,41 @@ async def test_pulled_votes_are_bounded_and_verified_before_the_consensus_task(o
         t.answers["votes-of-round"] = VotesResponse((*good[:2], signed_vote(keys[2], 1, 1))).encode()
         await node.catchup.pull_votes("mixer", 1, 0)  # a vote of another round than asked
         assert t.penalties[-1] == ("mixer", "invalid")
-        assert node._inputs_rx.statistics().current_buffer_used == 0
+        assert node.consensus.inbox.statistics().current_buffer_used == 0
         t.answers["votes-of-round"] = VotesResponse(tuple(good)).encode()
         await node.catchup.pull_votes("honest", 1, 0)
-        pulled = node._inputs_rx.receive_nowait()
+        pulled = node.consensus.inbox.receive_nowait()
         assert isinstance(pulled, PulledVotes) and [raw for _, raw in pulled.votes] == good
         assert all(who != "honest" for who, _ in t.penalties)
+    finally:
+        node.close()
+
+
+async def test_pushed_votes_are_bounded_and_verified_before_the_consensus_task(own_dir):
+    """A peer's re-gossip (`consensus-push`) passes the same checks as pulled votes."""
+    t = RecordingTransport()
+    node, keys = open_node(own_dir, t)
+    inbox = node.consensus.inbox
+    try:
+        good = [signed_vote(k, 1, 0) for k in keys]
+        spam = tuple(good) * 17  # more than 4 rounds of 4 validators can hold (4 * 4 * 4)
+        await node.pushes.accept("spammer", ConsensusPush(1, 0, (), spam))
+        assert t.penalties == [("spammer", "too_many_votes")]
+        await node.pushes.accept("liar", ConsensusPush(1, 0, (), (*good, good[0][:-64] + bytes(64))))
+        assert t.penalties[-1] == ("liar", "invalid")
+        assert inbox.statistics().current_buffer_used == 0  # nothing reached consensus
+        with pytest.raises(MessageError):  # penalised by the transport's policy
+            await node.pushes.accept("garbage", ConsensusPush(1, 0, (b"\x93junk",), ()))
+        await node.catchup_wanted.wait(0)  # (unset)
+        await node.pushes.accept("ahead", ConsensusPush(5, 0, (), tuple(good)))
+        assert await node.catchup_wanted.wait(0) and inbox.statistics().current_buffer_used == 0
+        await node.pushes.accept("honest", ConsensusPush(1, 0, (), tuple(good)))
+        pulled = inbox.receive_nowait()
+        assert isinstance(pulled, PulledVotes) and [raw for _, raw in pulled.votes] == good
+        assert all(who != "honest" for who, _ in t.penalties)
+        node.consensus.current_round = 2  # a peer at our height in an earlier round gets help
+        await node.pushes.accept("slow", ConsensusPush(1, 1, (), ()))
+        assert inbox.receive_nowait() == HelpPeer("slow", 1)
     finally:
         node.close()
 

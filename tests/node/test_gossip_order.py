@@ -97,7 +97,7 @@ async def test_a_proposal_relayed_by_a_peer_without_its_txs_is_filled_from_other
     alice, bob = ring.get("alice"), ring.get("bob")
     txs = [sign_tx(SigningKey(alice.seed), CHAIN, n, 1000, "transfer", [bob.address, 5]) for n in range(3)]
     peers = PeersWithTxs({"relay": txs[:1], "proposer": txs, "other": []})
-    assembly = ProposalAssembly(peers, node.topics, node.admission, node.find_tx, node.metrics, node.inputs.send)
+    assembly = ProposalAssembly(peers, node.topics, node.admission, node.find_tx, node.metrics, node.consensus.inputs.send)
     try:
         node.txs.admit_gossiped(txs[:1])
         got = await assembly._assemble_txs("relay", [tx_id(t) for t in txs])

@@ -6,10 +6,10 @@ import hashlib
 
 from consensus.crypto import Ed25519Key
 from consensus.driver import Driver
-from consensus.messages import OwnVote, ProposalReceived, StartHeight, VoteReceived, WalAppend
+from consensus.messages import Broadcast, OwnVote, ProposalReceived, StartHeight, VoteReceived
 from consensus.signer import Signer
 from consensus.types import Proposal, Validator, ValidatorSet, Vote, VoteType
-from consensus.wal import decode_record, encode_record, replay
+from consensus.wal import decode_record, replay
 from node import durable
 from node.core import WalInputLog
 from node.durable import FileLastSignStore, Wal, read_wal
@@ -57,8 +57,9 @@ def test_inputs_are_on_disk_and_synced_before_the_signer_saves(tmp_path, monkeyp
               VoteReceived(_prevote(a, x)), VoteReceived(_prevote(b, x))]
     for inp in inputs:
         for e in d.apply(inp):
-            if isinstance(e, WalAppend):  # own messages: appended and fsynced
-                wal.append(encode_record(e.record), sync=e.sync)
+            if isinstance(e, Broadcast):  # own messages: in the file and fsynced before it leaves
+                assert OwnVote(e.message) in [decode_record(r) for r in read_wal(wal.path)]
+                assert wal.unsynced == 0
     assert d.state.locked_value == x
     # a prevote (after the proposal) and a precommit (after the last prevote) were saved,
     # each with its cause already in the file and nothing unsynced
@@ -104,8 +105,10 @@ def test_a_block_is_logged_before_the_input_naming_it_and_synced_before_its_seen
     assert unsynced == 0
     assert on_disk == [StartHeight(1, vs), ValueBytes(1, block.id(), block.encode()),
                        ProposalReceived(prop, True)]
+    n = len(read_wal(wal.path))  # and the prevote itself after them (OwnVote)
+    assert decode_record(read_wal(wal.path)[-1]) == OwnVote(d.own[0])
     log.make_durable(block.id())  # already synced: no new record, nothing to sync
-    assert wal.unsynced == 0 and len(read_wal(wal.path)) == 3
+    assert wal.unsynced == 0 and len(read_wal(wal.path)) == n
     # a block we signed nothing for is written and synced when we are about to commit it
     log.make_durable(other.id())
     assert wal.unsynced == 0 and decode_record(read_wal(wal.path)[-1]).value_id == other.id()
