@@ -432,6 +432,10 @@ class Store:
                             (b"V", b"W")):
             self._db.compact_range(start=start, stop=stop)
 
+    def compact_all(self) -> None:
+        """LevelDB compaction of everything (benchmarks: settle a freshly built state)."""
+        self._db.compact_range()
+
     def _write_nodes(self, nodes: dict[bytes, bytes], born: bytes) -> None:
         with self._db.write_batch() as batch:
             for h, encoding in nodes.items():
