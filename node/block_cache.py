@@ -14,6 +14,7 @@ class BlockCache:
     def __init__(self) -> None:
         self._blocks: dict[bytes, Block] = {}  # value id -> block
         self._txs: dict[bytes, bytes] = {}     # tx id -> tx of those blocks
+        self._unindexed: list[Block] = []       # blocks whose txs are not in _txs yet
 
     def __contains__(self, value_id: bytes) -> bool:
         return value_id in self._blocks
@@ -22,18 +23,22 @@ class BlockCache:
         return self._blocks.get(value_id)
 
     def tx(self, tx_id_: bytes) -> bytes | None:
+        if self._unindexed:  # indexed on the first ask: peers rarely need it (bench profile)
+            for block in self._unindexed:
+                for raw in block.txs:
+                    self._txs[tx_id(raw)] = raw
+            self._unindexed = []
         return self._txs.get(tx_id_)
 
     def remember(self, block: Block) -> None:
         self._blocks[block.id()] = block
-        for raw in block.txs:
-            self._txs[tx_id(raw)] = raw
+        self._unindexed.append(block)
 
     def keep_height(self, height: int) -> None:
         """Forget every block but those of `height` (proposals for it may arrive during
         the commit timeout of the height before)."""
         kept = [b for b in self._blocks.values() if b.height == height]
-        self._blocks, self._txs = {}, {}
+        self._blocks, self._txs, self._unindexed = {}, {}, []
         for b in kept:
             self.remember(b)
 

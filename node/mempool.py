@@ -22,8 +22,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections import OrderedDict
-from dataclasses import dataclass
-from typing import Iterable, Protocol
+from typing import Iterable, NamedTuple, Protocol
 
 
 class TxRejected(Exception):
@@ -35,8 +34,9 @@ class TxRejected(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class PendingTx:
+class PendingTx(NamedTuple):
+    """Immutable; a NamedTuple, not a frozen dataclass: built at every admission check (2-3
+    per tx per node), 0.4 us instead of 1.1 us (docs/bench.md "CPU per tx")."""
     tx_id: bytes
     raw: bytes
     sender: bytes

@@ -39,13 +39,13 @@ from node.proposer import BlockBuilder
 from node.pruning import Pruner
 from node.receivers import run_evidence_receiver, run_peer_watch, run_vote_receiver
 from node.rpc import make_app, serve_rpc
-from node.rpc_backend import NodeRpc
+from node.rpc.rpc_backend import NodeRpc
 from node.sig_pool import auto_threads
 from node.snapshots import Snapshotter, register_snapshot_handlers
 from node.sync import CatchUp, CatchupWanted
 from node.sync_serve import VoteCache, register_handlers
 from node.tx_intake import TxIntake
-from node.tx_waiters import TxWaiters
+from node.rpc.tx_waiters import TxWaiters
 from p2p.ids import ChainTopics
 from p2p.transport import PeerId, Transport
 from state.block import Block

@@ -21,38 +21,27 @@ from __future__ import annotations
 
 from state.accounts import decrease_balance, increase_balance
 from state.asset_index import process_list_append
-from state.asset_records import (  # noqa: F401 -- re-exported for queries (node/asset_queries.py)
+from state.asset_records import (
     ALLOWED_SOURCES,
-    ASSET,
     DEPENDENTS,
     ESCROW_FIELD,
     MAX_EXPANSION,
     MEMBERS,
-    POOL,
     POOL_BALANCE_FIELD,
     AssetKind,
-    AssetRecord,
-    Pool,
     Status,
     asset_key,
     compute_asset_id,
     compute_contribution_id,
-    earnings_key,
     get_asset,
-    get_earned,
-    get_pool,
     get_require_asset,
     new_built_asset,
     new_contribution,
     new_datanet,
-    pool_key,
     set_asset,
 )
-from state.attribution import (  # noqa: F401
+from state.attribution import (
     Payout,
-    compute_use_flows,
-    get_accrued,
-    get_settlement,
     process_claim,
     process_pool_join,
     process_pool_pull,
@@ -61,7 +50,6 @@ from state.attribution import (  # noqa: F401
 from state.codec import decode_value
 from state.context import Context
 from state.errors import Code, TxError
-from state.graph import get_contributions, get_downstream, get_earnings, get_upstream  # noqa: F401
 from state.market import process_cancel_order, process_place_order
 from state.order_book import ORDER_ESCROW_FIELD
 from state.revenue import VAULT_FIELD, get_top_holder, process_issue_shares, process_move_shares

@@ -37,7 +37,7 @@ from state.order_book import (
     set_order,
 )
 from state import ordered_set
-from state.revenue import process_close_position, process_lock_shares, process_open_position
+from state.revenue import get_rights, process_close_position, process_lock_shares, process_open_position
 from state.tx import MAX_AMOUNT, SignedTx
 
 
@@ -50,10 +50,11 @@ def _crosses(taker: Order, price: int) -> bool:
     return price <= taker.price if taker.side == "buy" else price >= taker.price
 
 
-def process_close(ctx, order_id: bytes, order: Order, status: Status) -> bool:
+def process_close(ctx, order_id: bytes, order: Order, status: Status, level: list | None = None) -> bool:
     """Take an open order off the book and return its escrow (uopen or locked shares).
-    Returns True if its price level emptied."""
-    emptied = process_unlink(ctx, order_id, order)
+    `level`: its price level's record if the caller read it. Returns True if the level
+    emptied."""
+    emptied = process_unlink(ctx, order_id, order, level)
     if order.side == "buy":
         increase_balance(ctx, order.owner, order.escrow)
         order.escrow = 0
@@ -68,30 +69,36 @@ def process_close(ctx, order_id: bytes, order: Order, status: Status) -> bool:
 class _Taker:
     """The taker's position during its fills: settled once before the first, changed in
     memory by each, written once after the last (nothing arrives for the holders in
-    between), so k fills cost the taker one settlement and one rank update, not k."""
-    __slots__ = ("ctx", "order", "pos", "before")
+    between), so k fills cost the taker one settlement, not k. While it is open, the
+    asset's rights (read once) serve the makers' settlements too, and the asset's fill
+    ring head is read once."""
+    __slots__ = ("ctx", "order", "pos", "before", "rights", "fills")
 
     def __init__(self, ctx, order: Order) -> None:
         self.ctx, self.order, self.pos, self.before = ctx, order, None, None
+        self.rights = self.fills = None
 
     def open(self):
         if self.pos is None:
-            self.pos, self.before = process_open_position(self.ctx, self.order.asset, self.order.owner)
+            self.rights = get_rights(self.ctx, self.order.asset)
+            self.pos, self.before = process_open_position(self.ctx, self.order.asset, self.order.owner,
+                                                          self.rights)
         return self.pos
 
     def close(self) -> None:
         if self.pos is not None:
             process_close_position(self.ctx, self.order.asset, self.order.owner, self.pos, self.before)
-            self.pos = None
+            self.pos = self.rights = None
 
 
-def _fill(ctx, taker_id: bytes, taker: _Taker, maker_id: bytes, maker: Order, price: int) -> bool:
-    """One fill at the maker's price; True if the maker's level emptied."""
+def _fill(ctx, taker_id: bytes, taker: _Taker, maker_id: bytes, maker: Order, price: int, level: list) -> bool:
+    """One fill at the maker's price (`level`: its price level's record); True if the
+    level emptied."""
     order = taker.order
     shares = min(order.remaining, maker.remaining)
     value = shares * price                       # <= the buyer's escrow: no overflow
     taker_pos = taker.open()
-    maker_pos, maker_before = process_open_position(ctx, order.asset, maker.owner)
+    maker_pos, maker_before = process_open_position(ctx, order.asset, maker.owner, taker.rights)
     if order.side == "buy":
         seller, buyer = maker.owner, order.owner
         order.escrow -= value
@@ -109,14 +116,15 @@ def _fill(ctx, taker_id: bytes, taker: _Taker, maker_id: bytes, maker: Order, pr
     order.remaining -= shares
     emptied = False
     if shares == maker.remaining:
-        emptied = process_unlink(ctx, maker_id, maker)   # subtracts what was left from the level
+        emptied = process_unlink(ctx, maker_id, maker, level)   # subtracts what was left from the level
         maker.remaining = 0
         maker.status = Status.FILLED
     else:
         maker.remaining -= shares
-        process_level_fill(ctx, maker, shares)
+        process_level_fill(ctx, maker, shares, level)
     set_order(ctx, maker_id, maker)
-    process_record_fill(ctx, order.asset, price, shares, buyer, seller, maker_id, taker_id)
+    taker.fills = process_record_fill(ctx, order.asset, price, shares, buyer, seller, maker_id, taker_id,
+                                      taker.fills)
     ctx.emit("fill", order.asset, maker_id, taker_id, buyer, seller, shares, price)
     return emptied
 
@@ -141,17 +149,18 @@ def process_match(ctx, taker_id: bytes, order: Order, budget: int) -> bool:
             if budget == 0:
                 return True
             budget -= 1
-            maker_id = ctx.get_record(level_key(order.asset, side, price))[0]
+            level = ctx.get_record(level_key(order.asset, side, price))
+            maker_id = level[0]
             maker = get_order(ctx, maker_id)
             if maker.expires_at < ctx.height or maker.owner == order.owner:
                 taker.close()                    # the maker's position may be the taker's
                 emptied = process_close(ctx, maker_id, maker, Status.EXPIRED if maker.expires_at < ctx.height
-                                        else Status.CANCELLED)
+                                        else Status.CANCELLED, level)
             else:
                 if not pulled:      # a contribution's pool part belongs to the holders until now
                     process_pool_pull(ctx, order.asset)
                     pulled = True
-                emptied = _fill(ctx, taker_id, taker, maker_id, maker, price)
+                emptied = _fill(ctx, taker_id, taker, maker_id, maker, price, level)
             if emptied:
                 price = None
         return False

@@ -175,25 +175,27 @@ def process_rest(ctx, order_id: bytes, order: Order) -> None:
         ctx.put_record(SWEEP, [ctx.height, 0])
 
 
-def process_level_fill(ctx, order: Order, shares: int) -> None:
-    """`shares` of the level's head order were filled (the order stays at the head)."""
+def process_level_fill(ctx, order: Order, shares: int, level: list) -> None:
+    """`shares` of the level's head order were filled (the order stays at the head);
+    `level`: its record as read by the caller."""
     key = level_key(order.asset, order.side, order.price)
-    level = ctx.get_record(key)
     level[2] -= shares
     ctx.put_record(key, level)
 
 
-def process_unlink(ctx, order_id: bytes, order: Order) -> bool:
+def process_unlink(ctx, order_id: bytes, order: Order, level: list | None = None) -> bool:
     """Take an order off the book (its level, and the level off the side if it empties)
     and out of its owner's open orders. The caller sets its status and writes it.
-    Returns True if its price level emptied.
+    `level`: the level's record if the caller read it already. Returns True if its price
+    level emptied.
 
     Taking the head off (every fill that completes a maker) moves only the level's head
     pointer: the new head's `prev` is left naming the departed order, never read again
     (nothing is ever inserted before a head, and an order is the head exactly when the
     level says so), which spares a read and a write of the next order per fill."""
     key = level_key(order.asset, order.side, order.price)
-    level = ctx.get_record(key)
+    if level is None:
+        level = ctx.get_record(key)
     at_head, at_tail = level[0] == order_id, level[1] == order_id
     if at_head:
         level[0] = order.next
@@ -223,12 +225,17 @@ def _relink(ctx, neighbour_id: bytes, field: str, value: bytes) -> None:
 
 # --- fills ---------------------------------------------------------------------------------------
 def process_record_fill(ctx, asset_id: bytes, price: int, shares: int, buyer: bytes, seller: bytes,
-                        maker_id: bytes, taker_id: bytes) -> None:
-    head = ctx.get_record(FILLS + asset_id) or [0, 0, 0]
+                        maker_id: bytes, taker_id: bytes, head: list | None = None) -> list:
+    """Record a fill in the asset's ring; returns the ring's head record, which a caller
+    recording several fills passes back in (one read, not one per fill)."""
+    if head is None:
+        head = ctx.get_record(FILLS + asset_id) or [0, 0, 0]
     n = head[0]
     ctx.put_record(FILLS + asset_id + bytes([n % RECENT_FILLS]),
                    [ctx.height, price, shares, buyer, seller, maker_id, taker_id])
-    ctx.put_record(FILLS + asset_id, [n + 1, price, ctx.height])
+    head[:] = [n + 1, price, ctx.height]
+    ctx.put_record(FILLS + asset_id, head)
+    return head
 
 
 def _recent_slots(asset_id: bytes, count: int, limit: int) -> list[bytes]:

@@ -233,17 +233,21 @@ def process_settle_holder(ctx, asset_id: bytes, account: bytes) -> int:
     return amount
 
 
-def process_open_position(ctx, asset_id: bytes, account: bytes) -> tuple[Position, int | None]:
+def process_open_position(ctx, asset_id: bytes, account: bytes,
+                          rights: Rights | None = None) -> tuple[Position, int | None]:
     """Settle `account` on `asset_id`; return its position and its share count before
     (None: it never held the asset). The caller changes the position's shares in memory
     and writes it with `process_close_position`; in between nothing may arrive for the
     asset's holders (a transfer, or the fills of one placement, which a taker's position
-    goes through once however many makers it meets)."""
+    goes through once however many makers it meets). `rights`: the asset's, as the
+    caller read them (and this writes them back if a settlement changes them), so the
+    settlements of one placement read them once."""
     pos = get_position(ctx, asset_id, account)
     before = None if pos is None else pos.shares
     if pos is None:
         pos = Position()
-    rights = get_rights(ctx, asset_id)
+    if rights is None:
+        rights = get_rights(ctx, asset_id)
     if _settle(ctx, asset_id, account, pos, rights):
         set_rights(ctx, asset_id, rights)
     return pos, before

@@ -432,6 +432,10 @@ class Store:
                             (b"V", b"W")):
             self._db.compact_range(start=start, stop=stop)
 
+    def compact_all(self) -> None:
+        """LevelDB compaction of everything (benchmarks: settle a freshly built state)."""
+        self._db.compact_range()
+
     def _write_nodes(self, nodes: dict[bytes, bytes], born: bytes) -> None:
         with self._db.write_batch() as batch:
             for h, encoding in nodes.items():
@@ -465,13 +469,9 @@ class Store:
                 cache[h] = enc
 
     def _remember_values(self, changes: Mapping[bytes, bytes | None]) -> None:
-        """The committed values of `changes` become the newest entries; the oldest go
-        beyond the limit."""
+        """Keep the committed values of `changes`; the oldest entries go beyond the limit."""
         values = self._values
-        pop = values.pop
-        for key, value in changes.items():
-            pop(key, None)
-            values[key] = value
+        values.update(changes)         # (a key already there keeps its place in the order)
         excess = len(values) - self._values_limit
         if excess > 0:
             for key in list(islice(values, excess)):

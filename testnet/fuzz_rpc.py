@@ -20,8 +20,8 @@ from node.keys import encode_address
 from node.metrics import NodeMetrics
 from node.numbers import parse_uint
 from node.rpc import make_app
-from node.rpc_origin import OriginPolicy
-from node.rpc_params import (MAX_JSON_DEPTH, MAX_KEY_BYTES, RpcError, address_param, height_param, hex_param,
+from node.rpc.rpc_origin import OriginPolicy
+from node.rpc.rpc_params import (MAX_JSON_DEPTH, MAX_KEY_BYTES, RpcError, address_param, height_param, hex_param,
                              key_param, parse_json, read_body, timeout_param, tx_from_doc, txs_from_doc)
 
 MAX_EXAMPLES = 5

@@ -19,7 +19,8 @@ from pathlib import Path
 import click
 
 from node.config import Config, save_config
-from node.cli.gentx import GenesisError, add_account, collect, draft_genesis, make_gentx
+from node.cli.genesis_draft import GenesisError, add_account, draft_genesis
+from node.cli.gentx import collect, make_gentx
 from node.home import DEFAULT_BALANCE, DEFAULT_STAKE, Home, init_home, write_genesis
 from node.keys import Keyring
 from node.cli.peer_id import peer_id

@@ -49,7 +49,6 @@ async def run_child(args: argparse.Namespace) -> None:
     from p2p.ids import BLOCKS, STATUS, ChainTopics
     from p2p.libp2p_transport import open_libp2p_transport
     from p2p.messages import BlocksRequest, BlocksResponse, CompactProposal, Status, StatusRequest, VoteMessage
-    from p2p.transport import RequestError
     from p2p.tx_gossip import open_tx_gossip
     from state.tx import tx_id
 

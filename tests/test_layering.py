@@ -4,7 +4,8 @@ APIs, read from the source.
 consensus uses none of node/p2p/state; state none of node/p2p; p2p not node or state;
 neither consensus nor state runs trio or a CLI; libp2p (and its multiaddr) is imported by
 p2p/libp2p_transport/transport.py alone (multiaddr also by p2p/pex.py, which checks answered
-addresses); LevelDB by state/store.py (and testnet's benchmarks).
+addresses); LevelDB by state/store.py (and testnet's benchmarks). Inside node/, nothing but
+`python -m node` imports the CLI, and neither the light client nor PoA imports the RPC.
 Package APIs: code of one package uses another package (a sibling sub-package included)
 only through the names its `__init__.py` lists in `__all__`, from whichever module of it;
 a package's own modules and sub-packages use it freely.
@@ -27,6 +28,16 @@ FORBIDDEN = {
     "node": set(),
     "testnet": set(),
 }
+# inside node/: the CLI is the top (only `python -m node` imports it), and the RPC, the
+# light client and Proof of Attribution stand beside each other, not on the CLI or the RPC
+NODE_PARTS = {
+    "node/light/": {"node.cli", "node.rpc"},
+    "node/poa/": {"node.cli", "node.rpc"},
+    "node/rpc/": {"node.cli"},
+    "node/cli/": {"node.rpc"},
+    "node/": {"node.cli"},  # the runtime's modules
+}
+NODE_PARTS_EXEMPT = ("node/__main__.py",)
 # third-party module -> the only files (or folders) that may import it
 ONLY_IN = {
     "libp2p": ("p2p/libp2p_transport/transport.py",),
@@ -82,6 +93,9 @@ def violations(imports: list[tuple[str, str]]) -> list[str]:
             bad.append(f"{rel} imports {mod}")
         if top in ONLY_IN and not any(rel == p or (p.endswith("/") and rel.startswith(p)) for p in ONLY_IN[top]):
             bad.append(f"{rel} imports {mod} (only {', '.join(ONLY_IN[top])} may)")
+        part = max((p for p in NODE_PARTS if rel.startswith(p)), key=len, default=None)
+        if part and rel not in NODE_PARTS_EXEMPT and any(mod == m or mod.startswith(m + ".") for m in NODE_PARTS[part]):
+            bad.append(f"{rel} imports {mod} ({part} may not)")
     return bad
 
 
@@ -105,6 +119,11 @@ def test_the_check_sees_imports_in_functions_relative_ones_and_third_party_rules
     ]
     assert violations([("state/app.py", "consensus.types"), ("testnet/bench_tree.py", "plyvel")]) == []
     assert violations([("consensus/driver.py", "state.tx")]) == ["consensus/driver.py imports state.tx"]
+    assert violations([("node/light/serve.py", "node.rpc.rpc_backend"), ("node/mempool.py", "node.cli.cli"),
+                       ("node/__main__.py", "node.cli"), ("node/cli/cli.py", "node.light")]) == [
+        "node/light/serve.py imports node.rpc.rpc_backend (node/light/ may not)",
+        "node/mempool.py imports node.cli.cli (node/ may not)",
+    ]
 
 
 # ---- package APIs ------------------------------------------------------------------

@@ -20,9 +20,9 @@ COMMANDS: dict[str, str] = {
     "genesis": "node.cli.genesis_commands:genesis_group",
     "testnet": "testnet.commands:testnet_group",
     "start": "node.run:start_command",
-    "tx": "node.cli.client_commands:tx_group",
-    "query": "node.cli.client_commands:query_group",
-    "status": "node.cli.client_commands:status_command",
+    "tx": "node.cli.tx_commands:tx_group",
+    "query": "node.cli.query_commands:query_group",
+    "status": "node.cli.query_commands:status_command",
     "light": "node.cli.light_commands:light_group",
     "poa": "node.cli.poa_commands:poa_group",
 }

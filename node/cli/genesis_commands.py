@@ -8,14 +8,11 @@ from pathlib import Path
 
 import click
 
-from node.cli.cli_types import UINT, Uint
+from node.cli.cli_types import DEFAULT_HOME, UINT, Uint, fail
 from node.config import ConfigError, save_config
-from node.cli.gentx import (
-    GenesisError, add_account, collect, draft_genesis, genesis_hash, make_gentx, peers_from_gentxs,
-    read_gentx_dir, verify_final,
-)
+from node.cli.genesis_draft import GenesisError, add_account, draft_genesis, genesis_hash
+from node.cli.gentx import collect, make_gentx, peers_from_gentxs, read_gentx_dir, verify_final
 from node.home import Home, init_home, write_genesis
-from node.cli.home_commands import DEFAULT_HOME, fail
 from node.cli.keyring_options import KeyringChoice, keyring_options
 from node.keys import KeyError_, decode_address, encode_address
 from node.cli.peer_id import peer_id

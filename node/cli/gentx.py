@@ -12,7 +12,8 @@ genesis (`gentxs`), so every operator can check each validator against its signe
 (`verify_final`) and everyone compares `genesis_hash`.
 
 Gentx files come from other people: each is size-capped before parsing and every field is
-type- and length-checked before any work is done on it.
+type- and length-checked before any work is done on it. The coordinator's draft and the
+genesis hash are node/cli/genesis_draft.py.
 """
 from __future__ import annotations
 
@@ -26,13 +27,13 @@ from nacl.bindings import crypto_sign_open
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey
 
-from node.home import make_genesis
-from node.keys import KeyPair, decode_address, encode_address
+from node.cli.genesis_draft import GenesisError, draft_balances, draft_field
 from node.cli.peer_id import peer_id_from_pubkey
-from p2p.ids import check_chain_id
+from node.home import make_genesis
+from node.keys import KeyPair, encode_address
 from state.errors import TxError
-from state.params import POWER_REDUCTION, Params
-from state.tx import MAX_AMOUNT, MAX_TX_BYTES, decode_tx, sign_tx, verify_signature
+from state.params import POWER_REDUCTION
+from state.tx import MAX_TX_BYTES, decode_tx, sign_tx, verify_signature
 
 NODE_INFO_DOMAIN = b"attrchain/gentx-node/1"
 MAX_GENTX_FILE_BYTES = 16 * 1024
@@ -40,10 +41,6 @@ MAX_GENTXS = 1000
 MAX_MONIKER = 64
 MAX_P2P_ADDR = 256
 P2P_ADDRESS_PROTOCOLS = {"ip4", "ip6", "dns", "dns4", "dns6"}
-
-
-class GenesisError(ValueError):
-    """A draft, gentx or genesis is malformed or inconsistent (the message says where)."""
 
 
 @dataclass(frozen=True)
@@ -123,64 +120,15 @@ def check_p2p_address(addr: str) -> None:
         raise GenesisError(f"p2p address {addr!r}: want /ip4|ip6|dns/<host>/tcp/<port>")
 
 
-# --- the coordinator's draft -------------------------------------------------------------
-def draft_genesis(chain_id: str, genesis_time_ms: int, params: dict | None = None) -> dict:
-    """A genesis without validators: what `genesis init` writes and gentxs are made against."""
-    try:
-        check_chain_id(chain_id)
-        p = Params.from_json(params or {})
-    except (TypeError, ValueError) as e:
-        raise GenesisError(str(e)) from None
-    return {"chain_id": chain_id, "genesis_time_ms": genesis_time_ms, "balances": [],
-            "validators": [], "params": p.to_json()}
-
-
-def _draft_field(draft: dict, name: str):
-    try:
-        return draft[name]
-    except (KeyError, TypeError):
-        raise GenesisError(f"the genesis has no {name}") from None
-
-
-def _draft_balances(draft: dict) -> dict[bytes, int]:
-    if not isinstance(draft, dict):
-        raise GenesisError("a genesis is a JSON object")
-    if draft.get("validators"):
-        raise GenesisError("this genesis already has validators (gentxs were collected)")
-    try:
-        return {decode_address(b["address"]): b["amount"] for b in draft.get("balances", [])}
-    except (KeyError, TypeError, ValueError) as e:
-        raise GenesisError(f"draft genesis balances: {e}") from None
-
-
-def _with_balances(draft: dict, balances: dict[bytes, int]) -> dict:
-    doc = dict(draft)
-    doc["balances"] = [{"address": encode_address(a), "amount": n} for a, n in sorted(balances.items())]
-    return doc
-
-
-def add_account(draft: dict, address: bytes, amount: int) -> dict:
-    """The draft with one more funded account (balances kept sorted by address)."""
-    balances = _draft_balances(draft)
-    if address in balances:
-        raise GenesisError(f"{encode_address(address)} already has a genesis balance")
-    if type(amount) is not int or not 0 < amount <= MAX_AMOUNT:
-        raise GenesisError(f"amount must be 1..{MAX_AMOUNT}")
-    if sum(balances.values()) + amount > MAX_AMOUNT:
-        raise GenesisError("genesis supply would exceed 2**63-1")
-    balances[address] = amount
-    return _with_balances(draft, balances)
-
-
 # --- each operator --------------------------------------------------------------------------
 def make_gentx(draft: dict, operator: KeyPair, consensus_pubkey: bytes, stake: int, *,
                moniker: str, peer_id: str, p2p: str) -> Gentx:
     """Sign a genesis create_validator for `operator`, checked against the draft first."""
-    chain_id = _draft_field(draft, "chain_id")
+    chain_id = draft_field(draft, "chain_id")
     check_moniker(moniker)
     check_peer_id(peer_id)
     check_p2p_address(p2p)
-    funds = _draft_balances(draft).get(operator.address)
+    funds = draft_balances(draft).get(operator.address)
     if funds is None:
         raise GenesisError(f"{encode_address(operator.address)} has no genesis account (add-account first)")
     if not POWER_REDUCTION <= stake <= funds:
@@ -242,8 +190,8 @@ def read_gentx_dir(directory: Path) -> list[tuple[str, Gentx]]:
 # --- collecting -------------------------------------------------------------------------------
 def collect(draft: dict, gentxs: list[tuple[str, Gentx]]) -> dict:
     """The final genesis: every gentx verified and paid for from its operator's balance."""
-    balances = _draft_balances(draft)
-    chain_id = _draft_field(draft, "chain_id")
+    balances = draft_balances(draft)
+    chain_id = draft_field(draft, "chain_id")
     checked: list[CheckedGentx] = []
     for source, g in gentxs:
         try:
@@ -265,7 +213,7 @@ def collect(draft: dict, gentxs: list[tuple[str, Gentx]]) -> dict:
                                f"{funds or 0} in the draft, bonds {c.stake}")
         balances[c.operator] = funds - c.stake
     try:
-        doc = make_genesis(chain_id, _draft_field(draft, "genesis_time_ms"),
+        doc = make_genesis(chain_id, draft_field(draft, "genesis_time_ms"),
                            [(c.consensus_pubkey, c.operator, c.stake, c.gentx.moniker) for c in checked],
                            sorted(balances.items()), draft.get("params"))
     except (TypeError, ValueError) as e:
@@ -289,13 +237,6 @@ def verify_final(doc: dict) -> list[CheckedGentx]:
     if [(c.consensus_pubkey, c.operator, c.stake) for c in checked] != want:
         raise GenesisError("genesis validators differ from its gentxs")
     return checked
-
-
-def genesis_hash(doc: dict) -> str:
-    """sha256 of the canonical JSON (sorted keys, no spaces): the same for the same content,
-    however the file was formatted."""
-    canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def peers_from_gentxs(checked: list[CheckedGentx], own_peer_id: str) -> list[str]:

@@ -2,24 +2,17 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
 import click
 
+from node.cli.cli_types import DEFAULT_HOME, fail
+from node.cli.keyring_options import KeyringChoice, keyring_options
+from node.cli.sealed_key import PassphraseError
 from node.config import Config, ConfigError
 from node.home import DEFAULT_BALANCE, DEFAULT_STAKE, init_home, make_genesis, write_genesis
-from node.cli.keyring_options import KeyringChoice, keyring_options
 from node.keys import KeyError_, encode_address
-from node.cli.sealed_key import PassphraseError
-
-DEFAULT_HOME = Path.home() / ".attrchain"
-
-
-def fail(msg: str) -> None:
-    click.echo(f"error: {msg}", err=True)
-    sys.exit(1)
 
 
 @click.command("init")

@@ -23,18 +23,13 @@ from typing import Any, Awaitable, Callable
 
 import click
 
-from node.cli.cli_types import HEIGHT, UINT
+from node.cli.cli_types import HEIGHT, UINT, fail
 from node.cli.keyring_options import KeyringChoice, keyring_options
-from node.cli.light_commands import DEFAULT_DIR as DEFAULT_LIGHT_DIR, open_light_client
+from node.cli.light_common import DEFAULT_DIR as DEFAULT_LIGHT_DIR, open_light_client
 from node.poa import span_v1
 from node.poa.index import SpanIndex, UnknownDataError, build_index, match_files
 from state.asset_records import MEMBERS
 
-
-
-def fail(msg: str, code: int = 1) -> None:
-    click.echo(f"error: {msg}", err=True)
-    sys.exit(code)
 
 
 def scores_json(output: bytes, scores: list[tuple[bytes, int]]) -> str:
@@ -163,7 +158,7 @@ def score_command(index_path: Path, output_path: Path) -> None:
 def attest_command(use: str, index_path: Path, output_path: Path, from_: str, home: Path,
                    keyring: KeyringChoice, node: str, fee: int) -> None:
     """Attributor: score an output against the index's datanet, sign and send `attest`."""
-    from node.cli.client_commands import load_signer, sign_and_send
+    from node.cli.tx_commands import load_signer, sign_and_send
     from node.cli.rpc_client import RpcClient, RpcClientError
     use_id = parse_id("--use", use)
     output = read_output(output_path)

@@ -25,7 +25,7 @@ from node.light.errors import VerificationError
 from node.light.p2p_provider import open_p2p_provider
 from node.light.rpc_provider import RpcProvider
 from node.light.store import TrustedStore
-from node.rpc_backend import header_json
+from node.rpc.rpc_backend import header_json
 from state.codec import decode_value, encode_value
 from state.tx import sign_tx, tx_id
 

@@ -13,7 +13,7 @@ from nacl.signing import SigningKey
 
 from netfix import running_net
 from node.keys import encode_address
-from node.cli.client_commands import query_group
+from node.cli.query_commands import query_group
 from node.cli.light_commands import light_group
 from node.cli.poa_commands import poa_group
 from state.asset_records import compute_asset_id, compute_contribution_id

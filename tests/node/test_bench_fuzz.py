@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 import testnet.fuzz_rpc as fuzz_rpc_module
 from node.cli import cli
-from node.rpc_params import RpcError
+from node.rpc.rpc_params import RpcError
 
 
 def last_json(output: str) -> dict:

@@ -4,7 +4,7 @@ import pytest
 from click.testing import CliRunner
 
 from node.cli import cli
-from node.cli.client_commands import field_parser
+from node.cli.tx_commands import field_parser
 from node.keys import Keyring, encode_address
 from state.tx import KINDS
 

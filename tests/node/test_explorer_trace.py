@@ -7,7 +7,7 @@ from state.errors import Code
 from state.store import Store
 from state.tx import tx_id
 
-from node.explorer_queries import _flow_json, trace_use
+from node.rpc.explorer_queries import _flow_json, trace_use
 
 OPEN = 1_000_000
 

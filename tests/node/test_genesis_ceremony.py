@@ -12,9 +12,9 @@ from click.testing import CliRunner
 from nacl.signing import SigningKey
 
 from node.cli import cli
+from node.cli.genesis_draft import GenesisError, genesis_hash
 from node.cli.gentx import (
-    MAX_GENTX_FILE_BYTES, Gentx, GenesisError, collect, genesis_hash, make_gentx, node_info_bytes,
-    read_gentx_dir, verify_final,
+    MAX_GENTX_FILE_BYTES, Gentx, collect, make_gentx, node_info_bytes, read_gentx_dir, verify_final,
 )
 from node.home import Home
 from node.keys import KeyPair
@@ -126,7 +126,7 @@ def test_a_bad_gentx_is_refused_by_name_and_changes_nothing(ceremony, attack, er
 
 
 def _draft(balances: dict[bytes, int]) -> dict:
-    from node.cli.gentx import add_account, draft_genesis
+    from node.cli.genesis_draft import add_account, draft_genesis
     d = draft_genesis("cer-1", 0)
     for addr, n in balances.items():
         d = add_account(d, addr, n)

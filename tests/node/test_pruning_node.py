@@ -9,7 +9,7 @@ from nacl.signing import SigningKey
 
 from node.config import ConfigError, config_from_dict
 from node.keys import Keyring
-from node.rpc_params import RpcError
+from node.rpc.rpc_params import RpcError
 from p2p.memory import open_memory_network
 from p2p.messages import BlocksRequest, BlocksResponse, LightBlockRequest, Status, StatusRequest
 from p2p.transport import RequestError

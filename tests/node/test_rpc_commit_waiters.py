@@ -9,8 +9,8 @@ from nacl.signing import SigningKey
 
 from node.keys import Keyring
 from node.rpc import RpcError
-from node.rpc_backend import NodeRpc
-from node.tx_waiters import TooManyWaiters, TxWaiters
+from node.rpc.rpc_backend import NodeRpc
+from node.rpc.tx_waiters import TooManyWaiters, TxWaiters
 from state.tx import sign_tx
 from testnet.network import generate
 from tests.node.test_node_inprocess import FAST, make_node

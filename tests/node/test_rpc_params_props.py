@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from node.keys import encode_address
 from node.numbers import MAX_UINT, parse_uint
-from node.rpc_origin import OriginPolicy
-from node.rpc_params import (MAX_HEIGHT, MAX_JSON_DEPTH, MAX_KEY_BYTES, MAX_TIMEOUT_MS, RpcError, address_param,
+from node.rpc.rpc_origin import OriginPolicy
+from node.rpc.rpc_params import (MAX_HEIGHT, MAX_JSON_DEPTH, MAX_KEY_BYTES, MAX_TIMEOUT_MS, RpcError, address_param,
                              height_param, hex_param, json_depth, key_param, parse_json, read_body, timeout_param,
                              tx_from_doc, txs_from_doc)
 

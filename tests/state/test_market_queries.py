@@ -1,4 +1,4 @@
-"""Holdings and market queries of the RPC (node/asset_queries.py) over a real ledger: every
+"""Holdings and market queries of the RPC (node/rpc/asset_queries.py) over a real ledger: every
 answer carries a proof for each key it rests on, checked against the app hash."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from asset_helpers import ADDR, cast, place, register, submit, use  # noqa: F401
-from node import asset_queries as Q
+from node.rpc import asset_queries as Q
 from node.keys import encode_address
 from node.rpc import RpcError
 from state.proof import verify_proof

@@ -14,7 +14,7 @@ from asset_helpers import ADDR, accepted, cast_chain, create_datanet, register, 
 from ledger_helpers import apply_ok
 from node.keys import encode_address
 from node.rpc import RpcError
-from node.rpc_backend import NodeRpc
+from node.rpc.rpc_backend import NodeRpc
 from state.params import Params
 from state.poa_records import compute_attestation_id
 from state.proof import verify_proof

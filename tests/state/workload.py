@@ -4,7 +4,6 @@ A plan is a list of blocks; each block is (missing validator or None, [action, .
 Actions name actors and assets by small indexes and are turned into signed txs against
 the chain's current state, so most are valid and some fail on purpose (too large
 amounts, unknown assets, wrong owners), which exercises the refusal paths too.
-Asset kinds are included when state/assets.py provides them.
 """
 from __future__ import annotations
 

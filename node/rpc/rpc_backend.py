@@ -1,4 +1,4 @@
-"""The node's answers to RPC requests (node/rpc.py parses, this reads the node's parts).
+"""The node's answers to RPC requests (node/rpc/rpc.py parses, this reads the node's parts).
 
 Reads only: the chain's committed state and records, the mempool, where the consensus task
 stands. Admission goes through `TxIntake.admit` (node/tx_intake.py), which is synchronous,
@@ -14,16 +14,16 @@ from typing import Any, Mapping
 import trio
 
 from consensus.crypto import Ed25519Key
-from node import asset_queries, explorer_queries
+from node.rpc import asset_queries, explorer_queries
 from node.chain import Chain
 from node.consensus_api import ConsensusView
 from node.keys import encode_address
 from node.mempool import Mempool, TxRejected
 from node.metrics import NodeMetrics
-from node.rpc import RpcError
-from node.rpc_params import address_param, hex_param, key_param
+from node.rpc.rpc_params import RpcError
+from node.rpc.rpc_params import address_param, hex_param, key_param
 from node.tx_intake import TxIntake
-from node.tx_waiters import TooManyWaiters, TxWaiters
+from node.rpc.tx_waiters import TooManyWaiters, TxWaiters
 from p2p.transport import PeerId, Transport
 from state.block import Block
 from state.codec import decode_value
@@ -197,7 +197,7 @@ class NodeRpc:
                                 "voting_power": v.voting_power} for v in vs],
                 "raw": vs.encode().hex()}
 
-    # ---- what the explorer reads (node/explorer_queries.py)
+    # ---- what the explorer reads (node/rpc/explorer_queries.py)
     async def blockchain(self, max_height: int | None, limit: int) -> dict:
         return explorer_queries.blockchain(self, max_height, limit)
 
@@ -238,7 +238,7 @@ class NodeRpc:
     async def _poa_query(self, kind: str, params: dict[str, str], h: int) -> dict:
         """Proof of Attribution (node/poa/queries.py) over the state after `h`, with a proof
         of every key the answer read, present or absent."""
-        from node.asset_queries import envelope
+        from node.rpc.asset_queries import envelope
         from node.poa import queries
         store = self.chain.store
         keys: set[bytes] = set()

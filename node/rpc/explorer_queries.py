@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Mapping
 
 import trio
 
-from node.asset_queries import fmt
+from node.rpc.asset_queries import fmt
 from node.keys import encode_address
-from node.rpc import RpcError
+from node.rpc.rpc_params import RpcError
 from p2p.transport import PeerId
 from state.app import process_tx
 from state.asset_records import compute_asset_id, compute_contribution_id, get_require_asset
@@ -25,7 +25,7 @@ from state.tx import decode_tx, tx_id as compute_tx_id
 
 if TYPE_CHECKING:
     from node.consensus_api import ConsensusView
-    from node.rpc_backend import NodeRpc
+    from node.rpc.rpc_backend import NodeRpc
 
 CREATES_ASSET = ("create_datanet", "register_model", "register_agent")
 MAX_BLOCKCHAIN = 100   # block metas per /blockchain answer (CometBFT's /blockchain has 20)

@@ -1,4 +1,4 @@
-"""The browser explorer's static files (node/explorer/static/), served by the RPC app at
+"""The browser explorer's static files (node/rpc/explorer/static/), served by the RPC app at
 /explorer. Read once from the package; only the files found there are served, with a
 content security policy that lets a page load nothing but this node's own files and RPC."""
 from __future__ import annotations
@@ -22,7 +22,7 @@ HEADERS = {
 
 
 def load_files() -> dict[str, tuple[bytes, str]]:
-    root = resources.files("node") / "explorer" / "static"
+    root = resources.files("node.rpc") / "explorer" / "static"
     out = {}
     for f in root.iterdir():
         ext = "." + f.name.rsplit(".", 1)[-1]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from node.keys import encode_address
-from node.rpc import RpcError
+from node.rpc.rpc_params import RpcError
 from state.asset_records import asset_key, earnings_key
 from state.graph import StateView, get_asset_view, get_downstream, get_earnings, get_upstream
 
