@@ -2,8 +2,8 @@
 
 `Driver.apply` returns effects in the order they must run; `Executor.run` runs them, one
 `match` over the effect types, through explicit ports: the node implements them with trio,
-its transport and its block builder (node/consensus_task.py), the simulator with its
-simulated network and clock (consensus/sim/world.py). So what the simulator's seeds prove
+its transport and its block builder (node/consensus_task.py, node/consensus_net.py), the
+simulator with its simulated network and clock (consensus/sim/world.py). So what the simulator's seeds prove
 is what the node runs: the POL votes sent with every re-proposal, the same periodic
 re-gossip of the round's messages. The WAL is not a port here: the driver writes it,
 through the `InputLog` it was given, during `apply` (inputs before they act, a sync
