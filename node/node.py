@@ -57,14 +57,11 @@ log = get_logger("attrchain.node")
 class Node:
     def __init__(self, home: Home, config: Config, genesis: Genesis, transport: Transport,
                  *, validator_key: Ed25519Key | None):
-        self.home = home
         self.config = config
-        self.genesis = genesis
         self.transport = transport
         self.validator_key = validator_key
         self.topics = ChainTopics(genesis.chain_id)
         self.chain = Chain(home.state_db, genesis, home.data_dir / "seen_commit.bin")
-        self.chain_id = self.chain.chain_id
         mc = config.mempool
         threads = mc.signature_threads or auto_threads()
         self.mempool = Mempool(LedgerChecker(self.chain.ledger, threads), mc.max_txs, mc.max_bytes, mc.max_tx_bytes)

@@ -2,6 +2,7 @@
 for ANY input each returns a bounded value or refuses with a 4xx RpcError (never another
 exception), and accepts exactly what it documents."""
 import json
+import re
 
 import trio
 from hypothesis import HealthCheck, given, settings
@@ -84,6 +85,14 @@ def test_hex_param(value, length):
         assert got.code == ("missing_param" if value is None else "bad_param") and "'hash'" in got.reason
     else:
         assert got.hex() == value.removeprefix("0x").lower() and (length is None or len(got) == length)
+
+
+@SETTINGS
+@given(st.text(alphabet="0123456789abcdefABCDEFgxX \t\n\u0663\uff11", max_size=12))
+def test_hex_param_accepts_exactly_0x_then_pairs_of_ascii_hex_digits(value):
+    """No whitespace between pairs (bytes.fromhex would skip it), no other digits."""
+    strict = re.fullmatch(r"(?:0x)?(?:[0-9a-fA-F]{2})*", value) is not None
+    assert not isinstance(outcome(lambda: hex_param("tx", value)), RpcError) == strict
 
 
 @SETTINGS
