@@ -56,13 +56,3 @@ def test_txs_of_every_remembered_block_are_found_by_id_before_and_after_the_firs
     assert cache.tx(tx_id(b"nope")) is None
     assert cache.get(a.id()) is a and b.id() in cache
 
-
-def test_keep_height_forgets_other_heights_blocks_and_their_txs():
-    cache = BlockCache()
-    old, new = FakeBlock(5, [b"tx-old"]), FakeBlock(6, [b"tx-new"])
-    cache.remember(old)
-    assert cache.tx(tx_id(b"tx-old")) == b"tx-old"  # indexed before the height moved on
-    cache.remember(new)
-    cache.keep_height(6)
-    assert cache.tx(tx_id(b"tx-old")) is None and old.id() not in cache
-    assert cache.tx(tx_id(b"tx-new")) == b"tx-new" and cache.get(new.id()) is new
