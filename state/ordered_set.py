@@ -228,9 +228,42 @@ def process_flush_noted(ctx, prefix: bytes) -> None:
         if not pending:
             continue
         nodes = NodeBuffer(ctx)
+        leaf = None                    # (path, node) of the leaf the last key went to
         for key in sorted(pending):
-            (insert if pending[key] else remove)(nodes, ns, key)
+            present = pending[key]
+            # keys in order: a run of them shares a leaf, which then is walked to once
+            if leaf is None or key[:len(leaf[0])] != leaf[0]:
+                leaf = _leaf_of(nodes, ns, key)
+            items = None if leaf is None else leaf[1][1]
+            if items is not None and (len(items) < LEAF_CAP if present else len(items) > 1):
+                # the leaf neither bursts nor empties: exactly what insert/remove would do
+                i = bisect_left(items, key)
+                found = i < len(items) and items[i] == key
+                if found != present:
+                    if present:
+                        items.insert(i, key)
+                    else:
+                        del items[i]
+                    nodes.put_record(ns + leaf[0], leaf[1])
+                continue
+            (insert if present else remove)(nodes, ns, key)
+            leaf = None
         nodes.flush()
+
+
+def _leaf_of(view, ns: bytes, key: bytes) -> tuple[bytes, list] | None:
+    """(path, node) of the leaf `key` belongs to, or None if its path ends before one
+    (it leaves a branch's common prefix, or the child it needs is empty)."""
+    path = b""
+    node = view.get_record(ns)
+    while node is not None and node[0] == BRANCH:
+        ext = node[2]
+        depth = len(path) + len(ext)
+        if key[len(path):depth] != ext or not _bits(node[1]) & (1 << key[depth]):
+            return None
+        path = key[:depth + 1]
+        node = view.get_record(ns + path)
+    return None if node is None else (path, node)
 
 
 def first(view, ns: bytes) -> bytes | None:
