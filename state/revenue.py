@@ -174,25 +174,26 @@ def _write_position(ctx, asset_id: bytes, account: bytes, pos: Position, old_sha
 
 def process_flush_ranks(ctx, asset_id: bytes | None = None) -> None:
     """Move the rank key of every holder noted since the last flush (of `asset_id`, or of
-    every asset) from the count the set holds to its count now: assets and accounts in
-    byte order, the nodes of one asset's set read and written once."""
+    every asset) from the count the set holds to its count now: assets in byte order,
+    and in each the removals and insertions in key order (so runs of them share a leaf
+    walk), the nodes of one asset's set read and written once."""
     spaces = [RANK + asset_id] if asset_id is not None else ctx.deferred_spaces(RANK)
     for ns in spaces:
         pending = ctx.take_deferred(ns)
         if not pending:
             continue
         aid = ns[len(RANK):]
-        nodes = ordered_set.NodeBuffer(ctx)
+        changes = []                   # (rank key, present): each holder's old key out, new key in
         for account in sorted(pending):
             ranked, shares = pending[account], get_shares(ctx, aid, account)
-            if ranked == shares:
-                continue
-            if ranked and shares:
-                ordered_set.replace(nodes, ns, _rank_key(ranked, account), _rank_key(shares, account))
-            elif ranked:
-                ordered_set.remove(nodes, ns, _rank_key(ranked, account))
-            else:
-                ordered_set.insert(nodes, ns, _rank_key(shares, account))
+            if ranked != shares:
+                if ranked:
+                    changes.append((_rank_key(ranked, account), False))
+                if shares:
+                    changes.append((_rank_key(shares, account), True))
+        changes.sort()
+        nodes = ordered_set.NodeBuffer(ctx)
+        ordered_set.process_apply_sorted(nodes, ns, changes)
         nodes.flush()
 
 
