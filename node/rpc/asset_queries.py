@@ -108,18 +108,18 @@ def _recorded(chain: "Chain", height: int, build) -> dict:
 def holdings(chain: "Chain", account: bytes, height: int) -> dict:
     """Every asset the account ever held (at most MAX_LISTED): shares, locked in sell
     orders, earned (paid out), accrued (what a claim would pay now)."""
-    from state.asset_index import iter_list
+    from state.asset_records import get_earned
     from state.attribution import get_claimable
-    from state.revenue import HOLDINGS_INDEX, get_position
+    from state.revenue import get_position, iter_held_assets
 
     def build(view) -> dict:
         rows = []
-        for aid in iter_list(view, HOLDINGS_INDEX, account, 0, MAX_LISTED):
+        for aid in iter_held_assets(view, account, MAX_LISTED):
             pos = get_position(view, aid, account)
             rec = get_asset_view(view, aid) or {}
             rows.append({"asset": aid, "kind": rec.get("kind"), "name": rec.get("name", ""),
                          "shares": pos.shares, "locked": pos.locked,
-                         "earned": view.get_record(earnings_key(account, aid)) or 0,
+                         "earned": get_earned(view, account, aid),
                          "accrued": get_claimable(view, aid, account)})
         return {"address": encode_address(account), "holdings": rows}
     return _recorded(chain, height, build)
@@ -156,20 +156,21 @@ def order(chain: "Chain", order_id: bytes, height: int) -> dict:
 
 
 def _require_asset(view, asset_id: bytes, height: int) -> None:
-    if view.get_record(asset_key(asset_id)) is None:
+    from state.asset_records import get_asset
+    if get_asset(view, asset_id) is None:
         raise RpcError(404, "unknown_asset", f"no asset {asset_id.hex()} at height {height}")
 
 
 def book(chain: "Chain", asset_id: bytes, height: int) -> dict:
     """The asset's book: up to BOOK_DEPTH price levels a side, best first, and the last price."""
-    from state.order_book import FILLS, iter_levels
+    from state.order_book import get_fill_head, iter_levels
 
     def build(view) -> dict:
         _require_asset(view, asset_id, height)
         sides = {side: [{"price": p, "shares": n, "orders": c} for p, n, c in iter_levels(view, asset_id, side,
                                                                                             BOOK_DEPTH)]
                  for side in ("buy", "sell")}
-        head = view.get_record(FILLS + asset_id)
+        head = get_fill_head(view, asset_id)
         return {"asset": asset_id, "bids": sides["buy"], "asks": sides["sell"],
                 "best_bid": sides["buy"][0]["price"] if sides["buy"] else None,
                 "best_ask": sides["sell"][0]["price"] if sides["sell"] else None,
