@@ -2,22 +2,18 @@
 Merkle app hash. What node/ may use of it is listed here; node/ imports it from whichever
 module defines it (tests/test_layering.py checks both). state/ uses consensus/ and
 nothing of node/ or p2p/."""
+from state import proof_keys
 from state.app import BlockResult, Ledger, process_tx
-from state.asset_index import PAGE_SIZE, page_key
 from state.asset_records import (
-    MEMBERS,
     AssetKind,
     AssetRecord,
     Pool,
     Status,
-    asset_key,
     compute_asset_id,
     compute_contribution_id,
-    earnings_key,
     get_asset,
     get_earned,
     get_require_asset,
-    pool_key,
 )
 from state.attribution import compute_use_flows, get_claimable
 from state.block import Block, Header, compute_data_hash
@@ -33,11 +29,10 @@ from state.graph import (
     get_earnings,
     get_upstream,
 )
-from state.keys import account_key
 from state.order_book import get_fill_head, get_order, get_recent_fills, iter_levels, iter_open_orders
 from state.order_book import Status as OrderStatus
 from state.params import POWER_REDUCTION, Params
-from state.poa_records import ATTRIBUTOR, ESCROW, USE_ESCROWS, Attributor, Escrow, EscrowStatus
+from state.poa_records import Attributor, Escrow, EscrowStatus
 from state.proof import verify_proof
 from state.records import LastBlock, TxRecord, prune_heights, restored_records
 from state.revenue import TOTAL_SHARES, get_position, iter_held_assets, iter_holders
@@ -89,7 +84,6 @@ __all__ = [
     "get_downstream", "get_earnings", "get_upstream", "compute_use_flows", "get_claimable", "TOTAL_SHARES",
     "get_position", "iter_held_assets", "iter_holders", "OrderStatus", "get_fill_head", "get_order",
     "get_recent_fills", "iter_levels", "iter_open_orders", "Attributor", "Escrow", "EscrowStatus",
-    # storage keys the proof queries name (a proof is about a key)
-    "account_key", "asset_key", "earnings_key", "pool_key", "ATTRIBUTOR", "ESCROW", "USE_ESCROWS",
-    "MEMBERS", "PAGE_SIZE", "page_key",
+    # the keys proven queries name (a proof is about a key): one function per key they check
+    "proof_keys",
 ]

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from node.keys import encode_address
 from node.rpc.rpc_params import RpcError
-from state.asset_records import asset_key, earnings_key
+from state import proof_keys
 from state.graph import StateView, get_asset_view, get_downstream, get_earnings, get_upstream
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ def asset(chain: "Chain", asset_id: bytes, height: int) -> dict:
     v = get_asset_view(_view(chain, height), asset_id)
     if v is None:
         raise RpcError(404, "unknown_asset", f"no asset {asset_id.hex()} at height {height}")
-    return envelope(chain, height, {"asset": fmt(v)}, [asset_key(asset_id)])
+    return envelope(chain, height, {"asset": fmt(v)}, [proof_keys.asset(asset_id)])
 
 
 def graph(chain: "Chain", asset_id: bytes, height: int, upstream: bool) -> dict:
@@ -76,7 +76,7 @@ def graph(chain: "Chain", asset_id: bytes, height: int, upstream: bool) -> dict:
         root, truncated = get_downstream(view, asset_id)
     if root is None:
         raise RpcError(404, "unknown_asset", f"no asset {asset_id.hex()} at height {height}")
-    keys = sorted({asset_key(n.asset_id) for n, _ in root.walk()})
+    keys = sorted({proof_keys.asset(n.asset_id) for n, _ in root.walk()})
     return envelope(chain, height, {"direction": "upstream" if upstream else "downstream",
                                    "graph": root.to_json(), "truncated": truncated}, keys)
 
@@ -91,7 +91,7 @@ def earnings(chain: "Chain", account: bytes, height: int) -> dict:
     body = {"address": encode_address(account),
             "total": sum(n for _, n in rows),
             "earnings": [{"asset": a.hex(), "name": names[a], "amount": n} for a, n in rows]}
-    return envelope(chain, height, body, [earnings_key(account, a) for a, _ in rows])
+    return envelope(chain, height, body, [proof_keys.earnings(account, a) for a, _ in rows])
 
 
 # --- holdings and the market (docs/market.md, docs/rpc.md) --------------------------------------
