@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 from state import ordered_set
 from state.accounts import checked_add, checked_sub, increase_balance
-from state.asset_index import process_list_append
+from state.asset_index import iter_list, process_list_append
 from state.asset_records import ACC_SCALE, EARNINGS, EARNINGS_INDEX, decode_big, encode_big
 from state.context import Context
 from state.errors import Code, TxError
@@ -143,6 +143,11 @@ def iter_holders(view, asset_id: bytes, limit: int):
     """(account, shares) of the `limit` largest holders, largest first (queries)."""
     for k in ordered_set.iter_keys(_ranked(view, asset_id), RANK + asset_id, limit):
         yield k[3:], TOTAL_SHARES - int.from_bytes(k[:3], "big")
+
+
+def iter_held_assets(view, account: bytes, limit: int):
+    """The first `limit` assets `account` ever held shares of, in the order it got them."""
+    return iter_list(view, HOLDINGS_INDEX, account, 0, limit)
 
 
 def get_accrued_shares(view, asset_id: bytes, account: bytes) -> int:
