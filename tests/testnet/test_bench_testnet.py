@@ -14,6 +14,7 @@ def fake_run(calls):
         calls.append((n, kw["rate"], timeout_commit_ms))
         return {"validators": n, "offered_tx_per_s": kw["rate"] or 900, "tx_per_s": 100.0 * n, "p50_s": 0.5,
                 "p99_s": 1.25, "block_interval_s": 0.6, "cpu_us_per_tx_per_node": 200 + n, "peak_rss_mb": 150,
+                "kept_up": n < 10,
                 "nodes": [{"node": f"node{i}", "cpu_pct": 40.0 + i, "wait_pct": 10.0 + i} for i in range(n)]}
     return run_bench
 
@@ -29,7 +30,8 @@ def test_validators_runs_one_testnet_per_size_and_ends_with_the_runs_json(monkey
     assert [(x["validators"], x["cpu_us_per_tx_per_node"]) for x in runs] == [(4, 204), (7, 207), (10, 210)]
     table = lines[-5:-1]
     assert table[0].split()[:3] == ["validators", "offered", "tx/s"]
-    assert table[3].split() == ["10", "500", "1000", "0.50", "1.25", "0.6", "210", "40-49", "10-19", "150"]
+    assert table[1].split()[3] == "yes"
+    assert table[3].split() == ["10", "500", "1000", "no", "0.50", "1.25", "0.6", "210", "40-49", "10-19", "150"]
 
 
 def test_without_rate_each_size_searches(monkeypatch):
