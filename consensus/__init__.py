@@ -20,6 +20,7 @@ from consensus.messages import (
     VoteReceived,
 )
 from consensus.params import ConsensusParams, TimeoutKind
+from consensus.round_view import RoundView, ValidatorVotes, round_view
 from consensus.signer import Signer
 from consensus.types import (
     Commit,
@@ -44,6 +45,8 @@ __all__ = [
     "VoteReceived", "ConsensusParams", "TimeoutKind", "Signer",
     # the one executor of the driver's effects, and its re-gossip pacing (consensus/executor.py)
     "Executor", "GossipPacer",
+    # where a driver stands, as a copy for readers outside the consensus task (/consensus_state)
+    "RoundView", "ValidatorVotes", "round_view",
     # the types that cross every boundary (docs/interfaces.md)
     "Commit", "CommitSig", "DuplicateVoteEvidence", "InvalidCommit", "InvalidEvidence", "Proposal",
     "Validator", "ValidatorSet", "Vote", "VoteType",

@@ -11,7 +11,7 @@ from consensus.types import Proposal, Vote
 from p2p.transport import PeerId
 
 if TYPE_CHECKING:
-    from consensus.driver import Driver
+    from consensus.round_view import RoundView
     from state.block import Block
 
 Submit = Callable[[Any], Awaitable[None]]  # one input into the consensus task (waits when full)
@@ -53,18 +53,24 @@ class HelpPeer:
 
 
 class ConsensusView(Protocol):
-    """Where the consensus task stands; only that task writes these."""
+    """Where the consensus task stands, as figures: only that task writes them, and no
+    reader reaches its driver."""
+
+    @property
+    def height(self) -> int:
+        """The height the driver is deciding: the chain's height + 1 once it started that
+        height, the chain's height while a decided height waits for the next to start."""
 
     @property
     def current_round(self) -> int: ...
 
     @property
-    def pending_decision(self) -> Any:
-        """Not None while a decided height waits for its block (catch-up fetches it)."""
-
-    @property
-    def driver(self) -> "Driver | None":
-        """The driver, read by /consensus_state and the vote pull (None before the task starts)."""
+    def awaiting_block(self) -> bool:
+        """A decided height waits for its block (catch-up fetches it)."""
 
     def round_age(self) -> float:
         """Seconds since the current round started."""
+
+    def round_view(self) -> "RoundView | None":
+        """The round's step, proposer and votes seen, a copy (/consensus_state); None
+        before the first height started."""

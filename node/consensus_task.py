@@ -27,6 +27,7 @@ from consensus.messages import (
     Decide, ProposalReceived, StartHeight, Timeout, TimeoutElapsed, ValueReady, VoteReceived,
 )
 from consensus.params import TimeoutKind
+from consensus.round_view import RoundView, round_view
 from consensus.types import Commit, DuplicateVoteEvidence
 from node import core
 from node.block_cache import BlockCache
@@ -100,8 +101,20 @@ class ConsensusTask:
         self.early_proposals: list[BlockProposal] = []
         self._timers: trio.Nursery | None = None
 
+    # ---- what the others read (node/consensus_api.py `ConsensusView`): figures, not the driver
+    @property
+    def height(self) -> int:
+        return self.driver.height
+
+    @property
+    def awaiting_block(self) -> bool:
+        return self.pending_decision is not None
+
     def round_age(self) -> float:
         return time.monotonic() - self._round_started
+
+    def round_view(self) -> RoundView | None:
+        return round_view(self.driver)
 
     # ------------------------------------------------------------------ the task
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:

@@ -130,7 +130,7 @@ class CatchUp:
                 # a peer one block ahead is normal (it committed first); fetch only when we
                 # are clearly behind, stuck (decided without the block, or a stale round), or
                 # told we are behind (start, a peer connected, a proposal past our next height)
-                stuck = consensus.pending_decision is not None or consensus.round_age() > 1.0 or wanted
+                stuck = consensus.awaiting_block or consensus.round_age() > 1.0 or wanted
                 if st.earliest_height > ours + 1:
                     continue  # it pruned the blocks we need (docs/operating.md: state sync)
                 if st.height > ours + 1 or (st.height > ours and stuck):
@@ -171,8 +171,7 @@ class CatchUp:
             if self.consensus.round_age() < interval:
                 continue  # the round is progressing; gossip is doing its job
             h, r = self.chain.height + 1, self.consensus.current_round
-            driver = self.consensus.driver
-            if driver is None or driver.height < h:
+            if self.consensus.height < h:
                 continue  # decided, in the commit timeout: no round of h to heal yet
             for peer in self.transport.peers():
                 await self.pull_votes(peer, h, r)

@@ -60,7 +60,8 @@ def init_command(directory: Path, node: str | None, peer: str | None, trusted_he
                  trusted_hash: str | None, genesis_file: Path | None, chain_id: str | None,
                  trust_level: str, trusting_period_ms: int | None, witnesses: tuple[str, ...]) -> None:
     """Trust one header (height + hash), or the genesis validator set, once."""
-    from node.light.client import DEFAULT_TRUSTING_PERIOD_MS, LightClient
+    from node.light.client import LightClient
+    from node.light.headers import DEFAULT_TRUSTING_PERIOD_MS
     from node.light.store import TrustedStore
     from node.light.types import check_trust_level
     try:
@@ -140,7 +141,7 @@ def verify_command(directory: Path, node: str | None, peer: str | None, height: 
 @dir_option
 def status_command(directory: Path) -> None:
     """The trusted state: chain, newest verified header, how many are kept."""
-    from node.light.client import wall_clock_ms
+    from node.light.headers import wall_clock_ms
     from node.light.errors import LightError
     from node.light.store import TrustedStore
     cfg = load_config(directory)

@@ -91,24 +91,15 @@ def _vote_json(v) -> str | None:
 def consensus_state(consensus: "ConsensusView") -> dict:
     """The height and round this node is deciding, and each validator's prevote and
     precommit in that round as this node has seen them (CometBFT's /consensus_state)."""
-    d = consensus.driver
-    if d is None or d.state is None or d.valset is None:
+    rv = consensus.round_view()
+    if rv is None:
         raise RpcError(404, "not_found", "consensus has not started")
-    s = d.state
-    rnd = max(s.round, 0)
-    rv = d.keeper.rounds.get(rnd) if d.keeper is not None else None
-    prevotes, precommits = rv.votes if rv is not None else ({}, {})
-    proposer = d.valset.proposer(d.height, rnd).address.hex()
-    validators = []
-    for v in d.valset:
-        validators.append({"address": v.address.hex(), "voting_power": v.voting_power,
-                           "prevote": _vote_json(prevotes.get(v.address)),
-                           "precommit": _vote_json(precommits.get(v.address))})
-    power = {v["address"]: v["voting_power"] for v in validators}
-    return {"height": d.height, "round": rnd, "step": s.step.name.lower(), "proposer": proposer,
-            "total_power": d.valset.total_power,
-            "prevote_power": sum(power[v["address"]] for v in validators if v["prevote"]),
-            "precommit_power": sum(power[v["address"]] for v in validators if v["precommit"]),
+    validators = [{"address": v.address.hex(), "voting_power": v.voting_power,
+                   "prevote": _vote_json(v.prevote), "precommit": _vote_json(v.precommit)}
+                  for v in rv.validators]
+    return {"height": rv.height, "round": rv.round, "step": rv.step, "proposer": rv.proposer.hex(),
+            "total_power": rv.total_power, "prevote_power": rv.prevote_power,
+            "precommit_power": rv.precommit_power,
             "round_age_s": round(consensus.round_age(), 1), "validators": validators}
 
 

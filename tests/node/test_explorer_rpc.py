@@ -1,8 +1,15 @@
 """The RPC the explorer reads (/blockchain, /block_results, /consensus_state, /net_info,
 /use_flows) and the explorer's own files at /explorer, on a real node in process."""
+from types import SimpleNamespace
+
+import pytest
 from nacl.signing import SigningKey
 
+from consensus.round_view import RoundView, ValidatorVotes
+from consensus.types import Vote, VoteType
 from node.keys import encode_address
+from node.rpc.explorer_queries import consensus_state
+from node.rpc.rpc_params import RpcError
 from state.asset_records import compute_asset_id
 from state.tx import sign_tx
 
@@ -72,3 +79,21 @@ async def test_explorer_endpoints_on_a_node(own_dir):
         assert js.headers["content-type"].startswith("text/javascript") and "verifyMerkleProof" in js.text
         for path in ("/explorer/nope.js", "/explorer/..%2Fexplorer_static.py", "/explorer/../rpc.py"):
             assert (await c.get(path)).status_code == 404, path
+
+
+def test_consensus_state_reads_the_view_figures_never_a_driver():
+    """/consensus_state from a view that has no driver to reach: only `round_view` and `round_age`."""
+    a, b = b"\x01" * 20, b"\x02" * 20
+    rv = RoundView(height=9, round=2, step="prevote", proposer=b, total_power=30, prevote_power=10,
+                   precommit_power=0,
+                   validators=(ValidatorVotes(a, 10, Vote(VoteType.PREVOTE, 9, 2, None, a), None),
+                               ValidatorVotes(b, 20, None, None)))
+    view = SimpleNamespace(round_view=lambda: rv, round_age=lambda: 1.26)
+    assert consensus_state(view) == {
+        "height": 9, "round": 2, "step": "prevote", "proposer": b.hex(), "total_power": 30,
+        "prevote_power": 10, "precommit_power": 0, "round_age_s": 1.3,
+        "validators": [{"address": a.hex(), "voting_power": 10, "prevote": "nil", "precommit": None},
+                       {"address": b.hex(), "voting_power": 20, "prevote": None, "precommit": None}]}
+    with pytest.raises(RpcError) as e:
+        consensus_state(SimpleNamespace(round_view=lambda: None, round_age=lambda: 0.0))
+    assert e.value.code == "not_found"

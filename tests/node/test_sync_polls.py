@@ -32,8 +32,8 @@ class PeerStatus:
 
 def fake_node():
     node = SimpleNamespace(chain=SimpleNamespace(height=5), catchup_wanted=CatchupWanted(),
-                           consensus=SimpleNamespace(pending_decision=None, current_round=0,
-                                                     driver=SimpleNamespace(height=5), round_age=lambda: 2.0))
+                           consensus=SimpleNamespace(awaiting_block=False, current_round=0,
+                                                     height=5, round_age=lambda: 2.0))
     node.transport = PeerStatus(node)
     node.catchup = CatchUp(node.transport, ChainTopics("poll-chain"), node.chain, node.consensus,
                            admission=SimpleNamespace(max_round=lambda h: 10), submit=None, peer_heights={},
@@ -76,7 +76,7 @@ def test_no_vote_pull_while_the_height_is_decided():
             n.start_soon(node.catchup.run_vote_pull, 1.0)
             await trio.sleep(3.5)
             assert node.transport.asked == []
-            node.consensus.driver.height = 6  # height 6 started and its round is stale
+            node.consensus.height = 6  # height 6 started and its round is stale
             await trio.sleep(1.5)
             assert {p for _, p in node.transport.asked} == {"votes-of-round"}
             n.cancel_scope.cancel()
