@@ -14,8 +14,15 @@
 - When full, the lowest-fee tx that ends some other sender's chain is evicted (evicting from
   the middle would strand the txs after it); a newcomer that pays no more than that is refused.
 - Reap: highest fee first across senders, nonce order within a sender, by count and bytes.
-- After each commit: committed txs leave, stale nonces leave, the rest are re-checked
-  against the new state (no signature work) and a failing tx takes its successors with it.
+- Admission runs the full check once: signature, ante (nonce, fee payable) and the tx's
+  kind on the admission state, all or nothing: a tx whose kind fails is refused.
+- Recheck, after each commit: committed txs leave, stale nonces leave, and the rest are
+  re-checked against the new state by their ante only (nonce in sequence, fee payable),
+  as the Cosmos SDK's ReCheckTx and CometBFT's recheck do: not their signature (verified
+  at admission) nor their kind (executed at admission, and again in the block). A failing
+  tx takes its successors with it. So a tx whose kind became invalid meanwhile (its
+  order filled, its asset taken) stays, is included, and fails in the block paying its
+  fee, as in Cosmos (docs/ledger.md "Failed txs").
 """
 from __future__ import annotations
 
@@ -52,7 +59,12 @@ class TxChecker(Protocol):
         """The sender's next nonce in committed state."""
 
     def check_state(self, tx: PendingTx) -> None:
-        """Stateful checks (fee, balance...) after the sender's pending txs; raise TxRejected."""
+        """Admission's stateful checks (nonce, fee, balance, the tx's kind) after the
+        sender's pending txs; raise TxRejected."""
+
+    def recheck(self, tx: PendingTx) -> None:
+        """After a commit: the ante only (nonce, fee payable) after the sender's pending
+        txs; raise TxRejected."""
 
 
 class Mempool:
@@ -236,7 +248,7 @@ class Mempool:
                 ok = tx.nonce == next_nonce + len(kept)
                 if ok:
                     try:
-                        self.checker.check_state(tx)
+                        self.checker.recheck(tx)
                     except TxRejected:
                         ok = False
                 if not ok:

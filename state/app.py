@@ -277,19 +277,38 @@ class Ledger:
     def check_tx(self, tx_bytes: bytes, verified: bool = False, decoded: SignedTx | None = None) -> TxResult:
         """Admission to the mempool: the full checks against the committed state plus the txs
         admitted since the last commit (so a sender can queue nonces n, n+1, ...). Rejected
-        txs change nothing. `verified=True` skips the signature (a recheck after commit);
+        txs change nothing. `verified=True` skips the signature;
         `decoded` (the SignedTx of exactly these bytes, already decoded and verified) skips
         decoding too."""
         if decoded is not None and decoded.raw == tx_bytes:
             verified = True
         else:
             decoded = None
+        ctx = self._admission_ctx()
+        result = process_tx(ctx, tx_bytes, verified, decoded, all_or_nothing=True)
+        ctx.fees = 0
+        return result
+
+    def recheck_tx(self, stx: SignedTx) -> TxResult:
+        """The recheck, after a commit, of a tx admitted before it (the Cosmos SDK's
+        ReCheckTx): its ante only (nonce in sequence, fee payable) on the admission state.
+        Its signature was verified and its kind run at admission; a kind that now fails
+        fails in the block, paying the fee (module doc). Applies the ante's effects, so the
+        sender's next pending tx is rechecked after it."""
+        ctx = self._admission_ctx()
+        result = TxResult(stx.id, kind=stx.tx.kind)
+        try:
+            process_ante(ctx, stx)
+        except TxError as e:
+            result.code, result.log = e.code, e.message
+        ctx.fees = 0
+        return result
+
+    def _admission_ctx(self) -> Context:
         if self._check_ctx is None:
             _, time_ms, _ = self.last_block()
             self._check_ctx = Context(self.store.get, self._block_info(self.height + 1, time_ms))
-        result = process_tx(self._check_ctx, tx_bytes, verified, decoded, all_or_nothing=True)
-        self._check_ctx.fees = 0
-        return result
+        return self._check_ctx
 
     # --- blocks ----------------------------------------------------------------------------------
     def validate_header(self, block: Block) -> None:

@@ -12,6 +12,8 @@ class FakeChecker:
         self.nonces: dict[bytes, int] = {}
         self.verifications = 0
         self.broke: set[bytes] = set()
+        self.kind_fails: set[bytes] = set()
+        self.rechecks = 0
 
     def verify(self, raw):
         self.verifications += 1
@@ -24,7 +26,13 @@ class FakeChecker:
     def account_nonce(self, sender):
         return self.nonces.get(sender, 0)
 
-    def check_state(self, tx):
+    def check_state(self, tx):  # admission: the ante and the kind
+        self.recheck(tx)
+        if tx.sender in self.kind_fails:
+            raise TxRejected("kind_failed", "its kind fails")
+
+    def recheck(self, tx):  # after a commit: the ante only
+        self.rechecks += 1
         if tx.sender in self.broke:
             raise TxRejected("insufficient_funds", "broke")
 
@@ -117,3 +125,15 @@ def test_update_drops_stale_nonce_from_other_tx():
     c.nonces[b"a"] = 1  # nonce 0 was used by a different tx included elsewhere
     assert mp.update([]) == 1
     assert [t.nonce for t in mp.by_sender[b"a"]] == [1]
+
+
+def test_recheck_is_the_ante_only_and_keeps_a_tx_whose_kind_now_fails():
+    c, mp = make()
+    mp.add(tx(b"a", 0, 1))
+    c.kind_fails.add(b"a")
+    with pytest.raises(TxRejected) as e:
+        mp.add(tx(b"a", 1, 1))  # admission runs the kind
+    assert e.value.code == "kind_failed"
+    rechecks = c.rechecks
+    assert mp.update([]) == 0 and len(mp) == 1  # the recheck does not
+    assert c.rechecks == rechecks + 1
