@@ -137,3 +137,26 @@ def test_recheck_is_the_ante_only_and_keeps_a_tx_whose_kind_now_fails():
     rechecks = c.rechecks
     assert mp.update([]) == 0 and len(mp) == 1  # the recheck does not
     assert c.rechecks == rechecks + 1
+
+
+async def test_the_recheck_runs_in_its_own_task_after_the_commit():
+    import trio
+
+    from node.metrics import NodeMetrics
+    from node.tx_intake import TxIntake
+
+    c, mp = make()
+    for s in (b"a", b"b", b"c"):
+        mp.add(tx(s, 0, 1))
+    intake = TxIntake(mp, NodeMetrics())
+    c.broke.add(b"b")
+    rechecks = c.rechecks
+    async with trio.open_nursery() as nursery:
+        await nursery.start(intake.run_recheck)
+        intake.committed([])  # what the consensus task calls: no recheck inline
+        assert c.rechecks == rechecks and len(mp) == 3
+        with trio.fail_after(5):
+            while mp.rechecks_pending:
+                await trio.sleep(0)
+        nursery.cancel_scope.cancel()
+    assert c.rechecks == rechecks + 3 and sorted(mp.by_sender) == [b"a", b"c"]

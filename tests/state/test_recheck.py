@@ -53,3 +53,26 @@ def test_recheck_rebuilds_the_admission_state_for_the_next_nonce(chain, pool):
     chain.apply([])  # a block without them: both stay, and admission goes on after them
     assert pool.update([]) == 0
     assert pool.add(transfer(chain, 1, 2)).nonce == 2
+
+
+# -- the recheck off the consensus path (node/tx_intake.py run_recheck): between a commit
+# and the recheck, an admission and a reap must see every chain judged against the new state
+def test_admission_before_the_recheck_rechecks_its_sender_first(chain, pool):
+    first = pool.add(transfer(chain, 1, 0))
+    pool.add(transfer(chain, 1, 1))
+    chain.apply([first.raw])
+    pool.committed([first.tx_id])
+    assert pool.rechecks_pending == 1
+    # nonce 2 extends the chain only once nonce 1 is back on the admission state
+    assert pool.add(transfer(chain, 1, 2)).nonce == 2
+    assert pool.recheck() == 0 and pool.rechecks_pending == 0  # not rechecked twice
+    assert [t.nonce for t in pool.by_sender[addr(ALICE)]] == [1, 2]
+
+
+def test_reap_before_the_recheck_reaps_only_rechecked_txs(chain, pool):
+    stale = pool.add(transfer(chain, 1, 0))
+    bob = pool.add(chain.tx(BOB, "transfer", addr(ALICE), 1, nonce=0))
+    chain.apply([transfer(chain, 2, 0)])  # another tx takes Alice's nonce 0
+    pool.committed([])
+    assert [t.tx_id for t in pool.reap(10, 1_000_000)] == [bob.tx_id]
+    assert stale.tx_id not in pool and pool.rechecks_pending == 0
