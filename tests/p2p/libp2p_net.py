@@ -9,6 +9,7 @@ from p2p.config import P2PConfig
 from p2p.libp2p_transport import peer_id_from_seed
 
 CHAIN = "unit"
+LOADED = 30.0  # seconds: deadlines for conditions on a loaded 2-core CI machine
 
 
 def free_port() -> int:
@@ -26,12 +27,12 @@ def node_config(seed: bytes, port: int = 0, peers: tuple[str, ...] = (), **kw) -
                      persistent_peers=peers, **kw)
 
 
-async def until(predicate, within: float = 10.0) -> None:
+async def until(predicate, within: float = LOADED) -> None:
     with trio.fail_after(within):
         while not predicate():
             await trio.sleep(0.02)
 
 
-async def receive_within(channel, seconds: float = 10.0):
+async def receive_within(channel, seconds: float = LOADED):
     with trio.fail_after(seconds):
         return await channel.receive()
