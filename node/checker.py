@@ -1,10 +1,11 @@
 """The mempool's admission checks, backed by the ledger.
 
 `verify` does the stateless part and the signature (once per tx, ever); `check_state`
-runs the ledger's check_tx with the signature skipped, which applies the tx to the
-ledger's admission context (committed state + txs admitted since), so a sender may queue
-nonces n, n+1, ... The context is rebuilt after a commit (by the ledger) and after an
-eviction (here), since an evicted tx's effects must not linger in it.
+runs the ledger's check_tx with the signature skipped, which applies the tx (ante and
+kind) to the ledger's admission context (committed state + txs admitted since), so a
+sender may queue nonces n, n+1, ...; `recheck` applies only the ante of a tx admitted
+before the last commit. The context is rebuilt after a commit (by the ledger) and after
+an eviction (here), since an evicted tx's effects must not linger in it.
 """
 from __future__ import annotations
 
@@ -83,6 +84,17 @@ class LedgerChecker:
 
     def check_state(self, tx: PendingTx) -> None:
         r = self.ledger.check_tx(tx.raw, verified=True, decoded=self.decoded.get(tx.tx_id))
+        if not r.ok:
+            raise TxRejected(code_name(r.code), r.log)
+
+    def recheck(self, tx: PendingTx) -> None:
+        """After a commit: the ante only (node/mempool.py "Recheck"); the signature and the
+        kind were checked at admission."""
+        stx = self.decoded.get(tx.tx_id)
+        if stx is None or stx.raw != tx.raw:  # out of the bounded cache: decode only
+            stx = decode_tx(tx.raw, self.ledger.params.max_tx_bytes)
+            self._remember(stx)
+        r = self.ledger.recheck_tx(stx)
         if not r.ok:
             raise TxRejected(code_name(r.code), r.log)
 

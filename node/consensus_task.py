@@ -222,8 +222,12 @@ class ConsensusTask:
     # ------------------------------------------------------------------ the executor's ports
     # (Network: self.net, node/consensus_net.py)
     def schedule(self, timeout: Timeout, duration_ms: int) -> None:
+        # the deadline from now, not from when `fire` first runs: a task that runs in
+        # between (the mempool's recheck after a commit) does not lengthen the timeout
+        deadline = trio.current_time() + duration_ms / 1000
+
         async def fire() -> None:
-            await trio.sleep(duration_ms / 1000)
+            await trio.sleep_until(deadline)
             if timeout.kind == TimeoutKind.COMMIT:
                 await self.inputs.send(StartNextHeight(timeout.height))
             else:

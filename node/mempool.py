@@ -14,8 +14,18 @@
 - When full, the lowest-fee tx that ends some other sender's chain is evicted (evicting from
   the middle would strand the txs after it); a newcomer that pays no more than that is refused.
 - Reap: highest fee first across senders, nonce order within a sender, by count and bytes.
-- After each commit: committed txs leave, stale nonces leave, the rest are re-checked
-  against the new state (no signature work) and a failing tx takes its successors with it.
+- Admission runs the full check once: signature, ante (nonce, fee payable) and the tx's
+  kind on the admission state, all or nothing: a tx whose kind fails is refused.
+- Recheck, after each commit: committed txs leave, stale nonces leave, and the rest are
+  re-checked against the new state by their ante only (nonce in sequence, fee payable),
+  as the Cosmos SDK's ReCheckTx and CometBFT's recheck do: not their signature (verified
+  at admission) nor their kind (executed at admission, and again in the block). A failing
+  tx takes its successors with it. So a tx whose kind became invalid meanwhile (its
+  order filled, its asset taken) stays, is included, and fails in the block paying its
+  fee, as in Cosmos (docs/ledger.md "Failed txs"). The recheck is off the consensus
+  path: `committed` only removes the block's txs and marks every sender unchecked; the
+  node's recheck task (`recheck`, a slice at a time) runs during the commit timeout, and
+  meanwhile an admission rechecks its own sender first and `reap` all that remain.
 """
 from __future__ import annotations
 
@@ -52,7 +62,12 @@ class TxChecker(Protocol):
         """The sender's next nonce in committed state."""
 
     def check_state(self, tx: PendingTx) -> None:
-        """Stateful checks (fee, balance...) after the sender's pending txs; raise TxRejected."""
+        """Admission's stateful checks (nonce, fee, balance, the tx's kind) after the
+        sender's pending txs; raise TxRejected."""
+
+    def recheck(self, tx: PendingTx) -> None:
+        """After a commit: the ante only (nonce, fee payable) after the sender's pending
+        txs; raise TxRejected."""
 
 
 class Mempool:
@@ -72,6 +87,8 @@ class Mempool:
         self._seq: dict[bytes, int] = {}  # arrival order, for fair tie-breaks
         self._counter = itertools.count()
         self.total_bytes = 0
+        # senders whose chain has not been rechecked since the last commit (ordered)
+        self._unchecked: dict[bytes, None] = {}
         self.rejected: dict[str, int] = {}  # reason code -> count (metrics)
         self.evicted = 0
 
@@ -109,6 +126,8 @@ class Mempool:
         tx = self.checker.verify(raw)
         if tx.tx_id in self.by_id:
             raise TxRejected("duplicate", "tx already in mempool")
+        if tx.sender in self._unchecked:  # its chain first, so the admission state holds it
+            self._recheck_sender(tx.sender)
         chain = self.by_sender.get(tx.sender, [])
         expected = chain[-1].nonce + 1 if chain else self.checker.account_nonce(tx.sender)
         if tx.nonce < expected:
@@ -199,7 +218,9 @@ class Mempool:
 
     # -- proposal
     def reap(self, max_txs: int, max_bytes: int) -> list[PendingTx]:
-        """Highest fee first, each sender's txs in nonce order, within both limits."""
+        """Highest fee first, each sender's txs in nonce order, within both limits; only
+        txs rechecked against the last commit (the rest of the recheck runs first)."""
+        self.recheck()
         heap: list[tuple[int, int, bytes, int]] = []
         for sender, chain in self.by_sender.items():
             head = chain[0]
@@ -221,39 +242,64 @@ class Mempool:
         return out
 
     # -- after a commit
-    def update(self, committed_ids: Iterable[bytes]) -> int:
-        """Drop committed txs, then recheck the rest against the new state. Returns #dropped."""
-        dropped = 0
+    def committed(self, committed_ids: Iterable[bytes]) -> None:
+        """A block was committed: its txs leave now, and every other sender waits for its
+        recheck (`recheck`). The node runs that off the consensus task's path, during the
+        commit timeout; meanwhile whatever reads a sender's chain rechecks it first: an
+        admission its sender's, `reap` all that remain (module doc, "Recheck")."""
         for tx_id in committed_ids:
             tx = self.by_id.get(tx_id)
             if tx is not None:
                 self._remove(tx)
-        for sender in list(self.by_sender):
-            chain = list(self.by_sender[sender])
-            next_nonce = self.checker.account_nonce(sender)
-            kept: list[PendingTx] = []
-            for i, tx in enumerate(chain):
-                ok = tx.nonce == next_nonce + len(kept)
-                if ok:
-                    try:
-                        self.checker.check_state(tx)
-                    except TxRejected:
-                        ok = False
-                if not ok:
-                    # a stale/failed tx strands every later nonce of this sender
-                    for t in chain[i:] if tx.nonce >= next_nonce else [tx]:
-                        if t.tx_id in self.by_id:
-                            self._remove(t)
-                            dropped += 1
-                    if tx.nonce >= next_nonce:
-                        break
-                    continue
-                kept.append(tx)
-        # waiting txs: out when a block made them stale, in when it filled their gap
-        senders = {t.sender for t in self.waiting.values()}
-        for t in list(self.waiting.values()):
+        for t in list(self.waiting.values()):  # out when the block made them stale
             if t.nonce < self.checker.account_nonce(t.sender):
                 self._unwait(t.tx_id)
-        for sender in sorted(senders):
-            self._admit_waiting(sender)
+        self._unchecked = dict.fromkeys(self.by_sender)
+        self._unchecked.update(dict.fromkeys(sorted({t.sender for t in self.waiting.values()})))
+
+    def recheck(self, max_senders: int | None = None) -> int:
+        """Recheck up to `max_senders` of the senders a commit left unchecked (all by
+        default), oldest chain first. Returns #dropped; `rechecks_pending` says if more remain."""
+        dropped = 0
+        while self._unchecked and (max_senders is None or max_senders > 0):
+            sender = next(iter(self._unchecked))
+            dropped += self._recheck_sender(sender)
+            if max_senders is not None:
+                max_senders -= 1
+        return dropped
+
+    @property
+    def rechecks_pending(self) -> int:
+        return len(self._unchecked)
+
+    def update(self, committed_ids: Iterable[bytes]) -> int:
+        """`committed`, then the whole recheck at once. Returns #dropped."""
+        self.committed(committed_ids)
+        return self.recheck()
+
+    def _recheck_sender(self, sender: bytes) -> int:
+        """The sender's chain against the new state, in nonce order, by the ante only; then
+        its waiting txs whose gap the block filled. Returns #dropped."""
+        del self._unchecked[sender]
+        dropped = 0
+        chain = list(self.by_sender.get(sender, ()))
+        next_nonce = self.checker.account_nonce(sender) if chain else 0
+        kept = 0
+        for i, tx in enumerate(chain):
+            if tx.nonce < next_nonce:  # its nonce was used by another tx: it alone goes
+                self._remove(tx)
+                dropped += 1
+                continue
+            try:
+                if tx.nonce != next_nonce + kept:
+                    raise TxRejected("nonce_gap", "")
+                self.checker.recheck(tx)
+            except TxRejected:
+                # a failed tx strands every later nonce of this sender
+                for t in chain[i:]:
+                    self._remove(t)
+                    dropped += 1
+                break
+            kept += 1
+        self._admit_waiting(sender)
         return dropped

@@ -103,7 +103,7 @@ class Node:
         tx_ids = [r.tx_id for r in result.tx_results]
         self.snapshotter.after_commit()
         self.pruner.after_commit()
-        self.mempool.update(tx_ids)
+        self.txs.committed(tx_ids)  # the recheck runs after, in TxIntake.run_recheck
         self.waiters.committed(tx_ids)
         self.metrics.block_committed(block.height, len(block.txs))
         self.txs.count_mempool()
@@ -126,6 +126,7 @@ class Node:
             register_handlers(t, topics, self.chain, self.consensus, self.find_tx, self.vote_cache)
             self.pushes.register(topics)  # consensus-push: peers' re-gossip
             register_light_handlers(t, topics, self.chain, self.txs.admit)  # submit-tx, light-block, proof
+            await nursery.start(self.txs.run_recheck)
             await nursery.start(self.txs.run_gossip, t, topics.txs, self.admission.check_tx,
                                 cfg.mempool.gossip_batch_interval_ms / 1000)
             await nursery.start(run_vote_receiver, t, topics.votes, self.admission, m, submit)

@@ -11,40 +11,18 @@ releases the GIL while it compacts) so consensus goes on meanwhile.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 import trio
 
 from node.logs import get_logger, log_event
-from state.block import Block
-from state.codec import decode_value
-from state.keys import (
-    block_id_record_key, block_record_key, results_record_key, tx_record_key, valset_record_key,
-)
-from state.tx import tx_id
+from state.records import prune_heights
 
 if TYPE_CHECKING:
     from node.config import StorageSection
     from state.store import Store
 
 log = get_logger("attrchain.pruning")
-
-
-def block_records(store: "Store", heights: range) -> Iterator[bytes]:
-    """Record keys written for these heights: block, id, results, validator set, and the
-    tx index entries of the block's txs (an entry is removed only if it points here)."""
-    for h in heights:
-        raw = store.get_record(block_record_key(h))
-        if raw is not None:
-            for tx in Block.decode(raw).txs:
-                key = tx_record_key(tx_id(tx))
-                rec = store.get_record(key)
-                if rec is not None and decode_value(rec)[0] == h:
-                    yield key
-        yield block_record_key(h)
-        yield block_id_record_key(h)
-        yield results_record_key(h)
-        yield valset_record_key(h)
 
 
 class Pruner:
@@ -66,7 +44,7 @@ class Pruner:
         if target <= store.base:
             return None
         retain = min(target, store.base + self.max_heights)
-        stats = store.prune(retain, block_records(store, range(store.base, retain)))
+        stats = prune_heights(store, retain)
         log_event(log, logging.DEBUG, "pruned", retain=retain, **stats)
         self._since_compact += stats["heights"]
         if self._since_compact >= self.compact_interval:

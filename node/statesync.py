@@ -39,8 +39,7 @@ from p2p.messages import (
     SnapshotsRequest, SnapshotsResponse,
 )
 from p2p.transport import PeerId, RequestError, Transport
-from state.codec import encode_value
-from state.keys import LAST_BLOCK_RECORD, valset_record_key
+from state.records import restored_records
 from state.store import Store
 
 if TYPE_CHECKING:
@@ -153,12 +152,8 @@ class StateSync:
         try:
             for i, want in enumerate(manifest.chunk_hashes):
                 (chunk_dir / f"{i:05d}").write_bytes(await self._fetch_chunk(offer, i, want))
-            records = {
-                valset_record_key(h): lb_h.validators.encode(),
-                valset_record_key(h + 1): lb_next.validators.encode(),
-                valset_record_key(h + 2): lb_after.validators.encode(),
-                LAST_BLOCK_RECORD: encode_value([h, lb_h.header.time_ms, lb_h.id()]),
-            }
+            records = restored_records(h, lb_h.header.time_ms, lb_h.id(),
+                                       (lb_h.validators, lb_next.validators, lb_after.validators))
             try:
                 app_hash = await trio.to_thread.run_sync(_bulk_restore, restore_dir, h, chunk_dir,
                                                          len(manifest.chunk_hashes), records)

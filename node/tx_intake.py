@@ -1,5 +1,6 @@
 """Txs into the mempool, counted: a client's (RPC `broadcast_tx_*`, the light client's
-`submit-tx`), which then goes out by tx gossip, and a peer's (a gossiped batch).
+`submit-tx`), which then goes out by tx gossip, and a peer's (a gossiped batch); and the
+mempool's recheck after each commit, in a task of its own.
 
 Every mempool operation is synchronous (no await inside), so in trio's single thread no
 task ever sees the mempool half-updated."""
@@ -15,12 +16,15 @@ from p2p.transport import Transport
 from p2p.tx_gossip import TxGossip, open_tx_gossip
 from state.tx import tx_id
 
+RECHECK_SLICE = 256  # senders rechecked between two checkpoints (~256 x 10-20 us)
+
 
 class TxIntake:
     def __init__(self, mempool: Mempool, metrics: NodeMetrics) -> None:
         self.mempool = mempool
         self.metrics = metrics
         self.gossip: TxGossip | None = None  # while run_gossip runs
+        self._recheck_due = trio.Event()
 
     def admit(self, raw: bytes) -> PendingTx | None:
         """A client's tx: into the mempool (signature verified here, once), then gossip.
@@ -44,6 +48,25 @@ class TxIntake:
             except TxRejected as e:
                 self.metrics.rejected_txs.labels(e.code).inc()
         self.count_mempool()
+
+    def committed(self, tx_ids: list[bytes]) -> None:
+        """After a commit (the consensus task): its txs out of the mempool; the recheck of
+        the rest is `run_recheck`'s, so it does not delay the next height's timers."""
+        self.mempool.committed(tx_ids)
+        self._recheck_due.set()
+
+    async def run_recheck(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        """The mempool's recheck after each commit, `RECHECK_SLICE` senders at a time: the
+        consensus task and the receivers run in between (an admission or a reap rechecks
+        first what it reads, node/mempool.py)."""
+        task_status.started()
+        while True:
+            await self._recheck_due.wait()
+            self._recheck_due = trio.Event()
+            while self.mempool.rechecks_pending:
+                self.mempool.recheck(RECHECK_SLICE)
+                await trio.sleep(0)
+            self.count_mempool()
 
     def count_mempool(self) -> None:
         self.metrics.mempool_size.set(len(self.mempool))

@@ -2,20 +2,18 @@
 Merkle app hash. What node/ may use of it is listed here; node/ imports it from whichever
 module defines it (tests/test_layering.py checks both). state/ uses consensus/ and
 nothing of node/ or p2p/."""
+from state import proof_keys
 from state.app import BlockResult, Ledger, process_tx
-from state.asset_index import PAGE_SIZE, iter_list, page_key
 from state.asset_records import (
-    MEMBERS,
     AssetKind,
     AssetRecord,
     Pool,
     Status,
-    asset_key,
     compute_asset_id,
     compute_contribution_id,
-    earnings_key,
+    get_asset,
+    get_earned,
     get_require_asset,
-    pool_key,
 )
 from state.attribution import compute_use_flows, get_claimable
 from state.block import Block, Header, compute_data_hash
@@ -31,21 +29,13 @@ from state.graph import (
     get_earnings,
     get_upstream,
 )
-from state.keys import (
-    LAST_BLOCK_RECORD,
-    account_key,
-    block_id_record_key,
-    block_record_key,
-    results_record_key,
-    tx_record_key,
-    valset_record_key,
-)
-from state.order_book import FILLS, get_order, get_recent_fills, iter_levels, iter_open_orders
+from state.order_book import get_fill_head, get_order, get_recent_fills, iter_levels, iter_open_orders
 from state.order_book import Status as OrderStatus
 from state.params import POWER_REDUCTION, Params
-from state.poa_records import ATTRIBUTOR, ESCROW, USE_ESCROWS, Attributor, Escrow, EscrowStatus
+from state.poa_records import Attributor, Escrow, EscrowStatus
 from state.proof import verify_proof
-from state.revenue import HOLDINGS_INDEX, TOTAL_SHARES, get_position, iter_holders
+from state.records import LastBlock, TxRecord, prune_heights, restored_records
+from state.revenue import TOTAL_SHARES, get_position, iter_held_assets, iter_holders
 from state.simple_merkle import EMPTY_HASH, merkle_proof, verify_merkle_proof
 from state.store import MAX_KEY_BYTES, Store
 from state.tx import (
@@ -77,6 +67,9 @@ __all__ = [
     # the ledger, its store and its records
     "Ledger", "BlockResult", "process_tx", "Store", "MAX_KEY_BYTES", "Genesis", "GenesisValidator",
     "Params", "POWER_REDUCTION", "BlockInfo", "Context", "BlockError", "TxError",
+    # the records each block writes beside its state: what the getters return, what state
+    # sync writes, what pruning deletes (state/records.py owns their keys)
+    "LastBlock", "TxRecord", "restored_records", "prune_heights",
     # transactions: format, id, signing, the schema and its field types (clients build forms from them)
     "KINDS", "MAX_AMOUNT", "MAX_TX_BYTES", "PPM", "SignedTx", "decode_tx", "sign_tx", "tx_id",
     "validate_basic", "verify_signature", "address", "algorithm_text", "asset_id", "boolean",
@@ -86,14 +79,11 @@ __all__ = [
     "Block", "Header", "compute_data_hash", "EMPTY_HASH", "merkle_proof", "verify_merkle_proof",
     "verify_proof", "decode_value", "encode_value",
     # read-only views of assets, attribution, revenue rights and the market (RPC, light client)
-    "AssetKind", "AssetRecord", "Pool", "Status", "MEMBERS", "compute_asset_id", "compute_contribution_id",
-    "get_require_asset", "StateView", "MAX_LISTED_HOLDERS", "get_asset_view", "get_downstream",
-    "get_earnings", "get_upstream", "compute_use_flows", "get_claimable", "TOTAL_SHARES", "get_position",
-    "iter_holders", "OrderStatus", "get_order", "get_recent_fills", "iter_levels", "iter_open_orders",
-    "PAGE_SIZE", "iter_list", "page_key", "Attributor", "Escrow", "EscrowStatus",
-    # storage keys: the proof queries name keys (a proof is about a key); node/ also still reads
-    # records and index tables by key (issue 12 item 4 turns those into Ledger getters)
-    "account_key", "asset_key", "earnings_key", "pool_key", "ATTRIBUTOR", "ESCROW", "USE_ESCROWS",
-    "FILLS", "HOLDINGS_INDEX", "LAST_BLOCK_RECORD", "block_id_record_key", "block_record_key",
-    "results_record_key", "tx_record_key", "valset_record_key",
+    "AssetKind", "AssetRecord", "Pool", "Status", "compute_asset_id", "compute_contribution_id",
+    "get_asset", "get_earned", "get_require_asset", "StateView", "MAX_LISTED_HOLDERS", "get_asset_view",
+    "get_downstream", "get_earnings", "get_upstream", "compute_use_flows", "get_claimable", "TOTAL_SHARES",
+    "get_position", "iter_held_assets", "iter_holders", "OrderStatus", "get_fill_head", "get_order",
+    "get_recent_fills", "iter_levels", "iter_open_orders", "Attributor", "Escrow", "EscrowStatus",
+    # the keys proven queries name (a proof is about a key): one function per key they check
+    "proof_keys",
 ]

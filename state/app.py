@@ -26,21 +26,21 @@ from state.block import (
     compute_evidence_hash,
     compute_last_commit_hash,
 )
-from state.codec import decode_value, encode_value
+from state.codec import decode_value
 from state.context import BlockInfo, Context
 from state.errors import BlockError, Code, TxError
-from state.keys import (
-    CHAIN_ID,
-    account_key,
-    LAST_BLOCK_RECORD,
-    PARAMS,
-    block_id_record_key,
-    block_record_key,
-    results_record_key,
-    tx_record_key,
-    valset_record_key,
-)
+from state.keys import CHAIN_ID, PARAMS, account_key
 from state.params import Params
+from state.records import (
+    LastBlock,
+    TxRecord,
+    block_records,
+    genesis_records,
+    read_block,
+    read_last_block,
+    read_tx,
+    read_validator_set,
+)
 from state.registry import END_BLOCK, PROCESSORS
 from state.staking import (
     compute_next_validator_set,
@@ -65,9 +65,6 @@ class TxResult:
     @property
     def ok(self) -> bool:
         return self.code == Code.OK
-
-    def encode_record(self, height: int, index: int) -> bytes:
-        return encode_value([height, index, int(self.code), self.log])
 
 
 @dataclass(slots=True)
@@ -205,8 +202,7 @@ class Ledger:
     def _init_chain(self, genesis) -> None:
         vs1 = genesis.initial_validator_set()
         vs2 = vs1.advance()
-        self.store.commit(0, genesis.initial_state(), {
-            valset_record_key(1): vs1.encode(), valset_record_key(2): vs2.encode()})
+        self.store.commit(0, genesis.initial_state(), genesis_records(vs1, vs2))
 
     # --- reads ------------------------------------------------------------------------------
     @property
@@ -217,20 +213,17 @@ class Ledger:
     def app_hash(self) -> bytes:
         return self.store.app_hash
 
-    def last_block(self) -> tuple[int, int, bytes]:
-        """(height, time_ms, block id) of the last committed block; (0, genesis time, b"")."""
-        v = self.store.get_record(LAST_BLOCK_RECORD)
-        return (0, 0, b"") if v is None else tuple(decode_value(v))  # type: ignore[return-value]
+    def last_block(self) -> LastBlock:
+        """(height, time_ms, block id) of the last committed block; (0, 0, b"") before block 1."""
+        return read_last_block(self.store)
 
     def validator_set(self, height: int):
         """The ValidatorSet that signs `height` (known up to committed height + 2)."""
         vs = self._valsets.get(height)
         if vs is None:
-            from consensus.types import ValidatorSet
-            raw = self.store.get_record(valset_record_key(height))
-            if raw is None:
+            vs = read_validator_set(self.store, height)
+            if vs is None:
                 return None
-            vs = ValidatorSet.decode(raw)
             if len(self._valsets) > 1024:
                 self._valsets.clear()
             self._valsets[height] = vs
@@ -246,12 +239,11 @@ class Ledger:
 
     def block_record(self, height: int) -> bytes | None:
         """The encoded block committed at `height`."""
-        return self.store.get_record(block_record_key(height))
+        return read_block(self.store, height)
 
-    def tx_record(self, tx_id: bytes) -> tuple[int, int, int, str] | None:
+    def tx_record(self, tx_id: bytes) -> TxRecord | None:
         """(height, index in the block, code, log) of a committed tx."""
-        raw = self.store.get_record(tx_record_key(tx_id))
-        return None if raw is None else tuple(decode_value(raw))  # type: ignore[return-value]
+        return read_tx(self.store, tx_id)
 
     # --- building ---------------------------------------------------------------------------------
     def next_block(self, txs: list[bytes], *, time_ms: int, proposer: bytes,
@@ -285,19 +277,38 @@ class Ledger:
     def check_tx(self, tx_bytes: bytes, verified: bool = False, decoded: SignedTx | None = None) -> TxResult:
         """Admission to the mempool: the full checks against the committed state plus the txs
         admitted since the last commit (so a sender can queue nonces n, n+1, ...). Rejected
-        txs change nothing. `verified=True` skips the signature (a recheck after commit);
+        txs change nothing. `verified=True` skips the signature;
         `decoded` (the SignedTx of exactly these bytes, already decoded and verified) skips
         decoding too."""
         if decoded is not None and decoded.raw == tx_bytes:
             verified = True
         else:
             decoded = None
+        ctx = self._admission_ctx()
+        result = process_tx(ctx, tx_bytes, verified, decoded, all_or_nothing=True)
+        ctx.fees = 0
+        return result
+
+    def recheck_tx(self, stx: SignedTx) -> TxResult:
+        """The recheck, after a commit, of a tx admitted before it (the Cosmos SDK's
+        ReCheckTx): its ante only (nonce in sequence, fee payable) on the admission state.
+        Its signature was verified and its kind run at admission; a kind that now fails
+        fails in the block, paying the fee (module doc). Applies the ante's effects, so the
+        sender's next pending tx is rechecked after it."""
+        ctx = self._admission_ctx()
+        result = TxResult(stx.id, kind=stx.tx.kind)
+        try:
+            process_ante(ctx, stx)
+        except TxError as e:
+            result.code, result.log = e.code, e.message
+        ctx.fees = 0
+        return result
+
+    def _admission_ctx(self) -> Context:
         if self._check_ctx is None:
             _, time_ms, _ = self.last_block()
             self._check_ctx = Context(self.store.get, self._block_info(self.height + 1, time_ms))
-        result = process_tx(self._check_ctx, tx_bytes, verified, decoded, all_or_nothing=True)
-        self._check_ctx.fees = 0
-        return result
+        return self._check_ctx
 
     # --- blocks ----------------------------------------------------------------------------------
     def validate_header(self, block: Block) -> None:
@@ -350,16 +361,8 @@ class Ledger:
         results, vs2 = process_block(ctx, block, verified_tx_ids, last_vs, self.validator_set(height + 1),
                                      admitted)
         block_id = block.id()
-        records = {
-            block_record_key(height): block.encode(),
-            block_id_record_key(height): block_id,
-            results_record_key(height): encode_value([[int(r.code), r.log] for r in results]),
-            valset_record_key(height + 2): vs2.encode(),
-            LAST_BLOCK_RECORD: encode_value([height, block.header.time_ms, block_id]),
-        }
-        for i, r in enumerate(results):
-            records[tx_record_key(r.tx_id)] = r.encode_record(height, i)
-        return BlockResult(block, block_id, results, ctx.changes(), records, vs2, ctx.events)
+        return BlockResult(block, block_id, results, ctx.changes(), block_records(block, block_id, results, vs2),
+                           vs2, ctx.events)
 
     def commit(self, result: BlockResult) -> bytes:
         """Write the block's state changes and records in one batch; return the app hash."""

@@ -20,8 +20,12 @@ PAGE_SIZE = 64
 _U32 = struct.Struct(">I")
 
 
+def length_key(prefix: bytes, owner: bytes) -> bytes:
+    return prefix + owner
+
+
 def get_list_length(ctx: Context, prefix: bytes, owner: bytes) -> int:
-    n = ctx.get_record(prefix + owner)
+    n = ctx.get_record(length_key(prefix, owner))
     return 0 if n is None else n
 
 
@@ -34,7 +38,7 @@ def process_list_append(ctx: Context, prefix: bytes, owner: bytes, item) -> None
     key = page_key(prefix, owner, n // PAGE_SIZE)
     page = ctx.get_record(key) if n % PAGE_SIZE else None
     ctx.put_record(key, (page or []) + [item])
-    ctx.put_record(prefix + owner, n + 1)
+    ctx.put_record(length_key(prefix, owner), n + 1)
 
 
 def iter_list(ctx: Context, prefix: bytes, owner: bytes, start: int = 0,
@@ -59,6 +63,6 @@ def process_list_delete(ctx: Context, prefix: bytes, owner: bytes) -> None:
     """Delete a whole list (its count and pages), e.g. an expiry queue once swept."""
     n = get_list_length(ctx, prefix, owner)
     for page in range(-(-n // PAGE_SIZE)):
-        ctx.delete(prefix + owner + _U32.pack(page))
+        ctx.delete(page_key(prefix, owner, page))
     if n:
-        ctx.delete(prefix + owner)
+        ctx.delete(length_key(prefix, owner))

@@ -229,7 +229,7 @@ def process_record_fill(ctx, asset_id: bytes, price: int, shares: int, buyer: by
     """Record a fill in the asset's ring; returns the ring's head record, which a caller
     recording several fills passes back in (one read, not one per fill)."""
     if head is None:
-        head = ctx.get_record(FILLS + asset_id) or [0, 0, 0]
+        head = get_fill_head(ctx, asset_id) or [0, 0, 0]
     n = head[0]
     ctx.put_record(FILLS + asset_id + bytes([n % RECENT_FILLS]),
                    [ctx.height, price, shares, buyer, seller, maker_id, taker_id])
@@ -244,10 +244,15 @@ def _recent_slots(asset_id: bytes, count: int, limit: int) -> list[bytes]:
     return [FILLS + asset_id + bytes([i % RECENT_FILLS]) for i in range(count - 1, oldest - 1, -1)]
 
 
+def get_fill_head(view, asset_id: bytes) -> list | None:
+    """[fills so far, last price, height of the last fill]; None if the asset never traded."""
+    return view.get_record(FILLS + asset_id)
+
+
 def get_recent_fills(view, asset_id: bytes, limit: int = RECENT_FILLS) -> tuple[list | None, list[list]]:
-    """([fills so far, last price, height of the last fill] or None, the most recent fills,
-    newest first: [height, price, shares, buyer, seller, maker id, taker id])."""
-    head = view.get_record(FILLS + asset_id)
+    """(`get_fill_head`, the most recent fills, newest first: [height, price, shares,
+    buyer, seller, maker id, taker id])."""
+    head = get_fill_head(view, asset_id)
     if head is None:
         return None, []
     return head, [view.get_record(k) for k in _recent_slots(asset_id, head[0], limit)]

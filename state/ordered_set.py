@@ -176,33 +176,6 @@ class NodeBuffer:
 _UNSEEN = object()
 
 
-def replace(ctx, ns: bytes, old: bytes, new: bytes) -> None:
-    """Swap `old` (present) for `new` (absent). When `new` belongs in the leaf that holds
-    `old` -- it shares that leaf's path, as a holder's rank key mostly does after a small
-    share movement -- this is one read of the path and one write, not two walks;
-    otherwise the removal and the insertion share the nodes they both read. `ctx` may be
-    a NodeBuffer (several replacements sharing their reads and writes)."""
-    nodes = ctx if isinstance(ctx, NodeBuffer) else NodeBuffer(ctx)
-    path = b""
-    node = nodes.get_record(ns)
-    while node is not None and node[0] == BRANCH:
-        depth = len(path) + len(node[2])
-        if old[len(path):depth] != node[2]:
-            break
-        path = old[:depth + 1]
-        node = nodes.get_record(ns + path)
-    if node is not None and node[0] == LEAF and new[:len(path)] == path and old in node[1]:
-        items = node[1]
-        items.remove(old)
-        items.insert(bisect_left(items, new), new)
-        nodes.put_record(ns + path, [LEAF, items])
-    else:
-        remove(nodes, ns, old)
-        insert(nodes, ns, new)
-    if nodes is not ctx:
-        nodes.flush()
-
-
 # --- membership changes deferred to the end of the block ------------------------------------
 # For a set no transaction reads (only queries, on committed state), inserts and removals
 # can be noted in the context and applied once per block, keys in order, through one
@@ -228,9 +201,47 @@ def process_flush_noted(ctx, prefix: bytes) -> None:
         if not pending:
             continue
         nodes = NodeBuffer(ctx)
-        for key in sorted(pending):
-            (insert if pending[key] else remove)(nodes, ns, key)
+        process_apply_sorted(nodes, ns, [(key, pending[key]) for key in sorted(pending)])
         nodes.flush()
+
+
+def process_apply_sorted(nodes: NodeBuffer, ns: bytes, changes: list[tuple[bytes, bool]]) -> None:
+    """Insert (True) or remove (False) each key of `changes`, in the given (key) order:
+    the same nodes as calling insert/remove for each, but a run of keys that share a
+    leaf walks to it once."""
+    leaf = None                        # (path, node) of the leaf the last key went to
+    for key, present in changes:
+        if leaf is None or key[:len(leaf[0])] != leaf[0]:
+            leaf = _leaf_of(nodes, ns, key)
+        items = None if leaf is None else leaf[1][1]
+        if items is not None and (len(items) < LEAF_CAP if present else len(items) > 1):
+            # the leaf neither bursts nor empties: exactly what insert/remove would do
+            i = bisect_left(items, key)
+            found = i < len(items) and items[i] == key
+            if found != present:
+                if present:
+                    items.insert(i, key)
+                else:
+                    del items[i]
+                nodes.put_record(ns + leaf[0], leaf[1])
+            continue
+        (insert if present else remove)(nodes, ns, key)
+        leaf = None
+
+
+def _leaf_of(view, ns: bytes, key: bytes) -> tuple[bytes, list] | None:
+    """(path, node) of the leaf `key` belongs to, or None if its path ends before one
+    (it leaves a branch's common prefix, or the child it needs is empty)."""
+    path = b""
+    node = view.get_record(ns)
+    while node is not None and node[0] == BRANCH:
+        ext = node[2]
+        depth = len(path) + len(ext)
+        if key[len(path):depth] != ext or not _bits(node[1]) & (1 << key[depth]):
+            return None
+        path = key[:depth + 1]
+        node = view.get_record(ns + path)
+    return None if node is None else (path, node)
 
 
 def first(view, ns: bytes) -> bytes | None:

@@ -91,30 +91,43 @@ class Escrow:
         return self.amount + (self.bond if self.status == EscrowStatus.CHALLENGED else 0)
 
 
+# --- keys ------------------------------------------------------------------------------------
+def attributor_key(model: bytes) -> bytes:
+    return ATTRIBUTOR + model
+
+
+def escrow_key(attestation_id: bytes) -> bytes:
+    return ESCROW + attestation_id
+
+
+def use_escrows_key(use: bytes) -> bytes:
+    return USE_ESCROWS + use
+
+
 # --- reads and writes -----------------------------------------------------------------------
 def get_attributor(ctx: Context, model: bytes) -> Attributor | None:
-    v = ctx.get_record(ATTRIBUTOR + model)
+    v = ctx.get_record(attributor_key(model))
     return None if v is None else Attributor(*v)
 
 
 def set_attributor(ctx: Context, model: bytes, a: Attributor | None) -> None:
     if a is None:
-        ctx.delete(ATTRIBUTOR + model)
+        ctx.delete(attributor_key(model))
     else:
-        ctx.put_record(ATTRIBUTOR + model, a.encode())
+        ctx.put_record(attributor_key(model), a.encode())
 
 
 def get_escrow(ctx: Context, attestation_id: bytes) -> Escrow | None:
-    v = ctx.get_record(ESCROW + attestation_id)
+    v = ctx.get_record(escrow_key(attestation_id))
     return None if v is None else Escrow.decode(v)
 
 
 def set_escrow(ctx: Context, attestation_id: bytes, e: Escrow) -> None:
-    ctx.put_record(ESCROW + attestation_id, e.encode())
+    ctx.put_record(escrow_key(attestation_id), e.encode())
 
 
 def get_use_escrows(ctx: Context, use: bytes) -> list[bytes]:
-    return ctx.get_record(USE_ESCROWS + use) or []
+    return ctx.get_record(use_escrows_key(use)) or []
 
 
 # --- the deadline queue -------------------------------------------------------------------------
@@ -146,7 +159,7 @@ def process_open_escrows(ctx: Context, use: bytes, escrows: dict[bytes, tuple[by
         process_enqueue(ctx, attest_by, aid)
         ids.append(aid)
         ctx.emit("escrow", aid, use, datanet, model, amount)
-    ctx.put_record(USE_ESCROWS + use, ids)
+    ctx.put_record(use_escrows_key(use), ids)
 
 
 def get_escrow_holdings(key: bytes, value: bytes) -> int:

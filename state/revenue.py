@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 from state import ordered_set
 from state.accounts import checked_add, checked_sub, increase_balance
-from state.asset_index import process_list_append
+from state.asset_index import iter_list, process_list_append
 from state.asset_records import ACC_SCALE, EARNINGS, EARNINGS_INDEX, decode_big, encode_big
 from state.context import Context
 from state.errors import Code, TxError
@@ -145,6 +145,11 @@ def iter_holders(view, asset_id: bytes, limit: int):
         yield k[3:], TOTAL_SHARES - int.from_bytes(k[:3], "big")
 
 
+def iter_held_assets(view, account: bytes, limit: int):
+    """The first `limit` assets `account` ever held shares of, in the order it got them."""
+    return iter_list(view, HOLDINGS_INDEX, account, 0, limit)
+
+
 def get_accrued_shares(view, asset_id: bytes, account: bytes) -> int:
     """What `account` accrued on `asset_id` and could claim now (not counting a
     contribution's part still in its datanet's pool)."""
@@ -174,25 +179,26 @@ def _write_position(ctx, asset_id: bytes, account: bytes, pos: Position, old_sha
 
 def process_flush_ranks(ctx, asset_id: bytes | None = None) -> None:
     """Move the rank key of every holder noted since the last flush (of `asset_id`, or of
-    every asset) from the count the set holds to its count now: assets and accounts in
-    byte order, the nodes of one asset's set read and written once."""
+    every asset) from the count the set holds to its count now: assets in byte order,
+    and in each the removals and insertions in key order (so runs of them share a leaf
+    walk), the nodes of one asset's set read and written once."""
     spaces = [RANK + asset_id] if asset_id is not None else ctx.deferred_spaces(RANK)
     for ns in spaces:
         pending = ctx.take_deferred(ns)
         if not pending:
             continue
         aid = ns[len(RANK):]
-        nodes = ordered_set.NodeBuffer(ctx)
+        changes = []                   # (rank key, present): each holder's old key out, new key in
         for account in sorted(pending):
             ranked, shares = pending[account], get_shares(ctx, aid, account)
-            if ranked == shares:
-                continue
-            if ranked and shares:
-                ordered_set.replace(nodes, ns, _rank_key(ranked, account), _rank_key(shares, account))
-            elif ranked:
-                ordered_set.remove(nodes, ns, _rank_key(ranked, account))
-            else:
-                ordered_set.insert(nodes, ns, _rank_key(shares, account))
+            if ranked != shares:
+                if ranked:
+                    changes.append((_rank_key(ranked, account), False))
+                if shares:
+                    changes.append((_rank_key(shares, account), True))
+        changes.sort()
+        nodes = ordered_set.NodeBuffer(ctx)
+        ordered_set.process_apply_sorted(nodes, ns, changes)
         nodes.flush()
 
 

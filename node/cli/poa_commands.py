@@ -28,7 +28,7 @@ from node.cli.keyring_options import KeyringChoice, keyring_options
 from node.cli.light_common import DEFAULT_DIR as DEFAULT_LIGHT_DIR, open_light_client
 from node.poa import span_v1
 from node.poa.index import SpanIndex, UnknownDataError, build_index, match_files
-from state.asset_records import MEMBERS
+from state import proof_keys
 
 
 
@@ -82,7 +82,7 @@ async def fetch_accepted(light_dir: Path, node: str, datanet: bytes, height: int
     from node.poa.chain import read_accepted_contributions
     async with open_light_client(light_dir, node) as client:
         if height is None:            # every read at one height: the newest provable now
-            height = (await client.query_key(MEMBERS + datanet, None)).height
+            height = (await client.query_key(proof_keys.datanet_members(datanet), None)).height
         read_at = reader_at(client)
 
         async def read(key: bytes) -> bytes | None:

@@ -24,8 +24,8 @@ from p2p.messages import (
     SubmitTxResponse,
 )
 from p2p.transport import RequestError, Transport
+from state import proof_keys
 from state.block import Block, Header
-from state.keys import account_key
 from state.tx import tx_id as compute_tx_id
 
 MAX_RESPONSE = 8 * 1024 * 1024
@@ -117,7 +117,7 @@ class P2PProvider:
         return StateProof(height, key, p.value, p.proof, None)
 
     async def account(self, address: bytes, height: int) -> AccountAnswer:
-        return AccountAnswer(await self.state_proof(account_key(address), height), None, None)
+        return AccountAnswer(await self.state_proof(proof_keys.account(address), height), None, None)
 
     async def submit(self, tx: bytes) -> SubmitResult:
         raw = await self._request(SUBMIT_TX, SubmitTxRequest(tx).encode())

@@ -15,9 +15,9 @@ from node.light.errors import ProviderError
 from node.light.proofs import StateProof, TxInclusionProof
 from node.light.provider import AccountAnswer, SignedHeader, SubmitResult
 from node.keys import encode_address
+from state import proof_keys
 from state.block import Block, Header
 from state.codec import decode_value
-from state.keys import account_key
 from state.tx import tx_id as compute_tx_id
 
 
@@ -144,7 +144,7 @@ class RpcProvider:
     async def account(self, address: bytes, height: int) -> AccountAnswer:
         doc = await self._call("GET", "/query/account",
                                params={"address": encode_address(address), "height": height})
-        proof = self._state_proof(doc, account_key(address), height)
+        proof = self._state_proof(doc, proof_keys.account(address), height)
         bal, nonce = doc.get("balance"), doc.get("nonce")
         return AccountAnswer(proof, bal if type(bal) is int else None,
                              nonce if type(nonce) is int else None)

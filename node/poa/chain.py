@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Awaitable, Callable
 
 from node.poa.index import Contribution
-from state.asset_index import PAGE_SIZE, page_key
-from state.asset_records import MEMBERS, AssetKind, AssetRecord, Status, asset_key
+from state import proof_keys
+from state.asset_records import AssetKind, AssetRecord, Status
 from state.codec import decode_value
 
 Reader = Callable[[bytes], Awaitable[bytes | None]]
@@ -26,7 +26,7 @@ class ChainDataError(Exception):
 
 
 async def _record(read: Reader, asset_id: bytes) -> AssetRecord | None:
-    raw = await read(asset_key(asset_id))
+    raw = await read(proof_keys.asset(asset_id))
     return None if raw is None else AssetRecord.decode(decode_value(raw))
 
 
@@ -35,13 +35,13 @@ async def read_accepted_contributions(read: Reader, datanet: bytes) -> list[Cont
     rec = await _record(read, datanet)
     if rec is None or rec.kind != AssetKind.DATANET:
         raise ChainDataError(f"{datanet.hex()} is not a datanet on this chain")
-    raw = await read(MEMBERS + datanet)
+    raw = await read(proof_keys.datanet_members(datanet))
     n = 0 if raw is None else decode_value(raw)
     if n > MAX_MEMBERS:
         raise ChainDataError(f"the datanet has {n} contributions; one index takes at most {MAX_MEMBERS}")
     ids: list[bytes] = []
-    for page in range(-(-n // PAGE_SIZE)):
-        raw = await read(page_key(MEMBERS, datanet, page))
+    for key in proof_keys.datanet_member_pages(datanet, n):
+        raw = await read(key)
         ids.extend(decode_value(raw) if raw is not None else [])
     out = []
     for cid in ids[:n]:

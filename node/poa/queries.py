@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Awaitable, Callable
 
 from node.keys import encode_address
-from state.asset_records import AssetKind, AssetRecord, Pool, asset_key, pool_key
+from state import proof_keys
+from state.asset_records import AssetKind, AssetRecord, Pool
 from state.codec import decode_value
-from state.poa_records import ATTRIBUTOR, ESCROW, USE_ESCROWS, Attributor, Escrow, EscrowStatus
+from state.poa_records import Attributor, Escrow, EscrowStatus
 from state.tx import PPM
 
 Reader = Callable[[bytes], Awaitable[bytes | None]]
@@ -36,7 +37,7 @@ async def _decoded(read: Reader, key: bytes):
 
 
 async def _asset(read: Reader, asset_id: bytes) -> AssetRecord | None:
-    v = await _decoded(read, asset_key(asset_id))
+    v = await _decoded(read, proof_keys.asset(asset_id))
     return None if v is None else AssetRecord.decode(v)
 
 
@@ -51,7 +52,7 @@ async def escrow_json(read: Reader, aid: bytes, e: Escrow) -> dict:
     pool accumulator's dust). `others` sums the datanet's contributions the scores do not name."""
     datanet = await _asset(read, e.datanet)
     model = await _asset(read, e.model)
-    pool_v = await _decoded(read, pool_key(e.datanet))
+    pool_v = await _decoded(read, proof_keys.pool(e.datanet))
     pool = Pool() if pool_v is None else Pool.decode(pool_v)
     total = pool.total_weight
     paid = [e.amount * s // PPM for _, s in e.scores]
@@ -86,14 +87,14 @@ async def escrow_json(read: Reader, aid: bytes, e: Escrow) -> dict:
 
 
 async def _escrow(read: Reader, aid: bytes) -> Escrow | None:
-    v = await _decoded(read, ESCROW + aid)
+    v = await _decoded(read, proof_keys.escrow(aid))
     return None if v is None else Escrow.decode(v)
 
 
 async def use_attestations(read: Reader, use: bytes) -> dict:
     """The escrows a use opened (one per datanet its payment reached below an attributed
     model), each with its attestation; none (an empty list) for any other tx."""
-    ids = await _decoded(read, USE_ESCROWS + use) or []
+    ids = await _decoded(read, proof_keys.use_escrows(use)) or []
     escrows = []
     for aid in ids[:MAX_ESCROWS]:
         e = await _escrow(read, aid)
@@ -110,7 +111,7 @@ async def model_attributor(read: Reader, model: bytes) -> dict:
     if rec.kind != AssetKind.MODEL:
         raise QueryRefused(400, "not_a_model", f"asset {model.hex()} is a {AssetKind(rec.kind).name.lower()}; "
                                                "only a model has an attributor")
-    v = await _decoded(read, ATTRIBUTOR + model)
+    v = await _decoded(read, proof_keys.attributor(model))
     a = None if v is None else Attributor(*v)
     return {"model": model.hex(), "name": rec.name,
             "attributor": None if a is None else {"operator": encode_address(a.operator), "bond": a.bond,

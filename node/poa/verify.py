@@ -1,10 +1,11 @@
 """Recompute a use's attestations and compare them with the chain (`attrchain poa verify`).
 
-For each escrow the use opened (`pux/ + use`): read the attestation, check that the output
-held hashes to its `output_hash`, rebuild the datanet's index from the files given (only
-contributions accepted in the state after the attestation's block, the state the attest
-tx was checked against), score with the attested algorithm and compare, entry by entry.
-Every read goes through a proving reader `read(key, height) -> bytes | None`.
+For each escrow the use opened (`proof_keys.use_escrows`): read the attestation, check
+that the output held hashes to its `output_hash`, rebuild the datanet's index from the
+files given (only contributions accepted in the state after the attestation's block, the
+state the attest tx was checked against), score with the attested algorithm and compare,
+entry by entry. Every read goes through a proving reader `read(key, height) -> bytes | None`
+of the keys `state.proof_keys` names.
 """
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from node.poa import span_v1
 from node.poa.chain import read_accepted_contributions
 from node.poa.index import build_index, match_files, sha256
 from state.codec import decode_value
-from state.poa_records import ESCROW, USE_ESCROWS, Escrow, EscrowStatus
+from state import proof_keys
+from state.poa_records import Escrow, EscrowStatus
 
 ReaderAt = Callable[[bytes, int | None], Awaitable[bytes | None]]
 
@@ -41,10 +43,10 @@ class Finding:
 
 
 async def verify_use(read: ReaderAt, use: bytes, output: bytes, data_dir: Path) -> list[Finding]:
-    raw = await read(USE_ESCROWS + use, None)
+    raw = await read(proof_keys.use_escrows(use), None)
     findings = []
     for aid in (decode_value(raw) if raw is not None else []):
-        e = Escrow.decode(decode_value(await read(ESCROW + aid, None)))
+        e = Escrow.decode(decode_value(await read(proof_keys.escrow(aid), None)))
         f = Finding(aid, e.datanet, "match", [(c, s) for c, s in e.scores], challenge_by=e.challenge_by)
         findings.append(f)
         if not e.attested_at or e.status in (EscrowStatus.OPEN, EscrowStatus.FALLBACK):

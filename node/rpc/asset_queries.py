@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from node.keys import encode_address
 from node.rpc.rpc_params import RpcError
-from state.asset_records import asset_key, earnings_key
+from state import proof_keys
 from state.graph import StateView, get_asset_view, get_downstream, get_earnings, get_upstream
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ def asset(chain: "Chain", asset_id: bytes, height: int) -> dict:
     v = get_asset_view(_view(chain, height), asset_id)
     if v is None:
         raise RpcError(404, "unknown_asset", f"no asset {asset_id.hex()} at height {height}")
-    return envelope(chain, height, {"asset": fmt(v)}, [asset_key(asset_id)])
+    return envelope(chain, height, {"asset": fmt(v)}, [proof_keys.asset(asset_id)])
 
 
 def graph(chain: "Chain", asset_id: bytes, height: int, upstream: bool) -> dict:
@@ -76,7 +76,7 @@ def graph(chain: "Chain", asset_id: bytes, height: int, upstream: bool) -> dict:
         root, truncated = get_downstream(view, asset_id)
     if root is None:
         raise RpcError(404, "unknown_asset", f"no asset {asset_id.hex()} at height {height}")
-    keys = sorted({asset_key(n.asset_id) for n, _ in root.walk()})
+    keys = sorted({proof_keys.asset(n.asset_id) for n, _ in root.walk()})
     return envelope(chain, height, {"direction": "upstream" if upstream else "downstream",
                                    "graph": root.to_json(), "truncated": truncated}, keys)
 
@@ -91,7 +91,7 @@ def earnings(chain: "Chain", account: bytes, height: int) -> dict:
     body = {"address": encode_address(account),
             "total": sum(n for _, n in rows),
             "earnings": [{"asset": a.hex(), "name": names[a], "amount": n} for a, n in rows]}
-    return envelope(chain, height, body, [earnings_key(account, a) for a, _ in rows])
+    return envelope(chain, height, body, [proof_keys.earnings(account, a) for a, _ in rows])
 
 
 # --- holdings and the market (docs/market.md, docs/rpc.md) --------------------------------------
@@ -108,18 +108,18 @@ def _recorded(chain: "Chain", height: int, build) -> dict:
 def holdings(chain: "Chain", account: bytes, height: int) -> dict:
     """Every asset the account ever held (at most MAX_LISTED): shares, locked in sell
     orders, earned (paid out), accrued (what a claim would pay now)."""
-    from state.asset_index import iter_list
+    from state.asset_records import get_earned
     from state.attribution import get_claimable
-    from state.revenue import HOLDINGS_INDEX, get_position
+    from state.revenue import get_position, iter_held_assets
 
     def build(view) -> dict:
         rows = []
-        for aid in iter_list(view, HOLDINGS_INDEX, account, 0, MAX_LISTED):
+        for aid in iter_held_assets(view, account, MAX_LISTED):
             pos = get_position(view, aid, account)
             rec = get_asset_view(view, aid) or {}
             rows.append({"asset": aid, "kind": rec.get("kind"), "name": rec.get("name", ""),
                          "shares": pos.shares, "locked": pos.locked,
-                         "earned": view.get_record(earnings_key(account, aid)) or 0,
+                         "earned": get_earned(view, account, aid),
                          "accrued": get_claimable(view, aid, account)})
         return {"address": encode_address(account), "holdings": rows}
     return _recorded(chain, height, build)
@@ -156,20 +156,21 @@ def order(chain: "Chain", order_id: bytes, height: int) -> dict:
 
 
 def _require_asset(view, asset_id: bytes, height: int) -> None:
-    if view.get_record(asset_key(asset_id)) is None:
+    from state.asset_records import get_asset
+    if get_asset(view, asset_id) is None:
         raise RpcError(404, "unknown_asset", f"no asset {asset_id.hex()} at height {height}")
 
 
 def book(chain: "Chain", asset_id: bytes, height: int) -> dict:
     """The asset's book: up to BOOK_DEPTH price levels a side, best first, and the last price."""
-    from state.order_book import FILLS, iter_levels
+    from state.order_book import get_fill_head, iter_levels
 
     def build(view) -> dict:
         _require_asset(view, asset_id, height)
         sides = {side: [{"price": p, "shares": n, "orders": c} for p, n, c in iter_levels(view, asset_id, side,
                                                                                             BOOK_DEPTH)]
                  for side in ("buy", "sell")}
-        head = view.get_record(FILLS + asset_id)
+        head = get_fill_head(view, asset_id)
         return {"asset": asset_id, "bids": sides["buy"], "asks": sides["sell"],
                 "best_bid": sides["buy"][0]["price"] if sides["buy"] else None,
                 "best_ask": sides["sell"][0]["price"] if sides["sell"] else None,

@@ -25,9 +25,9 @@ from node.rpc.rpc_params import address_param, hex_param, key_param
 from node.tx_intake import TxIntake
 from node.rpc.tx_waiters import TooManyWaiters, TxWaiters
 from p2p.transport import PeerId, Transport
+from state import proof_keys
 from state.block import Block
 from state.codec import decode_value
-from state.keys import account_key
 from state.simple_merkle import merkle_proof
 from state.tx import tx_id as compute_tx_id
 
@@ -225,7 +225,7 @@ class NodeRpc:
         h = self.checked_height(height)
         if kind == "account":
             addr = self._address(params["address"])
-            out = self._proven(account_key(addr), h)
+            out = self._proven(proof_keys.account(addr), h)
             bal, nonce = out["value"] if out["value"] else (0, 0)
             out.update(address=encode_address(addr), balance=bal, nonce=nonce)
             return out

@@ -53,6 +53,9 @@ class Checker:
     def check_state(self, tx):
         pass
 
+    def recheck(self, tx):
+        pass
+
 
 def test_waiting_txs_are_bounded_and_leave_when_stale():
     c = Checker()

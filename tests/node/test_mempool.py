@@ -12,6 +12,8 @@ class FakeChecker:
         self.nonces: dict[bytes, int] = {}
         self.verifications = 0
         self.broke: set[bytes] = set()
+        self.kind_fails: set[bytes] = set()
+        self.rechecks = 0
 
     def verify(self, raw):
         self.verifications += 1
@@ -24,7 +26,13 @@ class FakeChecker:
     def account_nonce(self, sender):
         return self.nonces.get(sender, 0)
 
-    def check_state(self, tx):
+    def check_state(self, tx):  # admission: the ante and the kind
+        self.recheck(tx)
+        if tx.sender in self.kind_fails:
+            raise TxRejected("kind_failed", "its kind fails")
+
+    def recheck(self, tx):  # after a commit: the ante only
+        self.rechecks += 1
         if tx.sender in self.broke:
             raise TxRejected("insufficient_funds", "broke")
 
@@ -117,3 +125,38 @@ def test_update_drops_stale_nonce_from_other_tx():
     c.nonces[b"a"] = 1  # nonce 0 was used by a different tx included elsewhere
     assert mp.update([]) == 1
     assert [t.nonce for t in mp.by_sender[b"a"]] == [1]
+
+
+def test_recheck_is_the_ante_only_and_keeps_a_tx_whose_kind_now_fails():
+    c, mp = make()
+    mp.add(tx(b"a", 0, 1))
+    c.kind_fails.add(b"a")
+    with pytest.raises(TxRejected) as e:
+        mp.add(tx(b"a", 1, 1))  # admission runs the kind
+    assert e.value.code == "kind_failed"
+    rechecks = c.rechecks
+    assert mp.update([]) == 0 and len(mp) == 1  # the recheck does not
+    assert c.rechecks == rechecks + 1
+
+
+async def test_the_recheck_runs_in_its_own_task_after_the_commit():
+    import trio
+
+    from node.metrics import NodeMetrics
+    from node.tx_intake import TxIntake
+
+    c, mp = make()
+    for s in (b"a", b"b", b"c"):
+        mp.add(tx(s, 0, 1))
+    intake = TxIntake(mp, NodeMetrics())
+    c.broke.add(b"b")
+    rechecks = c.rechecks
+    async with trio.open_nursery() as nursery:
+        await nursery.start(intake.run_recheck)
+        intake.committed([])  # what the consensus task calls: no recheck inline
+        assert c.rechecks == rechecks and len(mp) == 3
+        with trio.fail_after(5):
+            while mp.rechecks_pending:
+                await trio.sleep(0)
+        nursery.cancel_scope.cancel()
+    assert c.rechecks == rechecks + 3 and sorted(mp.by_sender) == [b"a", b"c"]

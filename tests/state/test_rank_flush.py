@@ -190,3 +190,27 @@ def test_a_dropped_scope_drops_its_noted_holders_and_a_flush_in_a_scope_is_undon
     process_flush_ranks(ctx)
     assert list(ordered_set.iter_keys(ctx, RANK + model, 5)) == [
         (TOTAL_SHARES - 600_000).to_bytes(3, "big") + b, (TOTAL_SHARES - 400_000).to_bytes(3, "big") + a]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.sets(st.binary(min_size=3, max_size=3), max_size=60),
+       st.dictionaries(st.binary(min_size=3, max_size=3), st.booleans(), max_size=60))
+def test_a_flush_of_noted_changes_writes_the_nodes_of_applying_them_one_by_one(start, notes):
+    """process_flush_noted walks to a leaf once for a run of keys that share it; the
+    nodes it leaves must be exactly those of inserting and removing the keys one by one,
+    in order (bursts and emptied leaves included)."""
+    base: dict[bytes, bytes] = {}
+    ctx = Context(base.get, BlockInfo(CHAIN, 1, 0, PARAMS))
+    for k in sorted(start):
+        ordered_set.insert(ctx, b"s/", k)
+    base.update((k, v) for k, v in ctx.changes().items() if v is not None)
+    flushed = Context(base.get, BlockInfo(CHAIN, 2, 0, PARAMS))
+    for k, present in notes.items():
+        (ordered_set.note_insert if present else ordered_set.note_remove)(flushed, b"s/", k)
+    ordered_set.process_flush_noted(flushed, b"s/")
+    one_by_one = Context(base.get, BlockInfo(CHAIN, 2, 0, PARAMS))
+    for k in sorted(notes):
+        (ordered_set.insert if notes[k] else ordered_set.remove)(one_by_one, b"s/", k)
+    assert flushed.changes() == one_by_one.changes()
+    assert list(ordered_set.iter_keys(flushed, b"s/", 200)) == sorted(
+        (start | {k for k, p in notes.items() if p}) - {k for k, p in notes.items() if not p})
