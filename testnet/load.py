@@ -4,8 +4,9 @@ Each account sends to one node only (so its nonces arrive in order) and tracks i
 locally. A setup block registers a datanet (curated by the first account), a model on it
 and an agent on the model; then the mix is about 55 % transfers, 25 % uses of the agent or
 the model (payments that flow up the graph), 15 % contributions to the datanet and, from
-the curator, reviews of contributions committed a few seconds earlier. Prints a progress
-bar, then one JSON line: submitted / accepted / committed, refusals by reason, mix.
+the curator, reviews of accepted contributions once the curator's node has committed them.
+Prints a progress bar, then one JSON line: submitted / accepted / committed, refusals by
+reason, mix.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import json
 import random
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,22 +69,17 @@ def run_load(directory: Path, info: TestnetInfo, rate: int, duration: int, seed:
     mix: dict[str, int] = {}
     sample: list[tuple[str, str]] = []
 
-    def choose(s: Sender, r: random.Random) -> tuple[str, list]:
+    def choose(s: Sender, r: random.Random, client: RpcClient) -> tuple[str, list]:
         x = r.randrange(100)
         if s is senders[0]:
-            with lock:
-                ready = world.pending and world.pending[0][0] < time.monotonic() - 3
-                cid = world.pending.pop(0)[1] if ready else None
+            cid = world.reviews.next(client)
             if cid is not None:
                 return "review", [cid, True, 1 + r.randrange(1_000_000)]
         if x < 25:
             asset, price = world.uses[r.randrange(len(world.uses))]
             return "use", [asset, price]
         if x < 40:
-            content = r.randbytes(32)
-            with lock:
-                world.pending.append((time.monotonic(), compute_contribution_id(world.datanet, content)))
-            return "contribute", [world.datanet, content, 1 + r.randrange(10_000), "ipfs://load"]
+            return "contribute", [world.datanet, r.randbytes(32), 1 + r.randrange(10_000), "ipfs://load"]
         to = senders[r.randrange(len(senders))].address
         if to == s.address:
             to = senders[(senders.index(s) + 1) % len(senders)].address
@@ -94,7 +91,7 @@ def run_load(directory: Path, info: TestnetInfo, rate: int, duration: int, seed:
         t0 = time.monotonic()
         for i in range(share):
             s = group[i % len(group)]
-            kind, fields = choose(s, r)
+            kind, fields = choose(s, r, clients[s.node_rpc])
             with lock:
                 mix[kind] = mix.get(kind, 0) + 1
             raw = sign_tx(SigningKey(s.seed), chain_id, s.nonce, 1000 + r.randrange(100), kind, fields)
@@ -104,6 +101,8 @@ def run_load(directory: Path, info: TestnetInfo, rate: int, duration: int, seed:
                 if res["code"] == 0:
                     s.accepted += 1
                     s.nonce += 1
+                    if kind == "contribute":
+                        world.reviews.add(compute_contribution_id(*fields[:2]), res["hash"])
                     if len(sample) < 2000:
                         sample.append((kind, res["hash"]))
                 else:
@@ -171,11 +170,40 @@ def run_load(directory: Path, info: TestnetInfo, rate: int, duration: int, seed:
                        "sampled_results": min(100, len(sample)), "sampled_failed": failed})
 
 
+class ReviewQueue:
+    """Accepted contributions, oldest first, for the curator to review. Each waits until the
+    curator's own node has committed it: a contribution sent to another node may take
+    several blocks to reach it, more on a loaded machine, and a review it sees first is
+    refused (`unknown_asset`). One that failed in its block is dropped. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._pending: deque[tuple[bytes, str]] = deque()   # (contribution id, its tx hash)
+        self._lock = threading.Lock()
+
+    def add(self, contribution: bytes, tx_hash: str) -> None:
+        with self._lock:
+            self._pending.append((contribution, tx_hash))
+
+    def next(self, curator_node: RpcClient) -> bytes | None:
+        """The oldest contribution to review now, or None (none committed yet)."""
+        with self._lock:
+            if not self._pending:
+                return None
+            contribution, tx_hash = self._pending[0]
+        try:
+            result = curator_node.get("/tx", hash=tx_hash)
+        except RpcClientError:
+            return None  # not committed there yet (or the node did not answer): ask next turn
+        with self._lock:
+            self._pending.popleft()  # only the curator's worker takes from the queue
+        return contribution if result["tx_result"]["code"] == 0 else None
+
+
 @dataclass
 class World:
     datanet: bytes
     uses: list[tuple[bytes, int]]                       # (asset, price)
-    pending: list[tuple[float, bytes]] = field(default_factory=list)  # contributions to review
+    reviews: ReviewQueue = field(default_factory=ReviewQueue)
 
 
 def setup_assets(senders: list[Sender], chain_id: str) -> World:
