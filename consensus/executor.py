@@ -2,7 +2,7 @@
 
 `Driver.apply` returns effects in the order they must run; `Executor.run` runs them, one
 `match` over the effect types, through explicit ports: the node implements them with trio,
-its transport and its block builder (node/consensus_task.py, node/consensus_net.py), the
+its transport and its block builder (node/runtime/consensus_task.py, node/runtime/consensus_net.py), the
 simulator with its simulated network and clock (consensus/sim/world.py). So what the simulator's seeds prove
 is what the node runs: the POL votes sent with every re-proposal, the same periodic
 re-gossip of the round's messages. The WAL is not a port here: the driver writes it,

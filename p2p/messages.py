@@ -336,7 +336,7 @@ class ProofResponse(Message):
     proof: bytes
 
 
-# State sync (node/snapshots.py serves them, node/statesync.py asks) ----------------
+# State sync (node/runtime/snapshots.py serves them, node/runtime/statesync.py asks) ----------------
 MAX_SNAPSHOT_OFFERS = 16
 MAX_SNAPSHOT_CHUNKS = 65_536  # 64 GiB of state at 1 MiB chunks
 MAX_MANIFEST_BYTES = MAX_SNAPSHOT_CHUNKS * 32 + 256

@@ -5,7 +5,7 @@ A DevChain (state/devchain.py: real signed txs, real blocks with commits, the le
 the LevelDB store a node uses) applies --blocks blocks of --block-txs transfers among
 --accounts funded accounts (so the live state keeps its size, as on a busy chain whose
 users are not all new), and after each block runs the node's own Pruner
-(node/pruning.py) with [storage] keep_recent = --keep-recent and its compaction. The
+(node/runtime/pruning.py) with [storage] keep_recent = --keep-recent and its compaction. The
 default, 1,800 blocks, is 30 minutes of a chain at one block per second, run as fast as
 this machine applies them. Every --every blocks it prints height, retained base, disk
 use of the store directory (bytes of its files) and the time; the last line is JSON with
@@ -37,7 +37,7 @@ def command(blocks: int, block_txs: int, accounts: int, keep_recent: int, compac
             every: int) -> None:
     """Soak: many blocks under load with pruning; prints disk use over time."""
     from node.config import StorageSection
-    from node.pruning import Pruner
+    from node.runtime.pruning import Pruner
     from state.devchain import DevChain, seeded_key
     from state.store import Store
 

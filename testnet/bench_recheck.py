@@ -1,4 +1,4 @@
-"""Micro-benchmark of the mempool's recheck after a commit (node/mempool.py "Recheck").
+"""Micro-benchmark of the mempool's recheck after a commit (node/runtime/mempool.py "Recheck").
 
 Builds bench_apply's asset graph, admits N pending txs of its mix (transfers, agent and
 model uses, contributions, reviews; one per sender) into a Mempool backed by the real
@@ -16,8 +16,8 @@ import statistics
 import tempfile
 import time
 
-from node.checker import LedgerChecker
-from node.mempool import Mempool
+from node.runtime.checker import LedgerChecker
+from node.runtime.mempool import Mempool
 from testnet.bench_apply import Bench
 
 

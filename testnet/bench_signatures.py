@@ -1,5 +1,5 @@
 """`attrchain bench signatures`: a batch of signed txs checked inline vs over the node's
-signature pool (node/sig_pool.py), as a node checks an RPC or gossip batch.
+signature pool (node/runtime/sig_pool.py), as a node checks an RPC or gossip batch.
 
 Prints, per thread count: wall time per tx (what the node's thread waits), CPU time per
 tx of the process (what the machine pays), and the speed-up of the wall time. On a shared
@@ -15,7 +15,7 @@ import time
 import click
 from nacl.signing import SigningKey
 
-from node.sig_pool import SignaturePool
+from node.runtime.sig_pool import SignaturePool
 from state.tx import sign_tx
 
 CHAIN_ID = "attrchain-bench"

@@ -3,14 +3,14 @@
 
 1. Builds the chain with real blocks (state/devchain.py: signed transfers to fresh
    addresses, --block-txs per block, each creating one account key) until the state holds
-   >= --keys keys, then takes a snapshot of that height H (node/snapshots.py, the format a
+   >= --keys keys, then takes a snapshot of that height H (node/runtime/snapshots.py, the format a
    node serves) and adds 3 empty blocks (a joining node verifies headers H..H+2; the
    commit of the newest block, `top`, travels in no block, so both joins end at top - 1).
 2. State sync: a serving side (the built chain opened as a node's Chain, with the snapshot
    and light-block handlers a node registers) and a joining side, each on its own libp2p
    transport over 127.0.0.1 TCP in this process. Timed: offers, manifest, light-client
    verification from trust height 1, every chunk fetched and checked, bulk restore and
-   root check (node/statesync.py), then the blocks after H applied as block sync does
+   root check (node/runtime/statesync.py), then the blocks after H applied as block sync does
    (`Chain.apply_synced`: commit verified, every tx signature verified, executed).
 3. Replay: a fresh node store from genesis applies every block 1..top-1 the same way
    (`Chain.apply_synced`, blocks read from the built chain's store: no network, which
@@ -55,7 +55,7 @@ def build_chain(path: Path, keys: int, block_txs: int, senders: int, echo):
         if store.height % 20 == 0:
             echo(f"  build: height {store.height}, ~{have:,} keys ({time.perf_counter() - t0:.0f} s)")
     snapshot_height = store.height
-    from node.snapshots import write_snapshot
+    from node.runtime.snapshots import write_snapshot
     height, app_hash, items = store.state_snapshot()
     manifest = write_snapshot(path / "snapshots", height, app_hash, items)
     for _ in range(3):
@@ -68,7 +68,7 @@ def build_chain(path: Path, keys: int, block_txs: int, senders: int, echo):
 
 
 def open_chain(state_dir: Path, genesis, seen: Path):
-    from node.chain import Chain
+    from node.runtime.chain import Chain
     return Chain(state_dir, genesis, seen)
 
 
@@ -89,9 +89,9 @@ async def state_sync(src, src_dir: Path, dst_dir: Path, genesis, top: int) -> tu
     """(seconds to restore, seconds for the blocks after it, restored height) over libp2p."""
     from node.config import StateSyncSection
     from node.light.serve import register_light_handlers
-    from node.mempool import TxRejected
-    from node.snapshots import SnapshotStore, register_snapshot_handlers
-    from node.statesync import maybe_state_sync
+    from node.runtime.mempool import TxRejected
+    from node.runtime.snapshots import SnapshotStore, register_snapshot_handlers
+    from node.runtime.statesync import maybe_state_sync
     from p2p.config import P2PConfig
     from p2p.ids import ChainTopics
     from p2p.libp2p_transport import open_libp2p_transport

@@ -34,8 +34,8 @@ from consensus.messages import (  # noqa: E402
 from consensus.signer import MemoryLastSignStore, Signer  # noqa: E402
 from consensus.types import Proposal, Validator, ValidatorSet, Vote, VoteType  # noqa: E402
 from consensus.wal import encode_record  # noqa: E402
-from node.core import WalInputLog  # noqa: E402
-from node.durable import Wal  # noqa: E402
+from node.runtime.core import WalInputLog  # noqa: E402
+from node.runtime.durable import Wal  # noqa: E402
 from state.block import Block, Header, compute_data_hash  # noqa: E402
 from state.tx import sign_tx  # noqa: E402
 

@@ -17,7 +17,7 @@ import httpx
 import trio
 
 from node.keys import encode_address
-from node.metrics import NodeMetrics
+from node.runtime.metrics import NodeMetrics
 from node.numbers import parse_uint
 from node.rpc import make_app
 from node.rpc.rpc_origin import OriginPolicy

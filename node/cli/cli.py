@@ -19,7 +19,7 @@ COMMANDS: dict[str, str] = {
     "keys": "node.cli.home_commands:keys_group",
     "genesis": "node.cli.genesis_commands:genesis_group",
     "testnet": "testnet.commands:testnet_group",
-    "start": "node.run:start_command",
+    "start": "node.runtime.run:start_command",
     "tx": "node.cli.tx_commands:tx_group",
     "query": "node.cli.query_commands:query_group",
     "status": "node.cli.query_commands:status_command",

@@ -1,9 +1,9 @@
 """The full node's side of the light-client protocols over libp2p: `submit-tx`,
 `light-block` and `proof` (envelopes in p2p/messages.py).
 
-node/node.py registers these next to the node's own handlers (node/sync_serve.py).
+node/runtime/node.py registers these next to the node's own handlers (node/runtime/sync_serve.py).
 Handlers only read, except `submit-tx`, which goes through the same admission as the
-RPC's `broadcast_tx_sync` (`TxIntake.admit`, node/tx_intake.py: mempool, then gossip).
+RPC's `broadcast_tx_sync` (`TxIntake.admit`, node/runtime/tx_intake.py: mempool, then gossip).
 
 `SubmitTxResponse.code` is an integer on the wire while the mempool's refusal codes are
 strings: code 0 = admitted; 1 = refused, and `log` is "<refusal code>: <reason>".
@@ -21,7 +21,7 @@ from p2p.transport import PeerId, RequestError, Transport
 from state.tx import tx_id as compute_tx_id
 
 if TYPE_CHECKING:
-    from node.chain import Chain
+    from node.runtime.chain import Chain
     from p2p.ids import ChainTopics
 
 SUBMIT_REFUSED = 1
@@ -40,7 +40,7 @@ def register_light_handlers(transport: Transport, topics: "ChainTopics", chain: 
         return h
 
     async def submit_tx(peer: PeerId, payload: bytes) -> bytes:
-        from node.mempool import TxRejected
+        from node.runtime.mempool import TxRejected
         tx = SubmitTxRequest.decode(payload, max_size=len(payload)).tx
         tid = compute_tx_id(tx)
         try:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import msgpack
 
-from node.durable import atomic_write
+from node.runtime.durable import atomic_write
 from node.light.errors import TrustError
 from node.light.types import LightBlock
 

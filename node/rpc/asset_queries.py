@@ -15,7 +15,7 @@ from state import proof_keys
 from state.graph import StateView, get_asset_view, get_downstream, get_earnings, get_upstream
 
 if TYPE_CHECKING:
-    from node.chain import Chain
+    from node.runtime.chain import Chain
 
 
 def _view(chain: "Chain", height: int) -> StateView:

@@ -24,7 +24,7 @@ from state.errors import TxError
 from state.tx import decode_tx, tx_id as compute_tx_id
 
 if TYPE_CHECKING:
-    from node.consensus_api import ConsensusView
+    from node.runtime.consensus_api import ConsensusView
     from node.rpc.rpc_backend import NodeRpc
 
 CREATES_ASSET = ("create_datanet", "register_model", "register_agent")

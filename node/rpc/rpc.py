@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from node.logs import get_logger, log_event
-from node.metrics import NodeMetrics
+from node.runtime.metrics import NodeMetrics
 from node.rpc.explorer_static import explorer_routes
 from node.rpc.openapi import OPENAPI, QUERY_KINDS
 from node.rpc.rpc_origin import OriginPolicy

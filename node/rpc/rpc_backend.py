@@ -1,7 +1,7 @@
 """The node's answers to RPC requests (node/rpc/rpc.py parses, this reads the node's parts).
 
 Reads only: the chain's committed state and records, the mempool, where the consensus task
-stands. Admission goes through `TxIntake.admit` (node/tx_intake.py), which is synchronous,
+stands. Admission goes through `TxIntake.admit` (node/runtime/tx_intake.py), which is synchronous,
 so a request never interleaves with a commit.
 Queries return the value with its Merkle proof against the app hash of the state after
 the requested height (that app hash is in header height+1, CometBFT's convention).
@@ -15,14 +15,14 @@ import trio
 
 from consensus.crypto import Ed25519Key
 from node.rpc import asset_queries, explorer_queries
-from node.chain import Chain
-from node.consensus_api import ConsensusView
+from node.runtime.chain import Chain
+from node.runtime.consensus_api import ConsensusView
 from node.keys import encode_address
-from node.mempool import Mempool, TxRejected
-from node.metrics import NodeMetrics
+from node.runtime.mempool import Mempool, TxRejected
+from node.runtime.metrics import NodeMetrics
 from node.rpc.rpc_params import RpcError
 from node.rpc.rpc_params import address_param, hex_param, key_param
-from node.tx_intake import TxIntake
+from node.runtime.tx_intake import TxIntake
 from node.rpc.tx_waiters import TooManyWaiters, TxWaiters
 from p2p.transport import PeerId, Transport
 from state import proof_keys

@@ -154,7 +154,7 @@ class _GossipSub(GossipSub):
     vote, proposal and tx batch once from each of the n - 1 others (n - 2 relays), so a
     node's CPU per message grew with n. Mesh peers (full nodes) are still relayed to.
     A missing validator link costs that pair the other's gossip until the supervisor
-    redials it (redial_interval); lost votes and txs are pulled (node/sync.py)."""
+    redials it (redial_interval); lost votes and txs are pulled (node/runtime/sync.py)."""
 
     full_mesh = False
 

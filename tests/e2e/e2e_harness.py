@@ -50,7 +50,7 @@ class Net:
         start_node(node)
 
     def start_faulty(self, node: NodeInfo, fault: str) -> None:
-        """Start `node` with a test-only fault switch in its environment (node/faults.py)."""
+        """Start `node` with a test-only fault switch in its environment (node/runtime/faults.py)."""
         old = os.environ.get("ATTRCHAIN_TEST_FAULT")
         os.environ["ATTRCHAIN_TEST_FAULT"] = fault
         try:

@@ -148,7 +148,7 @@ class Attack:
 
         t.set_request_handler(self.topics.protocol(STATUS), status)
         t.set_request_handler(self.topics.protocol(VOTES_OF_ROUND), votes)
-        # A live target asks peers' status only when there is a reason (node/sync.py): a
+        # A live target asks peers' status only when there is a reason (node/runtime/sync.py): a
         # proposal from 5 heights ahead is one (ignored, not blamed: outside its window).
         # One per second, so that it polls (and is spammed) about as often as it did when
         # it polled every second; 4 spammed answers (25 points each) ban us.

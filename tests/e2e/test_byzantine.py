@@ -2,7 +2,7 @@
 127.0.0.1, one network for one story whose steps build on each other:
 
 1. node3 runs with the test-only fault switch `ATTRCHAIN_TEST_FAULT=double_sign:3`
-   (node/faults.py): every prevote it sends is followed by a conflicting one. Honest
+   (node/runtime/faults.py): every prevote it sends is followed by a conflicting one. Honest
    vote keepers turn the pair into evidence, a proposer includes it in block H, node3 is
    slashed by `slash_double_sign_ppm`, tombstoned, and absent from the set of H+2.
 2. Stake changes by transactions (create_validator, stake, unstake) change the set at H+2.
@@ -229,7 +229,7 @@ def test_byzantine_and_offline_validators_are_punished_and_stake_txs_change_the_
 
 
 def test_fault_switch_parses_only_known_faults():
-    from node.faults import Faults, parse
+    from node.runtime.faults import Faults, parse
     assert parse(None) == Faults() and not parse("").any
     assert parse("double_sign:7").double_sign_from == 7
     for junk in ("double_sign", "double_sign:0", "double_sign:x", "doublesign:3"):

@@ -1,6 +1,6 @@
 """Crash suite (issue 9 item 6): real node processes, real libp2p on 127.0.0.1, a small
 load, and validators SIGKILLed -- one, two and all of them -- at seeded instants and at the
-exact points where a crash used to hurt (node/faults.py `crash:<point>:<height>`: the
+exact points where a crash used to hurt (node/runtime/faults.py `crash:<point>:<height>`: the
 process SIGKILLs itself there). After every crash the killed validators are simply
 restarted, and the chain must resume with no help, with:
 - no fork: the same block at every height on every validator;
@@ -32,8 +32,8 @@ from consensus.types import Commit
 from consensus.messages import OwnProposal, OwnVote, ProposalReceived, VoteReceived
 from consensus.wal import decode_record
 from e2e_harness import Net, wait_until
-from node import faults
-from node.durable import read_wal
+from node.runtime import faults
+from node.runtime.durable import read_wal
 from node.home import Home
 from node.keys import encode_address
 from node.cli.rpc_client import RpcClient, RpcClientError

@@ -56,7 +56,7 @@ def test_a_validator_behind_a_sentry_proposes_committed_blocks_and_is_never_give
         net.wait_height([*v, sentry], 3, timeout=60)
         # validator 3 is in consensus: blocks it proposed (through its sentry) are committed,
         # and its precommits, one hop later than the others', are in commits (a late
-        # precommit for the height just committed is relayed and counted, node/admission.py)
+        # precommit for the height just committed is relayed and counted, node/runtime/admission.py)
         hidden_addr = net.status(hidden)["validator_address"]
 
         def proposed_by_hidden() -> bool:

@@ -1,5 +1,5 @@
 """What peers send is vetted before it is relayed or reaches the consensus task
-(node/admission.py, node/sync.py): bounds first, signatures before state, penalties."""
+(node/runtime/admission.py, node/runtime/sync.py): bounds first, signatures before state, penalties."""
 from __future__ import annotations
 
 import pytest
@@ -10,8 +10,8 @@ from consensus.crypto import Ed25519Key
 from consensus.types import Proposal, Vote, VoteType
 from node.home import Home
 from node.keys import Keyring
-from node.node import Node
-from node.consensus_api import HelpPeer, PulledVotes
+from node.runtime.node import Node
+from node.runtime.consensus_api import HelpPeer, PulledVotes
 from p2p.counters import TransportCounters
 from p2p.messages import (
     CompactProposal, ConsensusPush, MessageError, TxBatch, VoteMessage, VotesResponse,
@@ -205,7 +205,7 @@ async def test_gossiped_txs_are_checked_once_before_relay(own_dir, monkeypatch):
         assert node.admission.check_tx(bad) is False
         assert node.admission.check_tx(b"\x93garbage") is False
         assert node.admission.check_tx(good) is True
-        import node.checker as checker
+        import node.runtime.checker as checker
         calls = []
         real = checker.verify_signature
         monkeypatch.setattr(checker, "verify_signature", lambda stx: calls.append(1) or real(stx))

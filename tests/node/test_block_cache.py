@@ -1,10 +1,10 @@
-"""The height's blocks and their txs (node/block_cache.py): what peers fetch by id to
+"""The height's blocks and their txs (node/runtime/block_cache.py): what peers fetch by id to
 rebuild a compact proposal once the mempool has dropped those txs."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from node.block_cache import BlockCache, tx_finder
+from node.runtime.block_cache import BlockCache, tx_finder
 from state.tx import tx_id
 
 

@@ -5,7 +5,7 @@ import tomllib
 import pytest
 
 from node.config import Config, ConfigError, config_from_dict, load_config, save_config
-from node.durable import FileLastSignStore, Wal, read_wal
+from node.runtime.durable import FileLastSignStore, Wal, read_wal
 from node.keys import KeyError_, KeyPair, Keyring, decode_address, encode_address, load_key
 
 

@@ -1,5 +1,5 @@
 """Crashes at the worst instants, in process (issue 9 item 6): a test-only crash point
-(node/faults.py) raises instead of SIGKILLing, which stops the node's tasks right there
+(node/runtime/faults.py) raises instead of SIGKILLing, which stops the node's tasks right there
 (nothing after it runs; what was written stays, as after a kill). The multi-process
 SIGKILL suite is tests/e2e/test_crash.py."""
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 import trio
 
 from consensus.types import Proposal
-from node import faults
+from node.runtime import faults
 from node.home import Home
 from p2p.ids import ChainTopics
 from p2p.memory import open_memory_network

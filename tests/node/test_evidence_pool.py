@@ -1,5 +1,5 @@
-"""node/evidence_pool.py: bounded, one copy each, refused items dropped for good."""
-from node.evidence_pool import EvidencePool
+"""node/runtime/evidence_pool.py: bounded, one copy each, refused items dropped for good."""
+from node.runtime.evidence_pool import EvidencePool
 
 
 def test_the_pool_is_bounded_and_keeps_one_copy_of_each_item():

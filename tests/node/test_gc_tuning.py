@@ -1,11 +1,11 @@
-"""node/gc_tuning.py: a running node's collector (docs/bench.md "Garbage collection").
+"""node/runtime/gc_tuning.py: a running node's collector (docs/bench.md "Garbage collection").
 Run in a child interpreter: freezing and thresholds are process-wide."""
 import subprocess
 import sys
 
 CHILD = """
 import gc, weakref
-from node.gc_tuning import YOUNG_THRESHOLD, tune_gc
+from node.runtime.gc_tuning import YOUNG_THRESHOLD, tune_gc
 start_up = [[i] for i in range(50_000)]      # what start-up built: frozen, never scanned again
 assert gc.get_freeze_count() == 0
 tune_gc()

@@ -9,8 +9,8 @@ import pytest
 from nacl.signing import SigningKey
 
 from node.keys import Keyring
-from node.mempool import Mempool, PendingTx, TxRejected
-from node.proposal_assembly import ProposalAssembly
+from node.runtime.mempool import Mempool, PendingTx, TxRejected
+from node.runtime.proposal_assembly import ProposalAssembly
 from state.tx import sign_tx, tx_id
 
 from test_admission import CHAIN, RecordingTransport, open_node

@@ -2,7 +2,7 @@ import hashlib
 
 import pytest
 
-from node.mempool import Mempool, PendingTx, TxRejected
+from node.runtime.mempool import Mempool, PendingTx, TxRejected
 
 
 class FakeChecker:
@@ -142,8 +142,8 @@ def test_recheck_is_the_ante_only_and_keeps_a_tx_whose_kind_now_fails():
 async def test_the_recheck_runs_in_its_own_task_after_the_commit():
     import trio
 
-    from node.metrics import NodeMetrics
-    from node.tx_intake import TxIntake
+    from node.runtime.metrics import NodeMetrics
+    from node.runtime.tx_intake import TxIntake
 
     c, mp = make()
     for s in (b"a", b"b", b"c"):

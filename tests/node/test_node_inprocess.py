@@ -9,7 +9,7 @@ import trio
 from consensus.crypto import Ed25519Key
 from consensus.types import Commit, CommitSig
 from node.home import Home
-from node.node import Node
+from node.runtime.node import Node
 from p2p.memory import open_memory_network
 from state.errors import BlockError
 from state.genesis import Genesis

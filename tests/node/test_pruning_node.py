@@ -85,7 +85,7 @@ def test_bad_storage_and_statesync_config_names_the_key(storage, statesync, mess
 
 def test_a_pruner_catches_up_at_most_prune_max_heights_per_block(tmp_path):
     from node.config import StorageSection
-    from node.pruning import Pruner
+    from node.runtime.pruning import Pruner
     from state.store import Store
     with Store(tmp_path / "s") as store:
         for h in range(1, 21):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import trio
 
 from consensus.types import Vote, VoteType
-from node.sync import CatchUp
+from node.runtime.sync import CatchUp
 from p2p.ids import ChainTopics
 from p2p.memory import open_memory_network
 from p2p.messages import VoteMessage

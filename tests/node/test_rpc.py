@@ -1,6 +1,6 @@
 import httpx
 
-from node.metrics import NodeMetrics
+from node.runtime.metrics import NodeMetrics
 from node.rpc import RpcError, make_app, serve_rpc
 
 

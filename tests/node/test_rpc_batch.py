@@ -1,7 +1,7 @@
 """POST /broadcast_txs_sync: many txs in one request (the load generator's path)."""
 import httpx
 
-from node.metrics import NodeMetrics
+from node.runtime.metrics import NodeMetrics
 from node.rpc import make_app, serve_rpc
 
 

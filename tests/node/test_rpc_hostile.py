@@ -6,7 +6,7 @@ import logging
 import httpx
 import trio
 
-from node.metrics import NodeMetrics
+from node.runtime.metrics import NodeMetrics
 from node.rpc import RpcError, make_app, serve_rpc
 
 
@@ -19,7 +19,7 @@ class Backend:
         raise RuntimeError("secret internal state at 0xdeadbeef")
 
     async def precheck(self, raws):
-        pass  # the node checks a batch's signatures over threads here (node/sig_pool.py)
+        pass  # the node checks a batch's signatures over threads here (node/runtime/sig_pool.py)
 
     async def broadcast_tx_sync(self, raw):
         self.seen.append(raw)

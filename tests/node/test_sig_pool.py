@@ -1,13 +1,13 @@
-"""Signature checks of a batch spread over threads (node/sig_pool.py): the same verdicts,
+"""Signature checks of a batch spread over threads (node/runtime/sig_pool.py): the same verdicts,
 in the same order, as inline; admission then finds them checked."""
 from __future__ import annotations
 
 from nacl.signing import SigningKey
 
-import node.checker as checker_module
+import node.runtime.checker as checker_module
 from node.keys import Keyring
-from node.mempool import TxRejected
-from node.sig_pool import MIN_PARALLEL, SignaturePool
+from node.runtime.mempool import TxRejected
+from node.runtime.sig_pool import MIN_PARALLEL, SignaturePool
 from p2p.messages import TxBatch
 from p2p.tx_gossip import TxGossip
 from state.tx import tx_id

@@ -13,8 +13,8 @@ import trio
 
 from node.config import StateSyncSection
 from node.home import Home
-from node.snapshots import CHUNK_BYTES, Manifest, SnapshotError, decode_chunk, write_snapshot
-from node.statesync import StateSync, maybe_state_sync
+from node.runtime.snapshots import CHUNK_BYTES, Manifest, SnapshotError, decode_chunk, write_snapshot
+from node.runtime.statesync import StateSync, maybe_state_sync
 from p2p.ids import ChainTopics, LIGHT_BLOCK, SNAPSHOT_CHUNK, SNAPSHOT_MANIFEST, SNAPSHOTS, STATUS
 from p2p.memory import open_memory_network
 from p2p.messages import (
@@ -174,7 +174,7 @@ def test_snapshot_format_round_trips_and_refuses_bad_input(tmp_path):
 
 
 async def test_no_peer_or_no_snapshot_is_a_clear_error_and_writes_nothing(tmp_path):
-    from node.statesync import StateSyncError
+    from node.runtime.statesync import StateSyncError
     cfg = StateSyncSection(enable=True, trust_height=1, trust_hash="00" * 32)
     async with open_memory_network(seed=6) as net, net.open_transport("me") as me:
         with pytest.raises(StateSyncError) as e:

@@ -1,4 +1,4 @@
-"""Catch-up asks peers for their status only when there is a reason (node/sync.py): a live
+"""Catch-up asks peers for their status only when there is a reason (node/runtime/sync.py): a live
 network is not polled every second (a sixth of an idle node's CPU, docs/bench.md "Idle")."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import trio
 import trio.testing
 
-from node.sync import CatchUp, CatchupWanted
+from node.runtime.sync import CatchUp, CatchupWanted
 from p2p.ids import ChainTopics
 from p2p.messages import Status
 from p2p.transport import RequestError

@@ -10,9 +10,9 @@ from consensus.messages import Broadcast, OwnVote, ProposalReceived, StartHeight
 from consensus.signer import Signer
 from consensus.types import Proposal, Validator, ValidatorSet, Vote, VoteType
 from consensus.wal import decode_record, replay
-from node import durable
-from node.core import WalInputLog
-from node.durable import FileLastSignStore, Wal, read_wal
+from node.runtime import durable
+from node.runtime.core import WalInputLog
+from node.runtime.durable import FileLastSignStore, Wal, read_wal
 
 CHAIN = "wal-order"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ledger_helpers import ALICE, BOB, START_BALANCE, addr, balance
-from node.checker import LedgerChecker
-from node.mempool import Mempool, TxRejected
+from node.runtime.checker import LedgerChecker
+from node.runtime.mempool import Mempool, TxRejected
 from state.errors import Code
 
 
@@ -55,7 +55,7 @@ def test_recheck_rebuilds_the_admission_state_for_the_next_nonce(chain, pool):
     assert pool.add(transfer(chain, 1, 2)).nonce == 2
 
 
-# -- the recheck off the consensus path (node/tx_intake.py run_recheck): between a commit
+# -- the recheck off the consensus path (node/runtime/tx_intake.py run_recheck): between a commit
 # and the recheck, an admission and a reap must see every chain judged against the new state
 def test_admission_before_the_recheck_rechecks_its_sender_first(chain, pool):
     first = pool.add(transfer(chain, 1, 0))

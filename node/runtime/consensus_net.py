@@ -3,7 +3,7 @@
 `broadcast`: our own signed messages, published on the gossip topics (a proposal as a
 compact proposal, after our pending txs). `send` and `relay`: messages peers may have seen
 before (the executor's re-gossip, a re-proposal's POL votes) go as a `consensus-push`
-request straight to the peer (node/consensus_push.py answers it), because gossipsub drops
+request straight to the peer (node/runtime/consensus_push.py answers it), because gossipsub drops
 a re-publish of a message it saw within 120 s. Pushes run in the background, one in flight
 per peer: a slow peer costs a task, never the consensus task's time.
 """
@@ -17,11 +17,11 @@ import trio
 
 from consensus.crypto import Ed25519Key
 from consensus.types import Proposal, Vote
-from node import faults
-from node.block_cache import BlockCache
+from node.runtime import faults
+from node.runtime.block_cache import BlockCache
 from node.logs import get_logger, log_event
-from node.metrics import NodeMetrics
-from node.sync_serve import VoteCache
+from node.runtime.metrics import NodeMetrics
+from node.runtime.sync_serve import VoteCache
 from p2p.ids import ChainTopics
 from p2p.messages import (
     MAX_PUSHED_PROPOSALS, CompactProposal, ConsensusPush, EvidenceMessage, VoteMessage,
@@ -58,7 +58,7 @@ class ConsensusNetwork:
         try:
             if isinstance(message, Vote):
                 await self._publish_vote(message)
-                if faults.FAULTS.any:  # test-only (node/faults.py): equivocate on purpose
+                if faults.FAULTS.any:  # test-only (node/runtime/faults.py): equivocate on purpose
                     twin = faults.conflicting_vote(message, self.validator_key, self.chain_id)
                     if twin is not None:
                         await self._publish_vote(twin)

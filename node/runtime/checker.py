@@ -17,8 +17,8 @@ from state.app import Ledger
 from state.errors import TxError
 from state.tx import SignedTx, decode_tx, tx_id, validate_basic, verify_signature
 
-from node.mempool import PendingTx, TxRejected
-from node.sig_pool import MIN_PARALLEL, SignaturePool
+from node.runtime.mempool import PendingTx, TxRejected
+from node.runtime.sig_pool import MIN_PARALLEL, SignaturePool
 
 
 def code_name(code) -> str:
@@ -55,7 +55,7 @@ class LedgerChecker:
             self._remember(stx)
         return PendingTx(stx.id, raw, stx.sender, stx.tx.nonce, stx.tx.fee)
 
-    # -- many txs at once: the signatures over the pool's threads (node/sig_pool.py);
+    # -- many txs at once: the signatures over the pool's threads (node/runtime/sig_pool.py);
     # `verify` then finds them checked. A tx that fails is left out: `verify` says why.
     def _unchecked(self, raws: list[bytes]) -> list[bytes]:
         return [r for r in raws if tx_id(r) not in self.decoded]
@@ -88,7 +88,7 @@ class LedgerChecker:
             raise TxRejected(code_name(r.code), r.log)
 
     def recheck(self, tx: PendingTx) -> None:
-        """After a commit: the ante only (node/mempool.py "Recheck"); the signature and the
+        """After a commit: the ante only (node/runtime/mempool.py "Recheck"); the signature and the
         kind were checked at admission."""
         stx = self.decoded.get(tx.tx_id)
         if stx is None or stx.raw != tx.raw:  # out of the bounded cache: decode only

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from node.chain import Chain
-from node.consensus_api import ConsensusView
+from node.runtime.chain import Chain
+from node.runtime.consensus_api import ConsensusView
 from p2p.ids import ChainTopics
 from p2p.messages import (
     BlocksRequest, BlocksResponse, Status, StatusRequest, TxsRequest, TxsResponse, VotesRequest,

@@ -2,7 +2,7 @@
 every block ([statesync] in the config; docs/operating.md).
 
 1. Trust: a light client (node/light) anchored at [statesync] trust_height/trust_hash.
-2. Offers: ask every peer for its snapshots (node/snapshots.py); the newest first.
+2. Offers: ask every peer for its snapshots (node/runtime/snapshots.py); the newest first.
 3. Verify the target: light-verify headers H, H+1 and H+2 of the snapshot height H. The
    state after H is committed by header H+1's app_hash; the manifest must name it.
 4. Chunks: fetched from the peers offering that manifest, each checked against the
@@ -27,12 +27,12 @@ from typing import TYPE_CHECKING, Iterator, TypeVar
 
 import trio
 
-from node.durable import atomic_write
+from node.runtime.durable import atomic_write
 from node.light.client import LightClient
 from node.light.errors import LightError, VerificationError
 from node.light.p2p_provider import P2PProvider
 from node.logs import get_logger, log_event
-from node.snapshots import FORMAT, Manifest, SnapshotError, decode_chunk
+from node.runtime.snapshots import FORMAT, Manifest, SnapshotError, decode_chunk
 from p2p.ids import SNAPSHOT_CHUNK, SNAPSHOT_MANIFEST, SNAPSHOTS, ChainTopics
 from p2p.messages import (
     ChunkRequest, ChunkResponse, ManifestRequest, ManifestResponse, Message, MessageError,

@@ -9,7 +9,7 @@ store's `S` table, in key order) cut into chunks of about CHUNK_BYTES:
                                                              chunk, concatenated
 The manifest's sha256 names the snapshot in offers. A restoring node checks each chunk
 against the manifest, the keys' order across chunks, and the rebuilt tree's root against
-the app hash of a light-client-verified header (node/statesync.py), so neither the
+the app hash of a light-client-verified header (node/runtime/statesync.py), so neither the
 manifest nor a chunk is trusted on its own.
 
 Taking one: right after the commit of H the consensus task opens a LevelDB snapshot (an

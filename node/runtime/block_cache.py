@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from node.mempool import Mempool
+from node.runtime.mempool import Mempool
 from state.block import Block
 from state.tx import tx_id
 

@@ -4,10 +4,10 @@
 and the WAL; it reads one bounded channel of inputs (gossip receivers, timers, catch-up and
 vote pulls only send into it). The driver's effects are run by the one executor shared with
 the simulator (consensus/executor.py); this class is its ports on trio (timers), the block
-builder (values) and the chain (decisions), with node/consensus_net.py its network port:
+builder (values) and the chain (decisions), with node/runtime/consensus_net.py its network port:
 what the simulator's seeds prove is what runs here.
 
-The WAL order, one path: the driver's input log (node/core.py `WalInputLog`) writes each
+The WAL order, one path: the driver's input log (node/runtime/core.py `WalInputLog`) writes each
 input before the driver acts on it, fsyncs before every signature, and writes and fsyncs
 each own message before its `Broadcast` is returned; the signer persists its last-signed
 record before a signature exists outside it.
@@ -29,18 +29,18 @@ from consensus.messages import (
 from consensus.params import TimeoutKind
 from consensus.round_view import RoundView, round_view
 from consensus.types import Commit, DuplicateVoteEvidence
-from node import core
-from node.block_cache import BlockCache
-from node.chain import Chain
+from node.runtime import core
+from node.runtime.block_cache import BlockCache
+from node.runtime.chain import Chain
 from node.config import Config
-from node.consensus_api import BlockProposal, HelpPeer, PulledVotes, SyncedBlocks, VerifiedVote
-from node.consensus_net import ConsensusNetwork
-from node.durable import Wal
-from node.evidence_pool import EvidencePool
+from node.runtime.consensus_api import BlockProposal, HelpPeer, PulledVotes, SyncedBlocks, VerifiedVote
+from node.runtime.consensus_net import ConsensusNetwork
+from node.runtime.durable import Wal
+from node.runtime.evidence_pool import EvidencePool
 from node.logs import get_logger, log_event
-from node.metrics import NodeMetrics
-from node.proposer import BlockBuilder
-from node.sync_serve import VoteCache
+from node.runtime.metrics import NodeMetrics
+from node.runtime.proposer import BlockBuilder
+from node.runtime.sync_serve import VoteCache
 from p2p.ids import ChainTopics
 from p2p.transport import Transport
 from state.block import Block
@@ -52,7 +52,7 @@ INPUT_BUFFER = 4096
 GOSSIP_INTERVAL_MS = 1000  # the executor's re-gossip period (and its help pacing)
 
 
-# ---- the consensus task's own inputs (others': node/consensus_api.py) ----
+# ---- the consensus task's own inputs (others': node/runtime/consensus_api.py) ----
 @dataclass(frozen=True)
 class StartNextHeight:
     after_height: int
@@ -101,7 +101,7 @@ class ConsensusTask:
         self.early_proposals: list[BlockProposal] = []
         self._timers: trio.Nursery | None = None
 
-    # ---- what the others read (node/consensus_api.py `ConsensusView`): figures, not the driver
+    # ---- what the others read (node/runtime/consensus_api.py `ConsensusView`): figures, not the driver
     @property
     def height(self) -> int:
         return self.driver.height
@@ -157,7 +157,7 @@ class ConsensusTask:
                     await self._start_height()
             case SyncedBlocks():
                 await self._apply_synced(inp)
-            case PulledVotes(votes=votes):  # verified by the puller (node/sync.py)
+            case PulledVotes(votes=votes):  # verified by the puller (node/runtime/sync.py)
                 for v, raw in votes:
                     self.vote_cache.add(v.height, v.round, raw)
                     await ex.apply(VoteReceived(v))
@@ -220,7 +220,7 @@ class ConsensusTask:
             await self._finish_decision()
 
     # ------------------------------------------------------------------ the executor's ports
-    # (Network: self.net, node/consensus_net.py)
+    # (Network: self.net, node/runtime/consensus_net.py)
     def schedule(self, timeout: Timeout, duration_ms: int) -> None:
         # the deadline from now, not from when `fire` first runs: a task that runs in
         # between (the mempool's recheck after a commit) does not lengthen the timeout
@@ -236,7 +236,7 @@ class ConsensusTask:
         self._timers.start_soon(fire)
 
     def get_value(self, height: int, round: int) -> ValueReady:
-        """Proposer: the block for (height, round), node/proposer.py."""
+        """Proposer: the block for (height, round), node/runtime/proposer.py."""
         block = self.builder.build()
         self.blocks.remember(block)
         log_event(log, logging.DEBUG, "proposing", height=height, round=round, txs=len(block.txs))

@@ -11,11 +11,11 @@ import logging
 import time
 from typing import Callable
 
-from node.chain import Chain
+from node.runtime.chain import Chain
 from node.config import MempoolSection
-from node.evidence_pool import EvidencePool
+from node.runtime.evidence_pool import EvidencePool
 from node.logs import get_logger, log_event
-from node.mempool import Mempool
+from node.runtime.mempool import Mempool
 from state.block import Block
 from state.errors import BlockError
 

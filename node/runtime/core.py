@@ -1,7 +1,7 @@
 """The node's handle on the consensus driver (consensus/driver.py): building it from the
 config and the validator key, recovering it from the WAL. The effects it returns are run
 by the executor shared with the simulator (consensus/executor.py), whose ports are the
-consensus task's (node/consensus_task.py)."""
+consensus task's (node/runtime/consensus_task.py)."""
 from __future__ import annotations
 
 import logging
@@ -17,14 +17,14 @@ from consensus.signer import Signer
 from consensus.crypto import Ed25519Key
 from consensus.types import InvalidCommit
 from consensus.wal import MAX_VALUE_BYTES, decode_record, encode_record, replay
-from node.chain import Chain
+from node.runtime.chain import Chain
 from node.config import Config
-from node.durable import FileLastSignStore, Wal
+from node.runtime.durable import FileLastSignStore, Wal
 from node.logs import get_logger, log_event
 from state.block import Block
 
 if TYPE_CHECKING:
-    from node.block_cache import BlockCache
+    from node.runtime.block_cache import BlockCache
 
 log = get_logger("attrchain.consensus")
 

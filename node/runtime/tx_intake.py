@@ -10,8 +10,8 @@ from typing import Callable
 
 import trio
 
-from node.mempool import Mempool, PendingTx, TxRejected
-from node.metrics import NodeMetrics
+from node.runtime.mempool import Mempool, PendingTx, TxRejected
+from node.runtime.metrics import NodeMetrics
 from p2p.transport import Transport
 from p2p.tx_gossip import TxGossip, open_tx_gossip
 from state.tx import tx_id
@@ -41,7 +41,7 @@ class TxIntake:
 
     def admit_gossiped(self, txs: list[bytes]) -> None:
         """The txs of one gossip batch, vetted (signatures) by the topic's check; one
-        ahead of its sender's chain waits for it (node/mempool.py)."""
+        ahead of its sender's chain waits for it (node/runtime/mempool.py)."""
         for raw in txs:
             try:
                 self.mempool.add(raw, wait=True)
@@ -58,7 +58,7 @@ class TxIntake:
     async def run_recheck(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         """The mempool's recheck after each commit, `RECHECK_SLICE` senders at a time: the
         consensus task and the receivers run in between (an admission or a reap rechecks
-        first what it reads, node/mempool.py)."""
+        first what it reads, node/runtime/mempool.py)."""
         task_status.started()
         while True:
             await self._recheck_due.wait()

@@ -1,12 +1,12 @@
 """The node's composition root: builds its parts from the home, the config and the genesis,
 wires each to exactly what it needs, and runs their tasks in one nursery (`run`).
 
-CometBFT's receiveRoutine, in trio: the consensus task (node/consensus_task.py) is the
+CometBFT's receiveRoutine, in trio: the consensus task (node/runtime/consensus_task.py) is the
 ONLY task that touches the consensus driver, the chain (ledger writes) and the WAL; it
-reads one bounded channel of inputs (node/consensus_api.py) and runs the driver's effects
+reads one bounded channel of inputs (node/runtime/consensus_api.py) and runs the driver's effects
 through the executor it shares with the simulator (consensus/executor.py). Gossip
-receivers (node/receivers.py, node/proposal_assembly.py, node/tx_intake.py), timers,
-catch-up and vote pull (node/sync.py), pushed re-gossip (node/consensus_push.py) and the
+receivers (node/runtime/receivers.py, node/runtime/proposal_assembly.py, node/runtime/tx_intake.py), timers,
+catch-up and vote pull (node/runtime/sync.py), pushed re-gossip (node/runtime/consensus_push.py) and the
 RPC only send into it or read. The mempool is shared, but every mempool operation is
 synchronous (no await inside), so in trio's single thread no task ever sees it
 half-updated.
@@ -19,32 +19,32 @@ from typing import Any
 import trio
 
 from consensus.crypto import Ed25519Key
-from node import core
-from node.admission import Admission
-from node.block_cache import BlockCache, tx_finder
-from node.chain import Chain
-from node.checker import LedgerChecker
+from node.runtime import core
+from node.runtime.admission import Admission
+from node.runtime.block_cache import BlockCache, tx_finder
+from node.runtime.chain import Chain
+from node.runtime.checker import LedgerChecker
 from node.config import Config
-from node.consensus_push import PushReceiver
-from node.consensus_task import ConsensusTask
-from node.durable import Wal
-from node.evidence_pool import EvidencePool
+from node.runtime.consensus_push import PushReceiver
+from node.runtime.consensus_task import ConsensusTask
+from node.runtime.durable import Wal
+from node.runtime.evidence_pool import EvidencePool
 from node.home import Home
 from node.light.serve import register_light_handlers
 from node.logs import get_logger, log_event
-from node.mempool import Mempool
-from node.metrics import NodeMetrics
-from node.proposal_assembly import ProposalAssembly
-from node.proposer import BlockBuilder
-from node.pruning import Pruner
-from node.receivers import run_evidence_receiver, run_peer_watch, run_vote_receiver
+from node.runtime.mempool import Mempool
+from node.runtime.metrics import NodeMetrics
+from node.runtime.proposal_assembly import ProposalAssembly
+from node.runtime.proposer import BlockBuilder
+from node.runtime.pruning import Pruner
+from node.runtime.receivers import run_evidence_receiver, run_peer_watch, run_vote_receiver
 from node.rpc import make_app, serve_rpc
 from node.rpc.rpc_backend import NodeRpc
-from node.sig_pool import auto_threads
-from node.snapshots import Snapshotter, register_snapshot_handlers
-from node.sync import CatchUp, CatchupWanted
-from node.sync_serve import VoteCache, register_handlers
-from node.tx_intake import TxIntake
+from node.runtime.sig_pool import auto_threads
+from node.runtime.snapshots import Snapshotter, register_snapshot_handlers
+from node.runtime.sync import CatchUp, CatchupWanted
+from node.runtime.sync_serve import VoteCache, register_handlers
+from node.runtime.tx_intake import TxIntake
 from node.rpc.tx_waiters import TxWaiters
 from p2p.ids import ChainTopics
 from p2p.transport import PeerId, Transport

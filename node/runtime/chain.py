@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from consensus.types import Commit, InvalidCommit, ValidatorSet
-from node import faults
-from node.durable import atomic_write
+from node.runtime import faults
+from node.runtime.durable import atomic_write
 from state.app import BlockResult, Ledger
 from state.block import Block
 from state.errors import BlockError
@@ -49,7 +49,7 @@ class Chain:
     @property
     def earliest_block_height(self) -> int:
         """The lowest height whose block (and commit) this node can serve: 1, or above
-        what pruning removed (node/pruning.py) or what a state sync skipped."""
+        what pruning removed (node/runtime/pruning.py) or what a state sync skipped."""
         h = max(1, self.store.pruned_below)
         return h if h > self.height or self.block_bytes(h) is not None else h + 1
 
@@ -130,7 +130,7 @@ class Chain:
             raise BlockError("commit_mismatch", "commit is not for this block")
         result = self.execute(block)
         atomic_write(self.seen_commit_file, commit.encode())
-        faults.crash_point("seen_commit", block.height)  # test-only (node/faults.py)
+        faults.crash_point("seen_commit", block.height)  # test-only (node/runtime/faults.py)
         self.ledger.commit(result)
         faults.crash_point("block_stored", block.height)
         self._executed.clear()

@@ -1,7 +1,7 @@
 """The mempool: pending transactions, bounded in count and bytes.
 
 - Admission: the checker decodes the tx and verifies its signature ONCE; the decoded tx
-  then sits in the checker's `decoded` cache, which block execution reads (node/chain.py
+  then sits in the checker's `decoded` cache, which block execution reads (node/runtime/chain.py
   `admitted`) so the ledger skips the second decode and verification (notes/limits.md:
   verification is ~30 % of execution).
 - Per-sender nonce order: a sender's pending txs form a gap-free chain starting at its

@@ -1,19 +1,19 @@
 """Gossip receivers for votes and evidence, and the peer watch.
 
-Each gossip topic is vetted by node/admission.py inside the transport before anything is
+Each gossip topic is vetted by node/runtime/admission.py inside the transport before anything is
 relayed or delivered here; a receiver re-checks what may have changed since (our height)
 and hands the result on: a vote to the consensus task, evidence to the pool. (Proposals:
-node/proposal_assembly.py; txs: node/tx_intake.py.)"""
+node/runtime/proposal_assembly.py; txs: node/runtime/tx_intake.py.)"""
 from __future__ import annotations
 
 from typing import Any, AsyncIterator, Callable
 
 import trio
 
-from node.admission import Admission
-from node.consensus_api import Submit, VerifiedVote
-from node.evidence_pool import EvidencePool
-from node.metrics import NodeMetrics
+from node.runtime.admission import Admission
+from node.runtime.consensus_api import Submit, VerifiedVote
+from node.runtime.evidence_pool import EvidencePool
+from node.runtime.metrics import NodeMetrics
 from p2p.messages import EvidenceMessage, MessageError, VoteMessage
 from p2p.transport import PeerId, Transport
 

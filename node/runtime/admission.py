@@ -17,9 +17,9 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from consensus.types import DuplicateVoteEvidence, InvalidEvidence, Proposal, Vote, VoteType
-from node.chain import Chain
-from node.consensus_api import ConsensusView
-from node.mempool import TxRejected
+from node.runtime.chain import Chain
+from node.runtime.consensus_api import ConsensusView
+from node.runtime.mempool import TxRejected
 from p2p.messages import CompactProposal, EvidenceMessage, VoteMessage
 from p2p.transport import IGNORE, PeerId
 from state.block import Header

@@ -15,7 +15,7 @@ vote topic like any vote, so honest nodes' vote keepers see an equivocation.
 height >= h (no cleanup, no flush beyond what already reached the OS: a real crash at
 the worst instant). Points, in the order a height passes them:
 - `proposal_signed`: the signer has saved our proposal; it is neither in the WAL nor sent
-  (node/durable.py `FileLastSignStore.save`).
+  (node/runtime/durable.py `FileLastSignStore.save`).
 - `seen_commit`: the seen commit of the decided height is written; its block is not stored.
 - `block_stored`: the block is in the store; the WAL still holds its height.
 """

@@ -13,7 +13,7 @@ import trio
 from consensus.crypto import Ed25519Key
 from node import logs
 from node.config import ConfigError
-from node.gc_tuning import tune_gc
+from node.runtime.gc_tuning import tune_gc
 from node.home import Home
 from node.keys import KeyError_
 from node.logs import get_logger, log_event
@@ -22,7 +22,7 @@ log = get_logger("attrchain.node")
 
 
 async def run_node(home: Home, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
-    from node.node import Node
+    from node.runtime.node import Node
     from p2p.config import P2PConfig
     from p2p.libp2p_transport import open_libp2p_transport
     from state.genesis import Genesis
@@ -40,7 +40,7 @@ async def run_node(home: Home, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
                         pex=cfg.p2p.pex, max_peers=cfg.p2p.max_peers, seeds=tuple(cfg.p2p.seeds),
                         private_peer_ids=tuple(cfg.p2p.private_peer_ids))
     async with open_libp2p_transport(p2p_cfg) as transport:
-        from node.statesync import maybe_state_sync
+        from node.runtime.statesync import maybe_state_sync
         synced = await maybe_state_sync(transport, genesis.chain_id, home.state_db,
                                         home.data_dir / "seen_commit.bin", cfg.statesync)
         if synced is not None:
@@ -54,7 +54,7 @@ async def run_node(home: Home, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
                           rpc=info, height=node.chain.height, chain_id=genesis.chain_id,
                           validator=is_genesis_validator or node.chain.has_validator(node.chain.height + 1, vkey.address))
                 task_status.started(node)
-                tune_gc()  # start-up's heap out of every collection (node/gc_tuning.py)
+                tune_gc()  # start-up's heap out of every collection (node/runtime/gc_tuning.py)
         finally:
             node.close()
             log_event(log, logging.INFO, "node_stopped", height=node.chain.height)
@@ -90,7 +90,7 @@ def start_command(home_dir: Path) -> None:
     except KeyboardInterrupt:
         pass
     except BaseException as e:  # noqa: BLE001 -- report OSErrors (a port taken) in one line
-        from node.statesync import StateSyncError
+        from node.runtime.statesync import StateSyncError
         os_error = _find(e, OSError) or _find(e, StateSyncError)
         if os_error is None:
             raise

@@ -1,16 +1,16 @@
 """What a peer's consensus executor sends us straight (`consensus-push`): its periodic
 re-gossip of the round's proposals and votes, and a re-proposal's POL votes. They come as
 a request, not on the gossip topics, because gossipsub drops a re-publish of a message it
-saw within 120 s (the sender: node/consensus_task.py `send`/`relay`)."""
+saw within 120 s (the sender: node/runtime/consensus_task.py `send`/`relay`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Awaitable, Callable
 
-from node.admission import Admission
-from node.chain import Chain
-from node.consensus_api import ConsensusView, HelpPeer, PulledVotes, Submit
-from node.sync import CatchupWanted, verified_votes
+from node.runtime.admission import Admission
+from node.runtime.chain import Chain
+from node.runtime.consensus_api import ConsensusView, HelpPeer, PulledVotes, Submit
+from node.runtime.sync import CatchupWanted, verified_votes
 from p2p.ids import ChainTopics
 from p2p.messages import ConsensusPush, MessageError
 from p2p.transport import PeerId, Transport
@@ -28,7 +28,7 @@ class PushReceiver:
     admission: Admission             # the votes' checks
     submit: Submit                   # into the consensus task
     wanted: CatchupWanted            # a sender ahead of us
-    receive_proposal: Callable[[PeerId, bytes], Awaitable[None]]  # node/proposal_assembly.py
+    receive_proposal: Callable[[PeerId, bytes], Awaitable[None]]  # node/runtime/proposal_assembly.py
 
     def register(self, topics: ChainTopics) -> None:
         async def pushed(peer: PeerId, payload: bytes) -> bytes:

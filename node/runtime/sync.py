@@ -1,4 +1,4 @@
-"""Catching up from peers (what they answer: node/sync_serve.py).
+"""Catching up from peers (what they answer: node/runtime/sync_serve.py).
 
 `CatchUp.run`: at start, when a peer connects, a proposal shows peers ahead, or our
 height has not moved for 2 intervals, ask peers for their status; if one is ahead, fetch
@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import trio
 
 from consensus.types import Vote
-from node.admission import Admission
-from node.chain import Chain
-from node.consensus_api import ConsensusView, PulledVotes, Submit, SyncedBlocks
+from node.runtime.admission import Admission
+from node.runtime.chain import Chain
+from node.runtime.consensus_api import ConsensusView, PulledVotes, Submit, SyncedBlocks
 from node.logs import get_logger, log_event
 from p2p.ids import ChainTopics
 from p2p.messages import (

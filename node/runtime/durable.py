@@ -2,14 +2,14 @@
 
 Both must be on disk before a signed message leaves the node (DESIGN.md, node/):
 - `Wal`: append-only records `[u32 length][u32 crc32][payload]`, written through one path,
-  the consensus driver's input log (node/core.py `WalInputLog`): records are written
+  the consensus driver's input log (node/runtime/core.py `WalInputLog`): records are written
   without fsync and made durable by `sync()`, which the driver calls before every
   signature (so an input that led to a signature outlives it) and after appending each
   message it signed (durable before it is broadcast).
   A crash mid-append leaves a torn tail; `read_wal` stops at the first bad record.
   The WAL holds only the current height: once a block is committed to the store the log
   is truncated (the store, not the WAL, is the source of truth for finished heights).
-  It also holds the height's candidate blocks (node/core.py), so a decided height whose
+  It also holds the height's candidate blocks (node/runtime/core.py), so a decided height whose
   block had not reached the store is finished from the WAL at restart.
 - `FileLastSignStore`: the last height/round/step signed (and what), replaced atomically:
   write a temp file, fsync it, rename over the old one, fsync the directory.
@@ -23,7 +23,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from node import faults
+from node.runtime import faults
 
 _HEAD = struct.Struct(">II")
 MAX_RECORD = 64 * 1024 * 1024 + 1024  # a block (state.block.MAX_BLOCK_BYTES) + framing
@@ -142,5 +142,5 @@ class FileLastSignStore:
 
     def save(self, record: dict[str, Any]) -> None:
         atomic_write(self.path, (json.dumps(record, sort_keys=True) + "\n").encode())
-        if record["step"] == 1:  # a proposal: test-only crash point (node/faults.py)
+        if record["step"] == 1:  # a proposal: test-only crash point (node/runtime/faults.py)
             faults.crash_point("proposal_signed", record["height"])

@@ -1,5 +1,5 @@
 """The proposal receiver: a compact proposal (signed proposal, header, tx ids) vetted by
-node/admission.py, its block rebuilt from txs we hold and the rest fetched from peers,
+node/runtime/admission.py, its block rebuilt from txs we hold and the rest fetched from peers,
 then handed to the consensus task as a `BlockProposal`."""
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from typing import Callable
 import trio
 
 from consensus.types import Commit
-from node.admission import Admission
-from node.consensus_api import BlockProposal, Submit
+from node.runtime.admission import Admission
+from node.runtime.consensus_api import BlockProposal, Submit
 from node.logs import get_logger, log_event
-from node.metrics import NodeMetrics
+from node.runtime.metrics import NodeMetrics
 from p2p.ids import ChainTopics
 from p2p.messages import CompactProposal, MessageError, TxsRequest, TxsResponse
 from p2p.transport import IGNORE, PeerId, RequestError, Transport
@@ -32,7 +32,7 @@ class ProposalAssembly:
     transport: Transport
     topics: ChainTopics
     admission: Admission
-    find_tx: Callable[[bytes], bytes | None]  # the txs we hold (node/block_cache.py tx_finder)
+    find_tx: Callable[[bytes], bytes | None]  # the txs we hold (node/runtime/block_cache.py tx_finder)
     metrics: NodeMetrics
     submit: Submit                            # into the consensus task
 
