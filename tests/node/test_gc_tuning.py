@@ -7,9 +7,9 @@ CHILD = """
 import gc, weakref
 from node.runtime.gc_tuning import YOUNG_THRESHOLD, tune_gc
 start_up = [[i] for i in range(50_000)]      # what start-up built: frozen, never scanned again
-assert gc.get_freeze_count() == 0
+before = gc.get_freeze_count()                # 0 on 3.11; 3.12+ start with some objects frozen
 tune_gc()
-assert gc.get_freeze_count() >= len(start_up), gc.get_freeze_count()
+assert gc.get_freeze_count() >= before + len(start_up), (before, gc.get_freeze_count())
 assert gc.get_threshold()[0] == YOUNG_THRESHOLD and gc.isenabled()
 class Cycle: pass
 a, b = Cycle(), Cycle(); a.b, b.a = b, a      # garbage only the collector can free
