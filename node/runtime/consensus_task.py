@@ -3,9 +3,10 @@
 `ConsensusTask.run` is the ONLY task that touches the consensus driver, the chain's writes
 and the WAL; it reads one bounded channel of inputs (gossip receivers, timers, catch-up and
 vote pulls only send into it). The driver's effects are run by the one executor shared with
-the simulator (consensus/executor.py); this class is its ports on trio (timers), the block
-builder (values) and the chain (decisions), with node/runtime/consensus_net.py its network port:
-what the simulator's seeds prove is what runs here.
+the simulator (consensus/executor.py); this class is its ports on the block builder
+(values) and the chain (decisions), with node/runtime/consensus_net.py its network port and
+node/runtime/consensus_timers.py its timer port (trio): what the simulator's seeds
+prove is what runs here.
 
 The WAL order, one path: the driver's input log (node/runtime/core.py `WalInputLog`) writes each
 input before the driver acts on it, fsyncs before every signature, and writes and fsyncs
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 import trio
@@ -24,9 +24,8 @@ import trio
 from consensus.crypto import Ed25519Key
 from consensus.executor import Executor, GossipPacer
 from consensus.messages import (
-    Decide, ProposalReceived, StartHeight, Timeout, TimeoutElapsed, ValueReady, VoteReceived,
+    Decide, ProposalReceived, StartHeight, TimeoutElapsed, ValueReady, VoteReceived,
 )
-from consensus.params import TimeoutKind
 from consensus.round_view import RoundView, round_view
 from consensus.types import Commit, DuplicateVoteEvidence
 from node.runtime import core
@@ -35,6 +34,9 @@ from node.runtime.chain import Chain
 from node.config import Config
 from node.runtime.consensus_api import BlockProposal, HelpPeer, PulledVotes, SyncedBlocks, VerifiedVote
 from node.runtime.consensus_net import ConsensusNetwork
+from node.runtime.consensus_timers import (
+    GOSSIP_INTERVAL_MS, ConsensusTimers, DriverTimeout, GossipTick, StartNextHeight,
+)
 from node.runtime.durable import Wal
 from node.runtime.evidence_pool import EvidencePool
 from node.logs import get_logger, log_event
@@ -49,23 +51,6 @@ from state.errors import BlockError
 log = get_logger("attrchain.node")
 
 INPUT_BUFFER = 4096
-GOSSIP_INTERVAL_MS = 1000  # the executor's re-gossip period (and its help pacing)
-
-
-# ---- the consensus task's own inputs (others': node/runtime/consensus_api.py) ----
-@dataclass(frozen=True)
-class StartNextHeight:
-    after_height: int
-
-
-@dataclass(frozen=True)
-class DriverTimeout:
-    timeout: Any
-
-
-@dataclass(frozen=True)
-class GossipTick:
-    """A gossip period passed: the executor re-gossips if it is due."""
 
 
 class ConsensusTask:
@@ -93,13 +78,13 @@ class ConsensusTask:
             transport=transport, topics=topics, chain_id=chain.chain_id, validator_key=validator_key,
             blocks=blocks, vote_cache=vote_cache, metrics=metrics, flush_txs=flush_txs,
             position=lambda: (self.driver.height, self.current_round))
-        self.executor = Executor(self.driver, network=self.net, timers=self, values=self,
+        self.timers = ConsensusTimers(self.inputs)
+        self.executor = Executor(self.driver, network=self.net, timers=self.timers, values=self,
                                  decisions=self, pacer=GossipPacer(GOSSIP_INTERVAL_MS))
         self.current_round = 0
         self._round_started = time.monotonic()
         self.pending_decision: tuple[int, bytes, Commit] | None = None
         self.early_proposals: list[BlockProposal] = []
-        self._timers: trio.Nursery | None = None
 
     # ---- what the others read (node/runtime/consensus_api.py `ConsensusView`): figures, not the driver
     @property
@@ -121,8 +106,8 @@ class ConsensusTask:
         """The one task that owns the driver, the chain and the WAL."""
         # the timers are this task's children: they end with it, and nothing else starts them
         async with trio.open_nursery() as timers:
-            self._timers = self.net.nursery = timers
-            timers.start_soon(self._tick)
+            self.net.nursery = timers
+            self.timers.start(timers)
             task_status.started()
             await self.executor.run(self.core.recover(self.wal.records))
             if self.driver.state is None:  # recovery finished a decided height: go on
@@ -133,14 +118,6 @@ class ConsensusTask:
                     await self._handle(inp)
                 except BlockError as e:
                     log_event(log, logging.WARNING, "block_rejected", reason=e.reason, error=e.message)
-
-    async def _tick(self) -> None:
-        while True:
-            await trio.sleep(GOSSIP_INTERVAL_MS / 1000)
-            try:
-                self.inputs.send_nowait(GossipTick())
-            except trio.WouldBlock:
-                pass  # the task is busy, so not stuck: the next period asks again
 
     async def _handle(self, inp: Any) -> None:
         ex = self.executor
@@ -220,21 +197,8 @@ class ConsensusTask:
             await self._finish_decision()
 
     # ------------------------------------------------------------------ the executor's ports
-    # (Network: self.net, node/runtime/consensus_net.py)
-    def schedule(self, timeout: Timeout, duration_ms: int) -> None:
-        # the deadline from now, not from when `fire` first runs: a task that runs in
-        # between (the mempool's recheck after a commit) does not lengthen the timeout
-        deadline = trio.current_time() + duration_ms / 1000
-
-        async def fire() -> None:
-            await trio.sleep_until(deadline)
-            if timeout.kind == TimeoutKind.COMMIT:
-                await self.inputs.send(StartNextHeight(timeout.height))
-            else:
-                await self.inputs.send(DriverTimeout(timeout))
-        assert self._timers is not None
-        self._timers.start_soon(fire)
-
+    # (Network: self.net, node/runtime/consensus_net.py; Timers: self.timers,
+    # node/runtime/consensus_timers.py)
     def get_value(self, height: int, round: int) -> ValueReady:
         """Proposer: the block for (height, round), node/runtime/proposer.py."""
         block = self.builder.build()

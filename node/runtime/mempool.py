@@ -9,8 +9,8 @@
 - Gossip does not keep a sender's order (a batch relayed by one peer can overtake the
   batch before it sent directly, a peer queue can overflow), and the gossip layer never
   delivers a tx twice: a gossiped tx at most `max_wait_ahead` nonces ahead WAITS (bounded
-  by `max_waiting`, oldest out first) and joins its chain when the gap fills. RPC clients
-  still get `nonce_gap`.
+  by `max_waiting`, oldest out first: node/runtime/waiting_txs.py) and joins its chain
+  when the gap fills. RPC clients still get `nonce_gap`.
 - When full, the lowest-fee tx that ends some other sender's chain is evicted (evicting from
   the middle would strand the txs after it); a newcomer that pays no more than that is refused.
 - Reap: highest fee first across senders, nonce order within a sender, by count and bytes.
@@ -31,8 +31,9 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections import OrderedDict
 from typing import Iterable, NamedTuple, Protocol
+
+from node.runtime.waiting_txs import WaitingTxs
 
 
 class TxRejected(Exception):
@@ -74,11 +75,8 @@ class Mempool:
     def __init__(self, checker: TxChecker, max_txs: int, max_bytes: int, max_tx_bytes: int,
                  max_waiting: int = 10_000, max_wait_ahead: int = 64):
         self.checker = checker
-        self.max_waiting = max_waiting
         self.max_wait_ahead = max_wait_ahead
-        # tx id -> a gossiped tx whose predecessor has not arrived; (sender, nonce) -> its id
-        self.waiting: OrderedDict[bytes, PendingTx] = OrderedDict()
-        self._waiting_at: dict[tuple[bytes, int], bytes] = {}
+        self.waiting = WaitingTxs(max_waiting)  # gossiped txs whose predecessor has not arrived
         self.max_txs = max_txs
         self.max_bytes = max_bytes
         self.max_tx_bytes = max_tx_bytes
@@ -134,7 +132,7 @@ class Mempool:
             raise TxRejected("nonce_too_low", f"nonce {tx.nonce} < next expected {expected}")
         if tx.nonce > expected:
             if wait and tx.nonce - expected <= self.max_wait_ahead:
-                self._wait(tx)
+                self.waiting.add(tx)
                 return None
             raise TxRejected("nonce_gap", f"nonce {tx.nonce} > next expected {expected}")
         victims = self._victims_for(tx)
@@ -151,28 +149,14 @@ class Mempool:
                 self.update([])
         return tx
 
-    def _wait(self, tx: PendingTx) -> None:
-        if tx.tx_id in self.waiting or (tx.sender, tx.nonce) in self._waiting_at:
-            return  # the first tx seen for a nonce keeps its place
-        while len(self.waiting) >= self.max_waiting:
-            self._unwait(next(iter(self.waiting)))
-        self.waiting[tx.tx_id] = tx
-        self._waiting_at[(tx.sender, tx.nonce)] = tx.tx_id
-
-    def _unwait(self, tx_id: bytes) -> PendingTx:
-        tx = self.waiting.pop(tx_id)
-        del self._waiting_at[(tx.sender, tx.nonce)]
-        return tx
-
     def _admit_waiting(self, sender: bytes) -> None:
         """Admit the txs that waited for `sender`'s chain to reach them, in nonce order."""
         while self.waiting:
             chain = self.by_sender.get(sender)
             expected = chain[-1].nonce + 1 if chain else self.checker.account_nonce(sender)
-            tx_id = self._waiting_at.get((sender, expected))
-            if tx_id is None:
+            tx = self.waiting.take(sender, expected)
+            if tx is None:
                 return
-            tx = self._unwait(tx_id)
             try:
                 self._add(tx.raw)
             except TxRejected as e:
@@ -251,11 +235,9 @@ class Mempool:
             tx = self.by_id.get(tx_id)
             if tx is not None:
                 self._remove(tx)
-        for t in list(self.waiting.values()):  # out when the block made them stale
-            if t.nonce < self.checker.account_nonce(t.sender):
-                self._unwait(t.tx_id)
+        self.waiting.drop_stale(self.checker.account_nonce)  # out when the block made them stale
         self._unchecked = dict.fromkeys(self.by_sender)
-        self._unchecked.update(dict.fromkeys(sorted({t.sender for t in self.waiting.values()})))
+        self._unchecked.update(dict.fromkeys(self.waiting.senders()))
 
     def recheck(self, max_senders: int | None = None) -> int:
         """Recheck up to `max_senders` of the senders a commit left unchecked (all by
