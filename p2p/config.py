@@ -30,7 +30,11 @@ class P2PConfig:
     inbound_queue_size: int = 8192  # messages per topic waiting for the subscriber
     heartbeat_interval: float = 1.0
     redial_interval: float = 0.2
-    dial_timeout: float = 1.0  # a hung dial must not hold back the next attempt for long
+    # A dial is cut after `dial_timeout` so a hung one does not hold back the next attempt
+    # for long; each cut doubles that peer's next timeout up to `max_dial_timeout` (a
+    # loaded host's Noise + Yamux handshake can take over 1 s); a connection resets it.
+    dial_timeout: float = 1.0
+    max_dial_timeout: float = 10.0
     # Our inbound limiter, per forwarding peer (the library's spam protection is off).
     inbound_msgs_per_s: float = 2000.0
     inbound_bytes_per_s: float = 64 * 1024 * 1024

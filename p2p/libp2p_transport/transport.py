@@ -49,6 +49,7 @@ from libp2p.utils.varint import encode_varint_prefixed, read_varint_prefixed_byt
 
 from p2p.config import P2PConfig
 from p2p.counters import TransportCounters
+from p2p.dial_backoff import DialBackoff
 from p2p.inbound import InboundGate
 from p2p.ids import PEX, ChainTopics
 from p2p.limiter import InboundLimiter
@@ -334,6 +335,7 @@ class Libp2pTransport:
         self._ever_connected: set[ID] = set()
         self._names: dict[ID, PeerId] = {}
         self._dialing: set[ID] = set()
+        self.dial_backoff = DialBackoff(config.dial_timeout, config.max_dial_timeout)
         self._subscriptions: dict[str, trio.MemorySendChannel[Gossip]] = {}
         self._outbound: dict[str, trio.MemorySendChannel[bytes]] = {}
         self._nursery: trio.Nursery | None = None
@@ -429,6 +431,7 @@ class Libp2pTransport:
 
     def _on_connected(self, peer: ID, outbound: bool = False) -> None:
         name = self._name(peer)
+        self.dial_backoff.connected(name)  # also when a dial cut by its timeout completes
         dialled_addr = self.book.addrs.get(name) or self._configured.get(name)
         if outbound and dialled_addr:
             # we dial only book or configured addresses; marked here, not after the dial
@@ -495,16 +498,20 @@ class Libp2pTransport:
         # The swarm refuses to dial a peer for 60 s after all its addresses failed
         # once ("negative cache"); a persistent peer must be dialable again at once.
         network.unblock_peer(info.peer_id)
+        name = self._name(info.peer_id)
         try:
-            with trio.move_on_after(self.config.dial_timeout):
+            # each dial is its own task: a hung one holds back no other peer's attempt
+            with trio.move_on_after(self.dial_backoff.timeout(name)) as attempt:
                 await self.host.connect(info)
+            if attempt.cancelled_caught and info.peer_id not in self._connected:
+                self.dial_backoff.timed_out(name)
         except Exception as exc:
             log.debug("dial %s failed: %r", info.peer_id, exc)
         finally:
             self._dialing.discard(info.peer_id)
         if info.peer_id not in self._connected:
             self.counters.dials_failed += 1
-            self.book.dialled(self._name(info.peer_id), "", False)
+            self.book.dialled(name, "", False)
 
     # --- peer exchange (p2p/pex.py) ---
     async def _answer_pex(self, peer: PeerId, request: bytes) -> bytes:

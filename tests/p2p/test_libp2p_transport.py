@@ -161,6 +161,48 @@ async def test_persistent_peer_is_redialled_within_2s_after_a_restart():
             assert a.counters.reconnects >= 1
 
 
+async def test_a_dial_slower_than_the_first_timeout_is_retried_longer_and_connects(monkeypatch):
+    """A loaded host: a's handshake with restarted b takes 1.5 s, longer than the first 1 s
+    dial timeout. Redials wait longer until one connects; a peer whose dials hang (a listener
+    that accepts TCP and never answers) does not hold that back. (At start the library's
+    auto-connector dials once with its own timeout; after a loss only our redials do.)"""
+    from testnet.gossip_peer import free_port
+
+    hung = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    held = []
+
+    async def hold(stream):
+        held.append(stream)
+        await trio.sleep_forever()
+
+    port = free_port()
+    b_config = config(b"h" * 32, listen_addrs=(f"/ip4/127.0.0.1/tcp/{port}",))  # dials nobody
+    b_addr = f"/ip4/127.0.0.1/tcp/{port}/p2p/{peer_id_from_seed(b'h' * 32)}"
+    hung_peer = peer_id_from_seed(b"i" * 32)
+    hung_addr = f"/ip4/127.0.0.1/tcp/{hung[0].socket.getsockname()[1]}/p2p/{hung_peer}"
+    a_config = config(b"j" * 32, persistent_peers=(hung_addr, b_addr))
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(trio.serve_listeners, hold, hung)
+        async with open_libp2p_transport(a_config) as a:
+            async with open_libp2p_transport(b_config) as b:
+                await until(lambda: a.peers() == [b.local_peer])
+            await until(lambda: a.peers() == [])
+            network = a.host.get_network()
+            library_upgrade = network.upgrade_outbound_raw_conn
+
+            async def slow_upgrade(raw_conn, peer_id, pre_scope=None):
+                await trio.sleep(1.5)  # a loaded host: Noise + Yamux take longer than 1 s
+                return await library_upgrade(raw_conn, peer_id, pre_scope)
+
+            monkeypatch.setattr(network, "upgrade_outbound_raw_conn", slow_upgrade)
+            async with open_libp2p_transport(b_config) as b:
+                await until(lambda: b.local_peer in a.peers(), within=15.0)  # before the fix: never
+                assert a.dial_backoff.timeout(b.local_peer) == a_config.dial_timeout  # reset on success
+            assert held  # the hung peer was dialled meanwhile, and its dials wait longer too
+            assert a.dial_backoff.timeout(hung_peer) > a_config.dial_timeout
+        nursery.cancel_scope.cancel()
+
+
 async def test_a_message_the_topic_check_refuses_is_never_relayed_and_its_forwarder_is_penalised():
     """bad -> mid -> far over gossipsub: mid's check refuses, far never sees it."""
     def check(peer, batch):
