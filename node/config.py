@@ -31,6 +31,9 @@ class P2PSection:
     persistent_peers: list[str] = field(default_factory=list)
     # how often the node redials a persistent peer it is not connected to
     redial_interval_ms: int = 1000
+    # a dial is cut after this; each cut doubles that peer's next one up to the max
+    dial_timeout_ms: int = 1000
+    max_dial_timeout_ms: int = 10_000
     # every validator lists every other validator: relays among them are skipped
     validator_full_mesh: bool = False
     pex: bool = True
@@ -176,6 +179,7 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"p2p.private_peer_ids: {p!r} is not a peer id (12D3KooW...)")
     if cfg.p2p.pex and cfg.p2p.max_peers == 0:
         raise ConfigError("p2p.max_peers: must be > 0 with pex on")
+    _validate_dial_timeouts(cfg.p2p)
     host, _, port = cfg.rpc.listen.rpartition(":")
     if not host or not port.isdigit() or not 0 <= int(port) < 65536:
         raise ConfigError(f"rpc.listen: expected host:port, got {cfg.rpc.listen!r}")
@@ -193,6 +197,15 @@ def validate(cfg: Config) -> None:
     if cfg.mempool.max_tx_bytes > cfg.mempool.block_max_bytes:
         raise ConfigError("mempool.max_tx_bytes: larger than block_max_bytes, such a tx could never be included")
     _validate_storage(cfg.storage, cfg.statesync)
+
+
+def _validate_dial_timeouts(p2p: P2PSection) -> None:
+    for name in ("dial_timeout_ms", "max_dial_timeout_ms"):
+        if getattr(p2p, name) <= 0:
+            raise ConfigError(f"p2p.{name}: must be > 0, got {getattr(p2p, name)}")
+    if p2p.dial_timeout_ms > p2p.max_dial_timeout_ms:
+        raise ConfigError(f"p2p.dial_timeout_ms: {p2p.dial_timeout_ms} is above "
+                          f"p2p.max_dial_timeout_ms {p2p.max_dial_timeout_ms} (the cap it doubles up to)")
 
 
 def _validate_storage(st: StorageSection, ss: StateSyncSection) -> None:

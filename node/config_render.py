@@ -16,6 +16,8 @@ COMMENTS: dict[str, str] = {
     "p2p.listen": "multiaddr the node listens on",
     "p2p.persistent_peers": "peers to stay connected to: multiaddrs ending in /p2p/<peer id>",
     "p2p.redial_interval_ms": "how often a lost persistent peer is redialled",
+    "p2p.dial_timeout_ms": "a dial attempt is cut after this; each cut doubles that peer's next timeout (reset when it connects)",
+    "p2p.max_dial_timeout_ms": "the cap a peer's doubled dial timeout grows to (>= dial_timeout_ms)",
     "p2p.validator_full_mesh": "every validator lists every other as a persistent peer: a message from its origin is not relayed to the other validators (fewer duplicate deliveries)",
     "p2p.pex": "peer exchange: answer peers' address requests, learn and dial peers (off on a sentried validator)",
     "p2p.max_peers": "peer exchange dials learned peers while fewer than this are connected",

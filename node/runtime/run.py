@@ -6,24 +6,41 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import trio
 
 from consensus.crypto import Ed25519Key
 from node import logs
-from node.config import ConfigError
+from node.config import ConfigError, P2PSection
 from node.runtime.gc_tuning import tune_gc
 from node.home import Home
 from node.keys import KeyError_
 from node.logs import get_logger, log_event
 
+if TYPE_CHECKING:
+    from p2p.config import P2PConfig
+
 log = get_logger("attrchain.node")
+
+
+def p2p_config(p2p: P2PSection, chain_id: str, identity_seed: bytes) -> P2PConfig:
+    """The transport's P2PConfig from config.toml's [p2p] (milliseconds -> seconds)."""
+    from p2p.config import P2PConfig
+    return P2PConfig(chain_id=chain_id, identity_seed=identity_seed,
+                     listen_addrs=(p2p.listen,),
+                     persistent_peers=tuple(p2p.persistent_peers),
+                     redial_interval=p2p.redial_interval_ms / 1000,
+                     dial_timeout=p2p.dial_timeout_ms / 1000,
+                     max_dial_timeout=p2p.max_dial_timeout_ms / 1000,
+                     validator_full_mesh=p2p.validator_full_mesh,
+                     pex=p2p.pex, max_peers=p2p.max_peers, seeds=tuple(p2p.seeds),
+                     private_peer_ids=tuple(p2p.private_peer_ids))
 
 
 async def run_node(home: Home, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
     from node.runtime.node import Node
-    from p2p.config import P2PConfig
     from p2p.libp2p_transport import open_libp2p_transport
     from state.genesis import Genesis
 
@@ -32,14 +49,7 @@ async def run_node(home: Home, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
     node_key = home.node_key()
     vkey = Ed25519Key(home.validator_key().seed)
     is_genesis_validator = any(v.consensus_pubkey == vkey.pub_key for v in genesis.validators)
-    p2p_cfg = P2PConfig(chain_id=genesis.chain_id, identity_seed=node_key.seed,
-                        listen_addrs=(cfg.p2p.listen,),
-                        persistent_peers=tuple(cfg.p2p.persistent_peers),
-                        redial_interval=cfg.p2p.redial_interval_ms / 1000,
-                        validator_full_mesh=cfg.p2p.validator_full_mesh,
-                        pex=cfg.p2p.pex, max_peers=cfg.p2p.max_peers, seeds=tuple(cfg.p2p.seeds),
-                        private_peer_ids=tuple(cfg.p2p.private_peer_ids))
-    async with open_libp2p_transport(p2p_cfg) as transport:
+    async with open_libp2p_transport(p2p_config(cfg.p2p, genesis.chain_id, node_key.seed)) as transport:
         from node.runtime.statesync import maybe_state_sync
         synced = await maybe_state_sync(transport, genesis.chain_id, home.state_db,
                                         home.data_dir / "seen_commit.bin", cfg.statesync)

@@ -5,6 +5,8 @@ import tomllib
 import pytest
 
 from node.config import Config, ConfigError, config_from_dict, load_config, save_config
+from node.runtime.run import p2p_config
+from p2p.config import P2PConfig
 from node.runtime.durable import FileLastSignStore, Wal, read_wal
 from node.keys import KeyError_, KeyPair, Keyring, decode_address, encode_address, load_key
 
@@ -35,11 +37,35 @@ def test_rendered_config_round_trips_and_is_commented(tmp_path):
     ({"p2p": {"private_peer_ids": ["not a peer id"]}}, "p2p.private_peer_ids"),
     ({"p2p": {"pex": "yes"}}, "p2p.pex: expected bool"),
     ({"p2p": {"max_peers": 0}}, "p2p.max_peers"),
+    ({"p2p": {"dial_timeout_ms": 0}}, "p2p.dial_timeout_ms: must be > 0, got 0"),
+    ({"p2p": {"max_dial_timeout_ms": -5}}, "p2p.max_dial_timeout_ms: must be > 0, got -5"),
+    ({"p2p": {"dial_timeout_ms": 2.5}}, "p2p.dial_timeout_ms: expected int"),
+    ({"p2p": {"dial_timeout_ms": 5000, "max_dial_timeout_ms": 2000}},
+     "p2p.dial_timeout_ms: 5000 is above p2p.max_dial_timeout_ms 2000"),
+    ({"p2p": {"dial_timeout_ms": 20_000}}, "p2p.dial_timeout_ms: 20000 is above p2p.max_dial_timeout_ms 10000"),
 ])
 def test_bad_config_names_the_key(data, needle):
     with pytest.raises(ConfigError) as e:
         config_from_dict(data)
     assert needle in str(e.value)
+
+
+def test_dial_timeout_keys_reach_the_transport_config(tmp_path):
+    p = tmp_path / "config.toml"
+    p.write_text("[p2p]\ndial_timeout_ms = 1500\nmax_dial_timeout_ms = 30000\n")
+    p2p = p2p_config(load_config(p).p2p, "test-chain", bytes(32))
+    assert (p2p.dial_timeout, p2p.max_dial_timeout) == (1.5, 30.0)
+    save_config(p, load_config(p))
+    assert "# the cap a peer's doubled dial timeout" in p.read_text()
+    assert tomllib.loads(p.read_text())["p2p"]["max_dial_timeout_ms"] == 30000
+
+
+def test_an_older_config_without_dial_timeouts_gets_the_transport_defaults(tmp_path):
+    p = tmp_path / "config.toml"
+    p.write_text("[p2p]\nmax_peers = 7\n")  # written before the dial timeout keys existed
+    p2p = p2p_config(load_config(p).p2p, "test-chain", bytes(32))
+    assert (p2p.dial_timeout, p2p.max_dial_timeout) == (P2PConfig.dial_timeout, P2PConfig.max_dial_timeout)
+    assert p2p.max_peers == 7
 
 
 def test_a_retired_key_of_an_older_home_still_loads_and_is_written_no_more(tmp_path):
