@@ -10,6 +10,7 @@ Package APIs: code of one package uses another package (a sibling sub-package in
 only through the names its `__init__.py` lists in `__all__`, from whichever module of it;
 a package's own modules and sub-packages use it freely.
 Imports inside functions and under TYPE_CHECKING count like any other.
+The consensus driver: in node/, only the consensus task and Core read `.driver`.
 """
 from __future__ import annotations
 
@@ -214,3 +215,47 @@ def test_the_api_check_resolves_packages_and_flags_what_is_not_exported():
     ]
     assert {("state.tx", "tx_id"), ("node.light", "client"), ("node", None)} == imported_names(
         "from state.tx import tx_id\ndef f():\n    from . import client\nimport node\n", "node.light")
+
+
+# ---- the consensus driver -----------------------------------------------------------
+# ConsensusView is a structural Protocol, so nothing in the types stops a reader from
+# reaching past it; this rule does: only the consensus task and the Core that owns the
+# driver read an attribute named `driver` (getattr with that name included).
+DRIVER_READERS = ("node/runtime/consensus_task.py", "node/runtime/core.py")
+
+
+def driver_reads(source: str) -> list[int]:
+    """The lines of `source` that read an attribute named `driver`."""
+    lines = []
+    for n in ast.walk(ast.parse(source)):
+        if isinstance(n, ast.Attribute) and n.attr == "driver":
+            lines.append(n.lineno)
+        elif (isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in ("getattr", "hasattr")
+              and len(n.args) >= 2 and isinstance(n.args[1], ast.Constant) and n.args[1].value == "driver"):
+            lines.append(n.lineno)
+    return sorted(lines)
+
+
+def driver_violations(files: list[tuple[str, str]]) -> list[str]:
+    """`file:line reads .driver` for every read outside DRIVER_READERS; `files` is
+    (path relative to the root, source)."""
+    return [f"{rel}:{line} reads .driver (only {', '.join(DRIVER_READERS)} may)"
+            for rel, src in files if rel not in DRIVER_READERS for line in driver_reads(src)]
+
+
+def test_only_the_consensus_task_and_core_read_the_driver():
+    files = [(f.relative_to(ROOT).as_posix(), f.read_text()) for f in sorted((ROOT / "node").rglob("*.py"))]
+    assert driver_reads(dict(files)["node/runtime/consensus_task.py"])  # the walk sees real reads
+    assert driver_violations(files) == []
+
+
+def test_the_driver_check_flags_reads_outside_the_consensus_task():
+    planted = ("def height(task):\n    return task.driver.height\n"
+               "def step(task):\n    return getattr(task, 'driver').state\n"
+               "def fine(driver):\n    return driver.state\n")
+    assert driver_reads(planted) == [2, 4]
+    assert driver_violations([("node/rpc/rpc_backend.py", planted), ("node/runtime/core.py", planted),
+                              ("node/runtime/consensus_task.py", planted)]) == [
+        "node/rpc/rpc_backend.py:2 reads .driver (only node/runtime/consensus_task.py, node/runtime/core.py may)",
+        "node/rpc/rpc_backend.py:4 reads .driver (only node/runtime/consensus_task.py, node/runtime/core.py may)",
+    ]

@@ -19,6 +19,7 @@ from node.light.proofs import StateProof, TxInclusionProof, verify_state_proof, 
 from node.light.provider import SubmitResult
 from node.light.rpc_provider import decode_account
 from node.light.types import LightBlock
+from state import proof_keys
 from state.block import compute_data_hash
 from state.simple_merkle import merkle_proof
 from state.tx import tx_id as compute_tx_id
@@ -110,7 +111,13 @@ class LightClient(HeaderChain):
             raise ProviderError("height_not_available", "need two committed blocks to prove state")
         return latest - 1
 
-    async def _prove(self, p: StateProof) -> ProvenValue:
+    async def _prove(self, key: bytes, p: StateProof) -> ProvenValue:
+        """`p` verified against header p.height + 1, and about `key`: a valid proof of
+        another key proves nothing about the one asked (the providers build the key they
+        ask for, but a provider is not trusted)."""
+        if p.key != key:
+            raise VerificationError("wrong_key", f"node proved key {p.key.hex()}, not the key "
+                                                 f"asked for ({key.hex()})")
         if self.store.get(p.height + 1) is None:
             await self.wait_for_height(p.height + 1)
         nxt = await self.verify_to(p.height + 1)
@@ -119,15 +126,12 @@ class LightClient(HeaderChain):
 
     async def query_key(self, key: bytes, height: int | None = None) -> ProvenValue:
         h = await self._state_height(height)
-        p = await self.provider.state_proof(key, h)
-        if p.key != key:
-            raise VerificationError("wrong_key", "node proved another key")
-        return await self._prove(p)
+        return await self._prove(key, await self.provider.state_proof(key, h))
 
     async def account(self, address: bytes, height: int | None = None) -> ProvenAccount:
         h = await self._state_height(height)
         a = await self.provider.account(address, h)
-        proven = await self._prove(a.proof)
+        proven = await self._prove(proof_keys.account(address), a.proof)
         balance, nonce = decode_account(proven.value)
         for name, claimed, actual in (("balance", a.claimed_balance, balance),
                                       ("nonce", a.claimed_nonce, nonce)):

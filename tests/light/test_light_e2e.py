@@ -26,6 +26,7 @@ from node.light.p2p_provider import open_p2p_provider
 from node.light.rpc_provider import RpcProvider
 from node.light.store import TrustedStore
 from node.rpc.rpc_backend import header_json
+from state import proof_keys
 from state.codec import decode_value, encode_value
 from state.tx import sign_tx, tx_id
 
@@ -184,6 +185,40 @@ async def test_lying_state_answers_are_refused(net, lie, reason):
             await p.aclose()
     assert e.value.code == reason, e.value
     assert liar.told == ["/query/account"]
+
+
+class _OtherKeyProvider:
+    """A node answering every state query with a VALID proof of another account's key:
+    each provider builds the key itself, so only the client can catch this."""
+
+    def __init__(self, inner: RpcProvider, other: bytes):
+        self.inner, self.other = inner, other
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    async def account(self, address: bytes, height: int):
+        return await self.inner.account(self.other, height)
+
+    async def state_proof(self, key: bytes, height: int):
+        return await self.inner.state_proof(proof_keys.account(self.other), height)
+
+
+@pytest.mark.parametrize("query", ["account", "query_key"])
+async def test_a_valid_proof_of_another_key_is_refused(net, query):
+    store = await trusted_store(net)
+    alice, bob = net.ring.get("alice").address, net.ring.get("bob").address
+    p = RpcProvider(net.nodes[0].rpc)
+    client = LightClient(CHAIN, _OtherKeyProvider(p, bob), store)
+    try:
+        with pytest.raises(VerificationError) as e:
+            if query == "account":
+                await client.account(alice)
+            else:
+                await client.query_key(proof_keys.account(alice))
+    finally:
+        await p.aclose()
+    assert e.value.code == "wrong_key", e.value
 
 
 def _commit_lie(mutate):
