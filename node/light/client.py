@@ -111,13 +111,16 @@ class LightClient(HeaderChain):
             raise ProviderError("height_not_available", "need two committed blocks to prove state")
         return latest - 1
 
-    async def _prove(self, key: bytes, p: StateProof) -> ProvenValue:
-        """`p` verified against header p.height + 1, and about `key`: a valid proof of
-        another key proves nothing about the one asked (the providers build the key they
-        ask for, but a provider is not trusted)."""
+    async def _prove(self, key: bytes, height: int, p: StateProof) -> ProvenValue:
+        """`p` verified against header p.height + 1, and about `key` at `height`: a valid
+        proof of another key, or of the same key at another height (a stale balance),
+        proves nothing about the one asked (a provider is not trusted)."""
         if p.key != key:
             raise VerificationError("wrong_key", f"node proved key {p.key.hex()}, not the key "
                                                  f"asked for ({key.hex()})")
+        if p.height != height:
+            raise VerificationError("wrong_height", f"node proved the state at height {p.height}, "
+                                                    f"not at {height} as asked")
         if self.store.get(p.height + 1) is None:
             await self.wait_for_height(p.height + 1)
         nxt = await self.verify_to(p.height + 1)
@@ -126,12 +129,12 @@ class LightClient(HeaderChain):
 
     async def query_key(self, key: bytes, height: int | None = None) -> ProvenValue:
         h = await self._state_height(height)
-        return await self._prove(key, await self.provider.state_proof(key, h))
+        return await self._prove(key, h, await self.provider.state_proof(key, h))
 
     async def account(self, address: bytes, height: int | None = None) -> ProvenAccount:
         h = await self._state_height(height)
         a = await self.provider.account(address, h)
-        proven = await self._prove(proof_keys.account(address), a.proof)
+        proven = await self._prove(proof_keys.account(address), h, a.proof)
         balance, nonce = decode_account(proven.value)
         for name, claimed, actual in (("balance", a.claimed_balance, balance),
                                       ("nonce", a.claimed_nonce, nonce)):

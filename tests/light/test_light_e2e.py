@@ -221,6 +221,41 @@ async def test_a_valid_proof_of_another_key_is_refused(net, query):
     assert e.value.code == "wrong_key", e.value
 
 
+class _StaleHeightProvider:
+    """A node answering every state query with a VALID proof of the asked key one height
+    earlier than asked (an old balance, honestly proven for its own height)."""
+
+    def __init__(self, inner: RpcProvider):
+        self.inner = inner
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    async def account(self, address: bytes, height: int):
+        return await self.inner.account(address, height - 1)
+
+    async def state_proof(self, key: bytes, height: int):
+        return await self.inner.state_proof(key, height - 1)
+
+
+@pytest.mark.parametrize("query", ["account", "query_key"])
+async def test_a_valid_proof_at_another_height_is_refused(net, query):
+    store = await trusted_store(net)
+    alice = net.ring.get("alice").address
+    p = RpcProvider(net.nodes[0].rpc)
+    client = LightClient(CHAIN, _StaleHeightProvider(p), store)
+    try:
+        await client.wait_for_height(3)  # asked at 2, the lie proves height 1
+        with pytest.raises(VerificationError) as e:
+            if query == "account":
+                await client.account(alice, height=2)
+            else:
+                await client.query_key(proof_keys.account(alice), height=2)
+    finally:
+        await p.aclose()
+    assert e.value.code == "wrong_height", e.value
+
+
 def _commit_lie(mutate):
     """Lie on /commit for every height above the trusted one."""
     from consensus.types import Commit
