@@ -130,15 +130,15 @@ class EventFanout:
         self._channels.clear()
 
 
-def apply_check(transport: "Transport", check: GossipCheck, peer: PeerId, message: "Message") -> bool:
-    """Run a topic's check on a decoded message; True = deliver and relay it. A refusal
+def check_verdict(transport: "Transport", check: GossipCheck, peer: PeerId, message: "Message") -> str | None:
+    """Run a topic's check on a decoded message; None = deliver and relay it. A refusal
     is counted (drops.ignored, drops.refused.<reason>) and a blamed one penalises `peer`."""
     verdict = check(peer, message)
     if verdict is None:
-        return True
+        return None
     if verdict == IGNORE:
         transport.counters.drop("ignored")
     else:
         transport.counters.drop(f"refused.{verdict}")
         transport.penalise(peer, verdict)
-    return False
+    return verdict

@@ -650,7 +650,8 @@ class Libp2pTransport:
         data = msg.data
         if forwarder == self.local_id:
             return True  # our own publish: checked in publish()
-        return self.policy.admit_gossip(self._name(forwarder), kind, data, check)
+        # gossipsub's message id: the originator and its sequence number
+        return self.policy.admit_gossip(self._name(forwarder), kind, data, check, msg.from_id + msg.seqno)
 
     async def _drain_subscription(self, subscription, send: trio.MemorySendChannel[Gossip]) -> None:
         async for msg in subscription:

@@ -233,3 +233,34 @@ async def test_tx_gossip_with_a_tx_check_refuses_a_batch_holding_one_invalid_tx(
                 (got,) = await receive_txs(b, 1)
                 assert got.tx == b"ok-2"
                 assert tb.counters.penalties["invalid"] == 1
+
+
+async def test_a_refused_message_coming_back_from_its_peer_is_dropped_unchecked_and_penalised_once():
+    """gossipsub marks only valid messages seen, so a refused one comes back (IHAVE/IWANT)."""
+    from p2p.transport import IGNORE
+
+    checked = []
+
+    def check(peer, batch):
+        checked.append((peer, batch.txs[0]))
+        return {b"bad": "invalid", b"later": IGNORE}.get(batch.txs[0])
+
+    async with open_memory_network() as net:
+        async with net.open_transport("b") as tb:
+            await tb.subscribe(TOPIC, check=check)
+            policy = tb.policy
+            bad, later = TxBatch((b"bad",)).encode(), TxBatch((b"later",)).encode()
+            for _ in range(3):
+                assert not policy.admit_gossip("a", "txs", bad, check, b"id-bad")
+                assert not policy.admit_gossip("a", "txs", later, check, b"id-later")
+                assert not policy.admit_gossip("a", "txs", b"\xc1", check, b"id-garbage")
+            assert tb.counters.penalties["invalid"] == 1 and tb.counters.penalties["malformed"] == 1
+            assert tb.counters.drops["refused_again"] == 4
+            # an IGNOREd message says nothing of itself: checked again every time
+            assert checked == [("a", b"bad")] + [("a", b"later")] * 3
+            # another peer relaying the same invalid message is checked and penalised itself
+            assert not policy.admit_gossip("c", "txs", bad, check, b"id-bad")
+            assert tb.counters.penalties["invalid"] == 2 and checked[-1] == ("c", b"bad")
+            # without an id (a transport that has none) nothing is remembered
+            assert not policy.admit_gossip("a", "txs", bad, check)
+            assert tb.counters.penalties["invalid"] == 3
