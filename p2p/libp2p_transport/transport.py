@@ -161,15 +161,28 @@ class _GossipSub(GossipSub):
 
     async def handle_graft(self, graft_msg: rpc_pb2.ControlGraft, sender_peer_id: ID) -> None:
         # Direct peering made mutual on the fly. Gossipsub never GRAFTs a peer it holds as
-        # direct, so a GRAFT from a peer we hold as direct proves it does not hold us as
-        # direct: it only meshes with us (a full node's validator, which does not list the
-        # full node). The library answers such a GRAFT with a PRUNE and the two then exchange
+        # direct (ours neither: the peer selection below), so a GRAFT from a peer we hold as
+        # direct proves it does not hold us as direct: it only meshes with us (a full node's
+        # validator, which does not list the full node). The library answers such a GRAFT with a PRUNE and the two then exchange
         # nothing. We demote the peer to an ordinary mesh peer instead and accept the GRAFT,
         # so traffic flows both ways whichever side lists the other.
         if sender_peer_id in self.direct_peers and graft_msg.topicID in self.mesh:
             log.info("peer %s meshes with us but does not peer directly: now a mesh peer", sender_peer_id)
             del self.direct_peers[sender_peer_id]
         await super().handle_graft(graft_msg, sender_peer_id)
+
+    # Direct peers get every message anyway and are never meshed, grafted or sent IHAVE
+    # (the gossipsub spec, go-libp2p). py-libp2p 0.8.1 picks its GRAFT (on subscribe, at
+    # each heartbeat's mesh upkeep, opportunistic) and IHAVE targets from all subscribed
+    # peers, so validators listing each other grafted each other and, by the rule above,
+    # demoted each other to mesh peers within a heartbeat: validator_full_mesh relayed.
+    def _get_in_topic_gossipsub_peers_from_minus(self, topic, num_to_select, minus, backoff_check=False):
+        return super()._get_in_topic_gossipsub_peers_from_minus(
+            topic, num_to_select, {*minus, *self.direct_peers}, backoff_check)
+
+    def _get_grafting_candidates(self, topic, current_mesh, threshold):
+        return [(p, score) for p, score in super()._get_grafting_candidates(topic, current_mesh, threshold)
+                if p not in self.direct_peers]
 
     def _get_peers_to_send(self, topic_ids, msg_forwarder, origin, msg_id=None):
         peers = super()._get_peers_to_send(topic_ids, msg_forwarder, origin, msg_id)

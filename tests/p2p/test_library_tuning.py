@@ -93,3 +93,43 @@ async def test_validators_in_a_full_mesh_do_not_relay_each_others_messages(full_
                 assert TxBatch.decode((await inbox.receive()).payload, 1000).txs == (b"tx-from-a",)
         await trio.sleep(0.3)  # time for relays, if any, to be sent (counted, not awaited)
         assert (relayed == []) is full_mesh
+
+
+@pytest.mark.xdist_group("p2p")
+async def test_validators_that_list_each_other_never_graft_each_other_and_stay_direct_peers():
+    """py-libp2p 0.8.1 picks GRAFT targets (on subscribe and at each heartbeat's mesh upkeep)
+    from every subscribed peer, direct peers included; go-libp2p never grafts a direct peer.
+    Our transport takes a GRAFT from a direct peer as proof that the peer does not list us
+    (a full node's validator) and demotes it, so two validators that list each other
+    demoted each other within a heartbeat -- and validator_full_mesh relayed anyway."""
+    from libp2p_net import addr, free_port, node_config, until
+    from p2p.ids import ChainTopics
+    from p2p.libp2p_transport import open_libp2p_transport
+
+    topic = ChainTopics("unit").txs
+    seeds, ports = (b"V" * 32, b"W" * 32), (free_port(), free_port())
+
+    def cfg(i):
+        return node_config(seeds[i], ports[i], (addr(seeds[1 - i], ports[1 - i]),), heartbeat_interval=0.1)
+    async with open_libp2p_transport(cfg(0)) as a, open_libp2p_transport(cfg(1)) as b:
+        grafts, heartbeats = [], {a.local_peer: 0, b.local_peer: 0}
+        for t in (a, b):
+            real_graft, real_upkeep = t.router.handle_graft, t.router.mesh_heartbeat
+
+            async def graft(msg, sender, t=t, real=real_graft):
+                grafts.append((str(sender), t.local_peer))
+                await real(msg, sender)
+
+            def upkeep(t=t, real=real_upkeep):
+                heartbeats[t.local_peer] += 1
+                return real()
+            t.router.handle_graft, t.router.mesh_heartbeat = graft, upkeep
+        await a.subscribe(topic)
+        await until(lambda: b.subscribed_peers(topic) == [a.local_peer])
+        await b.subscribe(topic)  # b joins knowing a's subscription: the library's join grafted a
+        await until(lambda: a.subscribed_peers(topic) == [b.local_peer])
+        seen = dict(heartbeats)
+        await until(lambda: all(heartbeats[p] >= seen[p] + 3 for p in seen))  # mesh upkeep ran
+        assert grafts == []
+        assert [str(p) for p in a.router.direct_peers] == [b.local_peer]
+        assert [str(p) for p in b.router.direct_peers] == [a.local_peer]
