@@ -53,6 +53,7 @@ from node.home import Home
 from node.keys import encode_address
 from state.asset_records import compute_asset_id, compute_contribution_id
 from state.tx import sign_tx, tx_id
+from testnet.json_http import JsonConnection, JsonHttpError
 from testnet.network import TestnetInfo, generate, is_running, read_pid, start_node, stop_node, wait_for
 
 CHAIN_ID = "attrchain-bench"
@@ -232,13 +233,13 @@ class Tracker:
 
 def run_poller(rpc: str, tracker: Tracker, world: World, contributions: dict[bytes, bytes],
                stop: threading.Event) -> None:
-    c = httpx.Client(base_url=f"http://{rpc}", timeout=10)
-    height = c.get("/status").json()["height"]
+    c = JsonConnection(rpc, timeout=10)
+    height = c.get("/status")["height"]
     while not stop.is_set():
         try:
-            top = c.get("/status").json()["height"]
+            top = c.get("/status")["height"]
             for h in range(height + 1, top + 1):
-                b = c.get("/block", params={"height": h}).json()
+                b = c.get("/block", height=h)
                 seen = time.monotonic()
                 ids = [hashlib.sha256(bytes.fromhex(t)).digest() for t in b["txs"]]
                 ready = [contributions.pop(i) for i in ids if i in contributions]
@@ -250,7 +251,7 @@ def run_poller(rpc: str, tracker: Tracker, world: World, contributions: dict[byt
                     with world.lock:
                         world.reviewable.extend(ready)
             height = max(height, top)
-        except (httpx.HTTPError, ValueError, KeyError):
+        except (JsonHttpError, KeyError):
             pass
         stop.wait(0.05)
     c.close()
@@ -267,7 +268,7 @@ def curators_of(node_index: int, n_nodes: int) -> list[int]:
 def run_submitter(node_index: int, n_nodes: int, rpc: str, planned: list[Planned], t0: float, world: World,
                   tracker: Tracker, stop: threading.Event, review_every: int, max_batch: int = 1000) -> None:
     """Post this node's due txs in batches; add one review per `review_every` txs."""
-    c = httpx.Client(base_url=f"http://{rpc}", timeout=30)
+    c = JsonConnection(rpc, timeout=30)
     i, carry = 0, 0
     my_curators = curators_of(node_index, n_nodes)
     cur = 0
@@ -307,9 +308,8 @@ def run_submitter(node_index: int, n_nodes: int, rpc: str, planned: list[Planned
         body = json.dumps({"txs": [r.hex() for r in raws]})
         tracker.note_submitted(ids, time.monotonic())
         try:
-            r = c.post("/broadcast_txs_sync", content=body, headers={"content-type": "application/json"})
-            results = r.json()["results"]
-        except (httpx.HTTPError, ValueError, KeyError) as e:
+            results = c.post("/broadcast_txs_sync", body)["results"]
+        except (JsonHttpError, KeyError) as e:
             tracker.note_rejected(f"http:{type(e).__name__}")
             continue
         for res in results:
