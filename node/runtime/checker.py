@@ -43,8 +43,10 @@ class LedgerChecker:
                 del self.decoded[k]
         self.decoded[stx.id] = stx
 
-    def verify(self, raw: bytes) -> PendingTx:
-        stx = self.decoded.get(tx_id(raw))  # checked already (e.g. when its gossip batch was vetted)
+    def verify(self, raw: bytes, known_id: bytes | None = None) -> PendingTx:
+        """`known_id`: tx_id(raw), when our own code hashed these bytes already."""
+        # checked already (e.g. when its gossip batch was vetted)?
+        stx = self.decoded.get(tx_id(raw) if known_id is None else known_id)
         if stx is None:
             try:
                 stx = decode_tx(raw, self.ledger.params.max_tx_bytes)
