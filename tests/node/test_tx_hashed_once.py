@@ -66,3 +66,17 @@ def test_a_gossiped_tx_is_not_hashed_again_by_its_admission(own_dir, monkeypatch
         assert ids.calls == 0
     finally:
         node.close()
+
+
+def test_a_wrong_known_id_costs_a_decode_not_a_wrong_tx(own_dir):
+    """The id is a hint between this node's own steps: were one wrong, the tx admitted is
+    still the one whose bytes were given, under its own id."""
+    node, _ = open_node(own_dir, RecordingTransport())
+    try:
+        first, second = transfers(own_dir, 2)
+        node.txs.admit(first)
+        p = node.txs.admit(second, known_id=tx_id(first))  # the id of another cached tx
+        assert (p.tx_id, p.raw, p.nonce) == (tx_id(second), second, 1)
+        assert tx_id(second) in node.mempool
+    finally:
+        node.close()
