@@ -23,8 +23,7 @@ passed in as `tx_id=`): one definition of a tx id, which this layer cannot impor
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import AsyncIterator, Callable
+from typing import AsyncIterator, Callable, NamedTuple
 
 import trio
 
@@ -36,8 +35,8 @@ TxId = Callable[[bytes], bytes]
 TxPrecheck = Callable[[list[bytes]], None]
 
 
-@dataclass(frozen=True)
-class ReceivedTx:
+class ReceivedTx(NamedTuple):
+    """One per received tx: a NamedTuple, half the cost of a frozen dataclass."""
     tx_id: bytes
     tx: bytes
     source: PeerId
@@ -94,15 +93,16 @@ class TxGossip:
         self._deliver, self.received = trio.open_memory_channel(delivery_buffer)
 
     # --- sending ---
-    def submit(self, tx: bytes) -> bool:
+    def submit(self, tx: bytes, known_id: bytes | None = None) -> bool:
         """Queue a transaction for gossip. False if it was already seen or the outbound
-        buffer is full (counted as drops.tx_pending_full)."""
+        buffer is full (counted as drops.tx_pending_full). `known_id`: its id, if the
+        caller computed it (saves hashing it again)."""
         if len(tx) > MAX_TX_SIZE:
             raise ValueError(f"too_large: tx of {len(tx)} bytes > {MAX_TX_SIZE}")
         if self._pending_bytes + len(tx) > self.max_pending_bytes:
             self.counters.drop("tx_pending_full")
             return False
-        if not self.seen.add(self.tx_id(tx)):
+        if not self.seen.add(self.tx_id(tx) if known_id is None else known_id):
             return False
         self._pending.append(tx)
         self._pending_bytes += len(tx) + 3  # + msgpack bin header

@@ -121,7 +121,7 @@ class NodeRpc:
     async def broadcast_tx_sync(self, raw: bytes) -> dict:
         tid = compute_tx_id(raw)
         try:
-            self.txs.admit(raw)
+            self.txs.admit(raw, known_id=tid)
         except TxRejected as e:
             return {"hash": tid.hex(), "code": e.code, "log": e.reason}
         return {"hash": tid.hex(), "code": 0, "log": ""}

@@ -43,9 +43,12 @@ class LedgerChecker:
                 del self.decoded[k]
         self.decoded[stx.id] = stx
 
-    def verify(self, raw: bytes) -> PendingTx:
-        stx = self.decoded.get(tx_id(raw))  # checked already (e.g. when its gossip batch was vetted)
-        if stx is None:
+    def verify(self, raw: bytes, known_id: bytes | None = None) -> PendingTx:
+        """`known_id`: tx_id(raw), when our own code hashed these bytes already. Only a
+        hint: a cached tx of other bytes is not taken (a wrong id costs a decode, no more)."""
+        # checked already (e.g. when its gossip batch was vetted)?
+        stx = self.decoded.get(tx_id(raw) if known_id is None else known_id)
+        if stx is None or stx.raw != raw:
             try:
                 stx = decode_tx(raw, self.ledger.params.max_tx_bytes)
                 validate_basic(stx, self.ledger.chain_id, self.ledger.params.min_fee)

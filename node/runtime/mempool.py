@@ -56,8 +56,9 @@ class PendingTx(NamedTuple):
 
 
 class TxChecker(Protocol):
-    def verify(self, raw: bytes) -> PendingTx:
-        """Decode + stateless checks + signature; raise TxRejected."""
+    def verify(self, raw: bytes, known_id: bytes | None = None) -> PendingTx:
+        """Decode + stateless checks + signature; raise TxRejected. `known_id`: tx_id(raw)
+        when this node hashed these bytes already (never an id a peer sent)."""
 
     def account_nonce(self, sender: bytes) -> int:
         """The sender's next nonce in committed state."""
@@ -106,11 +107,12 @@ class Mempool:
         return None if p is None else p.raw
 
     # -- admission
-    def add(self, raw: bytes, wait: bool = False) -> PendingTx | None:
+    def add(self, raw: bytes, wait: bool = False, known_id: bytes | None = None) -> PendingTx | None:
         """Admit `raw`; with `wait` (gossip), a tx a few nonces ahead waits for the
-        gap to fill instead of being refused: None then."""
+        gap to fill instead of being refused: None then. `known_id`: as TxChecker.verify's
+        (a tx is hashed once per node on its way in: docs/bench.md "Hashed, decoded, verified")."""
         try:
-            tx = self._add(raw, wait)
+            tx = self._add(raw, wait, known_id)
         except TxRejected as e:
             self.rejected[e.code] = self.rejected.get(e.code, 0) + 1
             raise
@@ -118,10 +120,10 @@ class Mempool:
             self._admit_waiting(tx.sender)
         return tx
 
-    def _add(self, raw: bytes, wait: bool = False) -> PendingTx | None:
+    def _add(self, raw: bytes, wait: bool = False, known_id: bytes | None = None) -> PendingTx | None:
         if len(raw) > self.max_tx_bytes:
             raise TxRejected("tx_too_large", f"{len(raw)} bytes > mempool.max_tx_bytes {self.max_tx_bytes}")
-        tx = self.checker.verify(raw)
+        tx = self.checker.verify(raw, known_id)
         if tx.tx_id in self.by_id:
             raise TxRejected("duplicate", "tx already in mempool")
         if tx.sender in self._unchecked:  # its chain first, so the admission state holds it
@@ -158,7 +160,7 @@ class Mempool:
             if tx is None:
                 return
             try:
-                self._add(tx.raw)
+                self._add(tx.raw, known_id=tx.tx_id)
             except TxRejected as e:
                 self.rejected[e.code] = self.rejected.get(e.code, 0) + 1
                 return

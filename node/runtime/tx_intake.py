@@ -26,25 +26,26 @@ class TxIntake:
         self.gossip: TxGossip | None = None  # while run_gossip runs
         self._recheck_due = trio.Event()
 
-    def admit(self, raw: bytes) -> PendingTx | None:
+    def admit(self, raw: bytes, known_id: bytes | None = None) -> PendingTx | None:
         """A client's tx: into the mempool (signature verified here, once), then gossip.
-        Raises TxRejected."""
+        `known_id`: tx_id(raw) if the caller hashed it already. Raises TxRejected."""
         try:
-            p = self.mempool.add(raw)
+            p = self.mempool.add(raw, known_id=known_id)
         except TxRejected as e:
             self.metrics.rejected_txs.labels(e.code).inc()
             raise
         if self.gossip is not None:
-            self.gossip.submit(raw)
+            self.gossip.submit(raw, known_id=p.tx_id)
         self.count_mempool()
         return p
 
-    def admit_gossiped(self, txs: list[bytes]) -> None:
+    def admit_gossiped(self, txs: list[bytes], ids: list[bytes] | None = None) -> None:
         """The txs of one gossip batch, vetted (signatures) by the topic's check; one
-        ahead of its sender's chain waits for it (node/runtime/mempool.py)."""
-        for raw in txs:
+        ahead of its sender's chain waits for it (node/runtime/mempool.py). `ids`: theirs,
+        as the gossip layer hashed them."""
+        for i, raw in enumerate(txs):
             try:
-                self.mempool.add(raw, wait=True)
+                self.mempool.add(raw, wait=True, known_id=None if ids is None else ids[i])
             except TxRejected as e:
                 self.metrics.rejected_txs.labels(e.code).inc()
         self.count_mempool()
@@ -89,6 +90,6 @@ class TxIntake:
             task_status.started()
             try:
                 async for batch in g.received:  # one channel hop per received batch (p2p docs)
-                    self.admit_gossiped([rx.tx for rx in batch])
+                    self.admit_gossiped([rx.tx for rx in batch], [rx.tx_id for rx in batch])
             finally:
                 self.gossip = None

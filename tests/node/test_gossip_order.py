@@ -43,7 +43,7 @@ class Checker:
     def __init__(self):
         self.nonces: dict[bytes, int] = {}
 
-    def verify(self, raw):
+    def verify(self, raw, known_id=None):
         s, n = raw.split(b":")
         return PendingTx(hashlib.sha256(raw).digest(), raw, s, int(n), 10)
 

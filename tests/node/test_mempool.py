@@ -15,7 +15,7 @@ class FakeChecker:
         self.kind_fails: set[bytes] = set()
         self.rechecks = 0
 
-    def verify(self, raw):
+    def verify(self, raw, known_id=None):
         self.verifications += 1
         try:
             s, n, f, _ = raw.split(b":", 3)

@@ -70,20 +70,8 @@ def test_each_curator_signs_through_exactly_one_node(n):
     assert all(bench.curators_of(k, n) for k in range(n))
 
 
-def test_a_search_sustains_90_percent_of_the_best_step_not_the_last(monkeypatch):
-    """The search's loop variable once shadowed --rate: the sustained phase ran at the
-    rate of the step that FELL BEHIND."""
-    steps = iter([(1000, True, 1000.0), (1250, False, 900.0)])
-    sustained = []
-
-    def phase(info, world, accounts, tracker, rate, seconds, rng, contributions, grace=3.0):
-        if seconds == 5:
-            r, ok, got = next(steps)
-            assert r == rate
-            return bench.PhaseResult(rate, seconds, 10, 10, 10, 0.5, 1.0, got, ok)
-        sustained.append(rate)
-        return bench.PhaseResult(rate, seconds, 10, 10, 10, 0.5, 1.0, rate, True)
-
+def stub_testnet(monkeypatch, phase, **more):
+    """run_bench without processes: `phase` stands for run_phase, `more` for other helpers."""
     class Info:
         nodes = [type("Node", (), {"name": "node0", "rpc": "127.0.0.1:1"})()]
 
@@ -95,12 +83,32 @@ def test_a_search_sustains_90_percent_of_the_best_step_not_the_last(monkeypatch)
     monkeypatch.setattr(bench, "running_testnet", testnet)
     monkeypatch.setattr(bench, "read_pid", lambda node: 1)
     monkeypatch.setattr(bench, "proc_clocks", lambda info: {})
-    for name, value in {"run_phase": phase, "wait_for": lambda *a, **k: None, "setup_world": lambda *a: None,
+    for name, value in {"run_phase": phase, "plan_phase": lambda *a: [],
+                        "wait_for": lambda *a, **k: None, "setup_world": lambda *a: None,
                         "verifies_per_s": lambda: 1000.0, "_drain": lambda *a: None,
                         "summarize_nodes": lambda *a: [], "node_counters": lambda info: {}}.items():
         monkeypatch.setattr(bench, name, value)
     monkeypatch.setattr(bench.threading, "Thread", lambda *a, **k: type("T", (), {"start": lambda s: None,
                                                                                "join": lambda s, timeout=None: None})())
+    for name, value in more.items():
+        monkeypatch.setattr(bench, name, value)
+
+
+def test_a_search_sustains_90_percent_of_the_best_step_not_the_last(monkeypatch):
+    """The search's loop variable once shadowed --rate: the sustained phase ran at the
+    rate of the step that FELL BEHIND."""
+    steps = iter([(1000, True, 1000.0), (1250, False, 900.0)])
+    sustained = []
+
+    def phase(info, world, tracker, planned, rate, seconds, grace=3.0):
+        if seconds == 5:
+            r, ok, got = next(steps)
+            assert r == rate
+            return bench.PhaseResult(rate, seconds, 10, 10, 10, 0.5, 1.0, got, ok)
+        sustained.append(rate)
+        return bench.PhaseResult(rate, seconds, 10, 10, 10, 0.5, 1.0, rate, True)
+
+    stub_testnet(monkeypatch, phase)
     result = bench.run_bench(4, 60, 5, 1000, 2000, 300, None, False, echo=lambda *a: None)
     assert sustained == [900] and result["offered_tx_per_s"] == 900
 
@@ -117,3 +125,21 @@ def test_each_node_reports_its_cpu_and_its_wait_for_a_cpu_over_the_window(monkey
     nodes = bench.summarize_nodes(Info(), {"node0": (2.0, 10.0), "node1": (2.0, 1.0)}, 40.0)
     assert [(nd["cpu_pct"], nd["wait_pct"]) for nd in nodes] == [(25.0, 50.0), (12.5, 2.5)]
 
+
+
+def test_the_sustained_phase_is_signed_before_the_cpu_window_opens(monkeypatch):
+    """The load generator's CPU per tx is the load's (posting, polling, the reviews), not
+    the signing of the whole phase; the nodes' window holds no signing pause either."""
+    events = []
+
+    def phase(info, world, tracker, planned, rate, seconds, grace=3.0):
+        events.append("post")
+        tracker.blocks.append((2, 0.0, 0, 1000))  # 1,000 txs committed in the window
+        return bench.PhaseResult(rate, seconds, 10, 10, 10, 0.5, 1.0, rate, True)
+    cpu = iter([1.0, 1.25])
+    stub_testnet(monkeypatch, phase, plan_phase=lambda *a: events.append("sign") or [],
+                 proc_clocks=lambda info: events.append("clocks") or {},
+                 self_cpu_s=lambda: events.append("cpu") or next(cpu))
+    result = bench.run_bench(4, 30, 5, 1000, 2000, 300, None, False, echo=lambda *a: None, rate=1000)
+    assert events[:4] == ["sign", "clocks", "cpu", "post"]
+    assert result["loadgen_cpu_us_per_tx"] == 250  # 0.25 s over 1,000 txs
