@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import trio
 
+from libp2p_net import LOADED, receive_within, until
 from p2p.config import P2PConfig
 from p2p.ids import BLOCKS, STATUS, ChainTopics
 from p2p.libp2p_transport import open_libp2p_transport, peer_id_from_seed
@@ -18,12 +19,6 @@ TOPICS = ChainTopics(CHAIN)
 
 def config(seed: bytes, **kw) -> P2PConfig:
     return P2PConfig(chain_id=CHAIN, identity_seed=seed, **kw)
-
-
-async def until(predicate, within=5.0):
-    with trio.fail_after(within):
-        while not predicate():
-            await trio.sleep(0.01)
 
 
 def test_identity_is_a_stable_function_of_the_seed():
@@ -49,8 +44,7 @@ async def test_gossip_requests_and_limits_between_two_hosts():
 
             batch = TxBatch((b"tx-1", b"tx-2")).encode()
             assert await b.publish(TOPICS.txs, batch)
-            with trio.fail_after(5):
-                gossip = await inbox.receive()
+            gossip = await receive_within(inbox)
             assert (gossip.topic, gossip.source, gossip.payload) == (TOPICS.txs, b.local_peer, batch)
             with pytest.raises(MessageTooLarge, match="too_large"):
                 await a.publish(TOPICS.txs, b"x" * 4097)
@@ -104,7 +98,7 @@ async def test_garbage_is_refused_by_the_validator_and_its_sender_banned():
             # `bad` keeps redialling (it lists `a` as persistent) and is refused.
             await until(lambda: a.counters.drops["banned_peer_connection"] >= 2)
             assert a.peers() == []
-            with trio.fail_after(1):  # the ban was announced as a disconnect
+            with trio.fail_after(LOADED):  # the ban was announced as a disconnect
                 while await events.receive() != PeerEvent(bad.local_peer, False):
                     pass
 
@@ -121,7 +115,7 @@ async def multistream_propose(port: int, protocol: str) -> str:
         await stream.send_all(frame("/multistream/1.0.0") + frame(protocol))
         buffer = b""
         answers = []
-        with trio.fail_after(5):
+        with trio.fail_after(LOADED):
             while len(answers) < 2:
                 chunk = await stream.receive_some(1024)
                 if not chunk:
@@ -220,11 +214,9 @@ async def test_a_message_the_topic_check_refuses_is_never_relayed_and_its_forwar
             await until(lambda: far.local_peer in {str(p) for p in mid.router.mesh.get(TOPICS.txs, ())})
             await bad.publish_unchecked(TOPICS.txs, TxBatch((b"forged-1",)).encode())
             await bad.publish_unchecked(TOPICS.txs, TxBatch((b"honest",)).encode())
-            with trio.fail_after(5):
-                got = await far_inbox.receive()  # the honest one is relayed...
+            got = await receive_within(far_inbox)  # the honest one is relayed...
             assert TxBatch.decode(got.payload, 1000).txs == (b"honest",)
-            with trio.fail_after(5):
-                assert TxBatch.decode((await mid_inbox.receive()).payload, 1000).txs == (b"honest",)
+            assert TxBatch.decode((await receive_within(mid_inbox)).payload, 1000).txs == (b"honest",)
             assert mid.counters.penalties["invalid"] == 1  # ...the forged one penalised, not relayed
             with trio.move_on_after(0.3):
                 pytest.fail(f"forged batch relayed: {await far_inbox.receive()}")

@@ -7,6 +7,7 @@ import os
 import pytest
 
 import p2p.libp2p_transport.transport as lt
+from libp2p_net import addr, free_port, node_config, receive_within, until
 from libp2p.peer.id import ID
 from libp2p.pubsub.pb import rpc_pb2
 
@@ -56,8 +57,6 @@ def test_yamux_window_updates_are_batched():
 async def test_validators_in_a_full_mesh_do_not_relay_each_others_messages(full_mesh):
     """A, B, C list each other (direct peers). With validator_full_mesh, B and C get A's
     message from A only; without it, each also relays it to the other."""
-    import trio
-
     from p2p.config import P2PConfig
     from p2p.ids import ChainTopics
     from p2p.libp2p_transport import open_libp2p_transport, peer_id_from_seed
@@ -76,10 +75,8 @@ async def test_validators_in_a_full_mesh_do_not_relay_each_others_messages(full_
     async with open_libp2p_transport(cfg(0)) as a, open_libp2p_transport(cfg(1)) as b, \
             open_libp2p_transport(cfg(2)) as c:
         inboxes = [await t.subscribe(topics.txs) for t in (a, b, c)]
-        with trio.fail_after(10):
-            while not all(len(t.subscribed_peers(topics.txs)) == 2 for t in (a, b, c)):
-                await trio.sleep(0.01)
-        relayed = []
+        await until(lambda: all(len(t.subscribed_peers(topics.txs)) == 2 for t in (a, b, c)))
+        relayed, handled = [], []
         for t in (b, c):
             real = t.router.send_rpc
             def counting(peer, rpc, *args, real=real, t=t, **kw):
@@ -87,11 +84,17 @@ async def test_validators_in_a_full_mesh_do_not_relay_each_others_messages(full_
                     relayed.append(t.local_peer)
                 return real(peer, rpc, *args, **kw)
             t.router.send_rpc = counting
+            real_push = t.pubsub.push_msg
+
+            async def push(forwarder, msg, real=real_push, t=t):  # checks, delivers, relays
+                await real(forwarder, msg)
+                handled.append(t.local_peer)
+            t.pubsub.push_msg = push
         await a.publish(topics.txs, TxBatch((b"tx-from-a",)).encode())
         for inbox in inboxes[1:]:
-            with trio.fail_after(5):
-                assert TxBatch.decode((await inbox.receive()).payload, 1000).txs == (b"tx-from-a",)
-        await trio.sleep(0.3)  # time for relays, if any, to be sent (counted, not awaited)
+            assert TxBatch.decode((await receive_within(inbox)).payload, 1000).txs == (b"tx-from-a",)
+        # B and C have each handled A's message: any relay has been sent by then
+        await until(lambda: {b.local_peer, c.local_peer} <= set(handled))
         assert (relayed == []) is full_mesh
 
 
@@ -102,7 +105,6 @@ async def test_validators_that_list_each_other_never_graft_each_other_and_stay_d
     Our transport takes a GRAFT from a direct peer as proof that the peer does not list us
     (a full node's validator) and demotes it, so two validators that list each other
     demoted each other within a heartbeat -- and validator_full_mesh relayed anyway."""
-    from libp2p_net import addr, free_port, node_config, until
     from p2p.ids import ChainTopics
     from p2p.libp2p_transport import open_libp2p_transport
 

@@ -108,11 +108,11 @@ async def test_a_node_that_knows_one_peer_learns_the_others_and_connects_to_them
 async def test_asking_too_often_or_with_a_body_is_refused_and_penalised():
     async with open_libp2p_transport(node_config(b"h" * 32, pex=True, pex_min_interval=60.0)) as hub, \
             open_libp2p_transport(node_config(b"q" * 32)) as asker:
-        await asker.connect(hub.listen_addrs()[0])
-        assert decode_answer(await asker.request(hub.local_peer, PEX_PROTOCOL, b"")) == []
+        await asker.connect(hub.listen_addrs()[0], timeout=LOADED)
+        assert decode_answer(await asker.request(hub.local_peer, PEX_PROTOCOL, b"", timeout=LOADED)) == []
         for body, code in ((b"", "rate_limited"), (b"x", "bad_request")):
             with pytest.raises(RequestError) as err:
-                await asker.request(hub.local_peer, PEX_PROTOCOL, body)
+                await asker.request(hub.local_peer, PEX_PROTOCOL, body, timeout=LOADED)
             assert err.value.code == code
             assert hub.counters.penalties[code] == 1
 
