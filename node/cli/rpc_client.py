@@ -5,6 +5,11 @@ from typing import Any
 
 import httpx
 
+# The node's RPC server (hypercorn) closes a connection idle for 5 s (keep_alive_timeout).
+# httpx's pool keeps one for 5 s too, so a request sent as the server closes it met
+# "Connection reset by peer" on a loaded machine; the client lets go of idle ones first.
+KEEPALIVE_EXPIRY_S = 2.0
+
 
 class RpcClientError(Exception):
     def __init__(self, code: str, reason: str, status: int = 0):
@@ -19,7 +24,8 @@ def normalise_url(url: str) -> str:
 class RpcClient:
     def __init__(self, url: str, timeout: float = 10.0):
         self.url = normalise_url(url)
-        self.http = httpx.Client(base_url=self.url, timeout=timeout)
+        self.http = httpx.Client(base_url=self.url, timeout=timeout,
+                                 limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY_S))
 
     def close(self) -> None:
         self.http.close()

@@ -210,6 +210,9 @@ def make_app(backend: RpcBackend, max_body_bytes: int = 1_048_576,
     return Starlette(routes=routes, exception_handlers={HTTPException: http_error, Exception: any_error})
 
 
+KEEP_ALIVE_TIMEOUT_S = 5.0  # an idle client connection is closed after this (rpc_client.py lets go sooner)
+
+
 async def serve_rpc(app: Starlette, listen: str, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
     """Serve until cancelled; `task_status.started(bound)` reports the actual host:port."""
     from hypercorn.config import Config as HyperConfig
@@ -223,6 +226,7 @@ async def serve_rpc(app: Starlette, listen: str, *, task_status=trio.TASK_STATUS
     # idle timer (keep_alive_timeout, 5 s) already drops a connection whose request headers
     # are not complete by then, and the app times out slow bodies (body_timeout_ms)
     hc.graceful_timeout = 0.5
+    hc.keep_alive_timeout = KEEP_ALIVE_TIMEOUT_S
 
     async with trio.open_nursery() as nursery:
         binds = await nursery.start(lambda task_status: serve(app, hc, task_status=task_status))

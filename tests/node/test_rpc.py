@@ -89,3 +89,17 @@ async def test_rpc_endpoints_and_errors(nursery):
         assert 'attrchain_rpc_errors_total{status="400"} 10.0' in m
         assert "attrchain_mempool_size" in m
     nursery.cancel_scope.cancel()
+
+
+def test_the_client_lets_go_of_an_idle_connection_before_the_server_closes_it():
+    """Equal idle limits raced: a request sent as the server closed the connection met
+    'Connection reset by peer' (tests/e2e/test_explorer.py's story, loaded machine)."""
+    from node.cli.rpc_client import RpcClient
+    from node.rpc.rpc import KEEP_ALIVE_TIMEOUT_S
+
+    client = RpcClient("127.0.0.1:1")
+    try:
+        expiry = client.http._transport._pool._keepalive_expiry
+    finally:
+        client.close()
+    assert expiry is not None and expiry <= KEEP_ALIVE_TIMEOUT_S / 2
