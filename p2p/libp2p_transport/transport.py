@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import time
 import weakref
 from contextlib import asynccontextmanager
@@ -43,7 +42,7 @@ from libp2p.pubsub.score import ScoreParams
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 from libp2p.security.noise.transport import Transport as NoiseTransport
 from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
-from libp2p.stream_muxer.yamux.yamux import Yamux
+from libp2p.stream_muxer.yamux.yamux import Yamux, YamuxStream
 from libp2p.tools.anyio_service import background_trio_service
 from libp2p.utils.varint import encode_varint_prefixed, read_varint_prefixed_bytes_limited
 
@@ -99,22 +98,34 @@ class _Pubsub(Pubsub):
 
 # Per-message work of the library that buys a validator network nothing (py-spy of an
 # idle 4-validator testnet, docs/bench.md "Idle"): about a fifth of a node's idle CPU.
-# - Yamux sends a WINDOW_UPDATE frame after EVERY read (PY_YAMUX_RELEASE_ON_READ=1, the
-#   library's default): one more encrypted frame out and in per gossip message. Off, it
-#   batches them as go-yamux does (at half the receive window).
+# - Yamux sends a WINDOW_UPDATE frame after EVERY read: one more encrypted frame out and
+#   in per gossip message (its PY_YAMUX_RELEASE_ON_READ=0 does not stop it: the "partial
+#   slack" branch of `_auto_tune_and_send_window_update` still answers each read).
+#   `_window_update_at_half` lets the library's update run only once half the receive
+#   window is consumed, as go-yamux does; the library's auto-tune still grows the window.
 # - Every pubsub RPC carries the sender's signed peer record: the sender rebuilds it
 #   from its listen sockets (multiaddr parsing) per RPC, and the receiver verifies its
 #   signature twice per RPC (pubsub, then gossipsub). The envelope is built once per
 #   host here (refreshed every ENVELOPE_REFRESH_S), and a record already verified for
 #   that peer is taken as is (re-verified after RECORD_RECHECK_S, well within the 2 h
 #   TTL the library gives it).
-os.environ.setdefault("PY_YAMUX_RELEASE_ON_READ", "0")
 ENVELOPE_REFRESH_S = 30.0
 RECORD_RECHECK_S = 600.0
 _library_env_to_send = libp2p_gossipsub.env_to_send_in_RPC
 _library_consume_record = libp2p_gossipsub.maybe_consume_signed_record
+_library_window_update = YamuxStream._auto_tune_and_send_window_update
 _envelopes: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # host -> (built at, envelope)
 _records_seen: dict[tuple[bytes, bytes], float] = {}  # (peer id, record bytes) -> verified at
+
+
+async def _window_update_at_half(self: YamuxStream, *, bytes_read: int = 0) -> None:
+    buffered = len(self.conn.stream_buffers.get(self.stream_id, b""))
+    if self.target_recv_window - (self.recv_window + buffered) < self._grow_threshold():
+        return  # less than half the window consumed: the peer can still send half a window
+    await _library_window_update(self)  # its GrowTo branch: credit back to the target
+
+
+YamuxStream._auto_tune_and_send_window_update = _window_update_at_half
 
 
 def _envelope_once(host) -> tuple[bytes, bool]:
