@@ -31,6 +31,7 @@ from libp2p.abc import INetConn, INetStream, INetwork, INotifee
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.crypto.x25519 import create_new_key_pair as create_new_x25519_key_pair
 from libp2p.custom_types import TProtocol
+from libp2p.network.auto_connector import AutoConnector
 from libp2p.network.config import RetryConfig
 from libp2p.io.exceptions import MessageTooLarge as LibMessageTooLarge
 from libp2p.peer.id import ID
@@ -187,6 +188,21 @@ class _GossipSub(GossipSub):
         if self.full_mesh and msg_forwarder == origin and origin in self.direct_peers:
             return [p for p in peers if p not in self.direct_peers]
         return peers
+
+
+class _ParkedAutoConnector(AutoConnector):
+    """py-libp2p 0.8.1's connection-manager dialer, parked. The swarm runs it every 10 s
+    (every 30 s above 50 connections) and after every disconnect: below 200 connections
+    it dials up to 32 peers of the peerstore -- any address the library ever stored
+    (peer records in pubsub RPCs, inbound peers, banned or private ones) -- outside our
+    rules (max_peers, bans, private peer ids), logging "initiating 197 new dials" each
+    time. Our redial supervisor (persistent peers) and PEX (up to max_peers) dial instead."""
+
+    async def run_background_task(self, nursery: trio.Nursery) -> None:
+        pass
+
+    async def maybe_connect(self) -> None:
+        pass
 
 
 # When any peer's library queue (32 RPCs, overflow silently dropped) holds this many,
@@ -401,6 +417,7 @@ class Libp2pTransport:
         # One attempt per dial: the supervisor retries every `redial_interval`, so the
         # swarm's own exponential backoff would only delay a reconnect.
         network.retry_config = RetryConfig(max_retries=0, initial_delay=0.05, max_delay=0.2)
+        network.auto_connector = _ParkedAutoConnector(network)
         # Inbound admission is ours (p2p/inbound.py). The library's own cap (250 slots)
         # is taken before the handshake and, once a connection is upgraded, held until
         # the swarm stops (swarm.py: `wait_finished` after the upgrade): sockets that

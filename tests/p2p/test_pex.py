@@ -126,6 +126,29 @@ async def test_a_bounded_node_dials_no_more_than_max_peers():
         assert {b.local_peer, c.local_peer} & set(new.peers())
 
 
+async def test_the_library_dials_no_peer_of_its_peerstore_on_its_own():
+    """py-libp2p's connection manager (AutoConnector) dialled, every 10 s and after each
+    disconnect, every peer of the peerstore while below 200 connections: past max_peers,
+    bans and PEX. It is parked: a peer the library merely stored is never dialled."""
+    from libp2p.peer.id import ID
+    from multiaddr import Multiaddr
+
+    seeds, ports = [b"k" * 32, b"m" * 32], [free_port(), free_port()]
+    async with open_libp2p_transport(node_config(seeds[0], ports[0])) as kept, \
+            open_libp2p_transport(node_config(seeds[1], ports[1])) as stored, \
+            open_libp2p_transport(node_config(b"o" * 32, 0, (addr(seeds[0], ports[0]),), **FAST,
+                                              max_peers=1)) as bounded:
+        await until(lambda: bounded.peers() == [kept.local_peer])
+        # an address the library learnt (an inbound peer, a peer record in a pubsub RPC)
+        bounded.host.get_peerstore().add_addrs(ID.from_base58(stored.local_peer),
+                                               [Multiaddr(f"/ip4/127.0.0.1/tcp/{ports[1]}")], 3600)
+        library_dialer = bounded.host.get_network().auto_connector
+        await until(lambda: not library_dialer._is_connecting)  # its start-up cycle is over
+        await library_dialer.maybe_connect()  # one whole cycle, its dials done
+        peers, kept_peer, stored_peers = bounded.peers(), kept.local_peer, stored.peers()
+    assert peers == [kept_peer] and stored_peers == []
+
+
 async def test_a_garbage_answer_is_penalised_and_nothing_is_learned():
     async with open_libp2p_transport(node_config(b"g" * 32)) as liar:
         async def garbage(peer, request):
