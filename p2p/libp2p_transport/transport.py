@@ -56,7 +56,7 @@ from p2p.limiter import InboundLimiter
 from p2p.messages import MessageError
 from p2p.penalties import DEFAULT_POINTS, POINTS, PenaltyBook
 from p2p.policy import RESPONSE_OK, Answer, InboundPolicy
-from p2p.pex import MAX_ANSWER_BYTES, PeerBook, decode_answer, encode_answer
+from p2p.pex import MAX_ANSWER_BYTES, PeerBook, PexPacer, decode_answer, encode_answer
 from p2p.transport import (
     EventFanout, Gossip, GossipCheck, MessageTooLarge, PeerEvent, PeerId, RequestError, RequestHandler,
 )
@@ -372,6 +372,7 @@ class Libp2pTransport:
         for peer, addr in self._configured.items():
             self.book.add(peer, addr)
         self._pex_answered: dict[PeerId, float] = {}
+        self._peer_lost = trio.Event()  # wakes a settled PEX loop (_run_pex)
 
         logging.getLogger("libp2p").setLevel(config.library_log_level)
         # Trap 4: the library's subscription channel holds 32 messages and drops the rest.
@@ -485,6 +486,7 @@ class Libp2pTransport:
         name = self._connected.pop(peer, None)
         if name is not None:
             self.limiter.forget(name)
+            self._peer_lost.set()
             self._events.emit(PeerEvent(name, False))
 
     def _spawn(self, fn, *args) -> None:
@@ -556,9 +558,14 @@ class Libp2pTransport:
 
     async def _run_pex(self) -> None:
         """While fewer than `max_peers` are connected: ask one connected peer (in turn)
-        for addresses, then dial known addresses up to the bound."""
+        for addresses, then dial known addresses up to the bound; then wait as
+        `PexPacer` says (longer while rounds learn nothing, `pex_interval` again after a
+        disconnect)."""
         turn = 0
+        pacer = PexPacer(self.config.pex_interval, self.config.pex_max_interval)
         while True:
+            asked_at = trio.current_time()
+            learned, dialled = self.counters.pex_learned, 0
             connected = self.peers()
             if len(connected) < self.config.max_peers:
                 if connected:
@@ -569,7 +576,13 @@ class Libp2pTransport:
                 room = self.config.max_peers - len(set(self.peers()) | set(dialling))
                 for peer, addr in self.book.to_dial(self.peers(), dialling, room):
                     self._spawn(self._dial_learned, peer, addr)
-            await trio.sleep(self.config.pex_interval)
+                    dialled += 1
+            wait = pacer.after_round(self.counters.pex_learned - learned, dialled)
+            with trio.move_on_at(asked_at + wait):
+                await self._peer_lost.wait()  # set by a disconnect
+            if self._peer_lost.is_set():
+                self._peer_lost = trio.Event()
+                await trio.sleep_until(asked_at + pacer.peer_lost())  # never sooner than the base period
 
     async def _ask_pex(self, peer: PeerId) -> None:
         try:

@@ -11,7 +11,9 @@ from libp2p_net import CHAIN, LOADED, addr, free_port, node_config, receive_with
 from p2p.ids import PEX, ChainTopics
 from p2p.libp2p_transport import open_libp2p_transport, peer_id_from_seed
 from p2p.messages import MessageError, TxBatch
-from p2p.pex import MAX_ANSWER, MAX_BOOK, PeerBook, check_peer_address, decode_answer, encode_answer
+from p2p.pex import (
+    MAX_ANSWER, MAX_BOOK, PeerBook, PexPacer, check_peer_address, decode_answer, encode_answer,
+)
 from p2p.transport import RequestError
 
 pytestmark = pytest.mark.xdist_group("p2p")
@@ -82,7 +84,17 @@ def test_the_book_answers_only_good_public_peers_and_stays_bounded():
     assert len(book.to_dial(connected=[], dialling=[], room=5)) == 5
 
 
-FAST = dict(pex=True, pex_interval=0.2, pex_min_interval=0.1)
+def test_a_settled_node_asks_less_and_less_and_a_lost_peer_brings_it_back():
+    pacer = PexPacer(5.0, 60.0)
+    assert [pacer.after_round(0, 0) for _ in range(6)] == [10.0, 20.0, 40.0, 60.0, 60.0, 60.0]
+    assert pacer.after_round(1, 0) == 5.0  # learned an address
+    assert pacer.after_round(0, 0) == 10.0
+    assert pacer.after_round(0, 2) == 5.0  # dialled some
+    pacer.after_round(0, 0)
+    assert pacer.peer_lost() == 5.0 and pacer.after_round(0, 0) == 10.0
+
+
+FAST = dict(pex=True, pex_interval=0.2, pex_max_interval=0.4, pex_min_interval=0.1)
 
 
 @asynccontextmanager
