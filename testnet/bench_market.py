@@ -7,7 +7,9 @@ the number of holders.
    prices from 1,001 up, half bids of 5 shares at prices from 1,000 down, --per-level
    orders a price level) placed by 1,000 makers; model M1 with 1 holder and model Mn
    with --holders holders (1 share each but the creator's); then one LevelDB compaction,
-   so the build's compaction does not run (and count) during the measured blocks.
+   meant to keep the build's compaction out of the measured blocks (see docs/store.md:
+   `compact_all` only flushes the memtable); then the garbage collector as a running node
+   sets it once it is up (node/runtime/gc_tuning.py).
 3. Measured: --blocks blocks of --block-txs signed txs, each 90 % placements by takers
    that fill 1-5 makers (buys at a high limit against the asks, sells at 1 against the
    bids, fee = min_fee per fill) and 10 % cancels of resting orders deep in the book,
@@ -38,6 +40,7 @@ from collections import Counter
 
 import click
 
+from node.runtime.gc_tuning import tune_gc
 from state.order_book import Status, get_order
 from testnet.bench_apply import key_of, measure_verify_rate, run_timed_block
 
@@ -224,6 +227,7 @@ def command(orders: int, per_level: int, holders: int, blocks: int, block_txs: i
         echo(f"building the state in {path} ...")
         bench = MarketBench(path, echo)
         bench.build(orders, per_level, holders)
+        tune_gc()     # the collector as a running node has it once it is up (node/runtime/gc_tuning.py)
         runs = []
         placements = 0
         profiler = None
