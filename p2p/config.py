@@ -59,6 +59,7 @@ class P2PConfig:
     seeds: tuple[str, ...] = ()
     private_peer_ids: tuple[str, ...] = ()
     pex_interval: float = 5.0
+    pex_max_interval: float = 60.0  # the wait after rounds that learn nothing (doubles up to it)
     pex_min_interval: float = 1.0  # a peer asking more often is refused and penalised
     library_log_level: str = "CRITICAL"  # py-libp2p logs failed dials as ERROR tracebacks
 
@@ -70,6 +71,8 @@ class P2PConfig:
             for addr in addrs:
                 if "/p2p/" not in addr:
                     raise ValueError(f"{kind} {addr!r} lacks /p2p/<peer id>")
+        if not 0 < self.pex_interval <= self.pex_max_interval:
+            raise ValueError("pex_interval must be > 0 and at most pex_max_interval")
         if self.max_gossip_size > 1000 * 1024:
             # py-libp2p silently drops RPCs over 1 MiB at the sender.
             raise ValueError("max_gossip_size must stay under 1 MiB")

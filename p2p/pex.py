@@ -134,3 +134,22 @@ class PeerBook:
         """At most `room` known addresses of peers neither connected nor being dialled."""
         busy = set(connected) | set(dialling)
         return [(p, a) for p, a in self.addrs.items() if p not in busy][: max(0, room)]
+
+
+class PexPacer:
+    """How long the PEX loop waits before its next round: `base` after a round that
+    learned or dialled an address, twice the last wait after one that did neither, up to
+    `ceiling` (a settled network stops asking every few seconds); a lost peer brings it
+    back to `base` (room to fill)."""
+
+    def __init__(self, base: float, ceiling: float) -> None:
+        self.base, self.ceiling = base, ceiling
+        self.wait = base
+
+    def after_round(self, learned: int, dialled: int) -> float:
+        self.wait = self.base if learned or dialled else min(2 * self.wait, self.ceiling)
+        return self.wait
+
+    def peer_lost(self) -> float:
+        self.wait = self.base
+        return self.wait

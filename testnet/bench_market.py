@@ -7,7 +7,9 @@ the number of holders.
    prices from 1,001 up, half bids of 5 shares at prices from 1,000 down, --per-level
    orders a price level) placed by 1,000 makers; model M1 with 1 holder and model Mn
    with --holders holders (1 share each but the creator's); then one LevelDB compaction,
-   so the build's compaction does not run (and count) during the measured blocks.
+   meant to keep the build's compaction out of the measured blocks (see docs/store.md:
+   `compact_all` only flushes the memtable); then the garbage collector as a running node
+   sets it once it is up (node/runtime/gc_tuning.py).
 3. Measured: --blocks blocks of --block-txs signed txs, each 90 % placements by takers
    that fill 1-5 makers (buys at a high limit against the asks, sells at 1 against the
    bids, fee = min_fee per fill) and 10 % cancels of resting orders deep in the book,
@@ -20,7 +22,9 @@ the number of holders.
    the verify rate, and as its last line one JSON object. Rates are given twice: by wall
    clock (as bench apply), and by this process's CPU time for the blocks and for the
    yardstick alike, which other processes on a shared machine do not distort; the JSON's
-   `placement_ratio` is the CPU-time one, `placement_ratio_wall` the other.
+   `placement_ratio` is the CPU-time one, `placement_ratio_wall` the other. Also the CPU
+   time of a placement by phase: the main thread's, and the rest of the process's while
+   the blocks ran (LevelDB's compaction thread).
 """
 from __future__ import annotations
 
@@ -36,6 +40,7 @@ from collections import Counter
 
 import click
 
+from node.runtime.gc_tuning import tune_gc
 from state.order_book import Status, get_order
 from testnet.bench_apply import key_of, measure_verify_rate, run_timed_block
 
@@ -175,6 +180,7 @@ class MarketBench:
     def run_block(self, txs: list[bytes]) -> dict:
         c0 = time.process_time()
         timings, result = run_timed_block(self.chain, txs)
+        timings["phases"] = timings["cpu"]            # CPU seconds by phase and thread
         timings["cpu"] = time.process_time() - c0
         timings["fills"] = sum(1 for r in result.tx_results for e in r.events if e[0] == "fill")
         timings["nodes"] = self.ledger.store.last_commit_timings["nodes"]    # tree nodes hashed and written
@@ -221,6 +227,7 @@ def command(orders: int, per_level: int, holders: int, blocks: int, block_txs: i
         echo(f"building the state in {path} ...")
         bench = MarketBench(path, echo)
         bench.build(orders, per_level, holders)
+        tune_gc()     # the collector as a running node has it once it is up (node/runtime/gc_tuning.py)
         runs = []
         placements = 0
         profiler = None
@@ -253,6 +260,9 @@ def command(orders: int, per_level: int, holders: int, blocks: int, block_txs: i
         tables = sum((r["tables"] for r in runs), Counter())
         echo("  keys changed per placement, by table (exact): " + ", ".join(
             f"{t.decode(errors='replace')} {n / placements:.2f}" for t, n in tables.most_common()))
+        phases = {k: round(sum(r["phases"][k] for r in runs) / placements * 1e6, 1) for k in runs[0]["phases"]}
+        echo("  CPU us per placement, main thread by phase, then LevelDB's thread: "
+             + ", ".join(f"{k} {v}" for k, v in phases.items()))
         use_1, use_n = [], []
         for r in range(rounds):           # alternate which goes first: the machine is shared
             yardsticks.append(measure_verify_rate(0.3))
@@ -290,6 +300,7 @@ def command(orders: int, per_level: int, holders: int, blocks: int, block_txs: i
                          "keys_changed_per_placement": round(sum(r["changes"] for r in runs) / placements, 2),
                          "tree_nodes_per_placement": round(sum(r["nodes"] for r in runs) / placements, 2),
                          "leveldb_entries_per_placement": round(sum(r["entries"] for r in runs) / placements, 2),
+                         "cpu_us_per_placement": phases,
                          "resting_orders": orders,
                          "holders": holders, "blocks": blocks, "block_txs": block_txs}))
     finally:

@@ -25,6 +25,7 @@ from p2p.transport import IGNORE, PeerId
 from state.block import Header
 
 Verdict = str | None  # None = accept; IGNORE; or a penalty reason
+MAX_CHECKED_VOTES = 1024  # bounded: past it the memo is cleared and a vote verified again
 
 
 class Admission:
@@ -36,6 +37,7 @@ class Admission:
         # the driver drops rounds further ahead than this; so do we, before any work
         self.round_lead = round_lead
         self.verify_tx = verify_tx            # the mempool checker's: raises TxRejected
+        self._checked_votes: dict[bytes, Vote] = {}  # passed the gossip check, not yet received
 
     def max_round(self, height: int) -> int:
         """The highest round we accept at `height`: our round (0 at the next height) plus
@@ -57,27 +59,48 @@ class Admission:
 
     # -- votes
     def vote_verdict(self, raw: bytes) -> tuple[Vote | None, Verdict]:
+        v, verdict = self._signed_vote(raw)
+        return (v, verdict) if v is None else self._vote_in_window(v)
+
+    def _signed_vote(self, raw: bytes) -> tuple[Vote | None, Verdict]:
+        """Decode and verify: the vote, or None with IGNORE (a height we cannot judge) or a
+        penalty reason."""
         try:
             v = Vote.decode(raw)
         except ValueError:
             return None, "malformed"
-        # A precommit for the height we just committed still counts (the commit timeout
-        # gathers them into our next last_commit) and must be relayed: a validator behind
-        # a sentry is one hop late, and a sentry that dropped it would have it never counted.
-        late_precommit = v.type == VoteType.PRECOMMIT and v.height == self.chain.height > 0
-        in_window = self.height_in_window(v.height) or late_precommit
         vs = self.chain.validator_set(v.height) if self.height_judged(v.height) else None
         if vs is None:
             return None, IGNORE
         val = vs.get(v.validator)
         if val is None or not v.verify(self.chain.chain_id, val.pub_key):
             return None, "invalid"
-        if not in_window or v.round > self.max_round(v.height):
+        return v, None
+
+    def _vote_in_window(self, v: Vote) -> tuple[Vote | None, Verdict]:
+        # A precommit for the height we just committed still counts (the commit timeout
+        # gathers them into our next last_commit) and must be relayed: a validator behind
+        # a sentry is one hop late, and a sentry that dropped it would have it never counted.
+        late_precommit = v.type == VoteType.PRECOMMIT and v.height == self.chain.height > 0
+        if not (self.height_in_window(v.height) or late_precommit) or v.round > self.max_round(v.height):
             return None, IGNORE
         return v, None
 
     def check_vote(self, peer: PeerId, msg: VoteMessage) -> Verdict:
-        return self.vote_verdict(msg.vote)[1]
+        """The gossip check. A vote it lets through is remembered (its exact bytes), so the
+        receiver's re-check (`gossiped_vote_verdict`) does not decode and verify it again."""
+        v, verdict = self.vote_verdict(msg.vote)
+        if v is not None:
+            if len(self._checked_votes) >= MAX_CHECKED_VOTES:
+                self._checked_votes.clear()  # bounded: a forgotten vote is only verified again
+            self._checked_votes[msg.vote] = v
+        return verdict
+
+    def gossiped_vote_verdict(self, raw: bytes) -> tuple[Vote | None, Verdict]:
+        """The receiver's re-check of a gossiped vote: our height and round may have moved
+        since the gossip check, its signature has not (the validator set of a height is fixed)."""
+        v = self._checked_votes.pop(raw, None)
+        return self.vote_verdict(raw) if v is None else self._vote_in_window(v)
 
     # -- proposals
     def proposal_verdict(self, cp: CompactProposal) -> tuple[tuple[Proposal, Header] | None, Verdict]:

@@ -42,7 +42,7 @@ async def run_vote_receiver(transport: Transport, topic: str, admission: Admissi
     async for msg in _messages(transport, topic, admission.check_vote,
                                lambda b: VoteMessage.decode(b, max_size=MAX_VOTE_MESSAGE),
                                "malformed_vote", metrics, task_status):
-        v, _ = admission.vote_verdict(msg.vote)
+        v, _ = admission.gossiped_vote_verdict(msg.vote)
         if v is None:
             metrics.gossip_drops.labels("invalid_vote").inc()
             continue

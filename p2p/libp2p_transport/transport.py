@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import time
 import weakref
 from contextlib import asynccontextmanager
@@ -32,6 +31,7 @@ from libp2p.abc import INetConn, INetStream, INetwork, INotifee
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.crypto.x25519 import create_new_key_pair as create_new_x25519_key_pair
 from libp2p.custom_types import TProtocol
+from libp2p.network.auto_connector import AutoConnector
 from libp2p.network.config import RetryConfig
 from libp2p.io.exceptions import MessageTooLarge as LibMessageTooLarge
 from libp2p.peer.id import ID
@@ -43,7 +43,7 @@ from libp2p.pubsub.score import ScoreParams
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 from libp2p.security.noise.transport import Transport as NoiseTransport
 from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
-from libp2p.stream_muxer.yamux.yamux import Yamux
+from libp2p.stream_muxer.yamux.yamux import Yamux, YamuxStream
 from libp2p.tools.anyio_service import background_trio_service
 from libp2p.utils.varint import encode_varint_prefixed, read_varint_prefixed_bytes_limited
 
@@ -56,7 +56,7 @@ from p2p.limiter import InboundLimiter
 from p2p.messages import MessageError
 from p2p.penalties import DEFAULT_POINTS, POINTS, PenaltyBook
 from p2p.policy import RESPONSE_OK, Answer, InboundPolicy
-from p2p.pex import MAX_ANSWER_BYTES, PeerBook, decode_answer, encode_answer
+from p2p.pex import MAX_ANSWER_BYTES, PeerBook, PexPacer, decode_answer, encode_answer
 from p2p.transport import (
     EventFanout, Gossip, GossipCheck, MessageTooLarge, PeerEvent, PeerId, RequestError, RequestHandler,
 )
@@ -99,22 +99,34 @@ class _Pubsub(Pubsub):
 
 # Per-message work of the library that buys a validator network nothing (py-spy of an
 # idle 4-validator testnet, docs/bench.md "Idle"): about a fifth of a node's idle CPU.
-# - Yamux sends a WINDOW_UPDATE frame after EVERY read (PY_YAMUX_RELEASE_ON_READ=1, the
-#   library's default): one more encrypted frame out and in per gossip message. Off, it
-#   batches them as go-yamux does (at half the receive window).
+# - Yamux sends a WINDOW_UPDATE frame after EVERY read: one more encrypted frame out and
+#   in per gossip message (its PY_YAMUX_RELEASE_ON_READ=0 does not stop it: the "partial
+#   slack" branch of `_auto_tune_and_send_window_update` still answers each read).
+#   `_window_update_at_half` lets the library's update run only once half the receive
+#   window is consumed, as go-yamux does; the library's auto-tune still grows the window.
 # - Every pubsub RPC carries the sender's signed peer record: the sender rebuilds it
 #   from its listen sockets (multiaddr parsing) per RPC, and the receiver verifies its
 #   signature twice per RPC (pubsub, then gossipsub). The envelope is built once per
 #   host here (refreshed every ENVELOPE_REFRESH_S), and a record already verified for
 #   that peer is taken as is (re-verified after RECORD_RECHECK_S, well within the 2 h
 #   TTL the library gives it).
-os.environ.setdefault("PY_YAMUX_RELEASE_ON_READ", "0")
 ENVELOPE_REFRESH_S = 30.0
 RECORD_RECHECK_S = 600.0
 _library_env_to_send = libp2p_gossipsub.env_to_send_in_RPC
 _library_consume_record = libp2p_gossipsub.maybe_consume_signed_record
+_library_window_update = YamuxStream._auto_tune_and_send_window_update
 _envelopes: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # host -> (built at, envelope)
 _records_seen: dict[tuple[bytes, bytes], float] = {}  # (peer id, record bytes) -> verified at
+
+
+async def _window_update_at_half(self: YamuxStream, *, bytes_read: int = 0) -> None:
+    buffered = len(self.conn.stream_buffers.get(self.stream_id, b""))
+    if self.target_recv_window - (self.recv_window + buffered) < self._grow_threshold():
+        return  # less than half the window consumed: the peer can still send half a window
+    await _library_window_update(self)  # its GrowTo branch: credit back to the target
+
+
+YamuxStream._auto_tune_and_send_window_update = _window_update_at_half
 
 
 def _envelope_once(host) -> tuple[bytes, bool]:
@@ -189,6 +201,21 @@ class _GossipSub(GossipSub):
         if self.full_mesh and msg_forwarder == origin and origin in self.direct_peers:
             return [p for p in peers if p not in self.direct_peers]
         return peers
+
+
+class _ParkedAutoConnector(AutoConnector):
+    """py-libp2p 0.8.1's connection-manager dialer, parked. The swarm runs it every 10 s
+    (every 30 s above 50 connections) and after every disconnect: below 200 connections
+    it dials up to 32 peers of the peerstore -- any address the library ever stored
+    (peer records in pubsub RPCs, inbound peers, banned or private ones) -- outside our
+    rules (max_peers, bans, private peer ids), logging "initiating 197 new dials" each
+    time. Our redial supervisor (persistent peers) and PEX (up to max_peers) dial instead."""
+
+    async def run_background_task(self, nursery: trio.Nursery) -> None:
+        pass
+
+    async def maybe_connect(self) -> None:
+        pass
 
 
 # When any peer's library queue (32 RPCs, overflow silently dropped) holds this many,
@@ -358,6 +385,7 @@ class Libp2pTransport:
         for peer, addr in self._configured.items():
             self.book.add(peer, addr)
         self._pex_answered: dict[PeerId, float] = {}
+        self._peer_lost = trio.Event()  # wakes a settled PEX loop (_run_pex)
 
         logging.getLogger("libp2p").setLevel(config.library_log_level)
         # Trap 4: the library's subscription channel holds 32 messages and drops the rest.
@@ -403,6 +431,7 @@ class Libp2pTransport:
         # One attempt per dial: the supervisor retries every `redial_interval`, so the
         # swarm's own exponential backoff would only delay a reconnect.
         network.retry_config = RetryConfig(max_retries=0, initial_delay=0.05, max_delay=0.2)
+        network.auto_connector = _ParkedAutoConnector(network)
         # Inbound admission is ours (p2p/inbound.py). The library's own cap (250 slots)
         # is taken before the handshake and, once a connection is upgraded, held until
         # the swarm stops (swarm.py: `wait_finished` after the upgrade): sockets that
@@ -470,6 +499,7 @@ class Libp2pTransport:
         name = self._connected.pop(peer, None)
         if name is not None:
             self.limiter.forget(name)
+            self._peer_lost.set()
             self._events.emit(PeerEvent(name, False))
 
     def _spawn(self, fn, *args) -> None:
@@ -541,9 +571,14 @@ class Libp2pTransport:
 
     async def _run_pex(self) -> None:
         """While fewer than `max_peers` are connected: ask one connected peer (in turn)
-        for addresses, then dial known addresses up to the bound."""
+        for addresses, then dial known addresses up to the bound; then wait as
+        `PexPacer` says (longer while rounds learn nothing, `pex_interval` again after a
+        disconnect)."""
         turn = 0
+        pacer = PexPacer(self.config.pex_interval, self.config.pex_max_interval)
         while True:
+            asked_at = trio.current_time()
+            learned, dialled = self.counters.pex_learned, 0
             connected = self.peers()
             if len(connected) < self.config.max_peers:
                 if connected:
@@ -554,7 +589,13 @@ class Libp2pTransport:
                 room = self.config.max_peers - len(set(self.peers()) | set(dialling))
                 for peer, addr in self.book.to_dial(self.peers(), dialling, room):
                     self._spawn(self._dial_learned, peer, addr)
-            await trio.sleep(self.config.pex_interval)
+                    dialled += 1
+            wait = pacer.after_round(self.counters.pex_learned - learned, dialled)
+            with trio.move_on_at(asked_at + wait):
+                await self._peer_lost.wait()  # set by a disconnect
+            if self._peer_lost.is_set():
+                self._peer_lost = trio.Event()
+                await trio.sleep_until(asked_at + pacer.peer_lost())  # never sooner than the base period
 
     async def _ask_pex(self, peer: PeerId) -> None:
         try:

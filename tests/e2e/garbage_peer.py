@@ -19,8 +19,10 @@ async def main(target: str, chain_id: str, seconds: float) -> None:
     topics = ChainTopics(chain_id)
     sent = errors = 0
     async with open_libp2p_transport(cfg) as t:
-        await t.connect(target)
-        await trio.sleep(1.5)  # let gossipsub learn the node's subscriptions
+        await t.connect(target, timeout=30)
+        with trio.fail_after(30):  # until gossipsub knows the node's subscriptions (a loaded machine: seconds)
+            while not all(t.subscribed_peers(getattr(topics, kind)) for kind in TOPIC_KINDS):
+                await trio.sleep(0.05)
         with trio.move_on_after(seconds):
             i = 0
             while True:

@@ -49,8 +49,8 @@ class Attack:
                          listen_addrs=("/ip4/127.0.0.1/tcp/0",), validator_peer_ids=("none",))
 
     async def join(self, t: Libp2pTransport) -> None:
-        await t.connect(self.target_addr, timeout=5)
-        with trio.fail_after(10):  # until the target's subscriptions are known
+        await t.connect(self.target_addr, timeout=30)
+        with trio.fail_after(30):  # until the target's subscriptions are known (loaded machine: seconds)
             while len([k for k in TOPIC_KINDS if self.target in t.subscribed_peers(getattr(self.topics, k))]) < 4:
                 await trio.sleep(0.05)
 

@@ -107,6 +107,29 @@ async def test_votes_bad_signature_is_blamed_far_round_is_ignored(own_dir):
         node.close()
 
 
+async def test_a_gossiped_vote_is_verified_once_and_its_window_checked_again(own_dir, monkeypatch):
+    """The gossip check verified it; the receiver re-checks only what may have changed
+    since (our height), and verifies what the check never saw."""
+    t = RecordingTransport()
+    node, keys = open_node(own_dir, t)
+    try:
+        verified = []
+        real_verify = Vote.verify
+        monkeypatch.setattr(Vote, "verify", lambda v, *a: verified.append(v.validator) or real_verify(v, *a))
+        admission = node.admission
+        good, other = signed_vote(keys[1], 1, 0), signed_vote(keys[2], 1, 0)
+        assert admission.check_vote("p", VoteMessage(good)) is None and len(verified) == 1
+        v, verdict = admission.gossiped_vote_verdict(good)
+        assert (v.validator, verdict, len(verified)) == (keys[1].address, None, 1)  # not verified again
+        assert admission.gossiped_vote_verdict(good)[1] is None and len(verified) == 2  # consumed once
+        assert admission.gossiped_vote_verdict(other[:-64] + bytes(64)) == (None, "invalid")  # never checked
+        assert admission.check_vote("p", VoteMessage(other)) is None
+        monkeypatch.setattr(type(node.chain), "height", property(lambda chain: 1))  # height 1 committed meanwhile
+        assert admission.gossiped_vote_verdict(other) == (None, IGNORE)
+    finally:
+        node.close()
+
+
 async def test_a_late_precommit_for_the_height_just_committed_is_let_in_a_prevote_is_not(own_dir, monkeypatch):
     t = RecordingTransport()
     node, keys = open_node(own_dir, t)

@@ -2,8 +2,6 @@
 signed peer record every pubsub RPC carries is verified once per peer, built once per host."""
 from __future__ import annotations
 
-import os
-
 import pytest
 
 import p2p.libp2p_transport.transport as lt
@@ -45,11 +43,59 @@ def test_the_envelope_is_built_once_per_host(monkeypatch):
     assert built == [a, b]
 
 
-def test_yamux_window_updates_are_batched():
-    assert os.environ["PY_YAMUX_RELEASE_ON_READ"] == "0"
+def test_the_library_hooks_are_ours():
     import libp2p.pubsub.gossipsub as g
     import libp2p.pubsub.pubsub as p
     assert g.maybe_consume_signed_record is p.maybe_consume_signed_record is lt._consume_record_once
+
+
+@pytest.mark.xdist_group("p2p")
+async def test_yamux_returns_receive_credit_at_half_the_window_not_per_message():
+    """The library sent a WINDOW_UPDATE frame for every gossip message read (as many frames
+    again as messages); credit now goes back once half the window is read (go-yamux), and
+    data well past the window still flows both ways."""
+    import struct
+
+    import trio
+    from libp2p.stream_muxer.yamux import yamux
+
+    from libp2p_net import addr, free_port, node_config, receive_within, until
+    from p2p.ids import BLOCKS, ChainTopics
+    from p2p.libp2p_transport import open_libp2p_transport
+    from p2p.messages import TxBatch
+
+    topics = ChainTopics("unit")
+    updates = []
+    library_write = yamux.Yamux._write_frame
+
+    async def counting(self, data: bytes, *args, **kw):
+        if struct.unpack(yamux.YAMUX_HEADER_FORMAT, data[:yamux.HEADER_SIZE])[1] == yamux.TYPE_WINDOW_UPDATE:
+            updates.append(len(data))
+        return await library_write(self, data, *args, **kw)
+
+    seeds, ports = [b"w" * 32, b"x" * 32], [free_port(), free_port()]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(yamux.Yamux, "_write_frame", counting)
+        async with open_libp2p_transport(node_config(seeds[0], ports[0], (addr(seeds[1], ports[1]),))) as a, \
+                open_libp2p_transport(node_config(seeds[1], ports[1], (addr(seeds[0], ports[0]),))) as b:
+            inbox = await b.subscribe(topics.txs)
+            await a.subscribe(topics.txs)
+            await until(lambda: a.subscribed_peers(topics.txs) == [b.local_peer])
+            await trio.sleep(1.5)  # past the first heartbeats' control traffic
+            updates.clear()
+            for i in range(200):
+                await a.publish(topics.txs, TxBatch((b"tx %d " % i + b"x" * 200,)).encode())
+                await receive_within(inbox)
+            per_200_messages = len(updates)
+
+            async def blob(peer, request):
+                return b"y" * 900_000
+
+            b.set_request_handler(topics.protocol(BLOCKS), blob)
+            # 3.6 MB over one connection: credit must keep coming back
+            sizes = [len(await a.request(b.local_peer, topics.protocol(BLOCKS), b"?", timeout=20)) for _ in range(4)]
+    assert per_200_messages < 20, f"{per_200_messages} WINDOW_UPDATE frames for 200 messages"
+    assert sizes == [900_000] * 4
 
 
 @pytest.mark.xdist_group("p2p")

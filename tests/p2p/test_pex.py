@@ -11,7 +11,9 @@ from libp2p_net import CHAIN, LOADED, addr, free_port, node_config, receive_with
 from p2p.ids import PEX, ChainTopics
 from p2p.libp2p_transport import open_libp2p_transport, peer_id_from_seed
 from p2p.messages import MessageError, TxBatch
-from p2p.pex import MAX_ANSWER, MAX_BOOK, PeerBook, check_peer_address, decode_answer, encode_answer
+from p2p.pex import (
+    MAX_ANSWER, MAX_BOOK, PeerBook, PexPacer, check_peer_address, decode_answer, encode_answer,
+)
 from p2p.transport import RequestError
 
 pytestmark = pytest.mark.xdist_group("p2p")
@@ -82,7 +84,17 @@ def test_the_book_answers_only_good_public_peers_and_stays_bounded():
     assert len(book.to_dial(connected=[], dialling=[], room=5)) == 5
 
 
-FAST = dict(pex=True, pex_interval=0.2, pex_min_interval=0.1)
+def test_a_settled_node_asks_less_and_less_and_a_lost_peer_brings_it_back():
+    pacer = PexPacer(5.0, 60.0)
+    assert [pacer.after_round(0, 0) for _ in range(6)] == [10.0, 20.0, 40.0, 60.0, 60.0, 60.0]
+    assert pacer.after_round(1, 0) == 5.0  # learned an address
+    assert pacer.after_round(0, 0) == 10.0
+    assert pacer.after_round(0, 2) == 5.0  # dialled some
+    pacer.after_round(0, 0)
+    assert pacer.peer_lost() == 5.0 and pacer.after_round(0, 0) == 10.0
+
+
+FAST = dict(pex=True, pex_interval=0.2, pex_max_interval=0.4, pex_min_interval=0.1)
 
 
 @asynccontextmanager
@@ -124,6 +136,29 @@ async def test_a_bounded_node_dials_no_more_than_max_peers():
         await until(lambda: hub.counters.requests_in >= asked + 6)
         assert len(new.peers()) == 2
         assert {b.local_peer, c.local_peer} & set(new.peers())
+
+
+async def test_the_library_dials_no_peer_of_its_peerstore_on_its_own():
+    """py-libp2p's connection manager (AutoConnector) dialled, every 10 s and after each
+    disconnect, every peer of the peerstore while below 200 connections: past max_peers,
+    bans and PEX. It is parked: a peer the library merely stored is never dialled."""
+    from libp2p.peer.id import ID
+    from multiaddr import Multiaddr
+
+    seeds, ports = [b"k" * 32, b"m" * 32], [free_port(), free_port()]
+    async with open_libp2p_transport(node_config(seeds[0], ports[0])) as kept, \
+            open_libp2p_transport(node_config(seeds[1], ports[1])) as stored, \
+            open_libp2p_transport(node_config(b"o" * 32, 0, (addr(seeds[0], ports[0]),), **FAST,
+                                              max_peers=1)) as bounded:
+        await until(lambda: bounded.peers() == [kept.local_peer])
+        # an address the library learnt (an inbound peer, a peer record in a pubsub RPC)
+        bounded.host.get_peerstore().add_addrs(ID.from_base58(stored.local_peer),
+                                               [Multiaddr(f"/ip4/127.0.0.1/tcp/{ports[1]}")], 3600)
+        library_dialer = bounded.host.get_network().auto_connector
+        await until(lambda: not library_dialer._is_connecting)  # its start-up cycle is over
+        await library_dialer.maybe_connect()  # one whole cycle, its dials done
+        peers, kept_peer, stored_peers = bounded.peers(), kept.local_peer, stored.peers()
+    assert peers == [kept_peer] and stored_peers == []
 
 
 async def test_a_garbage_answer_is_penalised_and_nothing_is_learned():
