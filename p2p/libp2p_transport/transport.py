@@ -183,6 +183,15 @@ class _GossipSub(GossipSub):
             del self.direct_peers[sender_peer_id]
         await super().handle_graft(graft_msg, sender_peer_id)
 
+    def _get_in_topic_gossipsub_peers_from_minus(self, topic, num_to_select, minus, backoff_check=False):
+        # The library's one pick of peers for the mesh (join, heartbeat), fanout and IHAVE
+        # gossip: never a direct peer (it gets every message anyway; go-gossipsub skips them
+        # too). The library picked them, so validators GRAFTed each other now and then, the
+        # GRAFT read as one-sided peering (handle_graft) and the validator was demoted to a
+        # mesh peer that got relays again (the full-mesh test failed ~1 run in 6).
+        return super()._get_in_topic_gossipsub_peers_from_minus(
+            topic, num_to_select, set(minus) | set(self.direct_peers), backoff_check)
+
     def _get_peers_to_send(self, topic_ids, msg_forwarder, origin, msg_id=None):
         peers = super()._get_peers_to_send(topic_ids, msg_forwarder, origin, msg_id)
         if self.full_mesh and msg_forwarder == origin and origin in self.direct_peers:

@@ -138,4 +138,6 @@ async def test_validators_in_a_full_mesh_do_not_relay_each_others_messages(full_
             with trio.fail_after(5):
                 assert TxBatch.decode((await inbox.receive()).payload, 1000).txs == (b"tx-from-a",)
         await trio.sleep(0.3)  # time for relays, if any, to be sent (counted, not awaited)
-        assert (relayed == []) is full_mesh
+        direct = [len(t.router.direct_peers) for t in (a, b, c)]
+    assert (relayed == []) is full_mesh
+    assert direct == [2, 2, 2]  # nobody GRAFTed a direct peer and had it demoted
