@@ -141,7 +141,9 @@ async def test_validators_in_a_full_mesh_do_not_relay_each_others_messages(full_
             assert TxBatch.decode((await receive_within(inbox)).payload, 1000).txs == (b"tx-from-a",)
         # B and C have each handled A's message: any relay has been sent by then
         await until(lambda: {b.local_peer, c.local_peer} <= set(handled))
+        direct = [len(t.router.direct_peers) for t in (a, b, c)]
         assert (relayed == []) is full_mesh
+        assert direct == [2, 2, 2]  # nobody GRAFTed a direct peer and had it demoted
 
 
 @pytest.mark.xdist_group("p2p")
