@@ -170,6 +170,19 @@ def uopen(text: str) -> int:
     return int(whole) * 1_000_000 + int(frac)
 
 
+def uptime_grid(pg) -> dict[str, list[tuple[int, bool]]]:
+    """validator address -> [(height, signed)] as the grid shows them, oldest first (read in
+    one evaluation: the page re-renders as it polls)."""
+    rows = pg.evaluate("""() => Object.fromEntries([...document.querySelectorAll('.uptime-row')].map(
+        (r) => [r.dataset.validator, [...r.querySelectorAll('[title^="height "]')].map((c) => c.title)]))""")
+    parsed = {}
+    for address, titles in rows.items():
+        cells = [t.removeprefix("height ").split(": ") for t in titles]
+        assert all(state in ("signed", "missed") for _, state in cells), titles
+        parsed[address] = [(int(x), state == "signed") for x, state in cells]
+    return parsed
+
+
 def test_network_page(page, chain):
     before = chain.rpc.status()
     pg = page.open("#/network")
@@ -179,12 +192,18 @@ def test_network_page(page, chain):
     assert page.text('[data-figure="peers"]') == str(before["peers"]) == "3"
     rows = pg.locator("#validators tbody tr")
     assert rows.count() == 4 and all(rows.nth(i).locator("td").first.inner_text() == "100" for i in range(4))
-    # the uptime grid: one row per validator, one cell per block, coloured by the commit's signatures
-    signed = chain.rpc.get("/commit", height=2)["commit"]["signatures"]
-    for v in vals["validators"]:
-        cell = pg.locator(f'.uptime-row[data-validator="{v["address"]}"] [title^="height 2:"]')
-        want = "signed" if any(s["validator"] == v["address"] for s in signed) else "missed"
-        assert cell.get_attribute("title") == f"height 2: {want}"
+    # the uptime grid: one row per validator, one cell per block of the last 100 (whichever
+    # those are when the page rendered), coloured by the commit's signatures
+    grid = uptime_grid(pg)
+    assert sorted(grid) == sorted(v["address"] for v in vals["validators"])
+    heights = [x for x, _ in grid[vals["validators"][0]["address"]]]
+    assert heights == list(range(heights[-1] - len(heights) + 1, heights[-1] + 1))
+    assert heights[-1] >= before["height"] and len(heights) == min(100, heights[-1])
+    assert all([x for x, _ in row] == heights for row in grid.values())
+    # the newest commit may still gain late precommits; every older one is final (block h+1's)
+    for x in heights[:-1]:
+        signed = {s["validator"] for s in chain.rpc.get("/commit", height=x)["commit"]["signatures"]}
+        assert {a: dict(row)[x] for a, row in grid.items()} == {a: a in signed for a in grid}, x
     shown = pg.locator("#consensus tbody tr th").all_inner_texts()
     assert [t[:12] for t in shown] == [v["address"][:12] for v in vals["validators"]]
     assert int(page.text('[data-figure="cs-height"]')) >= before["height"]
