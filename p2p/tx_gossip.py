@@ -123,16 +123,22 @@ class TxGossip:
         return batch
 
     async def run_flusher(self) -> None:
+        # Only this task replaces the events it waits on, and it re-checks the condition
+        # after each wake: `flush()` (a proposer's, before its proposal) once replaced them
+        # while this task waited on the old one, which nothing set again, so a node's txs
+        # then left only at its next proposal (docs/bench.md "The stranded tx flusher").
         while True:
-            await self._has_pending.wait()
-            with trio.move_on_after(self.flush_interval):
-                await self._batch_full.wait()
+            while not self._pending:
+                self._has_pending = trio.Event()
+                await self._has_pending.wait()
+            self._batch_full = trio.Event()
+            if self._pending_bytes < self.max_batch_bytes:
+                with trio.move_on_after(self.flush_interval):
+                    await self._batch_full.wait()
             await self.flush()
 
     async def flush(self) -> None:
         """Publish everything pending now (several batches if needed)."""
-        self._has_pending = trio.Event()
-        self._batch_full = trio.Event()
         while self._pending:
             batch = self._take_batch()
             if not await self.transport.publish(self.topic, TxBatch(tuple(batch)).encode()):

@@ -27,10 +27,18 @@ def node_config(seed: bytes, port: int = 0, peers: tuple[str, ...] = (), **kw) -
                      persistent_peers=peers, **kw)
 
 
-async def until(predicate, within: float = LOADED) -> None:
-    with trio.fail_after(within):
-        while not predicate():
-            await trio.sleep(0.02)
+async def until(predicate, within: float = LOADED, state=None) -> None:
+    """Wait until `predicate()` holds; past `within`, fail, printing `state()` when given
+    (what tells a rare timeout's causes apart; printed, as the transports' nested nurseries
+    wrap an exception deeper than pytest shows)."""
+    try:
+        with trio.fail_after(within):
+            while not predicate():
+                await trio.sleep(0.02)
+    except trio.TooSlowError:
+        if state is not None:
+            print(f"not within {within} s: {state()}", flush=True)
+        raise
 
 
 async def receive_within(channel, seconds: float = LOADED):

@@ -95,12 +95,17 @@ async def test_garbage_is_refused_by_the_validator_and_its_sender_banned():
             assert a.counters.penalties["malformed"] == 5
             assert a.counters.penalties["banned"] == 1
             assert inbox.statistics().current_buffer_used == 0  # nothing was delivered
-            # `bad` keeps redialling (it lists `a` as persistent) and is refused.
-            await until(lambda: a.counters.drops["banned_peer_connection"] >= 2)
-            assert a.peers() == []
-            with trio.fail_after(LOADED):  # the ban was announced as a disconnect
-                while await events.receive() != PeerEvent(bad.local_peer, False):
+            with trio.move_on_after(LOADED) as waiting:  # the ban was announced as a disconnect
+                while await events.receive() != PeerEvent(bad.local_peer, False):  # (as it banned)
                     pass
+            if waiting.cancelled_caught:
+                print("no disconnect event for the ban", flush=True)  # (see until(): printed)
+                raise AssertionError("no disconnect event for the ban")
+            # `bad` keeps redialling (it lists `a` as persistent) and is refused.
+            await until(lambda: a.counters.drops["banned_peer_connection"] >= 2, state=lambda: {
+                "a": a.counters.snapshot(), "bad's peers": bad.peers(), "bad": bad.counters.snapshot(),
+                "bad's connections to a": len(bad.host.get_network().get_connections(bad.persistent[0].peer_id))})
+            assert a.peers() == []
 
 
 async def multistream_propose(port: int, protocol: str) -> str:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 import trio
+import trio.testing
 
 from p2p.messages import TxBatch, decode_message
 from p2p.memory import open_memory_network
@@ -189,6 +190,25 @@ async def test_tx_gossip_flushes_at_the_size_limit_without_waiting():
                     a.submit(b"%03d" % i + b"x" * 97)  # 10 x 100 bytes fills a batch
                 got = await receive_txs(b, 9, within=2)  # long before the hour
                 assert len(got) == 9
+
+
+async def test_tx_gossip_keeps_flushing_on_its_interval_after_an_explicit_flush():
+    """A proposer's explicit flush (node/runtime/consensus_net.py) while the flusher idles
+    must not strand the flusher: txs submitted afterwards still go out within the
+    interval, not only at the node's next explicit flush (its next proposal)."""
+    async with open_memory_network() as net:
+        async with net.open_transport("a") as ta, net.open_transport("b") as tb:
+            async with open_tx_gossip(ta, TOPIC, tx_id=tx_id, flush_interval=0.05) as a, \
+                    open_tx_gossip(tb, TOPIC, tx_id=tx_id) as b:
+                for round in range(3):
+                    await trio.testing.wait_all_tasks_blocked()  # the flusher waits for a tx
+                    await a.flush()  # nothing pending
+                    a.submit(b"after-flush-%d" % round)
+                    got = await receive_txs(b, 1, within=2)  # within the interval, not never
+                    assert got[0].tx == b"after-flush-%d" % round
+                    a.submit(b"pending-%d" % round)
+                    await a.flush()  # something pending: out now, the flusher finds nothing
+                    assert (await receive_txs(b, 1, within=2))[0].tx == b"pending-%d" % round
 
 
 async def test_bad_batch_penalises_its_source_and_delivers_nothing():
